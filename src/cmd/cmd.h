@@ -1,0 +1,20 @@
+/*
+ * keel's commands.  main.c parses the configuration and dispatches here;
+ * each command returns the process exit status (0 ok, 1 failure, 2 usage).
+ */
+#ifndef KEEL_CMD_CMD_H
+#define KEEL_CMD_CMD_H
+
+#include "core/config.h"
+#include "db/db.h"
+
+/* The migrations under migrations/, embedded at build time (generated). */
+extern const keel_migration_set keel_migrations_embedded;
+
+int keel_cmd_serve(const keel_config *cfg, int argc, char **argv);
+int keel_cmd_migrate(const keel_config *cfg, int argc, char **argv);
+
+/* Connection options for serve (keel_app) and migrate (keel_owner). */
+keel_db_opts keel_cmd_db_opts(const keel_config *cfg, bool owner);
+
+#endif

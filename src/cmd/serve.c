@@ -1,0 +1,208 @@
+/*
+ * keel serve: the HTTP API.
+ *
+ * Start-up order: connection pool -> schema check (refuse to serve an
+ * unmigrated database unless --migrate) -> router with the selected services
+ * -> listen.  Signals are blocked in every thread and taken synchronously by
+ * the main thread with sigwait(), which then runs the graceful stop; no work
+ * happens in a signal handler.
+ */
+#include "cmd/cmd.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "ops/ops.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+keel_db_opts
+keel_cmd_db_opts(const keel_config *cfg, bool owner)
+{
+	return (keel_db_opts){
+	    .conninfo = owner ? cfg->migrate_database_url : cfg->database_url,
+	    .connect_timeout_ms = cfg->db_connect_timeout_ms,
+	    .statement_timeout_ms = owner ? 0 : cfg->db_statement_timeout_ms,
+	    .application_name = owner ? "keel migrate" : "keel serve",
+	};
+}
+
+/* The services a process can run; each adds its routes. */
+typedef struct service {
+	const char *name;
+	void (*add)(keel_router *r, void *ctx);
+} service;
+
+static const service services[] = {{NULL, NULL}};
+
+/* Validate a services list ("all" or "a,b"); prints the reason when invalid. */
+static bool
+services_valid(const char *list)
+{
+	if (strcmp(list, "all") == 0)
+		return true;
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+		bool known = false;
+
+		for (const service *s = services; s->name != NULL && !known; s++)
+			known = strlen(s->name) == len && strncmp(s->name, p, len) == 0;
+		if (!known) {
+			fprintf(stderr, "keel serve: unknown service \"%.*s\" (known: all", (int)len, p);
+			for (const service *s = services; s->name != NULL; s++)
+				fprintf(stderr, ", %s", s->name);
+			fprintf(stderr, ")\n");
+			return false;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
+/* Apply pending migrations as the owner role (serve --migrate). */
+static bool
+migrate_first(const keel_config *cfg)
+{
+	keel_db_opts o = keel_cmd_db_opts(cfg, true);
+	keel_db *db;
+	char err[512];
+
+	if (keel_db_open(&o, &db, err, sizeof(err)) != KEEL_OK) {
+		keel_log_error("migrate: %s", err);
+		return false;
+	}
+	keel_migrate_opts mo = {.out = stderr};
+	keel_err e = keel_migrate_up(db, &keel_migrations_embedded, &mo);
+
+	keel_db_close(db);
+	return e == KEEL_OK;
+}
+
+/*
+ * Refuse to start on a schema that is behind or different, unless migrating.
+ * An unreachable database is only a warning: keel starts, answers 503, and
+ * recovers when PostgreSQL comes up.
+ */
+static bool
+schema_ready(keel_db_pool *pool)
+{
+	keel_arena *a = keel_arena_create(1024);
+	keel_db *db;
+	int pending = 0, mismatched = 0;
+	bool ok = true;
+
+	if (keel_db_acquire_scoped(pool, a, &db) != KEEL_OK ||
+	    keel_migrate_pending(db, a, &keel_migrations_embedded, &pending, &mismatched) != KEEL_OK) {
+		keel_log_warn("database unreachable at start; serving 503 until it answers");
+	} else if (mismatched > 0) {
+		keel_log_error("the database schema differs from this binary's migrations; run "
+		               "`keel migrate verify`");
+		ok = false;
+	} else if (pending > 0) {
+		keel_log_error("%d migration%s pending; run `keel migrate up` or `keel serve --migrate`",
+		               pending, pending == 1 ? " is" : "s are");
+		ok = false;
+	}
+	keel_arena_destroy(a);
+	return ok;
+}
+
+static int
+wait_for_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigwait(&set, &sig);
+	return sig;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: keel serve [--listen ADDR] [--services all|NAME,...] [--migrate]\n");
+}
+
+int
+keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
+{
+	static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
+	                                         {"services", required_argument, NULL, 's'},
+	                                         {"migrate", no_argument, NULL, 'm'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {NULL, 0, NULL, 0}};
+	const char *listen = cfg->listen, *list = cfg->services;
+	bool migrate = false;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 's':
+			list = optarg;
+			break;
+		case 'm':
+			migrate = true;
+			break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (optind != argc || !services_valid(list)) {
+		usage();
+		return 2;
+	}
+	if (migrate && !migrate_first(cfg))
+		return 1;
+
+	keel_db_opts dbo = keel_cmd_db_opts(cfg, false);
+	keel_db_pool *pool = keel_db_pool_create(&dbo, cfg->workers);
+	int status = 1;
+	keel_router *router = keel_router_create();
+	keel_ops ops = {.pool = pool, .migrations = &keel_migrations_embedded};
+	keel_server *server = NULL;
+	char err[256];
+
+	if (!schema_ready(pool))
+		goto out;
+	keel_ops_routes(router, &ops);
+
+	keel_server_opts so = {.listen = listen,
+	                       .workers = cfg->workers,
+	                       .max_connections = cfg->max_connections,
+	                       .request_timeout_ms = cfg->request_timeout_ms};
+
+	server = keel_server_create(&so, router);
+	if (keel_server_start(server, err, sizeof(err)) != KEEL_OK) {
+		keel_log_error("%s", err);
+		goto out;
+	}
+	json_t *f =
+	    json_pack("{s:s, s:i, s:s}", "address", listen, "workers", cfg->workers, "services", list);
+
+	keel_log_json(KEEL_LOG_INFO, "listening", f);
+	int sig = wait_for_signal();
+
+	keel_log_info("received %s; finishing requests in flight",
+	              sig == SIGINT ? "SIGINT" : "SIGTERM");
+	keel_server_stop(server, cfg->shutdown_timeout_ms);
+	keel_log_info("stopped");
+	status = 0;
+out:
+	keel_server_destroy(server);
+	keel_router_destroy(router);
+	keel_db_pool_destroy(pool);
+	return status;
+}

@@ -1,0 +1,369 @@
+/*
+ * Configuration loader.
+ *
+ * The variables are rows of one table: adding a setting is adding a row and
+ * a field of keel_config.  Variables named KEEL_DEV_* and KEEL_TEST_* belong
+ * to the project's scripts and test harness and are ignored here.
+ */
+#include "core/config.h"
+#include "core/alloc.h"
+#include "core/str.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum opt_type {
+	OPT_STRING,
+	OPT_INT,
+	OPT_DURATION,
+	OPT_LOGLEVEL,
+	OPT_ADDR,
+} opt_type;
+
+typedef struct opt {
+	const char *name;
+	opt_type type;
+	size_t offset;
+	bool secret;
+	const char *def; /* NULL: unset (or computed, see apply_defaults) */
+	int64_t min, max;
+	const char *help;
+} opt;
+
+#define F(field) offsetof(keel_config, field)
+
+static const opt opts[] = {
+    {"KEEL_LISTEN", OPT_ADDR, F(listen), false, "127.0.0.1:8080", 0, 0,
+     "address the API listens on, HOST:PORT or [V6]:PORT"},
+    {"KEEL_WORKERS", OPT_INT, F(workers), false, NULL, 1, 512,
+     "worker threads, each with its own database connection (default 2 x cores)"},
+    {"KEEL_MAX_CONNECTIONS", OPT_INT, F(max_connections), false, "1024", 1, 65536,
+     "concurrent client connections accepted"},
+    {"KEEL_DATABASE_URL", OPT_STRING, F(database_url), true, NULL, 0, 0,
+     "libpq connection string or URI for serve (role keel_app); unset: PGHOST, PGUSER, ..."},
+    {"KEEL_MIGRATE_DATABASE_URL", OPT_STRING, F(migrate_database_url), true, NULL, 0, 0,
+     "connection for `keel migrate` (role keel_owner); unset: PGHOST, PGUSER, ..."},
+    {"KEEL_SERVICES", OPT_STRING, F(services), false, "all", 0, 0,
+     "modules served: all, or a comma list (same as serve --services)"},
+    {"KEEL_LOG_LEVEL", OPT_LOGLEVEL, F(log_level), false, "info", 0, 0,
+     "debug, info, warn or error"},
+    {"KEEL_REQUEST_TIMEOUT", OPT_DURATION, F(request_timeout_ms), false, "30s", 1000, 3600000,
+     "a client idle or slower than this is disconnected"},
+    {"KEEL_SHUTDOWN_TIMEOUT", OPT_DURATION, F(shutdown_timeout_ms), false, "10s", 0, 600000,
+     "on SIGTERM, how long requests in flight may take to finish"},
+    {"KEEL_DB_CONNECT_TIMEOUT", OPT_DURATION, F(db_connect_timeout_ms), false, "5s", 1000, 600000,
+     "give up connecting to PostgreSQL after this (then 503)"},
+    {"KEEL_DB_STATEMENT_TIMEOUT", OPT_DURATION, F(db_statement_timeout_ms), false, "5s", 0, 3600000,
+     "statement_timeout of the serve connections (0: none)"},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const char *
+env_lookup(char *const *envp, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (char *const *e = envp; *e != NULL; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
+bool
+keel_duration_parse(const char *s, int64_t *ms_out)
+{
+	static const struct {
+		const char *unit;
+		int64_t ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+
+	if (errno != 0 || end == s)
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v > INT64_MAX / units[i].ms)
+				return false;
+			*ms_out = v * units[i].ms;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+parse_int(const char *s, int64_t *out)
+{
+	char *end;
+
+	if (*s == '\0' || (*s != '-' && (*s < '0' || *s > '9')))
+		return false;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+
+	if (errno != 0 || *end != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+int
+keel_addr_parse(const char *s, struct sockaddr_storage *out, socklen_t *len)
+{
+	char host[64];
+	const char *colon;
+	const char *hs = s;
+	size_t hlen;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		hs = s + 1;
+		hlen = (size_t)(close - hs);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return -1;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, hs, hlen);
+	host[hlen] = '\0';
+
+	int64_t port;
+
+	if (!parse_int(colon + 1, &port) || port < 1 || port > 65535)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	if (strcmp(host, "localhost") == 0)
+		memcpy(host, "127.0.0.1", sizeof("127.0.0.1"));
+
+	struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+
+	if (s[0] != '[' && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*v4);
+		return 0;
+	}
+	if (s[0] == '[' && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*v6);
+		return 0;
+	}
+	return -1;
+}
+
+/* Read a secret from NAME_FILE; the trailing newline is dropped. NULL on error. */
+static char *
+read_secret_file(const char *path, char *err, size_t errlen, const char *name)
+{
+	FILE *f = fopen(path, "rb");
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s_FILE: could not open \"%s\": %s", name, path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 256, len = 0;
+	char *buf = keel_xmalloc(cap);
+
+	for (;;) {
+		size_t n = fread(buf + len, 1, cap - len - 1, f);
+
+		len += n;
+		if (n == 0)
+			break;
+		if (len + 1 == cap) {
+			if (cap >= 1024 * 1024) {
+				snprintf(err, errlen, "%s_FILE: \"%s\" is larger than 1 MiB", name, path);
+				fclose(f);
+				free(buf);
+				return NULL;
+			}
+			cap *= 2;
+			buf = keel_xrealloc(buf, cap);
+		}
+	}
+	fclose(f);
+	buf[len] = '\0';
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	if (strlen(buf) != len) {
+		snprintf(err, errlen, "%s_FILE: \"%s\" contains a NUL byte", name, path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Store one value; err gets the reason when it is invalid. */
+static bool
+opt_set(keel_config *cfg, const opt *o, const char *v, char *err, size_t errlen)
+{
+	void *field = (char *)cfg + o->offset;
+	int64_t n;
+
+	switch (o->type) {
+	case OPT_STRING:
+		if (*v == '\0')
+			goto bad;
+		*(char **)field = keel_xstrdup(v);
+		return true;
+	case OPT_ADDR: {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (keel_addr_parse(v, &ss, &len) != 0)
+			goto bad;
+		*(char **)field = keel_xstrdup(v);
+		return true;
+	}
+	case OPT_INT:
+		if (!parse_int(v, &n) || n < o->min || n > o->max)
+			goto bad;
+		*(int *)field = (int)n;
+		return true;
+	case OPT_DURATION:
+		if (!keel_duration_parse(v, &n) || n < o->min || n > o->max)
+			goto bad;
+		*(int64_t *)field = n;
+		return true;
+	case OPT_LOGLEVEL:
+		if (!keel_log_level_parse(v, (keel_log_level *)field))
+			goto bad;
+		return true;
+	}
+bad:
+	if (o->secret)
+		snprintf(err, errlen, "%s: invalid value (%s)", o->name, o->help);
+	else
+		snprintf(err, errlen, "%s: invalid value \"%.64s\" (%s)", o->name, v, o->help);
+	return false;
+}
+
+/* The value of o from NAME or NAME_FILE; *owned is set when the caller must free it. */
+static const char *
+opt_value(const opt *o, char *const *envp, char **owned, char *err, size_t errlen)
+{
+	const char *v = env_lookup(envp, o->name);
+
+	*owned = NULL;
+	if (!o->secret)
+		return v;
+
+	char file_name[128];
+
+	snprintf(file_name, sizeof(file_name), "%s_FILE", o->name);
+	const char *path = env_lookup(envp, file_name);
+
+	if (path == NULL)
+		return v;
+	if (v != NULL) {
+		snprintf(err, errlen, "%s and %s are both set; set one", o->name, file_name);
+		return NULL;
+	}
+	*owned = read_secret_file(path, err, errlen, o->name);
+	return *owned;
+}
+
+/* A KEEL_ variable that no row names (or names with _FILE, for a secret). */
+static bool
+check_unknown(char *const *envp, char *err, size_t errlen)
+{
+	for (char *const *e = envp; *e != NULL; e++) {
+		if (strncmp(*e, "KEEL_", 5) != 0 || strncmp(*e, "KEEL_DEV_", 9) == 0 ||
+		    strncmp(*e, "KEEL_TEST_", 10) == 0)
+			continue;
+		size_t len = strcspn(*e, "=");
+		bool known = false;
+
+		for (size_t i = 0; i < NOPTS && !known; i++) {
+			size_t nl = strlen(opts[i].name);
+
+			known = (len == nl && strncmp(*e, opts[i].name, nl) == 0) ||
+			        (opts[i].secret && len == nl + 5 && strncmp(*e, opts[i].name, nl) == 0 &&
+			         strncmp(*e + nl, "_FILE", 5) == 0);
+		}
+		if (!known) {
+			snprintf(err, errlen, "unknown setting %.*s (see keel help)", (int)len, *e);
+			return false;
+		}
+	}
+	return true;
+}
+
+keel_err
+keel_config_load(keel_config *cfg, char *const *envp, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (!check_unknown(envp, err, errlen))
+		return KEEL_EINVAL;
+	for (size_t i = 0; i < NOPTS; i++) {
+		const opt *o = &opts[i];
+		char *owned;
+		const char *v;
+
+		err[0] = '\0';
+		v = opt_value(o, envp, &owned, err, errlen);
+		if (v == NULL && err[0] != '\0')
+			goto fail;
+		if (v == NULL)
+			v = o->def;
+		if (v == NULL)
+			continue;
+		bool ok = opt_set(cfg, o, v, err, errlen);
+
+		free(owned);
+		if (!ok)
+			goto fail;
+	}
+	if (cfg->workers == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->workers = cores > 0 && cores < 256 ? (int)cores * 2 : 2;
+	}
+	return KEEL_OK;
+fail:
+	keel_config_free(cfg);
+	return KEEL_EINVAL;
+}
+
+void
+keel_config_free(keel_config *cfg)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		if (opts[i].type == OPT_STRING || opts[i].type == OPT_ADDR) {
+			char **field = (char **)((char *)cfg + opts[i].offset);
+
+			free(*field);
+			*field = NULL;
+		}
+	}
+}
+
+void
+keel_config_describe(FILE *out)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		fprintf(out, "  %-28s %-16s %s%s\n", opts[i].name, opts[i].def ? opts[i].def : "-",
+		        opts[i].help, opts[i].secret ? " (secret; also _FILE)" : "");
+	}
+}

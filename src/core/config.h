@@ -1,0 +1,61 @@
+/*
+ * Configuration from the environment (12-factor).
+ *
+ * One table (config.c) lists every KEEL_* variable with its type, default,
+ * range and whether it is secret; the README's configuration table is that
+ * table.  Secrets may also be given as NAME_FILE (a file holding the value).
+ * An unknown KEEL_* variable or an invalid value is a start-up error naming
+ * the variable, never a silent default.  The configuration is the process's
+ * only global: loaded once in main before threads start, read-only after.
+ */
+#ifndef KEEL_CORE_CONFIG_H
+#define KEEL_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+typedef struct keel_config {
+	char *listen;                    /* KEEL_LISTEN */
+	int workers;                     /* KEEL_WORKERS */
+	int max_connections;             /* KEEL_MAX_CONNECTIONS */
+	char *database_url;              /* KEEL_DATABASE_URL, NULL: libpq's PG* variables */
+	char *migrate_database_url;      /* KEEL_MIGRATE_DATABASE_URL, NULL: PG* variables */
+	char *services;                  /* KEEL_SERVICES */
+	keel_log_level log_level;        /* KEEL_LOG_LEVEL */
+	int64_t request_timeout_ms;      /* KEEL_REQUEST_TIMEOUT */
+	int64_t shutdown_timeout_ms;     /* KEEL_SHUTDOWN_TIMEOUT */
+	int64_t db_connect_timeout_ms;   /* KEEL_DB_CONNECT_TIMEOUT */
+	int64_t db_statement_timeout_ms; /* KEEL_DB_STATEMENT_TIMEOUT */
+} keel_config;
+
+/*
+ * Fill cfg from envp (a NULL-terminated "NAME=value" array, normally environ).
+ * On failure returns KEEL_EINVAL with a one-line reason in err[errlen] and
+ * leaves cfg freed.  Free a loaded cfg with keel_config_free().
+ */
+keel_err keel_config_load(keel_config *cfg, char *const *envp, char *err, size_t errlen);
+
+void keel_config_free(keel_config *cfg);
+
+/* Print the table of variables (name, default, meaning) for `keel help`. */
+void keel_config_describe(FILE *out);
+
+/*
+ * Parse a duration: an integer with a unit, ms|s|m|h|d ("30s", "400d").
+ * Returns false on anything else or on overflow.
+ */
+bool keel_duration_parse(const char *s, int64_t *ms_out);
+
+/*
+ * Parse a listen address "HOST:PORT" or "[V6]:PORT" with a numeric host (or
+ * "localhost") and a port in 1..65535.  Returns 0, or -1 when malformed.
+ */
+int keel_addr_parse(const char *s, struct sockaddr_storage *out, socklen_t *len);
+
+#endif

@@ -1,0 +1,159 @@
+/*
+ * keel database access: a pool of libpq connections, tenant-scoped
+ * transactions, named prepared statements, results, and migrations.
+ *
+ * Only this module includes libpq-fe.h.  Feature modules describe their SQL
+ * as keel_stmt rows in their *_store.c and run them with keel_tx_exec()
+ * inside a transaction begun by keel_tx_begin(); none opens a transaction by
+ * hand.  Results and transactions belong to an arena and are released with
+ * it, so a failed request can never leak a connection or leave one inside an
+ * open transaction.
+ */
+#ifndef KEEL_DB_DB_H
+#define KEEL_DB_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+
+typedef struct keel_db keel_db;
+typedef struct keel_db_pool keel_db_pool;
+typedef struct keel_tx keel_tx;
+typedef struct keel_res keel_res;
+
+/* A named prepared statement; prepared on each connection at first use. */
+typedef struct keel_stmt {
+	const char *name;
+	const char *sql;
+	int nparams;
+} keel_stmt;
+
+typedef struct keel_db_opts {
+	const char *conninfo;         /* URI or key=value; NULL: libpq's PG* variables */
+	int64_t connect_timeout_ms;   /* 0: libpq's default */
+	int64_t statement_timeout_ms; /* 0: none */
+	const char *application_name; /* shown in pg_stat_activity */
+} keel_db_opts;
+
+/* Who a transaction acts for; NULL members are unset (read back as NULL in SQL). */
+typedef struct keel_ctx {
+	const char *tenant_id;
+	const char *user_id;
+	const char *request_id;
+	const char *trace_id;
+} keel_ctx;
+
+/* ---- single connections (commands: migrate, tenant create) ---- */
+
+/* Connect now; KEEL_EUNAVAIL with the reason in err[errlen] when it fails. */
+keel_err keel_db_open(const keel_db_opts *opts, keel_db **out, char *err, size_t errlen);
+void keel_db_close(keel_db *db);
+
+/* ---- the pool (serve) ---- */
+
+/* size connections, each opened lazily at first acquire and again after a failure. */
+keel_db_pool *keel_db_pool_create(const keel_db_opts *opts, int size);
+void keel_db_pool_destroy(keel_db_pool *pool);
+
+/*
+ * Take a connection, connecting it first when it is new or was broken.
+ * KEEL_EUNAVAIL when PostgreSQL cannot be reached or every connection stays
+ * busy for the connect timeout.  Give it back with keel_db_release().
+ */
+keel_err keel_db_acquire(keel_db_pool *pool, keel_db **out);
+void keel_db_release(keel_db_pool *pool, keel_db *db);
+
+/* Take a connection that is released when arena is destroyed. */
+keel_err keel_db_acquire_scoped(keel_db_pool *pool, keel_arena *arena, keel_db **out);
+
+/* ---- transactions ---- */
+
+/*
+ * Begin a transaction on db acting for ctx.  The settings app.tenant_id,
+ * app.user_id, app.request_id and app.trace_id are made with
+ * set_config(..., true), so they vanish at COMMIT or ROLLBACK: a connection
+ * handed to the next request never carries a tenant over.  BEGIN and the
+ * settings travel in one pipeline with the first statement (one round trip).
+ * A transaction not committed when arena is destroyed is rolled back.
+ */
+keel_err keel_tx_begin(keel_db *db, keel_arena *arena, const keel_ctx *ctx, keel_tx **out);
+
+/*
+ * Run a prepared statement with text parameters (NULL entries are SQL NULL).
+ * On failure the transaction is aborted: only keel_tx_rollback() remains.
+ * Errors map by SQLSTATE: unique violation -> KEEL_ECONFLICT, check / not-null
+ * / foreign key / data errors -> KEEL_EINVAL, insufficient privilege (RLS) ->
+ * KEEL_EDENIED, connection loss / timeouts / serialization -> KEEL_EUNAVAIL,
+ * anything else KEEL_EINTERNAL.  *out may be NULL when the rows don't matter.
+ */
+keel_err keel_tx_exec(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out);
+
+keel_err keel_tx_commit(keel_tx *tx);
+void keel_tx_rollback(keel_tx *tx);
+
+/* SQLSTATE and constraint name of the statement that failed, or "". */
+const char *keel_tx_sqlstate(const keel_tx *tx);
+const char *keel_tx_constraint(const keel_tx *tx);
+
+/* ---- statements outside a transaction ---- */
+
+/* Run a prepared statement in autocommit mode. */
+keel_err keel_db_exec(keel_db *db, keel_arena *arena, const keel_stmt *st,
+                      const char *const *params, keel_res **out);
+
+/* ---- results ---- */
+
+int keel_res_rows(const keel_res *res);
+int keel_res_cols(const keel_res *res);
+/* Text of a value ("" for NULL); row and col must be in range. */
+const char *keel_res_get(const keel_res *res, int row, int col);
+bool keel_res_null(const keel_res *res, int row, int col);
+/* Rows changed by an INSERT/UPDATE/DELETE. */
+long keel_res_affected(const keel_res *res);
+
+/* ---- migrations (migrate.c) ---- */
+
+typedef struct keel_migration {
+	const char *file; /* "0001_core_tenancy.up.sql" */
+	const char *up;   /* SQL text */
+	const char *down; /* SQL text, NULL when there is no .down.sql */
+} keel_migration;
+
+typedef struct keel_migration_set {
+	const keel_migration *items; /* ordered by version */
+	size_t count;
+} keel_migration_set;
+
+/* Parsed name of a migration file: version and name ("0001", "core_tenancy"). */
+bool keel_migration_parse_name(const char *file, int *version, char *name, size_t namelen);
+
+/* SHA-256 of the up script, hex, into out[65]. */
+void keel_migration_checksum(const char *sql, char *out);
+
+typedef struct keel_migrate_opts {
+	int to;       /* up: stop after this version (0: all) */
+	int steps;    /* down: how many (default 1) */
+	bool dry_run; /* up: print what would run, change nothing */
+	FILE *out;    /* progress and reports */
+} keel_migrate_opts;
+
+keel_err keel_migrate_up(keel_db *db, const keel_migration_set *set, const keel_migrate_opts *o);
+keel_err keel_migrate_down(keel_db *db, const keel_migration_set *set, const keel_migrate_opts *o);
+keel_err keel_migrate_status(keel_db *db, const keel_migration_set *set, FILE *out);
+
+/* KEEL_OK when applied files match; KEEL_ECONFLICT (with a report) when not. */
+keel_err keel_migrate_verify(keel_db *db, const keel_migration_set *set, FILE *out);
+
+/*
+ * For serve (as keel_app): count migrations of set not applied, and applied
+ * ones that differ from set or are unknown to it.  Uses core.migration_state(),
+ * so the application role needs no access to core.schema_migrations.
+ */
+keel_err keel_migrate_pending(keel_db *db, keel_arena *arena, const keel_migration_set *set,
+                              int *pending, int *mismatched);
+
+#endif

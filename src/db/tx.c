@@ -1,0 +1,429 @@
+/*
+ * Tenant-scoped transactions, prepared statements and results.
+ *
+ * A transaction is begun lazily: keel_tx_begin() only records who it acts
+ * for, and the first keel_tx_exec() sends BEGIN, the set_config() of the
+ * context, any PREPARE still needed and the statement itself in one libpq
+ * pipeline, so a typical request costs two round trips (that one and
+ * COMMIT).  When that first pipeline finds the connection dead (PostgreSQL
+ * restarted since the connection was made), nothing can have been done, so it
+ * reconnects and tries once more before giving up with KEEL_EUNAVAIL.
+ */
+#include "db/db_int.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <string.h>
+
+typedef enum tx_state {
+	TX_PENDING, /* BEGIN not sent yet */
+	TX_OPEN,
+	TX_FAILED, /* a statement failed: only rollback remains */
+	TX_DONE,
+} tx_state;
+
+struct keel_tx {
+	keel_db *db;
+	keel_arena *arena;
+	keel_ctx ctx;
+	tx_state state;
+	char sqlstate[6];
+	const char *constraint;
+};
+
+static const keel_stmt ctx_stmt = {
+    "keel_tx_ctx",
+    "SELECT set_config('app.tenant_id', coalesce($1::text, ''), true),"
+    " set_config('app.user_id', coalesce($2::text, ''), true),"
+    " set_config('app.request_id', coalesce($3::text, ''), true),"
+    " set_config('app.trace_id', coalesce($4::text, ''), true)",
+    4,
+};
+
+static void
+pgresult_release(void *res)
+{
+	PQclear(res);
+}
+
+void
+db_defer_clear(keel_arena *arena, PGresult *res)
+{
+	keel_arena_defer(arena, pgresult_release, res);
+}
+
+static bool
+state_is(const char *state, const char *want)
+{
+	return strncmp(state, want, strlen(want)) == 0;
+}
+
+keel_err
+db_result_err(keel_db *db, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK || state == NULL ||
+	    state_is(state, "08") || state_is(state, "57P0")) {
+		db->broken = true;
+		return KEEL_EUNAVAIL;
+	}
+	if (state_is(state, "57014") || state_is(state, "40") || state_is(state, "53"))
+		return KEEL_EUNAVAIL;
+	if (state_is(state, "23505") || state_is(state, "23P01"))
+		return KEEL_ECONFLICT;
+	if (state_is(state, "23") || state_is(state, "22") || state_is(state, "P0001"))
+		return KEEL_EINVAL;
+	if (state_is(state, "42501"))
+		return KEEL_EDENIED;
+	return KEEL_EINTERNAL;
+}
+
+/* Log a failed statement: SQLSTATE and primary message only (DETAIL can hold row data). */
+static void
+log_failure(keel_err err, const char *what, const PGresult *res, const keel_db *db)
+{
+	keel_log_level level = err == KEEL_EINTERNAL  ? KEEL_LOG_ERROR
+	                       : err == KEEL_EUNAVAIL ? KEEL_LOG_WARN
+	                                              : KEEL_LOG_DEBUG;
+
+	if (!keel_log_enabled(level))
+		return;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	json_t *f = json_object();
+
+	json_object_set_new(f, "statement", json_string(what));
+	json_object_set_new(f, "sqlstate", json_string(state ? state : ""));
+	json_t *m = json_string(msg ? msg : (db->conn ? PQerrorMessage(db->conn) : "no connection"));
+
+	json_object_set_new(f, "error", m ? m : json_string("(not UTF-8)"));
+	keel_log_json(level, "db: statement failed", f);
+}
+
+static void
+tx_cleanup(void *arg)
+{
+	keel_tx_rollback(arg);
+}
+
+keel_err
+keel_tx_begin(keel_db *db, keel_arena *arena, const keel_ctx *ctx, keel_tx **out)
+{
+	keel_tx *tx = keel_arena_calloc(arena, 1, sizeof(*tx));
+
+	tx->db = db;
+	tx->arena = arena;
+	if (ctx != NULL) {
+		tx->ctx.tenant_id = ctx->tenant_id ? keel_arena_strdup(arena, ctx->tenant_id) : NULL;
+		tx->ctx.user_id = ctx->user_id ? keel_arena_strdup(arena, ctx->user_id) : NULL;
+		tx->ctx.request_id = ctx->request_id ? keel_arena_strdup(arena, ctx->request_id) : NULL;
+		tx->ctx.trace_id = ctx->trace_id ? keel_arena_strdup(arena, ctx->trace_id) : NULL;
+	}
+	tx->state = TX_PENDING;
+	tx->constraint = "";
+	keel_arena_defer(arena, tx_cleanup, tx);
+	*out = tx;
+	return KEEL_OK;
+}
+
+/* One step of a pipeline. */
+typedef struct step {
+	enum { STEP_SIMPLE, STEP_PREPARE, STEP_EXEC } kind;
+	const keel_stmt *st;
+	const char *sql; /* STEP_SIMPLE */
+	const char *const *params;
+	PGresult *res;
+} step;
+
+static bool
+step_send(PGconn *c, const step *s)
+{
+	switch (s->kind) {
+	case STEP_SIMPLE:
+		return PQsendQueryParams(c, s->sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
+	case STEP_PREPARE:
+		return PQsendPrepare(c, s->st->name, s->st->sql, s->st->nparams, NULL) == 1;
+	case STEP_EXEC:
+		return PQsendQueryPrepared(c, s->st->name, s->st->nparams, s->params, NULL, NULL, 0) == 1;
+	}
+	return false;
+}
+
+/*
+ * Send steps in one pipeline and collect one result per step.  Returns false
+ * when the connection failed (results may be missing); the caller maps errors.
+ */
+static bool
+pipeline_run(keel_db *db, step *steps, int n)
+{
+	PGconn *c = db->conn;
+	bool ok = true;
+
+	for (int i = 0; i < n; i++)
+		steps[i].res = NULL;
+	if (c == NULL || PQenterPipelineMode(c) != 1)
+		return false;
+	for (int i = 0; i < n && ok; i++)
+		ok = step_send(c, &steps[i]);
+	ok = ok && PQpipelineSync(c) == 1;
+	for (int i = 0; i < n && ok; i++) {
+		steps[i].res = PQgetResult(c);
+		if (steps[i].res == NULL) {
+			ok = false;
+			break;
+		}
+		for (PGresult *extra; (extra = PQgetResult(c)) != NULL;)
+			PQclear(extra);
+	}
+	if (ok) {
+		PGresult *sync = PQgetResult(c);
+
+		ok = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+		PQclear(sync);
+	}
+	if (!ok || PQexitPipelineMode(c) != 1) {
+		db->broken = true;
+		return false;
+	}
+	return true;
+}
+
+static bool
+result_ok(const PGresult *r)
+{
+	ExecStatusType s = PQresultStatus(r);
+
+	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+static void
+steps_clear(step *steps, int n, int keep)
+{
+	for (int i = 0; i < n; i++)
+		if (i != keep)
+			PQclear(steps[i].res);
+}
+
+/* Build the steps for st: [BEGIN, PREPARE ctx, ctx,] [PREPARE st,] st. */
+static int
+plan(keel_tx *tx, const keel_stmt *st, const char *const *params, const char **ctxp, step *s)
+{
+	int n = 0;
+
+	if (tx->state == TX_PENDING) {
+		s[n++] = (step){.kind = STEP_SIMPLE, .sql = "BEGIN"};
+		if (!db_is_prepared(tx->db, &ctx_stmt))
+			s[n++] = (step){.kind = STEP_PREPARE, .st = &ctx_stmt};
+		s[n++] = (step){.kind = STEP_EXEC, .st = &ctx_stmt, .params = ctxp};
+	}
+	if (!db_is_prepared(tx->db, st))
+		s[n++] = (step){.kind = STEP_PREPARE, .st = st};
+	s[n++] = (step){.kind = STEP_EXEC, .st = st, .params = params};
+	return n;
+}
+
+static keel_err
+tx_fail(keel_tx *tx, keel_err err, const keel_stmt *st, PGresult *res)
+{
+	log_failure(err, st->name, res, tx->db);
+	if (res != NULL) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+		snprintf(tx->sqlstate, sizeof(tx->sqlstate), "%s", state ? state : "");
+		tx->constraint = keel_arena_strdup(tx->arena, cons ? cons : "");
+	}
+	tx->state = TX_FAILED;
+	return err;
+}
+
+/* One attempt; *retry is set when the connection was found dead before anything ran. */
+static keel_err
+exec_once(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out, bool *retry)
+{
+	const char *ctxp[4] = {tx->ctx.tenant_id, tx->ctx.user_id, tx->ctx.request_id,
+	                       tx->ctx.trace_id};
+	step steps[6];
+	int n = plan(tx, st, params, ctxp, steps);
+	bool first = tx->state == TX_PENDING;
+
+	*retry = false;
+	if (!pipeline_run(tx->db, steps, n)) {
+		steps_clear(steps, n, -1);
+		*retry = first;
+		return tx_fail(tx, KEEL_EUNAVAIL, st, NULL);
+	}
+	for (int i = 0; i < n; i++) {
+		if (result_ok(steps[i].res)) {
+			if (steps[i].kind == STEP_PREPARE)
+				db_mark_prepared(tx->db, steps[i].st);
+			continue;
+		}
+		PGresult *bad = steps[i].res;
+		keel_err err = db_result_err(tx->db, bad);
+
+		*retry = first && tx->db->broken;
+		err = tx_fail(tx, err, st, bad);
+		steps_clear(steps, n, -1);
+		return err;
+	}
+	tx->state = TX_OPEN;
+	steps_clear(steps, n, n - 1);
+	db_defer_clear(tx->arena, steps[n - 1].res);
+	if (out != NULL)
+		*out = (keel_res *)steps[n - 1].res;
+	return KEEL_OK;
+}
+
+keel_err
+keel_tx_exec(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out)
+{
+	bool retry;
+
+	if (out != NULL)
+		*out = NULL;
+	if (tx->state == TX_FAILED || tx->state == TX_DONE) {
+		keel_log_error("db: %s run on a finished transaction", st->name);
+		return KEEL_EINTERNAL;
+	}
+	keel_err err = exec_once(tx, st, params, out, &retry);
+
+	if (err != KEEL_OK && retry) {
+		char why[512];
+
+		tx->state = TX_PENDING;
+		if (db_connect(tx->db, why, sizeof(why)) != KEEL_OK) {
+			keel_log_warn("db: %s", why);
+			tx->state = TX_FAILED;
+			return KEEL_EUNAVAIL;
+		}
+		err = exec_once(tx, st, params, out, &retry);
+	}
+	return err;
+}
+
+static keel_err
+tx_simple(keel_tx *tx, const char *sql)
+{
+	PGresult *res = PQexec(tx->db->conn, sql);
+	keel_err err = KEEL_OK;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		err = db_result_err(tx->db, res);
+		log_failure(err, sql, res, tx->db);
+	}
+	PQclear(res);
+	return err;
+}
+
+keel_err
+keel_tx_commit(keel_tx *tx)
+{
+	if (tx->state == TX_PENDING) {
+		tx->state = TX_DONE; /* nothing was sent: nothing to commit */
+		return KEEL_OK;
+	}
+	if (tx->state != TX_OPEN) {
+		keel_log_error("db: commit of a %s transaction",
+		               tx->state == TX_FAILED ? "failed" : "finished");
+		return KEEL_EINTERNAL;
+	}
+	keel_err err = tx_simple(tx, "COMMIT");
+
+	tx->state = TX_DONE;
+	return err;
+}
+
+void
+keel_tx_rollback(keel_tx *tx)
+{
+	if (tx->state == TX_PENDING || tx->state == TX_DONE) {
+		tx->state = TX_DONE;
+		return;
+	}
+	tx->state = TX_DONE;
+	if (tx->db->conn == NULL || tx->db->broken)
+		return;
+	if (tx_simple(tx, "ROLLBACK") != KEEL_OK)
+		tx->db->broken = true;
+}
+
+const char *
+keel_tx_sqlstate(const keel_tx *tx)
+{
+	return tx->sqlstate;
+}
+
+const char *
+keel_tx_constraint(const keel_tx *tx)
+{
+	return tx->constraint;
+}
+
+keel_err
+keel_db_exec(keel_db *db, keel_arena *arena, const keel_stmt *st, const char *const *params,
+             keel_res **out)
+{
+	step steps[2];
+	int n = 0;
+
+	if (out != NULL)
+		*out = NULL;
+	if (!db_is_prepared(db, st))
+		steps[n++] = (step){.kind = STEP_PREPARE, .st = st};
+	steps[n++] = (step){.kind = STEP_EXEC, .st = st, .params = params};
+	if (!pipeline_run(db, steps, n)) {
+		steps_clear(steps, n, -1);
+		log_failure(KEEL_EUNAVAIL, st->name, NULL, db);
+		return KEEL_EUNAVAIL;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!result_ok(steps[i].res)) {
+			keel_err err = db_result_err(db, steps[i].res);
+
+			log_failure(err, st->name, steps[i].res, db);
+			steps_clear(steps, n, -1);
+			return err;
+		}
+		if (steps[i].kind == STEP_PREPARE)
+			db_mark_prepared(db, st);
+	}
+	steps_clear(steps, n, n - 1);
+	db_defer_clear(arena, steps[n - 1].res);
+	if (out != NULL)
+		*out = (keel_res *)steps[n - 1].res;
+	return KEEL_OK;
+}
+
+int
+keel_res_rows(const keel_res *res)
+{
+	return PQntuples((const PGresult *)res);
+}
+
+int
+keel_res_cols(const keel_res *res)
+{
+	return PQnfields((const PGresult *)res);
+}
+
+const char *
+keel_res_get(const keel_res *res, int row, int col)
+{
+	return PQgetvalue((const PGresult *)res, row, col);
+}
+
+bool
+keel_res_null(const keel_res *res, int row, int col)
+{
+	return PQgetisnull((const PGresult *)res, row, col) == 1;
+}
+
+long
+keel_res_affected(const keel_res *res)
+{
+	const char *n = PQcmdTuples((PGresult *)res);
+
+	return n[0] ? strtol(n, NULL, 10) : 0;
+}

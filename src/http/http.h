@@ -1,0 +1,217 @@
+/*
+ * keel HTTP core: routes, requests, responses, the server.
+ *
+ * A feature module describes its endpoints as keel_route rows and adds them
+ * to a router; the server (libmicrohttpd underneath, never visible here)
+ * matches each request to one route and calls its handler on a worker
+ * thread.  A handler has one shape: parse -> validate -> authorize -> call
+ * its store -> render, and it answers with exactly one of keel_req_json(),
+ * keel_req_send(), keel_req_no_content() or keel_req_fail().  Every error
+ * body is written by one function (problem.c) from what keel_req_fail()
+ * recorded.
+ *
+ * Memory: everything a handler allocates comes from keel_req_arena() and
+ * dies with the request.
+ */
+#ifndef KEEL_HTTP_HTTP_H
+#define KEEL_HTTP_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+
+#define KEEL_HTTP_BODY_LIMIT (1024 * 1024) /* bytes; more is 413 */
+#define KEEL_ROUTE_MAXPARAMS 4
+#define KEEL_REQUEST_ID_MAX  128
+
+typedef struct keel_req keel_req;
+typedef struct keel_router keel_router;
+typedef struct keel_server keel_server;
+
+typedef keel_err (*keel_handler)(keel_req *req, void *ctx);
+
+/* Route flags. */
+#define KEEL_ROUTE_PUBLIC 0x1u /* no authentication */
+#define KEEL_ROUTE_BODY   0x2u /* takes a JSON body (Content-Type checked, 415) */
+
+typedef struct keel_route {
+	const char *method; /* "GET", "POST", ... */
+	const char *path;   /* template, "/api/v1/organizations/{id}" */
+	keel_handler handler;
+	unsigned flags;      /* KEEL_ROUTE_* */
+	int min_role;        /* meaning given by the authenticator */
+	const char *summary; /* one line, for /openapi.json and docs */
+} keel_route;
+
+/* Who is calling, once the authenticator accepted the request. */
+typedef struct keel_principal {
+	const char *tenant_id; /* canonical UUID text, or NULL */
+	const char *user_id;   /* canonical UUID text, or NULL */
+	int role;
+} keel_principal;
+
+/*
+ * Called for every route without KEEL_ROUTE_PUBLIC before its handler.
+ * Returns KEEL_OK after keel_req_set_principal(), or fails the request.
+ */
+typedef keel_err (*keel_auth_fn)(keel_req *req, const keel_route *route, void *ctx);
+
+/* ---- router ---- */
+
+typedef struct keel_match {
+	const keel_route *route;
+	void *ctx;
+	int nparams;
+	const char *names[KEEL_ROUTE_MAXPARAMS];
+	const char *values[KEEL_ROUTE_MAXPARAMS];
+	char allow[96]; /* on KEEL_EMETHOD: "GET, HEAD, PATCH" */
+} keel_match;
+
+keel_router *keel_router_create(void);
+void keel_router_destroy(keel_router *r);
+
+/* Add a route (borrowed, must outlive the router); aborts on a malformed template. */
+void keel_router_add(keel_router *r, const keel_route *route, void *ctx);
+
+/* Add n routes sharing one ctx. */
+void keel_router_add_all(keel_router *r, const keel_route *routes, size_t n, void *ctx);
+
+/*
+ * Match method + path (no query string).  KEEL_OK fills m; KEEL_ENOTFOUND
+ * when no template has this path; KEEL_EMETHOD when one has it under other
+ * methods (m->allow lists them).  HEAD matches GET.  Parameter values point
+ * into copies made in arena.
+ */
+keel_err keel_router_match(const keel_router *r, const char *method, const char *path,
+                           keel_arena *arena, keel_match *m);
+
+size_t keel_router_count(const keel_router *r);
+const keel_route *keel_router_at(const keel_router *r, size_t i);
+
+/* ---- request ---- */
+
+keel_arena *keel_req_arena(keel_req *req);
+const char *keel_req_method(const keel_req *req);
+const char *keel_req_path(const keel_req *req);
+const char *keel_req_id(const keel_req *req);
+const keel_route *keel_req_route(const keel_req *req);
+
+/* Path parameter by template name ("id"); NULL when absent. */
+const char *keel_req_param(const keel_req *req, const char *name);
+
+/* Query argument (decoded) and request header (case-insensitive); NULL when absent. */
+const char *keel_req_query(const keel_req *req, const char *name);
+const char *keel_req_header(const keel_req *req, const char *name);
+
+/* Raw body (NUL-terminated copy) and its length; "" when there was none. */
+const char *keel_req_body(const keel_req *req, size_t *len);
+
+/* The peer's address as text ("127.0.0.1"), "-" when unknown. */
+const char *keel_req_client_addr(keel_req *req);
+
+void keel_req_set_principal(keel_req *req, const keel_principal *p);
+const keel_principal *keel_req_principal(const keel_req *req);
+
+/* ---- response ---- */
+
+/* Add a response header; name and value are copied. */
+void keel_req_set_header(keel_req *req, const char *name, const char *value);
+
+/* Respond with body as JSON (reference stolen). */
+keel_err keel_req_json(keel_req *req, int status, json_t *body);
+
+/* Respond with a byte body of the given content type (copied). */
+keel_err keel_req_send(keel_req *req, int status, const char *content_type, const char *body,
+                       size_t len);
+
+/* Respond 204 No Content. */
+keel_err keel_req_no_content(keel_req *req);
+
+/*
+ * Record a failure and return err, so handlers end with
+ * `return keel_req_fail(req, KEEL_EINVAL, "code", "must match %s", pat);`.
+ * field (may be NULL) adds an entry to the problem's "errors" list; detail is
+ * the client-facing sentence.  For KEEL_EINTERNAL the detail goes to the log
+ * only and the client sees a generic sentence.
+ */
+__attribute__((format(printf, 4, 5))) keel_err
+keel_req_fail(keel_req *req, keel_err err, const char *field, const char *fmt, ...);
+
+/* Add a per-field error without failing yet (collect them, then keel_req_fail). */
+__attribute__((format(printf, 3, 4))) void keel_req_field_error(keel_req *req, const char *field,
+                                                                const char *fmt, ...);
+
+/* Number of field errors recorded so far. */
+size_t keel_req_field_errors(const keel_req *req);
+
+/* ---- JSON bodies ---- */
+
+/*
+ * Parse the request body as one JSON object: 400 when empty, malformed,
+ * with duplicate keys, with "\u0000", or not an object.  The object belongs to the
+ * request (released with its arena).
+ */
+keel_err keel_req_json_body(keel_req *req, json_t **out);
+
+typedef enum keel_ftype {
+	KEEL_F_STRING,
+	KEEL_F_OBJECT,
+	KEEL_F_INTEGER,
+	KEEL_F_BOOLEAN,
+	KEEL_F_UUID,
+	KEEL_F_ENUM,
+} keel_ftype;
+
+/* How one body field is validated by keel_json_check(). */
+typedef struct keel_field_spec {
+	const char *name;
+	keel_ftype type;
+	bool required;
+	bool nullable;
+	bool trim;                    /* strings: trim whitespace first (value replaced) */
+	int64_t min, max;             /* string: characters; object: serialized bytes; integer */
+	bool (*check)(const char *s); /* strings: extra rule, e.g. a pattern */
+	const char *check_msg;        /* message when check fails, "must match ^[a-z]+$" */
+	const char *const *choices;   /* enum: NULL-terminated */
+} keel_field_spec;
+
+/*
+ * Validate obj against spec: unknown members, missing required ones, types,
+ * lengths, checks.  Each problem becomes a field error on req; returns their
+ * number (0: valid).
+ */
+size_t keel_json_check(keel_req *req, json_t *obj, const keel_field_spec *spec, size_t n);
+
+/* ---- server ---- */
+
+typedef struct keel_server_opts {
+	const char *listen;         /* "127.0.0.1:8080" */
+	int workers;                /* worker threads */
+	int max_connections;        /* concurrent connections */
+	int64_t request_timeout_ms; /* idle / slow client cut-off */
+	keel_auth_fn auth;          /* may be NULL: then only public routes work */
+	void *auth_ctx;
+} keel_server_opts;
+
+/* router is borrowed and must outlive the server. */
+keel_server *keel_server_create(const keel_server_opts *opts, const keel_router *router);
+
+/* Bind and start the workers; err[errlen] says why when it fails. */
+keel_err keel_server_start(keel_server *s, char *err, size_t errlen);
+
+/*
+ * Graceful stop: stop accepting, let requests in flight finish for at most
+ * timeout_ms, then close every connection and join the workers.
+ */
+void keel_server_stop(keel_server *s, int64_t timeout_ms);
+
+void keel_server_destroy(keel_server *s);
+
+/* Requests being processed right now. */
+int keel_server_inflight(const keel_server *s);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * Private to src/http: the request structure and the pieces of the pipeline
+ * that server.c strings together.  Tests and fuzz harnesses may include it.
+ */
+#ifndef KEEL_HTTP_HTTP_INT_H
+#define KEEL_HTTP_HTTP_INT_H
+
+#include "http/http.h"
+#include "core/str.h"
+
+struct MHD_Connection;
+
+typedef struct header {
+	struct header *next;
+	const char *name;
+	const char *value;
+} header;
+
+struct keel_req {
+	keel_arena *arena;
+	struct MHD_Connection *conn; /* NULL for requests made by tests */
+	const char *method;
+	const char *path;
+	char request_id[KEEL_REQUEST_ID_MAX + 1];
+	uint64_t start_ns;
+
+	keel_match match;
+	keel_principal principal;
+
+	/* body, collected by the server */
+	keel_buf body;
+	bool body_too_large;
+	bool has_body;
+
+	/* response */
+	bool responded;
+	int status;
+	const char *content_type;
+	const char *resp_body;
+	size_t resp_len;
+	header *headers;
+
+	/* failure recorded by keel_req_fail, rendered by problem_render */
+	keel_err err;
+	const char *detail;
+	json_t *field_errors; /* array of {field, message}, owned via arena */
+};
+
+/* A fresh request in its own arena; conn may be NULL. */
+keel_req *req_new(struct MHD_Connection *conn, const char *method, const char *path);
+
+/* Destroy the request and its arena. */
+void req_free(keel_req *req);
+
+/* HTTP status for an error code. */
+int problem_status(keel_err err);
+
+/* Turn the recorded failure into the problem+json response. */
+void problem_render(keel_req *req);
+
+/* Set X-Request-ID from the header when sane, else a new UUIDv7. */
+void req_assign_id(keel_req *req, const char *incoming);
+
+#endif

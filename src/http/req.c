@@ -1,0 +1,265 @@
+/*
+ * Requests: accessors for handlers and the response they choose.
+ *
+ * A handler answers once.  keel_req_json(), keel_req_send() and
+ * keel_req_no_content() set the response; keel_req_fail() records a failure
+ * that problem.c renders.  A second answer is a bug and is logged.
+ */
+#include "http/http_int.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/uuid.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+keel_req *
+req_new(struct MHD_Connection *conn, const char *method, const char *path)
+{
+	keel_arena *arena = keel_arena_create(4096);
+	keel_req *req = keel_arena_calloc(arena, 1, sizeof(*req));
+
+	req->arena = arena;
+	req->conn = conn;
+	req->method = keel_arena_strdup(arena, method);
+	req->path = keel_arena_strdup(arena, path);
+	req->start_ns = keel_clock_mono_ns();
+	keel_buf_init(&req->body, arena);
+	return req;
+}
+
+void
+req_free(keel_req *req)
+{
+	if (req != NULL)
+		keel_arena_destroy(req->arena);
+}
+
+void
+req_assign_id(keel_req *req, const char *incoming)
+{
+	if (incoming != NULL && keel_token_sane(incoming, KEEL_REQUEST_ID_MAX)) {
+		snprintf(req->request_id, sizeof(req->request_id), "%s", incoming);
+		return;
+	}
+	keel_uuid id;
+
+	keel_uuid_v7(&id);
+	keel_uuid_format(&id, req->request_id);
+}
+
+keel_arena *
+keel_req_arena(keel_req *req)
+{
+	return req->arena;
+}
+
+const char *
+keel_req_method(const keel_req *req)
+{
+	return req->method;
+}
+
+const char *
+keel_req_path(const keel_req *req)
+{
+	return req->path;
+}
+
+const char *
+keel_req_id(const keel_req *req)
+{
+	return req->request_id;
+}
+
+const keel_route *
+keel_req_route(const keel_req *req)
+{
+	return req->match.route;
+}
+
+const char *
+keel_req_param(const keel_req *req, const char *name)
+{
+	for (int i = 0; i < req->match.nparams; i++)
+		if (strcmp(req->match.names[i], name) == 0)
+			return req->match.values[i];
+	return NULL;
+}
+
+const char *
+keel_req_query(const keel_req *req, const char *name)
+{
+	if (req->conn == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+keel_req_header(const keel_req *req, const char *name)
+{
+	if (req->conn == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+keel_req_body(const keel_req *req, size_t *len)
+{
+	if (len != NULL)
+		*len = req->body.len;
+	return req->body.data;
+}
+
+const char *
+keel_req_client_addr(keel_req *req)
+{
+	if (req->conn == NULL)
+		return "-";
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	if (ci == NULL || ci->client_addr == NULL)
+		return "-";
+	char buf[INET6_ADDRSTRLEN];
+	const struct sockaddr *sa = ci->client_addr;
+	const void *addr = sa->sa_family == AF_INET6
+	                       ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+	                       : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+
+	if (inet_ntop(sa->sa_family, addr, buf, sizeof(buf)) == NULL)
+		return "-";
+	return keel_arena_strdup(req->arena, buf);
+}
+
+void
+keel_req_set_principal(keel_req *req, const keel_principal *p)
+{
+	req->principal.tenant_id = p->tenant_id ? keel_arena_strdup(req->arena, p->tenant_id) : NULL;
+	req->principal.user_id = p->user_id ? keel_arena_strdup(req->arena, p->user_id) : NULL;
+	req->principal.role = p->role;
+}
+
+const keel_principal *
+keel_req_principal(const keel_req *req)
+{
+	return &req->principal;
+}
+
+void
+keel_req_set_header(keel_req *req, const char *name, const char *value)
+{
+	header *h = keel_arena_alloc(req->arena, sizeof(*h));
+
+	h->name = keel_arena_strdup(req->arena, name);
+	h->value = keel_arena_strdup(req->arena, value);
+	h->next = req->headers;
+	req->headers = h;
+}
+
+/* Claim the single answer of this request; false (and a log line) when taken. */
+static bool
+claim(keel_req *req)
+{
+	if (req->responded) {
+		keel_log_error("handler for %s answered twice",
+		               req->match.route ? req->match.route->path : "-");
+		return false;
+	}
+	req->responded = true;
+	return true;
+}
+
+keel_err
+keel_req_send(keel_req *req, int status, const char *content_type, const char *body, size_t len)
+{
+	if (!claim(req))
+		return KEEL_EINTERNAL;
+	req->status = status;
+	req->content_type = keel_arena_strdup(req->arena, content_type);
+	req->resp_body = keel_arena_memdup(req->arena, body, len);
+	req->resp_len = len;
+	return KEEL_OK;
+}
+
+keel_err
+keel_req_json(keel_req *req, int status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	json_decref(body);
+	if (text == NULL)
+		return keel_req_fail(req, KEEL_EINTERNAL, NULL, "could not serialize response");
+	keel_err err = keel_req_send(req, status, "application/json", text, strlen(text));
+
+	free(text);
+	return err;
+}
+
+keel_err
+keel_req_no_content(keel_req *req)
+{
+	return keel_req_send(req, 204, "application/json", "", 0);
+}
+
+static void
+json_release(void *p)
+{
+	json_decref(p);
+}
+
+static void
+field_error_add(keel_req *req, const char *field, const char *msg)
+{
+	if (req->field_errors == NULL) {
+		req->field_errors = json_array();
+		keel_arena_defer(req->arena, json_release, req->field_errors);
+	}
+	json_t *e = json_object();
+	json_t *f = json_string(field);
+	json_t *m = json_string(msg);
+
+	json_object_set_new(e, "field", f ? f : json_string("(invalid)"));
+	json_object_set_new(e, "message", m ? m : json_string("is invalid"));
+	json_array_append_new(req->field_errors, e);
+}
+
+void
+keel_req_field_error(keel_req *req, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	char *msg = keel_arena_vprintf(req->arena, fmt, ap);
+	va_end(ap);
+	field_error_add(req, field, msg);
+}
+
+size_t
+keel_req_field_errors(const keel_req *req)
+{
+	return req->field_errors ? json_array_size(req->field_errors) : 0;
+}
+
+keel_err
+keel_req_fail(keel_req *req, keel_err err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	char *detail = keel_arena_vprintf(req->arena, fmt, ap);
+	va_end(ap);
+	if (!claim(req))
+		return err;
+	if (err == KEEL_OK)
+		err = KEEL_EINTERNAL;
+	req->err = err;
+	req->detail = detail;
+	if (field != NULL)
+		field_error_add(req, field, detail);
+	return err;
+}

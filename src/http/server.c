@@ -1,0 +1,385 @@
+/*
+ * The HTTP server: libmicrohttpd glue and the request pipeline.
+ *
+ * libmicrohttpd runs a pool of worker threads, each polling its own share of
+ * the connections; a handler runs on the worker that read its request and may
+ * block (on PostgreSQL) without stopping other workers.  The pipeline for one
+ * request, in order:
+ *
+ *   request id -> body collection (1 MiB cap, 413) -> path and query checks
+ *   (400) -> route (404/405) -> content type (415) -> authentication and
+ *   role (401/403) -> handler -> problem+json for any failure -> headers ->
+ *   access log line when the response is done -> arena freed.
+ *
+ * Percent-decoding of the path and query is ours (unescape()): a %00 decodes
+ * to the byte 0xFF, which is never valid UTF-8, so a NUL smuggled into a path
+ * or query is rejected as malformed instead of silently cutting the string.
+ */
+#include "http/http_int.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+struct keel_server {
+	keel_server_opts opts;
+	char *listen;
+	const keel_router *router;
+	struct MHD_Daemon *daemon;
+	atomic_int inflight;
+	atomic_bool stopping;
+};
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* MHD_UnescapeCallback: decode %XX in place; %00 becomes 0xFF (see file header). */
+static size_t
+unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+
+	(void)cls;
+	(void)conn;
+	for (const char *r = s; *r != '\0'; r++) {
+		int hi, lo;
+
+		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0) {
+			int byte = hi << 4 | lo;
+
+			*w++ = byte == 0 ? (char)0xFF : (char)byte;
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+static enum MHD_Result
+query_check(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	const char **bad = cls;
+
+	(void)kind;
+	if (!keel_utf8_valid(key, strlen(key)) || (value && !keel_utf8_valid(value, strlen(value)))) {
+		*bad = key;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* application/json, optionally with parameters; a charset must be utf-8. */
+static bool
+is_json_type(const char *ct)
+{
+	if (ct == NULL)
+		return false;
+	size_t len = strcspn(ct, ";");
+
+	while (len > 0 && (ct[len - 1] == ' ' || ct[len - 1] == '\t'))
+		len--;
+	if (len != strlen("application/json") || strncasecmp(ct, "application/json", len) != 0)
+		return false;
+	const char *cs = strcasestr(ct, "charset=");
+
+	return cs == NULL || strncasecmp(cs + 8, "utf-8", 5) == 0 ||
+	       strncasecmp(cs + 8, "\"utf-8\"", 7) == 0;
+}
+
+/* Everything before the handler: the checks that make a request well-formed. */
+static keel_err
+precheck(keel_server *s, keel_req *req)
+{
+	const char *bad = NULL;
+
+	if (req->body_too_large)
+		return keel_req_fail(req, KEEL_ETOOLARGE, NULL, "request body exceeds %d bytes",
+		                     KEEL_HTTP_BODY_LIMIT);
+	if (!keel_utf8_valid(req->path, strlen(req->path)))
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "request path is not valid UTF-8");
+	if (req->conn != NULL)
+		MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_check, &bad);
+	if (bad != NULL)
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "query parameter is not valid UTF-8");
+
+	keel_err err = keel_router_match(s->router, req->method, req->path, req->arena, &req->match);
+
+	if (err == KEEL_ENOTFOUND)
+		return keel_req_fail(req, err, NULL, "no resource at this path");
+	if (err == KEEL_EMETHOD)
+		return keel_req_fail(req, err, NULL, "method %s is not allowed here; allowed: %s",
+		                     req->method, req->match.allow);
+	const keel_route *route = req->match.route;
+
+	if ((route->flags & KEEL_ROUTE_BODY) && req->body.len > 0 &&
+	    !is_json_type(keel_req_header(req, "Content-Type")))
+		return keel_req_fail(req, KEEL_EMEDIA, NULL,
+		                     "request body must be sent as Content-Type: application/json");
+	if (route->flags & KEEL_ROUTE_PUBLIC)
+		return KEEL_OK;
+	if (s->opts.auth == NULL)
+		return keel_req_fail(req, KEEL_EUNAUTH, NULL, "authentication required");
+	err = s->opts.auth(req, route, s->opts.auth_ctx);
+	if (err != KEEL_OK && !req->responded)
+		keel_req_fail(req, err, NULL, "%s", keel_err_name(err));
+	return err;
+}
+
+static void
+dispatch(keel_server *s, keel_req *req)
+{
+	keel_err err = precheck(s, req);
+
+	if (err == KEEL_OK && !req->responded) {
+		err = req->match.route->handler(req, req->match.ctx);
+		if (err != KEEL_OK && !req->responded)
+			keel_req_fail(req, err, NULL, "%s", keel_err_name(err));
+		else if (!req->responded)
+			keel_req_fail(req, KEEL_EINTERNAL, NULL, "handler for %s gave no response",
+			              req->match.route->path);
+	}
+	if (req->err != KEEL_OK)
+		problem_render(req);
+}
+
+static enum MHD_Result
+respond(keel_server *s, keel_req *req)
+{
+	dispatch(s, req);
+
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    req->resp_len, (void *)req->resp_body, MHD_RESPMEM_MUST_COPY);
+
+	if (resp == NULL)
+		return MHD_NO;
+	if (req->resp_len > 0 || req->status != 204)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+	MHD_add_response_header(resp, "X-Request-ID", req->request_id);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	for (const header *h = req->headers; h != NULL; h = h->next)
+		MHD_add_response_header(resp, h->name, h->value);
+	if (atomic_load(&s->stopping))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, resp);
+
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* A Content-Length header announcing more than the cap. */
+static bool
+announced_too_large(struct MHD_Connection *conn)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+
+	if (cl == NULL)
+		return false;
+	char *end;
+
+	errno = 0;
+	unsigned long long n = strtoull(cl, &end, 10);
+
+	return errno != 0 || n > KEEL_HTTP_BODY_LIMIT;
+}
+
+static enum MHD_Result
+access_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+               const char *version, const char *upload_data, size_t *upload_data_size,
+               void **con_cls)
+{
+	keel_server *s = cls;
+	keel_req *req = *con_cls;
+
+	(void)version;
+	if (req == NULL) {
+		req = req_new(conn, method, url);
+		*con_cls = req;
+		atomic_fetch_add(&s->inflight, 1);
+		req_assign_id(req, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"));
+		if (announced_too_large(conn)) {
+			req->body_too_large = true;
+			return respond(s, req);
+		}
+		return MHD_YES;
+	}
+	if (req->status != 0) {
+		*upload_data_size = 0; /* answered already (413): discard the rest */
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		req->has_body = true;
+		if (req->body.len + *upload_data_size > KEEL_HTTP_BODY_LIMIT)
+			req->body_too_large = true;
+		else
+			keel_buf_append(&req->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return req->body_too_large ? respond(s, req) : MHD_YES;
+	}
+	return respond(s, req);
+}
+
+static void
+access_log(const keel_req *req, enum MHD_RequestTerminationCode toe)
+{
+	static const char *const outcomes[] = {
+	    [MHD_REQUEST_TERMINATED_COMPLETED_OK] = NULL,
+	    [MHD_REQUEST_TERMINATED_WITH_ERROR] = "error",
+	    [MHD_REQUEST_TERMINATED_TIMEOUT_REACHED] = "timeout",
+	    [MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN] = "shutdown",
+	    [MHD_REQUEST_TERMINATED_READ_ERROR] = "read error",
+	    [MHD_REQUEST_TERMINATED_CLIENT_ABORT] = "client abort",
+	};
+	json_t *f = json_object();
+	double ms = (double)(keel_clock_mono_ns() - req->start_ns) / 1e6;
+	const char *method = req->match.route ? req->match.route->method : NULL;
+
+	/* Only known strings: a route template, never the raw path or query. */
+	json_object_set_new(f, "method", json_string(method ? method : "-"));
+	if (method != NULL && strcmp(req->method, "HEAD") == 0)
+		json_object_set_new(f, "method", json_string("HEAD"));
+	json_object_set_new(f, "route", json_string(req->match.route ? req->match.route->path : "-"));
+	json_object_set_new(f, "status", json_integer(req->status));
+	json_object_set_new(f, "duration_ms", json_real((double)(int64_t)(ms * 1000) / 1000));
+	json_object_set_new(f, "request_id", json_string(req->request_id));
+	if (req->principal.tenant_id != NULL)
+		json_object_set_new(f, "tenant_id", json_string(req->principal.tenant_id));
+	if ((unsigned)toe < sizeof(outcomes) / sizeof(outcomes[0]) && outcomes[toe] != NULL)
+		json_object_set_new(f, "outcome", json_string(outcomes[toe]));
+	keel_log_json(KEEL_LOG_INFO, "request", f);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+          enum MHD_RequestTerminationCode toe)
+{
+	keel_server *s = cls;
+	keel_req *req = *con_cls;
+
+	(void)conn;
+	if (req == NULL)
+		return;
+	access_log(req, toe);
+	*con_cls = NULL;
+	req_free(req);
+	atomic_fetch_sub(&s->inflight, 1);
+}
+
+__attribute__((format(printf, 2, 0))) static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t len = strlen(msg);
+
+	while (len > 0 && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	keel_log_warn("http: %s", msg);
+}
+
+keel_server *
+keel_server_create(const keel_server_opts *opts, const keel_router *router)
+{
+	keel_server *s = keel_xcalloc(1, sizeof(*s));
+
+	s->opts = *opts;
+	s->listen = keel_xstrdup(opts->listen);
+	s->opts.listen = s->listen;
+	s->router = router;
+	atomic_init(&s->inflight, 0);
+	atomic_init(&s->stopping, false);
+	return s;
+}
+
+keel_err
+keel_server_start(keel_server *s, char *err, size_t errlen)
+{
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+
+	if (keel_addr_parse(s->opts.listen, &addr, &addrlen) != 0) {
+		snprintf(err, errlen, "invalid listen address \"%s\"", s->opts.listen);
+		return KEEL_EINVAL;
+	}
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+	if (addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	unsigned timeout_s = (unsigned)((s->opts.request_timeout_ms + 999) / 1000);
+
+	s->daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)s->opts.workers, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->opts.max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+	    MHD_OPTION_END);
+	if (s->daemon == NULL) {
+		snprintf(err, errlen, "could not listen on %s", s->opts.listen);
+		return KEEL_EUNAVAIL;
+	}
+	return KEEL_OK;
+}
+
+void
+keel_server_stop(keel_server *s, int64_t timeout_ms)
+{
+	if (s->daemon == NULL)
+		return;
+	atomic_store(&s->stopping, true);
+	MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	uint64_t deadline = keel_clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	while (atomic_load(&s->inflight) > 0 && keel_clock_mono_ns() < deadline)
+		nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+	int left = atomic_load(&s->inflight);
+
+	if (left > 0)
+		keel_log_warn("shutdown: %d requests still in flight after %lld ms; closing them", left,
+		              (long long)timeout_ms);
+	MHD_stop_daemon(s->daemon);
+	s->daemon = NULL;
+}
+
+void
+keel_server_destroy(keel_server *s)
+{
+	if (s == NULL)
+		return;
+	keel_server_stop(s, 0);
+	free(s->listen);
+	free(s);
+}
+
+int
+keel_server_inflight(const keel_server *s)
+{
+	return atomic_load(&s->inflight);
+}

@@ -1,0 +1,400 @@
+/*
+ * The HTTP core over real loopback HTTP: the server of src/http runs in this
+ * process with a few routes of the test's own, and libcurl (or a raw socket,
+ * for what curl would not send) talks to it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "http/http.h"
+#include "kt.h"
+
+static keel_err
+echo(keel_req *req, void *ctx)
+{
+	json_t *body;
+
+	(void)ctx;
+	if (keel_req_json_body(req, &body) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	const char *q = keel_req_query(req, "q");
+
+	return keel_req_json(
+	    req, 201,
+	    json_pack("{s:O, s:s?, s:s}", "body", body, "q", q, "id", keel_req_param(req, "id")));
+}
+
+static keel_err
+slow(keel_req *req, void *ctx)
+{
+	(void)ctx;
+	usleep(600 * 1000);
+	return keel_req_json(req, 200, json_pack("{s:b}", "slow", 1));
+}
+
+static keel_err
+boom(keel_req *req, void *ctx)
+{
+	(void)ctx;
+	return keel_req_fail(req, KEEL_EINTERNAL, NULL, "database said: relation secret_table");
+}
+
+static keel_err
+silent(keel_req *req, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	return KEEL_ENOTFOUND;
+}
+
+static keel_err
+denied_auth(keel_req *req, const keel_route *route, void *ctx)
+{
+	(void)route;
+	(void)ctx;
+	return keel_req_fail(req, KEEL_EUNAUTH, NULL, "missing bearer token");
+}
+
+static const keel_route routes[] = {
+    {"POST", "/things/{id}", echo, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0, "echo"},
+    {"GET", "/slow", slow, KEEL_ROUTE_PUBLIC, 0, "slow"},
+    {"GET", "/boom", boom, KEEL_ROUTE_PUBLIC, 0, "boom"},
+    {"GET", "/silent", silent, KEEL_ROUTE_PUBLIC, 0, "silent"},
+    {"GET", "/private", slow, 0, 0, "needs auth"},
+};
+
+typedef struct fixture {
+	keel_router *router;
+	keel_server *server;
+	char base[96];
+} fixture;
+
+static fixture *
+start(int64_t request_timeout_ms)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	char listen[32], err[256];
+	int port = kt_free_port();
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	snprintf(f->base, sizeof(f->base), "http://%s", listen);
+	f->router = keel_router_create();
+	keel_router_add_all(f->router, routes, sizeof(routes) / sizeof(routes[0]), NULL);
+	keel_server_opts o = {.listen = listen,
+	                      .workers = 2,
+	                      .max_connections = 64,
+	                      .request_timeout_ms = request_timeout_ms,
+	                      .auth = denied_auth};
+
+	f->server = keel_server_create(&o, f->router);
+	assert_int_equal(keel_server_start(f->server, err, sizeof(err)), KEEL_OK);
+	return f;
+}
+
+static void
+stop(fixture *f)
+{
+	keel_server_destroy(f->server);
+	keel_router_destroy(f->router);
+	free(f);
+}
+
+static int
+setup(void **state)
+{
+	*state = start(30000);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	stop(*state);
+	return 0;
+}
+
+static const char *
+jstr(const kt_resp *r, const char *key)
+{
+	return json_string_value(json_object_get(r->json, key));
+}
+
+/* Every error is problem+json with the same members. */
+static void
+assert_problem(const kt_resp *r, long status, const char *type)
+{
+	char *ct = kt_header(r, "Content-Type");
+	char *rid = kt_header(r, "X-Request-ID");
+
+	assert_int_equal(r->status, status);
+	assert_non_null(ct);
+	assert_string_equal(ct, "application/problem+json");
+	assert_non_null(r->json);
+	assert_int_equal(json_integer_value(json_object_get(r->json, "status")), status);
+	assert_string_equal(jstr(r, "type"), type);
+	assert_non_null(jstr(r, "title"));
+	assert_non_null(jstr(r, "detail"));
+	assert_non_null(rid);
+	assert_string_equal(jstr(r, "request_id"), rid);
+	free(ct);
+	free(rid);
+}
+
+static void
+json_round_trip(void **state)
+{
+	fixture *f = *state;
+	const char *h[] = {"Content-Type: application/json; charset=utf-8", NULL};
+	kt_resp *r = kt_request(f->base, "POST", "/things/42?q=caf%C3%A9", h, "{\"a\":[1,2]}", 11);
+
+	assert_int_equal(r->status, 201);
+	assert_string_equal(jstr(r, "id"), "42");
+	assert_string_equal(jstr(r, "q"), "caf\xc3\xa9");
+	assert_int_equal(json_array_size(json_object_get(json_object_get(r->json, "body"), "a")), 2);
+	char *cc = kt_header(r, "Cache-Control");
+
+	assert_string_equal(cc, "no-store");
+	free(cc);
+	kt_resp_free(r);
+}
+
+static void
+not_found_and_method(void **state)
+{
+	fixture *f = *state;
+	kt_resp *r = kt_request(f->base, "GET", "/nothing/here", NULL, NULL, 0);
+
+	assert_problem(r, 404, "urn:keel:problem:not-found");
+	assert_string_equal(jstr(r, "instance"), "/nothing/here");
+	kt_resp_free(r);
+
+	r = kt_request(f->base, "DELETE", "/things/1", NULL, NULL, 0);
+	assert_problem(r, 405, "urn:keel:problem:method-not-allowed");
+	char *allow = kt_header(r, "Allow");
+
+	assert_string_equal(allow, "POST");
+	free(allow);
+	kt_resp_free(r);
+
+	r = kt_request(f->base, "HEAD", "/slow", NULL, NULL, 0);
+	assert_int_equal(r->status, 200);
+	assert_int_equal(r->len, 0);
+	kt_resp_free(r);
+}
+
+static void
+body_limits_and_types(void **state)
+{
+	fixture *f = *state;
+	const char *json[] = {"Content-Type: application/json", NULL};
+	const char *text[] = {"Content-Type: text/plain", NULL};
+	size_t limit = 1024 * 1024;
+	char *body = malloc(limit + 1);
+
+	memset(body, ' ', limit + 1);
+	body[0] = '{';
+	body[limit] = '}';
+	kt_resp *r = kt_request(f->base, "POST", "/things/1", json, body, limit + 1);
+
+	assert_problem(r, 413, "urn:keel:problem:payload-too-large");
+	kt_resp_free(r);
+
+	/* exactly the limit is accepted */
+	body[limit - 1] = '}';
+	r = kt_request(f->base, "POST", "/things/1", json, body, limit);
+	assert_int_equal(r->status, 201);
+	kt_resp_free(r);
+	free(body);
+
+	r = kt_request(f->base, "POST", "/things/1", text, "{}", 2);
+	assert_problem(r, 415, "urn:keel:problem:unsupported-media-type");
+	kt_resp_free(r);
+
+	const char *latin1[] = {"Content-Type: application/json; charset=latin1", NULL};
+
+	r = kt_request(f->base, "POST", "/things/1", latin1, "{}", 2);
+	assert_problem(r, 415, "urn:keel:problem:unsupported-media-type");
+	kt_resp_free(r);
+
+	r = kt_request(f->base, "POST", "/things/1", json, "{\"a\":", 5);
+	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_resp_free(r);
+
+	r = kt_request(f->base, "POST", "/things/1", json, NULL, 0);
+	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_resp_free(r);
+}
+
+static void
+bad_bytes_in_path_and_query(void **state)
+{
+	fixture *f = *state;
+	const char *json[] = {"Content-Type: application/json", NULL};
+	kt_resp *r = kt_request(f->base, "POST", "/things/%ff", json, "{}", 2);
+
+	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_resp_free(r);
+	r = kt_request(f->base, "POST", "/things/a%00b", json, "{}", 2);
+	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_resp_free(r);
+	r = kt_request(f->base, "POST", "/things/1?q=%00", json, "{}", 2);
+	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_resp_free(r);
+	r = kt_request(f->base, "POST", "/things/1?q=%c3%28", json, "{}", 2);
+	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_resp_free(r);
+}
+
+static void
+request_ids(void **state)
+{
+	fixture *f = *state;
+	const char *mine[] = {"X-Request-ID: trace.me-123_ok", NULL};
+	kt_resp *r = kt_request(f->base, "GET", "/nowhere", mine, NULL, 0);
+	char *rid = kt_header(r, "X-Request-ID");
+
+	assert_string_equal(rid, "trace.me-123_ok");
+	assert_string_equal(jstr(r, "request_id"), "trace.me-123_ok");
+	free(rid);
+	kt_resp_free(r);
+
+	const char *evil[] = {"X-Request-ID: evil\"id<script>", NULL};
+
+	r = kt_request(f->base, "GET", "/slow", evil, NULL, 0);
+	rid = kt_header(r, "X-Request-ID");
+	assert_int_equal(strlen(rid), 36); /* replaced by a generated UUID */
+	assert_int_equal(rid[14], '7');
+	free(rid);
+	kt_resp_free(r);
+
+	char longer[200] = "X-Request-ID: ";
+
+	memset(longer + 14, 'a', 129);
+	const char *too_long[] = {longer, NULL};
+
+	r = kt_request(f->base, "GET", "/slow", too_long, NULL, 0);
+	rid = kt_header(r, "X-Request-ID");
+	assert_int_equal(strlen(rid), 36);
+	free(rid);
+	kt_resp_free(r);
+}
+
+static void
+failures_are_problems(void **state)
+{
+	fixture *f = *state;
+	kt_resp *r = kt_request(f->base, "GET", "/boom", NULL, NULL, 0);
+
+	assert_problem(r, 500, "urn:keel:problem:internal");
+	assert_null(strstr(r->body, "secret_table"));
+	kt_resp_free(r);
+
+	r = kt_request(f->base, "GET", "/silent", NULL, NULL, 0);
+	assert_problem(r, 404, "urn:keel:problem:not-found");
+	kt_resp_free(r);
+
+	r = kt_request(f->base, "GET", "/private", NULL, NULL, 0);
+	assert_problem(r, 401, "urn:keel:problem:unauthenticated");
+	char *www = kt_header(r, "WWW-Authenticate");
+
+	assert_string_equal(www, "Bearer");
+	free(www);
+	kt_resp_free(r);
+}
+
+typedef struct inflight {
+	const char *base;
+	kt_resp *resp;
+} inflight;
+
+static void *
+slow_request(void *arg)
+{
+	inflight *in = arg;
+
+	in->resp = kt_request(in->base, "GET", "/slow", NULL, NULL, 0);
+	return NULL;
+}
+
+static void
+graceful_stop_finishes_inflight(void **state)
+{
+	(void)state;
+	fixture *f = start(30000);
+	inflight in = {f->base, NULL};
+	pthread_t t;
+
+	pthread_create(&t, NULL, slow_request, &in);
+	for (int i = 0; i < 200 && keel_server_inflight(f->server) == 0; i++)
+		usleep(5000);
+	assert_int_equal(keel_server_inflight(f->server), 1);
+	long long t0 = kt_now_ms();
+
+	keel_server_stop(f->server, 5000);
+	assert_true(kt_now_ms() - t0 < 4000); /* returned once the request finished */
+	pthread_join(t, NULL);
+	assert_int_equal(in.resp->status, 200);
+	assert_true(json_is_true(json_object_get(in.resp->json, "slow")));
+	kt_resp_free(in.resp);
+
+	/* and nothing is accepted any more */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	a.sin_port = htons((uint16_t)atoi(strrchr(f->base, ':') + 1));
+	assert_int_not_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(fd);
+	stop(f);
+}
+
+static void
+slow_client_is_cut_off(void **state)
+{
+	(void)state;
+	fixture *f = start(1000);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	char buf[256];
+
+	a.sin_port = htons((uint16_t)atoi(strrchr(f->base, ':') + 1));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(write(fd, "GET /slow HTTP/1.1\r\nHo", 22), 22);
+	long long t0 = kt_now_ms();
+	ssize_t n = read(fd, buf, sizeof(buf)); /* blocks until the server closes */
+
+	assert_true(n <= 0);
+	assert_true(kt_now_ms() - t0 < 5000);
+	close(fd);
+	stop(f);
+}
+
+int
+main(void)
+{
+	keel_log_set_level(KEEL_LOG_ERROR); /* the server's access log is not the test's output */
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(json_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(not_found_and_method, setup, teardown),
+	    cmocka_unit_test_setup_teardown(body_limits_and_types, setup, teardown),
+	    cmocka_unit_test_setup_teardown(bad_bytes_in_path_and_query, setup, teardown),
+	    cmocka_unit_test_setup_teardown(request_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(failures_are_problems, setup, teardown),
+	    cmocka_unit_test(graceful_stop_finishes_inflight),
+	    cmocka_unit_test(slow_client_is_cut_off),
+	};
+
+	return cmocka_run_group_tests_name("http_server", tests, NULL, NULL);
+}

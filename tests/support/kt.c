@@ -1,0 +1,383 @@
+/*
+ * kt: integration-test helpers (see kt.h).
+ */
+#include "kt.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+long long
+kt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct grow {
+	char *p;
+	size_t len;
+} grow;
+
+static size_t
+collect(char *data, size_t size, size_t n, void *arg)
+{
+	grow *g = arg;
+	size_t add = size * n;
+
+	g->p = realloc(g->p, g->len + add + 1);
+	memcpy(g->p + g->len, data, add);
+	g->len += add;
+	g->p[g->len] = '\0';
+	return add;
+}
+
+kt_resp *
+kt_request(const char *base, const char *method, const char *path, const char *const *headers,
+           const char *body, size_t len)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hl = NULL;
+	grow b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
+	char *url = malloc(strlen(base) + strlen(path) + 1);
+	kt_resp *r = calloc(1, sizeof(*r));
+
+	strcpy(url, base);
+	strcat(url, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	hl = curl_slist_append(hl, "Expect:");
+	for (const char *const *p = headers; p && *p; p++)
+		hl = curl_slist_append(hl, *p);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	CURLcode rc = curl_easy_perform(c);
+
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	else if (rc != CURLE_GOT_NOTHING && rc != CURLE_RECV_ERROR && rc != CURLE_SEND_ERROR)
+		fail_msg("%s %s%s: %s", method, base, path, curl_easy_strerror(rc));
+	r->body = b.p;
+	r->len = b.len;
+	r->headers = h.p;
+	r->json = json_loadb(b.p, b.len, 0, NULL);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	free(url);
+	return r;
+}
+
+void
+kt_resp_free(kt_resp *r)
+{
+	if (r == NULL)
+		return;
+	free(r->body);
+	free(r->headers);
+	json_decref(r->json);
+	free(r);
+}
+
+char *
+kt_header(const kt_resp *r, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (const char *line = r->headers; line && *line;) {
+		const char *end = strstr(line, "\r\n");
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		if (len > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+			const char *v = line + nl + 1;
+
+			while (*v == ' ')
+				v++;
+			return strndup(v, (size_t)(line + len - v));
+		}
+		line = end ? end + 2 : line + len;
+	}
+	return NULL;
+}
+
+int
+kt_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static const char *
+need_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL)
+		fail_msg("%s is not set: run integration tests through `make test`", name);
+	return v;
+}
+
+int
+kt_dev_db(const char *verb)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "%s/scripts/dev-db --dir '%s' %s >/dev/null", KEEL_SOURCE_DIR,
+	         need_env("KEEL_TEST_DB_DIR"), verb);
+	int st = system(cmd);
+
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+void
+kt_db_fresh(const char *name)
+{
+	char verb[256], db[128], url[1024];
+
+	snprintf(db, sizeof(db), "keel_%s", name);
+	snprintf(verb, sizeof(verb), "createdb %s", db);
+	assert_int_equal(kt_dev_db(verb), 0);
+	setenv("PGDATABASE", db, 1);
+	snprintf(url, sizeof(url), "host=%s port=%s dbname=%s user=keel_owner", need_env("PGHOST"),
+	         need_env("PGPORT"), db);
+	setenv("KEEL_MIGRATE_DATABASE_URL", url, 1);
+}
+
+static PGconn *
+connect_as(const char *user)
+{
+	const char *keys[] = {"user", NULL};
+	const char *vals[] = {user, NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 0);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect as %s: %s", user, PQerrorMessage(c));
+	return c;
+}
+
+PGconn *
+kt_pg_owner(void)
+{
+	return connect_as("keel_owner");
+}
+
+PGconn *
+kt_pg_app(void)
+{
+	return connect_as("keel_app");
+}
+
+void
+kt_pg_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+}
+
+char *
+kt_pg_value(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	char *v = PQgetisnull(r, 0, 0) ? NULL : strdup(PQgetvalue(r, 0, 0));
+
+	PQclear(r);
+	return v;
+}
+
+char *
+kt_read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+
+	if (f == NULL)
+		return NULL;
+	grow g = {calloc(1, 1), 0};
+	char buf[4096];
+	size_t n;
+
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		collect(buf, 1, n, &g);
+	fclose(f);
+	return g.p;
+}
+
+static void
+child_exec(const char *const *args, const char *const *env, int outfd)
+{
+	const char *argv[32];
+	int n = 0;
+
+	argv[n++] = KEEL_TEST_BINARY;
+	for (const char *const *a = args; a && *a && n < 31; a++)
+		argv[n++] = *a;
+	argv[n] = NULL;
+	for (const char *const *e = env; e && *e; e++)
+		putenv(strdup(*e));
+	dup2(outfd, STDOUT_FILENO);
+	dup2(outfd, STDERR_FILENO);
+	execv(KEEL_TEST_BINARY, (char *const *)argv);
+	_exit(127);
+}
+
+int
+kt_keel_run(const char *const *args, const char *const *env, char **output)
+{
+	char path[] = "/tmp/kt-run-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	pid_t pid = fork();
+
+	if (pid == 0)
+		child_exec(args, env, fd);
+	int st;
+
+	waitpid(pid, &st, 0);
+	close(fd);
+	char *out = kt_read_file(path);
+
+	unlink(path);
+	if (output != NULL)
+		*output = out;
+	else
+		free(out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+kt_keel *
+kt_keel_start(const char *const *env, const char *const *args)
+{
+	kt_keel *k = calloc(1, sizeof(*k));
+	const char *dir = getenv("KEEL_TEST_TMP") ? getenv("KEEL_TEST_TMP") : "/tmp";
+	char listen[64];
+	const char *argv[16] = {"serve"};
+	int n = 1;
+
+	k->port = kt_free_port();
+	snprintf(k->base, sizeof(k->base), "http://127.0.0.1:%d", k->port);
+	snprintf(listen, sizeof(listen), "KEEL_LISTEN=127.0.0.1:%d", k->port);
+	snprintf(k->log, sizeof(k->log), "%s/keel-%d.log", dir, k->port);
+	for (const char *const *a = args; a && *a && n < 15; a++)
+		argv[n++] = *a;
+	argv[n] = NULL;
+
+	int fd = open(k->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	k->pid = fork();
+	if (k->pid == 0) {
+		putenv(strdup(listen));
+		child_exec(argv, env, fd);
+	}
+	close(fd);
+	for (long long until = kt_now_ms() + 15000; kt_now_ms() < until;) {
+		int st;
+
+		if (waitpid(k->pid, &st, WNOHANG) == k->pid) {
+			char *log = kt_keel_log(k);
+
+			fail_msg("keel exited during start-up:\n%s", log ? log : "");
+		}
+		CURL *c = curl_easy_init();
+		char url[128];
+		long code = 0;
+
+		snprintf(url, sizeof(url), "%s/healthz", k->base);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 500L);
+		if (curl_easy_perform(c) == CURLE_OK)
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_cleanup(c);
+		if (code == 200)
+			return k;
+		usleep(20000);
+	}
+	fail_msg("keel did not answer /healthz within 15 s");
+	return NULL;
+}
+
+char *
+kt_keel_log(const kt_keel *k)
+{
+	return kt_read_file(k->log);
+}
+
+int
+kt_keel_stop(kt_keel *k)
+{
+	return kt_keel_stop_log(k, NULL);
+}
+
+int
+kt_keel_stop_log(kt_keel *k, char **log_out)
+{
+	int st = 0;
+
+	kill(k->pid, SIGTERM);
+	for (long long until = kt_now_ms() + 20000;;) {
+		if (waitpid(k->pid, &st, WNOHANG) == k->pid)
+			break;
+		if (kt_now_ms() > until) {
+			kill(k->pid, SIGKILL);
+			waitpid(k->pid, &st, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+
+	if (code != 0) {
+		char *log = kt_keel_log(k);
+
+		print_error("keel exited with %d; its log:\n%s\n", code, log ? log : "");
+		free(log);
+	}
+	if (log_out != NULL)
+		*log_out = kt_keel_log(k);
+	unlink(k->log);
+	free(k);
+	return code;
+}

@@ -1,0 +1,89 @@
+/*
+ * kt: helpers for keel's integration tests.
+ *
+ * Integration tests run under scripts/test, which starts a throwaway
+ * PostgreSQL cluster and exports its PG* variables and KEEL_TEST_DB_DIR.
+ * Each test program makes its own database (kt_db_fresh) so programs can run
+ * in parallel without seeing each other's rows, runs the real keel binary
+ * against it (kt_keel_start) and talks to it over real HTTP (kt_request).
+ */
+#ifndef KEEL_TESTS_KT_H
+#define KEEL_TESTS_KT_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct kt_resp {
+	long status;
+	char *body;
+	size_t len;
+	char *headers; /* raw header block */
+	json_t *json;  /* parsed body, or NULL */
+} kt_resp;
+
+/*
+ * One HTTP request to base + path.  headers: NULL-terminated "Name: value"
+ * strings (may be NULL).  body may be NULL.  Aborts the test on a transport
+ * error; status 0 means the connection was closed without a response.
+ */
+kt_resp *kt_request(const char *base, const char *method, const char *path,
+                    const char *const *headers, const char *body, size_t len);
+void kt_resp_free(kt_resp *r);
+
+/* Value of a response header (case-insensitive name), malloc'd; NULL when absent. */
+char *kt_header(const kt_resp *r, const char *name);
+
+/* A TCP port on 127.0.0.1 that nothing listens on right now. */
+int kt_free_port(void);
+
+/*
+ * Create (or recreate) database keel_<name> owned by keel_owner in the test
+ * cluster and point PGDATABASE and KEEL_MIGRATE_DATABASE_URL of this process
+ * (and so of the children it starts) at it.
+ */
+void kt_db_fresh(const char *name);
+
+/* Run `scripts/dev-db --dir $KEEL_TEST_DB_DIR <verb>`; returns its exit status. */
+int kt_dev_db(const char *verb);
+
+/* Connections to the current test database as keel_owner or keel_app. */
+PGconn *kt_pg_owner(void);
+PGconn *kt_pg_app(void);
+
+/* First column of the first row of sql, malloc'd; NULL for SQL NULL. Fails the test on error. */
+char *kt_pg_value(PGconn *c, const char *sql);
+void kt_pg_exec(PGconn *c, const char *sql);
+
+/* Run the keel binary with args (NULL-terminated) and extra "NAME=value" env; returns exit status.
+ */
+int kt_keel_run(const char *const *args, const char *const *env, char **output);
+
+typedef struct kt_keel {
+	pid_t pid;
+	int port;
+	char base[64];
+	char log[256];
+} kt_keel;
+
+/* Start `keel serve` with extra env and args; waits until /healthz answers. */
+kt_keel *kt_keel_start(const char *const *env, const char *const *args);
+
+/* SIGTERM, wait; returns the exit status (or 128 + signal). Frees k. */
+int kt_keel_stop(kt_keel *k);
+
+/* kt_keel_stop, handing over the process's whole log (malloc'd). */
+int kt_keel_stop_log(kt_keel *k, char **log);
+
+/* The keel process's log so far, malloc'd. */
+char *kt_keel_log(const kt_keel *k);
+
+/* Whole file as a string, malloc'd; NULL if it can't be read. */
+char *kt_read_file(const char *path);
+
+/* Milliseconds on a monotonic clock. */
+long long kt_now_ms(void);
+
+#endif
