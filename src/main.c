@@ -24,6 +24,8 @@ usage(FILE *out)
 	             "commands:\n"
 	             "  serve [--listen ADDR] [--services all|NAME,...] [--migrate]\n"
 	             "  migrate up|down [N]|status|verify|create NAME --module M\n"
+	             "  tenant create --name NAME --slug SLUG --owner-email EMAIL\n"
+	             "                [--owner-password-file FILE]\n"
 	             "  help\n\n"
 	             "configuration (environment):\n");
 	keel_config_describe(out);
@@ -69,6 +71,8 @@ main(int argc, char **argv)
 		status = keel_cmd_serve(&cfg, argc - 1, argv + 1);
 	else if (strcmp(argv[1], "migrate") == 0)
 		status = keel_cmd_migrate(&cfg, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "tenant") == 0)
+		status = keel_cmd_tenant(&cfg, argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "keel: unknown command \"%s\"\n", argv[1]);
 		usage(stderr);

@@ -13,6 +13,7 @@ extern const keel_migration_set keel_migrations_embedded;
 
 int keel_cmd_serve(const keel_config *cfg, int argc, char **argv);
 int keel_cmd_migrate(const keel_config *cfg, int argc, char **argv);
+int keel_cmd_tenant(const keel_config *cfg, int argc, char **argv);
 
 /* Connection options for serve (keel_app) and migrate (keel_owner). */
 keel_db_opts keel_cmd_db_opts(const keel_config *cfg, bool owner);

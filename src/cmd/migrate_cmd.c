@@ -72,7 +72,8 @@ dir_set_load(const char *dir, dir_set *ds)
 		names[n++] = keel_xstrdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), cmp_names);
+	if (n > 1) /* names is NULL in an empty directory, and qsort() must not get NULL */
+		qsort(names, n, sizeof(char *), cmp_names);
 	ds->items = keel_xcalloc(n + 1, sizeof(keel_migration));
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(dir) + strlen(names[i]) + 8;

@@ -7,10 +7,13 @@
  * the main thread with sigwait(), which then runs the graceful stop; no work
  * happens in a signal handler.
  */
+#include "auth/auth.h"
 #include "cmd/cmd.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "ops/ops.h"
+#include "org/org.h"
+#include "tenancy/tenancy.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -28,13 +31,55 @@ keel_cmd_db_opts(const keel_config *cfg, bool owner)
 	};
 }
 
+/* Everything a serving process holds; lives on serve's stack. */
+typedef struct app {
+	keel_db_pool *pool;
+	keel_workpool *hashers;
+	keel_auth *auth;
+	keel_tenancy tenancy;
+	keel_org org;
+	keel_ops ops;
+} app;
+
+static void
+add_auth(keel_router *r, app *a)
+{
+	keel_auth_routes(r, a->auth);
+	keel_tenancy_routes(r, &a->tenancy);
+}
+
+static void
+add_org(keel_router *r, app *a)
+{
+	keel_org_routes(r, &a->org);
+}
+
 /* The services a process can run; each adds its routes. */
 typedef struct service {
 	const char *name;
-	void (*add)(keel_router *r, void *ctx);
+	void (*add)(keel_router *r, app *a);
 } service;
 
-static const service services[] = {{NULL, NULL}};
+static const service services[] = {{"auth", add_auth}, {"org", add_org}, {NULL, NULL}};
+
+static bool
+service_selected(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strcmp(list, "all") == 0)
+		return true;
+	for (const char *p = list; *p != '\0';) {
+		size_t n = strcspn(p, ",");
+
+		if (n == len && strncmp(p, name, len) == 0)
+			return true;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
 
 /* Validate a services list ("all" or "a,b"); prints the reason when invalid. */
 static bool
@@ -168,21 +213,34 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 		return 1;
 
 	keel_db_opts dbo = keel_cmd_db_opts(cfg, false);
-	keel_db_pool *pool = keel_db_pool_create(&dbo, cfg->workers);
+	app a = {.pool = keel_db_pool_create(&dbo, cfg->workers),
+	         .hashers = keel_workpool_create(cfg->hash_workers, cfg->hash_queue)};
 	int status = 1;
 	keel_router *router = keel_router_create();
-	keel_ops ops = {.pool = pool, .migrations = &keel_migrations_embedded};
 	keel_server *server = NULL;
-	char err[256];
+	char err[512];
 
-	if (!schema_ready(pool))
+	a.ops = (keel_ops){.pool = a.pool, .migrations = &keel_migrations_embedded};
+	if (keel_auth_create(cfg, a.pool, a.hashers, &a.auth, err, sizeof(err)) != KEEL_OK) {
+		keel_log_error("configuration: %s", err);
 		goto out;
-	keel_ops_routes(router, &ops);
+	}
+	a.tenancy = (keel_tenancy){
+	    .pool = a.pool, .auth = a.auth, .signup_open = strcmp(cfg->signup, "open") == 0};
+	a.org = (keel_org){.pool = a.pool};
+	if (!schema_ready(a.pool))
+		goto out;
+	keel_ops_routes(router, &a.ops);
+	for (const service *sv = services; sv->name != NULL; sv++)
+		if (service_selected(list, sv->name))
+			sv->add(router, &a);
 
 	keel_server_opts so = {.listen = listen,
 	                       .workers = cfg->workers,
 	                       .max_connections = cfg->max_connections,
-	                       .request_timeout_ms = cfg->request_timeout_ms};
+	                       .request_timeout_ms = cfg->request_timeout_ms,
+	                       .auth = keel_auth_authenticate,
+	                       .auth_ctx = a.auth};
 
 	server = keel_server_create(&so, router);
 	if (keel_server_start(server, err, sizeof(err)) != KEEL_OK) {
@@ -203,6 +261,8 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 out:
 	keel_server_destroy(server);
 	keel_router_destroy(router);
-	keel_db_pool_destroy(pool);
+	keel_workpool_destroy(a.hashers);
+	keel_auth_destroy(a.auth);
+	keel_db_pool_destroy(a.pool);
 	return status;
 }

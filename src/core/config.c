@@ -24,6 +24,7 @@ typedef enum opt_type {
 	OPT_DURATION,
 	OPT_LOGLEVEL,
 	OPT_ADDR,
+	OPT_SIGNUP,
 } opt_type;
 
 typedef struct opt {
@@ -61,6 +62,32 @@ static const opt opts[] = {
      "give up connecting to PostgreSQL after this (then 503)"},
     {"KEEL_DB_STATEMENT_TIMEOUT", OPT_DURATION, F(db_statement_timeout_ms), false, "5s", 0, 3600000,
      "statement_timeout of the serve connections (0: none)"},
+    {"KEEL_SIGNUP", OPT_SIGNUP, F(signup), false, "open", 0, 0,
+     "open: anyone may create a tenant (POST /api/v1/tenants); closed: 403"},
+    {"KEEL_JWT_SECRET", OPT_STRING, F(jwt_secret), true, NULL, 0, 0,
+     "HS256 key for access tokens, at least 32 bytes"},
+    {"KEEL_JWT_PRIVATE_KEY", OPT_STRING, F(jwt_private_key), true, NULL, 0, 0,
+     "ES256 (P-256) private key, PEM; signs instead of KEEL_JWT_SECRET"},
+    {"KEEL_JWT_PREVIOUS_SECRET", OPT_STRING, F(jwt_previous_secret), true, NULL, 0, 0,
+     "an HS256 key still accepted for verification (rotation)"},
+    {"KEEL_JWT_PREVIOUS_PUBLIC_KEY", OPT_STRING, F(jwt_previous_public_key), true, NULL, 0, 0,
+     "an ES256 public key, PEM, still accepted for verification (rotation)"},
+    {"KEEL_JWT_ISSUER", OPT_STRING, F(jwt_issuer), false, "keel", 0, 0,
+     "the iss claim issued and required"},
+    {"KEEL_JWT_AUDIENCE", OPT_STRING, F(jwt_audience), false, NULL, 0, 0,
+     "the aud claim issued and required (unset: none)"},
+    {"KEEL_ACCESS_TOKEN_TTL", OPT_DURATION, F(access_token_ttl_ms), false, "15m", 60000, 86400000,
+     "lifetime of access tokens"},
+    {"KEEL_REFRESH_TOKEN_TTL", OPT_DURATION, F(refresh_token_ttl_ms), false, "30d", 60000,
+     31536000000, "lifetime of refresh tokens"},
+    {"KEEL_PASSWORD_MEMORY_KIB", OPT_INT, F(password_memory_kib), false, "19456", 19456, 4194304,
+     "argon2id memory per hash, KiB (OWASP minimum 19456)"},
+    {"KEEL_PASSWORD_PASSES", OPT_INT, F(password_passes), false, "2", 2, 20,
+     "argon2id passes (OWASP minimum 2)"},
+    {"KEEL_HASH_WORKERS", OPT_INT, F(hash_workers), false, NULL, 1, 256,
+     "threads hashing passwords (default: cores)"},
+    {"KEEL_HASH_QUEUE", OPT_INT, F(hash_queue), false, "64", 1, 100000,
+     "password hashes that may wait; more are answered 503"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -250,6 +277,11 @@ opt_set(keel_config *cfg, const opt *o, const char *v, char *err, size_t errlen)
 		if (!keel_log_level_parse(v, (keel_log_level *)field))
 			goto bad;
 		return true;
+	case OPT_SIGNUP:
+		if (strcmp(v, "open") != 0 && strcmp(v, "closed") != 0)
+			goto bad;
+		*(char **)field = keel_xstrdup(v);
+		return true;
 	}
 bad:
 	if (o->secret)
@@ -340,6 +372,11 @@ keel_config_load(keel_config *cfg, char *const *envp, char *err, size_t errlen)
 
 		cfg->workers = cores > 0 && cores < 256 ? (int)cores * 2 : 2;
 	}
+	if (cfg->hash_workers == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->hash_workers = cores > 0 && cores < 256 ? (int)cores : 1;
+	}
 	return KEEL_OK;
 fail:
 	keel_config_free(cfg);
@@ -350,7 +387,7 @@ void
 keel_config_free(keel_config *cfg)
 {
 	for (size_t i = 0; i < NOPTS; i++) {
-		if (opts[i].type == OPT_STRING || opts[i].type == OPT_ADDR) {
+		if (opts[i].type == OPT_STRING || opts[i].type == OPT_ADDR || opts[i].type == OPT_SIGNUP) {
 			char **field = (char **)((char *)cfg + opts[i].offset);
 
 			free(*field);

@@ -32,6 +32,19 @@ typedef struct keel_config {
 	int64_t shutdown_timeout_ms;     /* KEEL_SHUTDOWN_TIMEOUT */
 	int64_t db_connect_timeout_ms;   /* KEEL_DB_CONNECT_TIMEOUT */
 	int64_t db_statement_timeout_ms; /* KEEL_DB_STATEMENT_TIMEOUT */
+	char *signup;                    /* KEEL_SIGNUP: open | closed */
+	char *jwt_secret;                /* KEEL_JWT_SECRET */
+	char *jwt_private_key;           /* KEEL_JWT_PRIVATE_KEY (PEM) */
+	char *jwt_previous_secret;       /* KEEL_JWT_PREVIOUS_SECRET */
+	char *jwt_previous_public_key;   /* KEEL_JWT_PREVIOUS_PUBLIC_KEY (PEM) */
+	char *jwt_issuer;                /* KEEL_JWT_ISSUER */
+	char *jwt_audience;              /* KEEL_JWT_AUDIENCE */
+	int64_t access_token_ttl_ms;     /* KEEL_ACCESS_TOKEN_TTL */
+	int64_t refresh_token_ttl_ms;    /* KEEL_REFRESH_TOKEN_TTL */
+	int password_memory_kib;         /* KEEL_PASSWORD_MEMORY_KIB */
+	int password_passes;             /* KEEL_PASSWORD_PASSES */
+	int hash_workers;                /* KEEL_HASH_WORKERS */
+	int hash_queue;                  /* KEEL_HASH_QUEUE */
 } keel_config;
 
 /*

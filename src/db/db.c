@@ -143,6 +143,7 @@ keel_db_pool_create(const keel_db_opts *opts, int size)
 	p->slots = keel_xcalloc((size_t)size, sizeof(keel_db));
 	for (int i = size - 1; i >= 0; i--) {
 		p->slots[i].opts = p->opts;
+		p->slots[i].pool = p;
 		p->slots[i].next_free = p->free_list;
 		p->free_list = &p->slots[i];
 	}
@@ -185,8 +186,11 @@ pool_take(keel_db_pool *p)
 	}
 	keel_db *db = p->free_list;
 
-	if (db != NULL)
+	if (db != NULL) {
 		p->free_list = db->next_free;
+		db->held = true;
+		db->generation++;
+	}
 	pthread_mutex_unlock(&p->lock);
 	return db;
 }
@@ -214,24 +218,42 @@ keel_db_acquire(keel_db_pool *p, keel_db **out)
 	return KEEL_OK;
 }
 
-void
-keel_db_release(keel_db_pool *p, keel_db *db)
+/* Put db back when it is still held under generation gen (any generation when all_gens). */
+static void
+release_gen(keel_db_pool *p, keel_db *db, unsigned gen, bool all_gens)
 {
-	if (db == NULL)
-		return;
 	/* A connection left inside a transaction must never serve another request. */
-	if (db->conn != NULL && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
-		db->broken = true;
+	bool dirty = false;
+
 	pthread_mutex_lock(&p->lock);
+	if (!db->held || (!all_gens && db->generation != gen)) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (db->conn != NULL && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		dirty = true;
+	pthread_mutex_lock(&p->lock);
+	if (dirty)
+		db->broken = true;
+	db->held = false;
 	db->next_free = p->free_list;
 	p->free_list = db;
 	pthread_cond_signal(&p->available);
 	pthread_mutex_unlock(&p->lock);
 }
 
+void
+keel_db_release(keel_db_pool *p, keel_db *db)
+{
+	if (db != NULL)
+		release_gen(p, db, 0, true);
+}
+
 typedef struct scoped {
 	keel_db_pool *pool;
 	keel_db *db;
+	unsigned generation;
 } scoped;
 
 static void
@@ -239,7 +261,14 @@ scoped_release(void *arg)
 {
 	scoped *s = arg;
 
-	keel_db_release(s->pool, s->db);
+	/* Released early and perhaps taken by another request since: then not ours. */
+	release_gen(s->pool, s->db, s->generation, false);
+}
+
+void
+keel_db_release_scoped(keel_db *db)
+{
+	keel_db_release(db->pool, db);
 }
 
 keel_err
@@ -253,6 +282,9 @@ keel_db_acquire_scoped(keel_db_pool *pool, keel_arena *arena, keel_db **out)
 
 	s->pool = pool;
 	s->db = *out;
+	pthread_mutex_lock(&pool->lock);
+	s->generation = (*out)->generation;
+	pthread_mutex_unlock(&pool->lock);
 	keel_arena_defer(arena, scoped_release, s);
 	return KEEL_OK;
 }

@@ -70,6 +70,13 @@ void keel_db_release(keel_db_pool *pool, keel_db *db);
 /* Take a connection that is released when arena is destroyed. */
 keel_err keel_db_acquire_scoped(keel_db_pool *pool, keel_arena *arena, keel_db **out);
 
+/*
+ * Give a scoped connection back now, before its arena dies (a request that
+ * waits for other work must not hold a connection meanwhile).  The arena's
+ * later release becomes a no-op.  Finish its transaction first.
+ */
+void keel_db_release_scoped(keel_db *db);
+
 /* ---- transactions ---- */
 
 /*
@@ -93,6 +100,20 @@ keel_err keel_tx_begin(keel_db *db, keel_arena *arena, const keel_ctx *ctx, keel
 keel_err keel_tx_exec(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out);
 
 keel_err keel_tx_commit(keel_tx *tx);
+
+/*
+ * Run st as the whole transaction, in one round trip: the context settings
+ * and st travel in one pipeline segment, which PostgreSQL runs as one
+ * implicit transaction and commits at its Sync, so no BEGIN or COMMIT is
+ * sent.  For requests that need exactly one statement (a read by id, a list
+ * page).  Only on a transaction nothing has run in yet; afterwards the
+ * transaction is finished and keel_tx_commit() is a no-op.
+ */
+keel_err keel_tx_exec_only(keel_tx *tx, const keel_stmt *st, const char *const *params,
+                           keel_res **out);
+
+/* The connection a transaction runs on. */
+keel_db *keel_tx_db(const keel_tx *tx);
 void keel_tx_rollback(keel_tx *tx);
 
 /* SQLSTATE and constraint name of the statement that failed, or "". */

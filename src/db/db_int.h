@@ -16,6 +16,9 @@ struct keel_db {
 	size_t nprepared, capprepared;
 	keel_db_opts opts;         /* strings borrowed from the pool or caller */
 	struct keel_db *next_free; /* pool free list */
+	struct keel_db_pool *pool; /* owner, for connections of a pool */
+	unsigned generation;       /* bumped at each acquire, under the pool lock */
+	bool held;                 /* acquired and not yet released */
 };
 
 /* (Re)connect db; KEEL_EUNAVAIL with a reason in err when it fails. */

@@ -14,12 +14,18 @@
  * that session is idle between them, a `-- keel:no-transaction` migration's
  * CREATE INDEX CONCURRENTLY never waits on the lock holder's snapshot (the
  * trap of tools that hold the lock inside a transaction on a second
- * connection).
+ * connection).  A runner that finds the lock taken polls with
+ * pg_try_advisory_lock() instead of blocking in pg_advisory_lock(): a
+ * blocked lock call is a statement holding a snapshot, which CREATE INDEX
+ * CONCURRENTLY in the lock holder would wait for -- a deadlock that
+ * PostgreSQL resolves by failing one of the two runners.
  *
  * Each migration runs in its own transaction together with its bookkeeping
  * row; a failure rolls it back entirely and reports the file, the
- * PostgreSQL error and its line and column.  A no-transaction migration is
- * split into statements and run one by one in autocommit mode.
+ * PostgreSQL error and its line and column in the file.  A no-transaction
+ * migration is split into statements and run one by one in autocommit mode.
+ * After each migration the session's settings are reset, so a plain SET in
+ * one file (search_path, role) never leaks into the next.
  */
 #include "db/db_int.h"
 #include "core/alloc.h"
@@ -31,9 +37,11 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#define LOCK_KEY   "7310034283826" /* arbitrary, constant: the keel migration lock */
-#define NO_TX_MARK "-- keel:no-transaction"
+#define LOCK_KEY     "7310034283826" /* arbitrary, constant: the keel migration lock */
+#define LOCK_POLL_MS 100             /* how often a waiting runner tries the lock again */
+#define NO_TX_MARK   "-- keel:no-transaction"
 
 static const char bootstrap_sql[] = "SET client_min_messages = warning;"
                                     "CREATE SCHEMA IF NOT EXISTS core;"
@@ -44,6 +52,9 @@ static const char bootstrap_sql[] = "SET client_min_messages = warning;"
                                     " applied_at timestamptz NOT NULL DEFAULT now(),"
                                     " duration_ms integer NOT NULL);"
                                     "REVOKE ALL ON core.schema_migrations FROM PUBLIC;";
+
+/* Back to the settings of the connection's start (RESET ALL leaves the role alone). */
+static const char reset_sql[] = "RESET ALL; RESET ROLE; SET client_min_messages = warning";
 
 /* One migration of the set, with its parsed version and name. */
 typedef struct known {
@@ -121,8 +132,40 @@ set_index(const keel_migration_set *set, known *out, FILE *report)
 	return true;
 }
 
+/*
+ * Line and column (from 1) in text of character want (from 1, as PostgreSQL
+ * counts) of the statement that starts at byte offset of text.
+ */
 static void
-report_pg_error(FILE *out, const char *what, const char *sql, const PGresult *res, PGconn *c)
+text_position(const char *text, size_t offset, long want, int *line, int *col)
+{
+	const char *stmt = text + offset;
+	long chars = 0;
+
+	*line = 1;
+	*col = 1;
+	for (const char *p = text; *p != '\0'; p++) {
+		if (((unsigned char)*p & 0xC0) == 0x80)
+			continue; /* UTF-8 continuation byte: not a character of its own */
+		if (p >= stmt && chars++ >= want - 1)
+			break;
+		if (*p == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+/*
+ * Report a failed statement under the name what.  text is the whole file (or
+ * NULL) and the statement sent started at byte offset of it, so positions are
+ * reported as line and column of the file.
+ */
+static void
+report_pg_error(FILE *out, const char *what, const char *text, size_t offset, const PGresult *res,
+                PGconn *c)
 {
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -132,22 +175,10 @@ report_pg_error(FILE *out, const char *what, const char *sql, const PGresult *re
 	fprintf(out, "%s failed: %s", what, msg ? msg : PQerrorMessage(c));
 	if (state != NULL)
 		fprintf(out, " (SQLSTATE %s)", state);
-	if (pos != NULL && sql != NULL) {
-		/* PostgreSQL counts characters from 1; turn that into line and column. */
-		long want = strtol(pos, NULL, 10), chars = 0;
-		int line = 1, col = 1;
+	if (pos != NULL && text != NULL) {
+		int line, col;
 
-		for (const char *p = sql; *p && chars < want - 1; p++) {
-			if (((unsigned char)*p & 0xC0) == 0x80)
-				continue;
-			chars++;
-			if (*p == '\n') {
-				line++;
-				col = 1;
-			} else {
-				col++;
-			}
-		}
+		text_position(text, offset, strtol(pos, NULL, 10), &line, &col);
 		fprintf(out, " at line %d, column %d", line, col);
 	}
 	fputc('\n', out);
@@ -155,9 +186,12 @@ report_pg_error(FILE *out, const char *what, const char *sql, const PGresult *re
 		fprintf(out, "  detail: %s\n", detail);
 }
 
-/* Run sql (possibly several statements) and report failure under the name what. */
+/*
+ * Run the statement(s) at text + offset and report failure under the name
+ * what, with positions counted in text.
+ */
 static bool
-run_sql(PGconn *c, const char *what, const char *sql, FILE *out)
+run_sql_at(PGconn *c, const char *what, const char *text, size_t offset, const char *sql, FILE *out)
 {
 	PGresult *res = PQexec(c, sql);
 	ExecStatusType st = PQresultStatus(res);
@@ -165,15 +199,43 @@ run_sql(PGconn *c, const char *what, const char *sql, FILE *out)
 	    res != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY);
 
 	if (!ok)
-		report_pg_error(out, what, sql, res, c);
+		report_pg_error(out, what, text, offset, res, c);
 	PQclear(res);
 	return ok;
 }
 
+/* Run sql (possibly several statements) and report failure under the name what. */
+static bool
+run_sql(PGconn *c, const char *what, const char *sql, FILE *out)
+{
+	return run_sql_at(c, what, sql, 0, sql, out);
+}
+
+/*
+ * Take the migration lock, waiting for another runner to finish.  Polls
+ * with pg_try_advisory_lock() so that no statement of this session is open
+ * while it waits (see the file header).
+ */
 static bool
 lock_take(PGconn *c, FILE *out)
 {
-	return run_sql(c, "taking the migration lock", "SELECT pg_advisory_lock(" LOCK_KEY ")", out);
+	for (bool told = false;;) {
+		PGresult *res = PQexec(c, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
+		bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+		bool got = ok && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+		if (!ok)
+			report_pg_error(out, "taking the migration lock", NULL, 0, res, c);
+		PQclear(res);
+		if (!ok || got)
+			return ok;
+		if (!told) {
+			fprintf(out, "waiting for another migration runner to finish\n");
+			fflush(out);
+			told = true;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = LOCK_POLL_MS * 1000000L}, NULL);
+	}
 }
 
 static void
@@ -192,7 +254,7 @@ applied_read(PGconn *c, keel_arena *a, applied **out, FILE *report)
 	              " duration_ms FROM core.schema_migrations ORDER BY version");
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		report_pg_error(report, "reading core.schema_migrations", NULL, res, c);
+		report_pg_error(report, "reading core.schema_migrations", NULL, 0, res, c);
 		PQclear(res);
 		return -1;
 	}
@@ -253,64 +315,131 @@ drift(const known *k, size_t nk, const applied *ap, int na, FILE *out)
 	return problems;
 }
 
-/* Split sql into statements at top-level semicolons (quotes, dollar quotes, comments). */
-static char **
-split_statements(keel_arena *a, const char *sql, int *count)
+/* One statement of a no-transaction file and where it starts in the file. */
+typedef struct stmt {
+	char *sql;
+	size_t offset;
+} stmt;
+
+/* Can c continue an identifier (so that a following $ or ' belongs to it)? */
+static bool
+ident_char(char c)
 {
-	size_t cap = 8;
-	char **stmts = keel_arena_alloc(a, cap * sizeof(char *));
-	const char *start = sql, *p = sql;
-	int n = 0;
+	return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
+}
+
+/* End of the quoted string or identifier opening at p; backslash: an E'' string. */
+static const char *
+skip_quoted(const char *p, bool backslash)
+{
+	char q = *p;
+
+	for (p++; *p != '\0'; p++) {
+		if (backslash && *p == '\\' && p[1] != '\0') {
+			p++;
+		} else if (*p == q) {
+			if (p[1] != q)
+				return p + 1;
+			p++; /* doubled quote */
+		}
+	}
+	return p;
+}
+
+/* End of the block comment opening at p; they nest, as in PostgreSQL. */
+static const char *
+skip_block_comment(const char *p)
+{
+	int depth = 0;
 
 	while (*p != '\0') {
-		if (p[0] == '-' && p[1] == '-') {
-			p += strcspn(p, "\n");
-		} else if (p[0] == '/' && p[1] == '*') {
-			const char *end = strstr(p + 2, "*/");
-
-			p = end ? end + 2 : p + strlen(p);
-		} else if (*p == '\'' || *p == '"') {
-			char q = *p++;
-
-			while (*p != '\0' && !(*p == q && p[1] != q))
-				p += (*p == q) ? 2 : 1;
-			if (*p)
-				p++;
-		} else if (*p == '$') {
-			size_t tag =
-			    1 +
-			    strspn(p + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789");
-
-			if (p[tag] == '$') {
-				char *delim = keel_arena_strndup(a, p, tag + 1);
-				const char *end = strstr(p + tag + 1, delim);
-
-				p = end ? end + tag + 1 : p + strlen(p);
-			} else {
-				p++;
-			}
-		} else if (*p == ';') {
-			if ((size_t)n + 1 >= cap) {
-				char **more = keel_arena_alloc(a, cap * 2 * sizeof(char *));
-
-				memcpy(more, stmts, cap * sizeof(char *));
-				stmts = more;
-				cap *= 2;
-			}
-			stmts[n++] = keel_arena_strndup(a, start, (size_t)(p - start + 1));
-			start = ++p;
+		if (p[0] == '/' && p[1] == '*') {
+			depth++;
+			p += 2;
+		} else if (p[0] == '*' && p[1] == '/') {
+			p += 2;
+			if (--depth == 0)
+				return p;
 		} else {
 			p++;
 		}
 	}
-	if (*start != '\0') {
-		const char *q = start;
+	return p;
+}
 
-		while (*q && isspace((unsigned char)*q))
-			q++;
-		if (*q != '\0')
-			stmts[n++] = keel_arena_strdup(a, start);
+/* End of the dollar-quoted string opening at p ($$ or $tag$), or NULL when p opens none. */
+static const char *
+skip_dollar_quoted(keel_arena *a, const char *p)
+{
+	size_t len = 1;
+
+	if (isalpha((unsigned char)p[1]) || p[1] == '_' || (unsigned char)p[1] >= 0x80)
+		while (ident_char(p[len]) && p[len] != '$')
+			len++;
+	if (p[len] != '$')
+		return NULL; /* $1, or a $ inside an identifier */
+	const char *delim = keel_arena_strndup(a, p, len + 1);
+	const char *end = strstr(p + len + 1, delim);
+
+	return end ? end + len + 1 : p + strlen(p);
+}
+
+static void
+stmt_add(keel_arena *a, stmt **stmts, int *n, size_t *cap, const char *sql, const char *start,
+         const char *end)
+{
+	if ((size_t)*n == *cap) {
+		stmt *more = keel_arena_alloc(a, *cap * 2 * sizeof(stmt));
+
+		memcpy(more, *stmts, *cap * sizeof(stmt));
+		*stmts = more;
+		*cap *= 2;
 	}
+	(*stmts)[*n].sql = keel_arena_strndup(a, start, (size_t)(end - start));
+	(*stmts)[*n].offset = (size_t)(start - sql);
+	(*n)++;
+}
+
+/*
+ * Split sql into statements at top-level semicolons, following PostgreSQL's
+ * lexical rules for what can hide a semicolon: -- and nested block comments,
+ * quoted strings (E'' with backslash escapes) and identifiers, dollar quotes.
+ */
+static stmt *
+split_statements(keel_arena *a, const char *sql, int *count)
+{
+	size_t cap = 8;
+	stmt *stmts = keel_arena_alloc(a, cap * sizeof(stmt));
+	const char *start = sql, *p = sql;
+	int n = 0;
+
+	while (*p != '\0') {
+		const char *next = NULL;
+		bool after_ident = p > sql && ident_char(p[-1]);
+
+		if (p[0] == '-' && p[1] == '-') {
+			next = p + strcspn(p, "\n");
+		} else if (p[0] == '/' && p[1] == '*') {
+			next = skip_block_comment(p);
+		} else if (*p == '\'' || *p == '"') {
+			bool escapes = *p == '\'' && after_ident && (p[-1] == 'E' || p[-1] == 'e') &&
+			               (p - 1 == sql || !ident_char(p[-2]));
+
+			next = skip_quoted(p, escapes);
+		} else if (*p == '$' && !after_ident) {
+			next = skip_dollar_quoted(a, p);
+		} else if (*p == ';') {
+			stmt_add(a, &stmts, &n, &cap, sql, start, p + 1);
+			start = p + 1;
+		}
+		p = next ? next : p + 1;
+	}
+	const char *q = start;
+
+	while (*q != '\0' && isspace((unsigned char)*q))
+		q++;
+	if (*q != '\0')
+		stmt_add(a, &stmts, &n, &cap, sql, start, start + strlen(start));
 	*count = n;
 	return stmts;
 }
@@ -323,15 +452,16 @@ is_no_transaction(const char *sql)
 	        sql[strlen(NO_TX_MARK)] == '\0');
 }
 
+/* Run a no-transaction file statement by statement in autocommit mode. */
 static bool
 run_statements(PGconn *c, keel_arena *a, const char *file, const char *sql, FILE *out)
 {
 	int n;
-	char **stmts = split_statements(a, sql, &n);
+	stmt *stmts = split_statements(a, sql, &n);
 
 	for (int i = 0; i < n; i++)
-		if (!run_sql(c, keel_arena_printf(a, "migration %s (statement %d)", file, i + 1), stmts[i],
-		             out))
+		if (!run_sql_at(c, keel_arena_printf(a, "migration %s (statement %d)", file, i + 1), sql,
+		                stmts[i].offset, stmts[i].sql, out))
 			return false;
 	return true;
 }
@@ -354,7 +484,7 @@ record(PGconn *c, const known *k, int64_t ms, bool up, FILE *out)
 	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	if (!ok)
-		report_pg_error(out, "recording the migration", NULL, res, c);
+		report_pg_error(out, "recording the migration", NULL, 0, res, c);
 	PQclear(res);
 	return ok;
 }
@@ -372,11 +502,11 @@ migration_run(PGconn *c, keel_arena *a, const known *k, bool up, FILE *out)
 	const char *sql = up ? k->m->up : k->m->down;
 	char file[160];
 	int64_t start = now_ms();
-	bool ok;
+	bool no_tx = is_no_transaction(sql), ok;
 
 	snprintf(file, sizeof(file), "%.*s%s", (int)(strlen(k->m->file) - strlen(".up.sql")),
 	         k->m->file, up ? ".up.sql" : ".down.sql");
-	if (is_no_transaction(sql)) {
+	if (no_tx) {
 		ok = run_statements(c, a, file, sql, out) && record(c, k, now_ms() - start, up, out);
 	} else {
 		ok = run_sql(c, "BEGIN", "BEGIN", out) &&
@@ -385,12 +515,19 @@ migration_run(PGconn *c, keel_arena *a, const known *k, bool up, FILE *out)
 		if (!ok)
 			PQclear(PQexec(c, "ROLLBACK"));
 	}
+	bool reset = run_sql(c, "resetting the session", reset_sql, out);
+
 	if (ok)
 		fprintf(out, "%s %s (%lld ms)\n", up ? "applied" : "reverted", file,
 		        (long long)(now_ms() - start));
+	else if (no_tx)
+		fprintf(out,
+		        "%s ran without a transaction: the statements before the failing one stay, "
+		        "and the version is not recorded; make the file safe to run again and rerun\n",
+		        file);
 	else
 		fprintf(out, "%s rolled back; the database is still at the previous version\n", file);
-	return ok;
+	return ok && reset;
 }
 
 /* Common start of every command: index the set, bootstrap, lock, read state. */
@@ -579,8 +716,13 @@ keel_migrate_pending(keel_db *db, keel_arena *arena, const keel_migration_set *s
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-		/* No core schema or no state function yet: nothing is applied. */
-		if (state == NULL || (strcmp(state, "3F000") != 0 && strcmp(state, "42883") != 0)) {
+		/*
+		 * No core schema, no state function, or no access to them yet (keel
+		 * migrate creates core before 0001 grants keel_app its use): nothing
+		 * is applied, as far as serve can tell, so it refuses as "pending".
+		 */
+		if (state == NULL || (strcmp(state, "3F000") != 0 && strcmp(state, "42883") != 0 &&
+		                      strcmp(state, "42501") != 0)) {
 			keel_err err = db_result_err(db, res);
 
 			PQclear(res);

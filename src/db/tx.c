@@ -205,14 +205,20 @@ steps_clear(step *steps, int n, int keep)
 			PQclear(steps[i].res);
 }
 
-/* Build the steps for st: [BEGIN, PREPARE ctx, ctx,] [PREPARE st,] st. */
+/*
+ * Build the steps for st: [BEGIN, PREPARE ctx, ctx,] [PREPARE st,] st.  A
+ * transaction run as a single statement (only) has no BEGIN: the pipeline
+ * segment up to its Sync is one implicit transaction.
+ */
 static int
-plan(keel_tx *tx, const keel_stmt *st, const char *const *params, const char **ctxp, step *s)
+plan(keel_tx *tx, const keel_stmt *st, const char *const *params, const char **ctxp, step *s,
+     bool only)
 {
 	int n = 0;
 
 	if (tx->state == TX_PENDING) {
-		s[n++] = (step){.kind = STEP_SIMPLE, .sql = "BEGIN"};
+		if (!only)
+			s[n++] = (step){.kind = STEP_SIMPLE, .sql = "BEGIN"};
 		if (!db_is_prepared(tx->db, &ctx_stmt))
 			s[n++] = (step){.kind = STEP_PREPARE, .st = &ctx_stmt};
 		s[n++] = (step){.kind = STEP_EXEC, .st = &ctx_stmt, .params = ctxp};
@@ -240,12 +246,13 @@ tx_fail(keel_tx *tx, keel_err err, const keel_stmt *st, PGresult *res)
 
 /* One attempt; *retry is set when the connection was found dead before anything ran. */
 static keel_err
-exec_once(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out, bool *retry)
+exec_once(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out, bool *retry,
+          bool only)
 {
 	const char *ctxp[4] = {tx->ctx.tenant_id, tx->ctx.user_id, tx->ctx.request_id,
 	                       tx->ctx.trace_id};
 	step steps[6];
-	int n = plan(tx, st, params, ctxp, steps);
+	int n = plan(tx, st, params, ctxp, steps, only);
 	bool first = tx->state == TX_PENDING;
 
 	*retry = false;
@@ -268,7 +275,7 @@ exec_once(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res 
 		steps_clear(steps, n, -1);
 		return err;
 	}
-	tx->state = TX_OPEN;
+	tx->state = only ? TX_DONE : TX_OPEN;
 	steps_clear(steps, n, n - 1);
 	db_defer_clear(tx->arena, steps[n - 1].res);
 	if (out != NULL)
@@ -276,18 +283,19 @@ exec_once(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res 
 	return KEEL_OK;
 }
 
-keel_err
-keel_tx_exec(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out)
+static keel_err
+exec_with_retry(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out,
+                bool only)
 {
 	bool retry;
 
 	if (out != NULL)
 		*out = NULL;
-	if (tx->state == TX_FAILED || tx->state == TX_DONE) {
-		keel_log_error("db: %s run on a finished transaction", st->name);
+	if (tx->state == TX_FAILED || tx->state == TX_DONE || (only && tx->state != TX_PENDING)) {
+		keel_log_error("db: %s run on a %s transaction", st->name, only ? "started" : "finished");
 		return KEEL_EINTERNAL;
 	}
-	keel_err err = exec_once(tx, st, params, out, &retry);
+	keel_err err = exec_once(tx, st, params, out, &retry, only);
 
 	if (err != KEEL_OK && retry) {
 		char why[512];
@@ -298,9 +306,23 @@ keel_tx_exec(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_r
 			tx->state = TX_FAILED;
 			return KEEL_EUNAVAIL;
 		}
-		err = exec_once(tx, st, params, out, &retry);
+		err = exec_once(tx, st, params, out, &retry, only);
 	}
+	if (err != KEEL_OK && only)
+		tx->state = TX_DONE; /* the implicit transaction ended at its Sync */
 	return err;
+}
+
+keel_err
+keel_tx_exec(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out)
+{
+	return exec_with_retry(tx, st, params, out, false);
+}
+
+keel_err
+keel_tx_exec_only(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out)
+{
+	return exec_with_retry(tx, st, params, out, true);
 }
 
 static keel_err
@@ -320,8 +342,8 @@ tx_simple(keel_tx *tx, const char *sql)
 keel_err
 keel_tx_commit(keel_tx *tx)
 {
-	if (tx->state == TX_PENDING) {
-		tx->state = TX_DONE; /* nothing was sent: nothing to commit */
+	if (tx->state == TX_PENDING || tx->state == TX_DONE) {
+		tx->state = TX_DONE; /* nothing was sent, or it ran as one implicit transaction */
 		return KEEL_OK;
 	}
 	if (tx->state != TX_OPEN) {
@@ -347,6 +369,12 @@ keel_tx_rollback(keel_tx *tx)
 		return;
 	if (tx_simple(tx, "ROLLBACK") != KEEL_OK)
 		tx->db->broken = true;
+}
+
+keel_db *
+keel_tx_db(const keel_tx *tx)
+{
+	return tx->db;
 }
 
 const char *

@@ -23,6 +23,7 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/workpool.h"
 
 #define KEEL_HTTP_BODY_LIMIT (1024 * 1024) /* bytes; more is 413 */
 #define KEEL_ROUTE_MAXPARAMS 4
@@ -147,6 +148,24 @@ __attribute__((format(printf, 3, 4))) void keel_req_field_error(keel_req *req, c
 
 /* Number of field errors recorded so far. */
 size_t keel_req_field_errors(const keel_req *req);
+
+/* ---- offloading CPU-heavy work ---- */
+
+/*
+ * Run run(arg) on pool while the request's connection is suspended, so the
+ * worker thread goes on serving other connections.  The handler returns right
+ * after this call (return its result); once run(arg) has finished, the server
+ * calls the same handler again with keel_req_resumed() true, and the handler
+ * continues from what run() left in arg (allocate arg in the request arena).
+ * When the pool's queue is full the request fails with 503 + Retry-After.
+ */
+keel_err keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *arg), void *arg);
+
+/* True in the second call of a handler that offloaded work. */
+bool keel_req_resumed(const keel_req *req);
+
+/* The arg given to keel_req_offload(), for the second call. */
+void *keel_req_offload_arg(const keel_req *req);
 
 /* ---- JSON bodies ---- */
 

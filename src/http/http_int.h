@@ -40,6 +40,12 @@ struct keel_req {
 	size_t resp_len;
 	header *headers;
 
+	/* offloaded work: set by keel_req_offload, started by the server */
+	keel_workpool *offload_pool;
+	keel_job offload_job;
+	bool offload_pending;
+	bool resumed;
+
 	/* failure recorded by keel_req_fail, rendered by problem_render */
 	keel_err err;
 	const char *detail;
@@ -51,6 +57,9 @@ keel_req *req_new(struct MHD_Connection *conn, const char *method, const char *p
 
 /* Destroy the request and its arena. */
 void req_free(keel_req *req);
+
+/* True when the response already has header name (case-insensitive). */
+bool has_header(const keel_req *req, const char *name);
 
 /* HTTP status for an error code. */
 int problem_status(keel_err err);

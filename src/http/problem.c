@@ -48,7 +48,7 @@ problem_status(keel_err err)
 	return kind_of(err)->status;
 }
 
-static bool
+bool
 has_header(const keel_req *req, const char *name)
 {
 	for (const header *h = req->headers; h != NULL; h = h->next)

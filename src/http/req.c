@@ -206,6 +206,32 @@ keel_req_no_content(keel_req *req)
 	return keel_req_send(req, 204, "application/json", "", 0);
 }
 
+keel_err
+keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *arg), void *arg)
+{
+	req->offload_job = (keel_job){.run = run, .arg = arg};
+	if (req->conn == NULL || req->resumed) {
+		run(arg); /* no connection to suspend (tests), or already resumed once: run inline */
+		req->resumed = true;
+		return req->match.route->handler(req, req->match.ctx);
+	}
+	req->offload_pool = pool;
+	req->offload_pending = true;
+	return KEEL_OK;
+}
+
+bool
+keel_req_resumed(const keel_req *req)
+{
+	return req->resumed;
+}
+
+void *
+keel_req_offload_arg(const keel_req *req)
+{
+	return req->offload_job.arg;
+}
+
 static void
 json_release(void *p)
 {

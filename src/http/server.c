@@ -149,24 +149,70 @@ precheck(keel_server *s, keel_req *req)
 static void
 dispatch(keel_server *s, keel_req *req)
 {
-	keel_err err = precheck(s, req);
+	keel_err err = req->resumed ? KEEL_OK : precheck(s, req);
 
 	if (err == KEEL_OK && !req->responded) {
 		err = req->match.route->handler(req, req->match.ctx);
+		if (req->offload_pending && err == KEEL_OK && !req->responded)
+			return; /* answered after the offloaded work (see start_offload) */
 		if (err != KEEL_OK && !req->responded)
 			keel_req_fail(req, err, NULL, "%s", keel_err_name(err));
 		else if (!req->responded)
 			keel_req_fail(req, KEEL_EINTERNAL, NULL, "handler for %s gave no response",
 			              req->match.route->path);
 	}
-	if (req->err != KEEL_OK)
-		problem_render(req);
+}
+
+static void
+offload_done(void *arg)
+{
+	keel_req *req = arg;
+
+	MHD_resume_connection(req->conn);
+}
+
+static void
+offload_run(void *arg)
+{
+	keel_req *req = arg;
+
+	req->offload_job.run(req->offload_job.arg);
+}
+
+/*
+ * Suspend the connection, then queue the work: in that order, so the work
+ * can never resume a connection that is not suspended yet.  The access
+ * handler is called again after MHD_resume_connection().
+ */
+static void
+start_offload(keel_req *req)
+{
+	keel_job job = {.run = offload_run, .done = offload_done, .arg = req};
+
+	req->offload_pending = false;
+	req->resumed = true;
+	MHD_suspend_connection(req->conn);
+	if (!keel_workpool_submit(req->offload_pool, &job)) {
+		keel_req_set_header(req, "Retry-After", "1");
+		keel_req_fail(req, KEEL_EUNAVAIL, NULL, "the server is busy; retry shortly");
+		MHD_resume_connection(req->conn);
+	}
 }
 
 static enum MHD_Result
 respond(keel_server *s, keel_req *req)
 {
-	dispatch(s, req);
+	if (req->resumed && req->responded) {
+		/* the offload could not be queued: answer the failure recorded */
+	} else {
+		dispatch(s, req);
+		if (req->offload_pending) {
+			start_offload(req);
+			return MHD_YES;
+		}
+	}
+	if (req->err != KEEL_OK && req->resp_body == NULL)
+		problem_render(req);
 
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 	    req->resp_len, (void *)req->resp_body, MHD_RESPMEM_MUST_COPY);
@@ -176,7 +222,8 @@ respond(keel_server *s, keel_req *req)
 	if (req->resp_len > 0 || req->status != 204)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
 	MHD_add_response_header(resp, "X-Request-ID", req->request_id);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (!has_header(req, "Cache-Control"))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	for (const header *h = req->headers; h != NULL; h = h->next)
 		MHD_add_response_header(resp, h->name, h->value);
@@ -280,7 +327,8 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	if (req == NULL)
 		return;
-	access_log(req, toe);
+	if (keel_log_enabled(KEEL_LOG_INFO))
+		access_log(req, toe);
 	*con_cls = NULL;
 	req_free(req);
 	atomic_fetch_sub(&s->inflight, 1);
@@ -324,8 +372,8 @@ keel_server_start(keel_server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "invalid listen address \"%s\"", s->opts.listen);
 		return KEEL_EINVAL;
 	}
-	unsigned flags =
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;

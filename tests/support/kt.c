@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -54,6 +55,13 @@ kt_resp *
 kt_request(const char *base, const char *method, const char *path, const char *const *headers,
            const char *body, size_t len)
 {
+	return kt_request_from(NULL, base, method, path, headers, body, len);
+}
+
+kt_resp *
+kt_request_from(const char *source, const char *base, const char *method, const char *path,
+                const char *const *headers, const char *body, size_t len)
+{
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
 	grow b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
@@ -72,6 +80,8 @@ kt_request(const char *base, const char *method, const char *path, const char *c
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (source != NULL)
+		curl_easy_setopt(c, CURLOPT_INTERFACE, source);
 	hl = curl_slist_append(hl, "Expect:");
 	for (const char *const *p = headers; p && *p; p++)
 		hl = curl_slist_append(hl, *p);
@@ -380,4 +390,115 @@ kt_keel_stop_log(kt_keel *k, char **log_out)
 	unlink(k->log);
 	free(k);
 	return code;
+}
+
+struct kt_run {
+	pid_t pid;
+	char path[64];
+};
+
+kt_run *
+kt_keel_spawn(const char *const *args, const char *const *env)
+{
+	kt_run *r = calloc(1, sizeof(*r));
+
+	snprintf(r->path, sizeof(r->path), "/tmp/kt-run-XXXXXX");
+	int fd = mkstemp(r->path);
+
+	assert_true(fd >= 0);
+	r->pid = fork();
+	assert_true(r->pid >= 0);
+	if (r->pid == 0)
+		child_exec(args, env, fd);
+	close(fd);
+	return r;
+}
+
+int
+kt_keel_wait(kt_run *r, long long timeout_ms, char **output)
+{
+	int st = 0;
+
+	for (long long until = kt_now_ms() + timeout_ms;;) {
+		if (waitpid(r->pid, &st, WNOHANG) == r->pid)
+			break;
+		if (kt_now_ms() > until) {
+			kill(r->pid, SIGKILL);
+			waitpid(r->pid, &st, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	char *out = kt_read_file(r->path);
+
+	unlink(r->path);
+	free(r);
+	if (output != NULL)
+		*output = out;
+	else
+		free(out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+char *
+kt_tmpdir(void)
+{
+	const char *base = getenv("KEEL_TEST_TMP") ? getenv("KEEL_TEST_TMP") : "/tmp";
+	size_t len = strlen(base) + sizeof("/kt-dir-XXXXXX");
+	char *dir = malloc(len);
+
+	snprintf(dir, len, "%s/kt-dir-XXXXXX", base);
+	if (mkdtemp(dir) == NULL)
+		fail_msg("mkdtemp %s: %s", dir, strerror(errno));
+	return dir;
+}
+
+void
+kt_write_file(const char *dir, const char *name, const char *text)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+
+	if (f == NULL)
+		fail_msg("could not write %s: %s", path, strerror(errno));
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+void
+kt_remove_file(const char *dir, const char *name)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+}
+
+void
+kt_tmpdir_remove(char *dir)
+{
+	DIR *d = opendir(dir);
+
+	if (d != NULL) {
+		for (struct dirent *e; (e = readdir(d)) != NULL;)
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+				kt_remove_file(dir, e->d_name);
+		closedir(d);
+	}
+	rmdir(dir);
+	free(dir);
+}
+
+void
+kt_pg_set_tenant(PGconn *c, const char *tenant_id)
+{
+	const char *p[] = {tenant_id};
+	PGresult *r =
+	    PQexecParams(c, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL, p, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("set app.tenant_id: %s", PQerrorMessage(c));
+	PQclear(r);
 }

@@ -33,6 +33,13 @@ kt_resp *kt_request(const char *base, const char *method, const char *path,
                     const char *const *headers, const char *body, size_t len);
 void kt_resp_free(kt_resp *r);
 
+/*
+ * kt_request from the local address source (e.g. "127.0.0.2": any 127/8 address works on
+ * loopback), so a test has a client address of its own; NULL: the system's choice.
+ */
+kt_resp *kt_request_from(const char *source, const char *base, const char *method, const char *path,
+                         const char *const *headers, const char *body, size_t len);
+
 /* Value of a response header (case-insensitive name), malloc'd; NULL when absent. */
 char *kt_header(const kt_resp *r, const char *name);
 
@@ -57,6 +64,9 @@ PGconn *kt_pg_app(void);
 char *kt_pg_value(PGconn *c, const char *sql);
 void kt_pg_exec(PGconn *c, const char *sql);
 
+/* Scope c's later statements to one tenant (app.tenant_id): row-level security shows its rows. */
+void kt_pg_set_tenant(PGconn *c, const char *tenant_id);
+
 /* Run the keel binary with args (NULL-terminated) and extra "NAME=value" env; returns exit status.
  */
 int kt_keel_run(const char *const *args, const char *const *env, char **output);
@@ -79,6 +89,32 @@ int kt_keel_stop_log(kt_keel *k, char **log);
 
 /* The keel process's log so far, malloc'd. */
 char *kt_keel_log(const kt_keel *k);
+
+/*
+ * keel started in the background by kt_keel_spawn (for commands that must
+ * overlap, e.g. two `migrate up` at once); its stdout and stderr go to a file.
+ */
+typedef struct kt_run kt_run;
+
+kt_run *kt_keel_spawn(const char *const *args, const char *const *env);
+
+/*
+ * Wait at most timeout_ms for r to exit (then SIGKILL it: status 128 + 9).
+ * Returns the exit status; *output as for kt_keel_run. Frees r.
+ */
+int kt_keel_wait(kt_run *r, long long timeout_ms, char **output);
+
+/* A new empty directory under $KEEL_TEST_TMP (or /tmp); the path is malloc'd. */
+char *kt_tmpdir(void);
+
+/* Write text to dir/name, replacing the file. */
+void kt_write_file(const char *dir, const char *name, const char *text);
+
+/* Remove a file of dir (no error when it is absent). */
+void kt_remove_file(const char *dir, const char *name);
+
+/* Remove a directory made by kt_tmpdir with the files in it (not subdirectories); frees dir. */
+void kt_tmpdir_remove(char *dir);
 
 /* Whole file as a string, malloc'd; NULL if it can't be read. */
 char *kt_read_file(const char *path);

@@ -1,0 +1,2 @@
+-- 0002 auth: revert.
+DROP SCHEMA auth CASCADE;

@@ -1,0 +1,81 @@
+/*
+ * keel auth: users and roles, sign-in with JWT access tokens, refresh-token
+ * rotation, and the authenticator every other module's routes go through.
+ *
+ * Passwords are argon2id (libsodium) hashed on a bounded pool of threads
+ * while the request's connection is suspended, so a flood of sign-ins queues
+ * instead of starving other requests.  Access tokens are short-lived JWTs;
+ * refresh tokens are opaque, single-use, and stored only as a hash.
+ */
+#ifndef KEEL_AUTH_AUTH_H
+#define KEEL_AUTH_AUTH_H
+
+#include <stdbool.h>
+
+#include "core/config.h"
+#include "core/workpool.h"
+#include "db/db.h"
+#include "http/http.h"
+
+/* Roles, ordered: a route's min_role is the least role that may call it. */
+typedef enum keel_role {
+	KEEL_ROLE_NONE = 0,
+	KEEL_ROLE_VIEWER = 1,
+	KEEL_ROLE_MEMBER = 2,
+	KEEL_ROLE_ADMIN = 3,
+	KEEL_ROLE_OWNER = 4,
+} keel_role;
+
+/* "viewer" .. "owner"; "none" for anything else. */
+const char *keel_role_name(int role);
+
+/* KEEL_ROLE_NONE when s names no role. */
+keel_role keel_role_parse(const char *s);
+
+typedef struct keel_auth keel_auth;
+
+/*
+ * Build the auth service: JWT keys from cfg (KEEL_JWT_*), password
+ * parameters, the pools it uses (borrowed).  KEEL_EINVAL with a reason in err
+ * when the configuration is unusable (no signing key, short secret, bad PEM).
+ */
+keel_err keel_auth_create(const keel_config *cfg, keel_db_pool *pool, keel_workpool *hashers,
+                          keel_auth **out, char *err, size_t errlen);
+void keel_auth_destroy(keel_auth *auth);
+
+/* /api/v1/auth/..., /api/v1/users..., /.well-known/jwks.json. */
+void keel_auth_routes(keel_router *r, keel_auth *auth);
+
+/*
+ * The authenticator (a keel_auth_fn, ctx = keel_auth): a valid bearer token
+ * sets the principal; an X-Tenant-ID naming another tenant is 403; a role
+ * below route->min_role is 403.
+ */
+keel_err keel_auth_authenticate(keel_req *req, const keel_route *route, void *auth);
+
+/* ---- for tenant sign-up (the tenancy module) ---- */
+
+/* Record field errors for an email / a new password that break the rules; returns their count. */
+int keel_auth_check_email(keel_req *req, const char *field, const char *email);
+int keel_auth_check_new_password(keel_req *req, const char *field, const char *password);
+
+/* A password hash computed off the request's worker (see keel_req_offload). */
+typedef struct keel_auth_hash_job {
+	const keel_auth *auth;
+	const char *password;
+	char hash[128]; /* PHC string */
+	bool ok;
+} keel_auth_hash_job;
+
+/* keel_req_offload(req, keel_auth_hashers(auth), keel_auth_hash_run, job). */
+keel_workpool *keel_auth_hashers(const keel_auth *auth);
+void keel_auth_hash_run(void *job);
+
+/*
+ * Insert a user in tx's tenant; *user gets its public JSON.  KEEL_ECONFLICT
+ * when the email exists in the tenant.
+ */
+keel_err keel_auth_user_insert(keel_tx *tx, keel_arena *arena, const char *email, const char *hash,
+                               keel_role role, json_t **user);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * Private to src/auth.
+ */
+#ifndef KEEL_AUTH_AUTH_INT_H
+#define KEEL_AUTH_AUTH_INT_H
+
+#include <sodium.h>
+
+#include "auth/auth.h"
+#include "auth/jwt.h"
+
+#define KEEL_PASSWORD_MIN_CHARS 12
+#define KEEL_PASSWORD_MAX_BYTES 256
+#define KEEL_REFRESH_SECRET     32
+
+struct keel_auth {
+	keel_db_pool *pool;
+	keel_workpool *hashers;
+	keel_jwt_keys *keys;
+	unsigned long long opslimit;
+	size_t memlimit;
+	int64_t access_ttl_s;
+	int64_t refresh_ttl_s;
+	char dummy_hash[crypto_pwhash_STRBYTES]; /* verified against when the user is unknown */
+};
+
+/* ---- password.c ---- */
+
+bool auth_password_hash(const keel_auth *a, const char *password, char *out, size_t outlen);
+bool auth_password_verify(const char *hash, const char *password);
+bool auth_password_needs_rehash(const keel_auth *a, const char *hash);
+
+/* ---- token.c: refresh tokens ---- */
+
+typedef struct refresh_token {
+	char tenant_id[37];
+	char id[37];
+	unsigned char secret[KEEL_REFRESH_SECRET];
+} refresh_token;
+
+/* A new token for tenant_id: fresh id and secret. */
+void refresh_new(refresh_token *t, const char *tenant_id);
+
+/* The opaque text a client holds (arena). */
+char *refresh_encode(keel_arena *a, const refresh_token *t);
+
+/* Parse a client's text; false when it is not one of ours. */
+bool refresh_decode(const char *text, refresh_token *t);
+
+/* "\\x" + hex SHA-256 of the secret: the bytea parameter stored and compared. */
+char *refresh_hash_param(keel_arena *a, const refresh_token *t);
+
+/* ---- auth_store.c ---- */
+
+typedef struct auth_user {
+	const char *id;
+	const char *hash;
+	keel_role role;
+	bool active;
+} auth_user;
+
+typedef struct auth_event {
+	const char *kind;
+	const char *user_id;
+	const char *email;
+	const char *client_addr;
+	const char *user_agent;
+	const char *request_id;
+} auth_event;
+
+/* Tenant id for a slug or UUID; NULL when unknown or not active. */
+keel_err auth_store_resolve_tenant(keel_tx *tx, keel_arena *a, const char *name, const char **id);
+keel_err auth_store_tenant_exists(keel_tx *tx, const char *id, bool *active);
+keel_err auth_store_user_by_email(keel_tx *tx, keel_arena *a, const char *email, auth_user *u);
+keel_err auth_store_user_by_id(keel_tx *tx, keel_arena *a, const char *id, auth_user *u);
+keel_err auth_store_account_failures(keel_tx *tx, const char *email, int *failures,
+                                     int *retry_after_s);
+keel_err auth_store_address_failures(keel_tx *tx, const char *addr, int *failures,
+                                     int *retry_after_s);
+keel_err auth_store_address_record(keel_tx *tx, const char *addr);
+keel_err auth_store_event(keel_tx *tx, const auth_event *e);
+/*
+ * Record a sign-in: last_login_at, and new_hash (NULL: none) replacing the hash.  Only while the
+ * user is still active with verified_hash, the hash the password was checked against: when a
+ * password change or a disabling committed meanwhile, KEEL_ENOTFOUND.  *role: the role now.
+ */
+keel_err auth_store_login_done(keel_tx *tx, const char *user_id, const char *verified_hash,
+                               const char *new_hash, keel_role *role);
+keel_err auth_store_token_insert(keel_tx *tx, keel_arena *a, const refresh_token *t,
+                                 const char *user_id, const char *family_id, int64_t ttl_s);
+
+typedef struct auth_token_row {
+	const char *user_id;
+	const char *family_id;
+	const char *hash; /* "\\x..." */
+	bool used, revoked, expired;
+	keel_role role;
+	bool user_active;
+} auth_token_row;
+
+/*
+ * Lock and read a refresh token (its user share-locked first, in the order a password change
+ * or a disabling takes them); KEEL_ENOTFOUND when absent.
+ */
+keel_err auth_store_token_lock(keel_tx *tx, keel_arena *a, const char *id, auth_token_row *row);
+keel_err auth_store_token_use(keel_tx *tx, const char *id);
+keel_err auth_store_family_revoke(keel_tx *tx, const char *family_id);
+keel_err auth_store_user_tokens_revoke(keel_tx *tx, const char *user_id);
+keel_err auth_store_password_set(keel_tx *tx, const char *user_id, const char *hash);
+
+/* Users API. */
+keel_err auth_store_user_get(keel_tx *tx, keel_arena *a, const char *id, json_t **user);
+keel_err auth_store_user_list(keel_tx *tx, keel_arena *a, const char *after, int limit,
+                              json_t **users, const char **last_id);
+keel_err auth_store_user_update(keel_tx *tx, keel_arena *a, const char *id, const char *role,
+                                const char *status, const char *version, json_t **user);
+keel_err auth_store_user_delete(keel_tx *tx, const char *id, const char *version);
+
+/* Lock the active owners of the tenant and count them (last-owner rule). */
+keel_err auth_store_owners_lock(keel_tx *tx, int *owners);
+
+/* ---- auth_api.c / users_api.c ---- */
+
+void auth_api_routes(keel_router *r, keel_auth *a);
+void users_api_routes(keel_router *r, keel_auth *a);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * Users of the caller's tenant: create, list, get, update role and status,
+ * delete.
+ *
+ * Role rules: admin+ manage users; only an owner creates, promotes, changes
+ * or removes owners and admins (an admin manages members and viewers); the
+ * last active owner cannot be demoted, disabled or deleted (409).  The
+ * last-owner check locks the tenant's owner rows (FOR UPDATE) inside the
+ * changing transaction, so two owners demoting each other at once cannot
+ * both succeed.  Disabling a user revokes its refresh tokens at once; its
+ * access tokens lapse within their lifetime.
+ */
+#include "auth/auth_int.h"
+#include "core/uuid.h"
+#include "svc/svc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const role_choices[] = {"owner", "admin", "member", "viewer", NULL};
+static const char *const status_choices[] = {"active", "disabled", NULL};
+
+static const keel_field_spec create_spec[] = {
+    {.name = "email", .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1, .max = 254},
+    {.name = "password", .type = KEEL_F_STRING, .required = true},
+    {.name = "role", .type = KEEL_F_ENUM, .choices = role_choices},
+};
+
+static const keel_field_spec update_spec[] = {
+    {.name = "role", .type = KEEL_F_ENUM, .choices = role_choices},
+    {.name = "status", .type = KEEL_F_ENUM, .choices = status_choices},
+};
+
+static keel_role
+caller_role(const keel_req *req)
+{
+	return (keel_role)keel_req_principal(req)->role;
+}
+
+/* May the caller act on users of role target (or give that role)? */
+static bool
+may_manage(const keel_req *req, keel_role target)
+{
+	return caller_role(req) == KEEL_ROLE_OWNER || target < KEEL_ROLE_ADMIN;
+}
+
+static keel_err
+forbidden_role(keel_req *req)
+{
+	return keel_req_fail(req, KEEL_EDENIED, NULL, "only an owner may manage owners and admins");
+}
+
+/* The {id} of the path when it is a UUID; other text names no user of any tenant. */
+static const char *
+path_id(keel_req *req)
+{
+	const char *id = keel_req_param(req, "id");
+
+	return keel_uuid_valid(id) ? id : NULL;
+}
+
+static keel_err
+not_found(keel_req *req)
+{
+	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such user");
+}
+
+/* ---- create ---- */
+
+typedef struct create_state {
+	keel_auth_hash_job job;
+	const char *email;
+	keel_role role;
+} create_state;
+
+static keel_err
+create_start(keel_req *req, keel_auth *a)
+{
+	json_t *body;
+	create_state *s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
+
+	if (keel_req_json_body(req, &body) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	keel_json_check(req, body, create_spec, 3);
+	s->email = json_string_value(json_object_get(body, "email"));
+	s->job.password = json_string_value(json_object_get(body, "password"));
+	s->job.auth = a;
+	const char *role = json_string_value(json_object_get(body, "role"));
+
+	s->role = role != NULL ? keel_role_parse(role) : KEEL_ROLE_MEMBER;
+	if (s->email != NULL)
+		keel_auth_check_email(req, "email", s->email);
+	if (s->job.password != NULL)
+		keel_auth_check_new_password(req, "password", s->job.password);
+	if (keel_req_field_errors(req) > 0)
+		return keel_req_fail(req, KEEL_EINVAL, NULL, "the user is invalid");
+	if (!may_manage(req, s->role))
+		return forbidden_role(req);
+	return keel_req_offload(req, keel_auth_hashers(a), keel_auth_hash_run, s);
+}
+
+static keel_err
+create_finish(keel_req *req, keel_auth *a, create_state *s)
+{
+	keel_tx *tx;
+	json_t *user;
+	keel_err err;
+
+	if (!s->job.ok)
+		return keel_req_fail(req, KEEL_EINTERNAL, NULL, "password hashing failed");
+	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	err = keel_auth_user_insert(tx, keel_req_arena(req), s->email, s->job.hash, s->role, &user);
+	if (err == KEEL_ECONFLICT)
+		return keel_req_fail(req, KEEL_ECONFLICT, "email", "is already used in this tenant");
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_req_set_header(req, "Location",
+	                    keel_arena_printf(keel_req_arena(req), "/api/v1/users/%s",
+	                                      json_string_value(json_object_get(user, "id"))));
+	keel_svc_etag(req, user);
+	return keel_req_json(req, 201, json_incref(user));
+}
+
+static keel_err
+user_create(keel_req *req, void *ctx)
+{
+	if (!keel_req_resumed(req))
+		return create_start(req, ctx);
+	return create_finish(req, ctx, keel_req_offload_arg(req));
+}
+
+/* ---- read ---- */
+
+static keel_err
+user_list(keel_req *req, void *ctx)
+{
+	keel_auth *a = ctx;
+	keel_page page;
+	keel_tx *tx;
+	json_t *users;
+	const char *last;
+	keel_err err;
+
+	if (keel_svc_page(req, &page) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	err = auth_store_user_list(tx, keel_req_arena(req), page.after, page.limit, &users, &last);
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK) {
+		json_decref(users);
+		return KEEL_EUNAVAIL;
+	}
+	return keel_req_json(req, 200, keel_svc_list(req, users, &page, last));
+}
+
+static keel_err
+user_get(keel_req *req, void *ctx)
+{
+	keel_auth *a = ctx;
+	const char *id = path_id(req);
+	keel_tx *tx;
+	json_t *user;
+
+	if (id == NULL)
+		return not_found(req);
+	if (caller_role(req) < KEEL_ROLE_ADMIN && strcmp(id, keel_req_principal(req)->user_id) != 0)
+		return keel_req_fail(req, KEEL_EDENIED, NULL, "only admins may read other users");
+	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err = auth_store_user_get(tx, keel_req_arena(req), id, &user);
+
+	if (err == KEEL_ENOTFOUND)
+		return not_found(req);
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_svc_etag(req, user);
+	return keel_req_json(req, 200, json_incref(user));
+}
+
+/* ---- change ---- */
+
+/*
+ * Load the target in tx and apply the rules shared by update and delete:
+ * 404, 412 on If-Match, 403 on role, 409 when it would leave no owner.
+ * removes_owner: the change takes the target out of the active owners.
+ */
+static keel_err
+guard_change(keel_req *req, keel_tx *tx, const char *id, const char *version, keel_role new_role,
+             bool removes_owner, json_t **target)
+{
+	keel_err err = auth_store_user_get(tx, keel_req_arena(req), id, target);
+	int owners;
+
+	if (err == KEEL_ENOTFOUND)
+		return not_found(req);
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (version != NULL &&
+	    json_integer_value(json_object_get(*target, "version")) != strtoll(version, NULL, 10))
+		return keel_req_fail(req, KEEL_EPRECOND, NULL, "the user has changed (version %lld)",
+		                     (long long)json_integer_value(json_object_get(*target, "version")));
+	keel_role role = keel_role_parse(json_string_value(json_object_get(*target, "role")));
+
+	if (!may_manage(req, role) || (new_role != KEEL_ROLE_NONE && !may_manage(req, new_role)))
+		return forbidden_role(req);
+	bool active = strcmp(json_string_value(json_object_get(*target, "status")), "active") == 0;
+
+	if (role != KEEL_ROLE_OWNER || !active || !removes_owner)
+		return KEEL_OK;
+	if ((err = auth_store_owners_lock(tx, &owners)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (owners <= 1)
+		return keel_req_fail(req, KEEL_ECONFLICT, NULL,
+		                     "the last owner of a tenant cannot be demoted, disabled or deleted");
+	return KEEL_OK;
+}
+
+static keel_err
+user_update(keel_req *req, void *ctx)
+{
+	keel_auth *a = ctx;
+	const char *id = path_id(req), *version;
+	json_t *body, *target, *user;
+	keel_tx *tx;
+	keel_err err;
+
+	if (id == NULL)
+		return not_found(req);
+	if (keel_req_json_body(req, &body) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	if (keel_json_check(req, body, update_spec, 2) > 0 || json_object_size(body) == 0)
+		return keel_req_fail(req, KEEL_EINVAL, NULL, "give role and/or status");
+	if (keel_svc_if_match(req, &version) != KEEL_OK)
+		return KEEL_EPRECOND;
+	const char *role = json_string_value(json_object_get(body, "role"));
+	const char *status = json_string_value(json_object_get(body, "status"));
+	keel_role new_role = keel_role_parse(role);
+	bool removes_owner = (role != NULL && new_role != KEEL_ROLE_OWNER) ||
+	                     (status != NULL && strcmp(status, "disabled") == 0);
+
+	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	if ((err = guard_change(req, tx, id, version, new_role, removes_owner, &target)) != KEEL_OK)
+		return err;
+	const char *current =
+	    keel_arena_printf(keel_req_arena(req), "%lld",
+	                      (long long)json_integer_value(json_object_get(target, "version")));
+
+	err = auth_store_user_update(tx, keel_req_arena(req), id, role, status, current, &user);
+	if (err == KEEL_ENOTFOUND) /* changed between our read and our write */
+		return keel_req_fail(req, KEEL_EPRECOND, NULL, "the user has changed; read it again");
+	if (err == KEEL_OK && status != NULL && strcmp(status, "disabled") == 0)
+		err = auth_store_user_tokens_revoke(tx, id);
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_svc_etag(req, user);
+	return keel_req_json(req, 200, json_incref(user));
+}
+
+static keel_err
+user_delete(keel_req *req, void *ctx)
+{
+	keel_auth *a = ctx;
+	const char *id = path_id(req), *version;
+	json_t *target;
+	keel_tx *tx;
+	keel_err err;
+
+	if (id == NULL)
+		return not_found(req);
+	if (keel_svc_if_match(req, &version) != KEEL_OK)
+		return KEEL_EPRECOND;
+	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	if ((err = guard_change(req, tx, id, version, KEEL_ROLE_NONE, true, &target)) != KEEL_OK)
+		return err;
+	/* only the row the guard checked: one changed since (say promoted) is not deleted */
+	err = auth_store_user_delete(
+	    tx, id,
+	    keel_arena_printf(keel_req_arena(req), "%lld",
+	                      (long long)json_integer_value(json_object_get(target, "version"))));
+	if (err == KEEL_ENOTFOUND) /* changed or deleted between our read and our write */
+		return keel_req_fail(req, KEEL_EPRECOND, NULL, "the user has changed; read it again");
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	return keel_req_no_content(req);
+}
+
+static const keel_route routes[] = {
+    {"POST", "/api/v1/users", user_create, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
+     "Create a user in the caller's tenant"},
+    {"GET", "/api/v1/users", user_list, 0, KEEL_ROLE_ADMIN, "List the tenant's users"},
+    {"GET", "/api/v1/users/{id}", user_get, 0, KEEL_ROLE_VIEWER, "A user (admin+, or self)"},
+    {"PATCH", "/api/v1/users/{id}", user_update, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
+     "Change a user's role or status"},
+    {"DELETE", "/api/v1/users/{id}", user_delete, 0, KEEL_ROLE_ADMIN, "Delete a user"},
+};
+
+void
+users_api_routes(keel_router *r, keel_auth *a)
+{
+	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), a);
+}

@@ -1,0 +1,265 @@
+/*
+ * Divisions: a tree inside one organization.
+ *
+ * The database keeps the tree sound: composite foreign keys make a parent a
+ * division of the same organization and tenant, a trigger refuses a move
+ * that would make a cycle (serialized per organization, so concurrent moves
+ * are safe), and deleting a division that has children is refused unless
+ * ?cascade=true removes the whole subtree.
+ */
+#include "org/org_int.h"
+#include "auth/auth.h"
+#include "core/uuid.h"
+#include "svc/svc.h"
+
+#include <string.h>
+
+static const keel_field_spec create_spec[] = {
+    {.name = "name", .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1, .max = 200},
+    {.name = "code",
+     .type = KEEL_F_STRING,
+     .required = true,
+     .min = 1,
+     .max = 32,
+     .check = org_code_valid,
+     .check_msg = CODE_RULE},
+    {.name = "description", .type = KEEL_F_STRING, .max = 2000},
+    {.name = "parent_id", .type = KEEL_F_UUID, .nullable = true},
+};
+
+static const keel_field_spec update_spec[] = {
+    {.name = "name", .type = KEEL_F_STRING, .trim = true, .min = 1, .max = 200},
+    {.name = "code",
+     .type = KEEL_F_STRING,
+     .min = 1,
+     .max = 32,
+     .check = org_code_valid,
+     .check_msg = CODE_RULE},
+    {.name = "description", .type = KEEL_F_STRING, .max = 2000},
+    {.name = "parent_id", .type = KEEL_F_UUID, .nullable = true},
+};
+
+static keel_err
+parse_input(keel_req *req, const keel_field_spec *spec, bool partial, org_input *in)
+{
+	json_t *body;
+
+	memset(in, 0, sizeof(*in));
+	if (keel_req_json_body(req, &body) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	if (keel_json_check(req, body, spec, 4) > 0)
+		return keel_req_fail(req, KEEL_EINVAL, NULL, "the division is invalid");
+	if (partial && json_object_size(body) == 0)
+		return keel_req_fail(req, KEEL_EINVAL, NULL, "give at least one field to change");
+	in->name = json_string_value(json_object_get(body, "name"));
+	in->code = json_string_value(json_object_get(body, "code"));
+	in->description = json_string_value(json_object_get(body, "description"));
+	in->parent_given = json_object_get(body, "parent_id") != NULL;
+	in->parent_id = json_string_value(json_object_get(body, "parent_id"));
+	return KEEL_OK;
+}
+
+static keel_err
+not_found(keel_req *req, const char *what)
+{
+	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such %s", what);
+}
+
+/* Store errors of writes, by constraint. */
+static keel_err
+write_failed(keel_req *req, keel_tx *tx, keel_err err)
+{
+	const char *c = keel_tx_constraint(tx);
+
+	if (err == KEEL_ECONFLICT)
+		return keel_req_fail(req, err, "code", "is already used in this organization");
+	if (err == KEEL_EINVAL && strcmp(c, "divisions_no_cycle") == 0)
+		return keel_req_fail(req, err, "parent_id", "would make the division its own ancestor");
+	if (err == KEEL_EINVAL && strcmp(c, "divisions_not_own_parent") == 0)
+		return keel_req_fail(req, err, "parent_id", "must not be the division itself");
+	if (err == KEEL_EINVAL && strcmp(c, "divisions_parent_fkey") == 0)
+		return keel_req_fail(req, err, "parent_id", "must be a division of the same organization");
+	if (err == KEEL_EINVAL && strcmp(c, "divisions_organization_fkey") == 0)
+		return not_found(req, "organization");
+	return keel_svc_fail(req, err, NULL);
+}
+
+static keel_err
+div_create(keel_req *req, void *ctx)
+{
+	keel_org *org = ctx;
+	const char *org_id = org_path_id(req, "id"), *key;
+	org_input in;
+	keel_tx *tx;
+	org_row row;
+	bool replayed;
+	keel_uuid id;
+	char text[KEEL_UUID_STRLEN + 1];
+
+	if (org_id == NULL)
+		return not_found(req, "organization");
+	if (parse_input(req, create_spec, false, &in) != KEEL_OK)
+		return KEEL_EINVAL;
+	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err = org_store_exists(tx, org_id);
+
+	if (err == KEEL_ENOTFOUND)
+		return not_found(req, "organization");
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_idem_claim(req, tx, &key, &replayed) != KEEL_OK || replayed)
+		return KEEL_OK;
+	keel_uuid_v7(&id);
+	keel_uuid_format(&id, text);
+	if ((err = div_store_create(tx, keel_req_arena(req), text, org_id, &in, &row)) != KEEL_OK)
+		return write_failed(req, tx, err);
+	const char *location = keel_arena_printf(keel_req_arena(req), "/api/v1/divisions/%s", row.id);
+
+	if (keel_svc_idem_store(req, tx, key, 201, row.json, location) != KEEL_OK ||
+	    keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	return org_render(req, 201, &row, location);
+}
+
+static keel_err
+div_list(keel_req *req, void *ctx)
+{
+	keel_org *org = ctx;
+	const char *org_id = org_path_id(req, "id");
+	const char *parent = keel_req_query(req, "parent_id");
+	keel_page page;
+	keel_tx *tx;
+	keel_buf out;
+
+	if (org_id == NULL)
+		return not_found(req, "organization");
+	if (keel_svc_page(req, &page) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	bool roots = parent != NULL && strcmp(parent, "null") == 0;
+
+	if (parent != NULL && !roots && !keel_uuid_valid(parent))
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "parent_id must be a UUID or null");
+	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err = org_store_exists(tx, org_id);
+
+	if (err == KEEL_ENOTFOUND)
+		return not_found(req, "organization");
+	keel_buf_init(&out, keel_req_arena(req));
+	keel_buf_puts(&out, "{\"data\":[");
+	org_page pg = {.out = &out};
+
+	if (err == KEEL_OK)
+		err = div_store_list(tx, keel_req_arena(req), org_id, parent != NULL, roots ? NULL : parent,
+		                     page.after, page.limit, &pg);
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	const char *next = pg.count == page.limit ? keel_svc_cursor(req, pg.last_id) : NULL;
+
+	keel_buf_printf(&out, "],\"next_cursor\":%s%s%s}", next ? "\"" : "", next ? next : "null",
+	                next ? "\"" : "");
+	return keel_req_send(req, 200, "application/json", out.data, out.len);
+}
+
+static keel_err
+div_get(keel_req *req, void *ctx)
+{
+	keel_org *org = ctx;
+	const char *id = org_path_id(req, "id");
+	keel_tx *tx;
+	org_row row;
+
+	if (id == NULL)
+		return not_found(req, "division");
+	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err = div_store_get(tx, keel_req_arena(req), id, &row);
+
+	if (err == KEEL_ENOTFOUND)
+		return not_found(req, "division");
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	return org_render(req, 200, &row, NULL);
+}
+
+static keel_err
+div_update(keel_req *req, void *ctx)
+{
+	keel_org *org = ctx;
+	const char *id = org_path_id(req, "id"), *version;
+	org_input in;
+	keel_tx *tx;
+	org_row row;
+
+	if (id == NULL)
+		return not_found(req, "division");
+	if (parse_input(req, update_spec, true, &in) != KEEL_OK)
+		return KEEL_EINVAL;
+	if (keel_svc_if_match(req, &version) != KEEL_OK)
+		return KEEL_EPRECOND;
+	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err = div_store_update(tx, keel_req_arena(req), id, &in, version, &row);
+
+	if (err == KEEL_ENOTFOUND)
+		return org_explain_miss(req, tx, true, id, version);
+	if (err != KEEL_OK)
+		return write_failed(req, tx, err);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	return org_render(req, 200, &row, NULL);
+}
+
+static keel_err
+div_delete(keel_req *req, void *ctx)
+{
+	keel_org *org = ctx;
+	const char *id = org_path_id(req, "id"), *version;
+	const char *cascade = keel_req_query(req, "cascade");
+	keel_tx *tx;
+
+	if (id == NULL)
+		return not_found(req, "division");
+	if (cascade != NULL && strcmp(cascade, "true") != 0 && strcmp(cascade, "false") != 0)
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "cascade must be true or false");
+	if (keel_svc_if_match(req, &version) != KEEL_OK)
+		return KEEL_EPRECOND;
+	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err =
+	    div_store_delete(tx, id, version, cascade != NULL && strcmp(cascade, "true") == 0);
+
+	if (err == KEEL_ENOTFOUND)
+		return org_explain_miss(req, tx, true, id, version);
+	if (err == KEEL_ECONFLICT)
+		return keel_req_fail(req, err, NULL,
+		                     "the division has child divisions; delete with ?cascade=true");
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	return keel_req_no_content(req);
+}
+
+static const keel_route routes[] = {
+    {"POST", "/api/v1/organizations/{id}/divisions", div_create, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
+     "Create a division in an organization"},
+    {"GET", "/api/v1/organizations/{id}/divisions", div_list, 0, KEEL_ROLE_VIEWER,
+     "List an organization's divisions (?parent_id=, pagination)"},
+    {"GET", "/api/v1/divisions/{id}", div_get, 0, KEEL_ROLE_VIEWER, "A division"},
+    {"PATCH", "/api/v1/divisions/{id}", div_update, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
+     "Change or move a division"},
+    {"DELETE", "/api/v1/divisions/{id}", div_delete, 0, KEEL_ROLE_ADMIN,
+     "Delete a division (?cascade=true: with its subtree)"},
+};
+
+void
+div_api_routes(keel_router *r, keel_org *org)
+{
+	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), org);
+}

@@ -1,0 +1,310 @@
+/*
+ * Organizations: create, list (?status=, ?q=, pagination), get, update,
+ * delete.  Handlers parse -> validate -> open the request's transaction ->
+ * call the store -> render the JSON text PostgreSQL produced.
+ */
+#include "org/org_int.h"
+#include "auth/auth.h"
+#include "core/uuid.h"
+#include "svc/svc.h"
+
+#include <string.h>
+
+bool
+org_code_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len > 32)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+static const char *const status_choices[] = {"active", "archived", NULL};
+
+static const keel_field_spec create_spec[] = {
+    {.name = "name", .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1, .max = 200},
+    {.name = "code",
+     .type = KEEL_F_STRING,
+     .required = true,
+     .min = 1,
+     .max = 32,
+     .check = org_code_valid,
+     .check_msg = CODE_RULE},
+    {.name = "description", .type = KEEL_F_STRING, .max = 2000},
+    {.name = "status", .type = KEEL_F_ENUM, .choices = status_choices},
+    {.name = "settings", .type = KEEL_F_OBJECT, .max = 16384},
+};
+
+/* The same fields, none required. */
+static const keel_field_spec update_spec[] = {
+    {.name = "name", .type = KEEL_F_STRING, .trim = true, .min = 1, .max = 200},
+    {.name = "code",
+     .type = KEEL_F_STRING,
+     .min = 1,
+     .max = 32,
+     .check = org_code_valid,
+     .check_msg = CODE_RULE},
+    {.name = "description", .type = KEEL_F_STRING, .max = 2000},
+    {.name = "status", .type = KEEL_F_ENUM, .choices = status_choices},
+    {.name = "settings", .type = KEEL_F_OBJECT, .max = 16384},
+};
+
+/* Parse and validate the body into in; fails the request (400/422) when invalid. */
+static keel_err
+parse_input(keel_req *req, const keel_field_spec *spec, size_t n, bool partial, org_input *in)
+{
+	json_t *body;
+
+	memset(in, 0, sizeof(*in));
+	if (keel_req_json_body(req, &body) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	if (keel_json_check(req, body, spec, n) > 0)
+		return keel_req_fail(req, KEEL_EINVAL, NULL, "the organization is invalid");
+	if (partial && json_object_size(body) == 0)
+		return keel_req_fail(req, KEEL_EINVAL, NULL, "give at least one field to change");
+	in->name = json_string_value(json_object_get(body, "name"));
+	in->code = json_string_value(json_object_get(body, "code"));
+	in->description = json_string_value(json_object_get(body, "description"));
+	in->status = json_string_value(json_object_get(body, "status"));
+	json_t *settings = json_object_get(body, "settings");
+
+	if (settings != NULL) {
+		char *text = json_dumps(settings, JSON_COMPACT);
+
+		in->settings = keel_arena_strdup(keel_req_arena(req), text);
+		free(text);
+	}
+	return KEEL_OK;
+}
+
+/* Answer with a row: its JSON text and ETag (and Location when created). */
+keel_err
+org_render(keel_req *req, int status, const org_row *row, const char *location)
+{
+	char etag[32];
+
+	snprintf(etag, sizeof(etag), "\"%ld\"", row->version);
+	keel_req_set_header(req, "ETag", etag);
+	if (location != NULL)
+		keel_req_set_header(req, "Location", location);
+	return keel_req_send(req, status, "application/json", row->json, strlen(row->json));
+}
+
+const char *
+org_path_id(keel_req *req, const char *name)
+{
+	const char *id = keel_req_param(req, name);
+
+	return id != NULL && keel_uuid_valid(id) ? id : NULL;
+}
+
+static keel_err
+not_found(keel_req *req)
+{
+	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such organization");
+}
+
+/* Store errors of writes: duplicate code 409, the rest by kind. */
+static keel_err
+write_failed(keel_req *req, keel_err err)
+{
+	if (err == KEEL_ECONFLICT)
+		return keel_req_fail(req, err, "code", "is already used by another organization");
+	if (err == KEEL_ENOTFOUND)
+		return not_found(req);
+	return keel_svc_fail(req, err, NULL);
+}
+
+static keel_err
+org_create(keel_req *req, void *ctx)
+{
+	keel_org *org = ctx;
+	org_input in;
+	keel_tx *tx;
+	org_row row;
+	const char *key;
+	bool replayed;
+	keel_uuid id;
+	char text[KEEL_UUID_STRLEN + 1];
+
+	if (parse_input(req, create_spec, 5, false, &in) != KEEL_OK)
+		return KEEL_EINVAL;
+	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	if (keel_svc_idem_claim(req, tx, &key, &replayed) != KEEL_OK || replayed)
+		return KEEL_OK;
+	keel_uuid_v7(&id);
+	keel_uuid_format(&id, text);
+	keel_err err = org_store_create(tx, keel_req_arena(req), text, &in, &row);
+
+	if (err != KEEL_OK)
+		return write_failed(req, err);
+	const char *location =
+	    keel_arena_printf(keel_req_arena(req), "/api/v1/organizations/%s", row.id);
+
+	if (keel_svc_idem_store(req, tx, key, 201, row.json, location) != KEEL_OK ||
+	    keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	return org_render(req, 201, &row, location);
+}
+
+static keel_err
+org_list(keel_req *req, void *ctx)
+{
+	keel_org *org = ctx;
+	const char *status = keel_req_query(req, "status");
+	const char *q = keel_req_query(req, "q");
+	keel_page page;
+	keel_tx *tx;
+	keel_buf out;
+
+	if (keel_svc_page(req, &page) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	if (status != NULL && strcmp(status, "active") != 0 && strcmp(status, "archived") != 0)
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "status must be active or archived");
+	if (q != NULL && (q[0] == '\0' || keel_utf8_length(q, strlen(q)) > 200))
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "q must be 1 to 200 characters");
+	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_buf_init(&out, keel_req_arena(req));
+	keel_buf_puts(&out, "{\"data\":[");
+	org_page pg = {.out = &out};
+	keel_err err = org_store_list(tx, keel_req_arena(req), status, q, page.after, page.limit, &pg);
+
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	const char *next = pg.count == page.limit ? keel_svc_cursor(req, pg.last_id) : NULL;
+
+	keel_buf_printf(&out, "],\"next_cursor\":%s%s%s}", next ? "\"" : "", next ? next : "null",
+	                next ? "\"" : "");
+	return keel_req_send(req, 200, "application/json", out.data, out.len);
+}
+
+static keel_err
+org_get(keel_req *req, void *ctx)
+{
+	keel_org *org = ctx;
+	const char *id = org_path_id(req, "id");
+	keel_tx *tx;
+	org_row row;
+
+	if (id == NULL)
+		return not_found(req);
+	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err = org_store_get(tx, keel_req_arena(req), id, &row);
+
+	if (err == KEEL_ENOTFOUND)
+		return not_found(req);
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	return org_render(req, 200, &row, NULL);
+}
+
+/*
+ * A guarded write changed no row: 412 when the row exists at another version,
+ * else 404.
+ */
+keel_err
+org_explain_miss(keel_req *req, keel_tx *tx, bool division, const char *id, const char *version)
+{
+	long current;
+	keel_err err = version ? org_store_version(tx, division, id, &current) : KEEL_ENOTFOUND;
+
+	if (err == KEEL_OK)
+		return keel_req_fail(req, KEEL_EPRECOND, NULL, "the %s is at version %ld",
+		                     division ? "division" : "organization", current);
+	if (err == KEEL_ENOTFOUND)
+		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such %s",
+		                     division ? "division" : "organization");
+	return keel_svc_fail(req, err, NULL);
+}
+
+static keel_err
+org_update(keel_req *req, void *ctx)
+{
+	keel_org *org = ctx;
+	const char *id = org_path_id(req, "id"), *version;
+	org_input in;
+	keel_tx *tx;
+	org_row row;
+
+	if (id == NULL)
+		return not_found(req);
+	if (parse_input(req, update_spec, 5, true, &in) != KEEL_OK)
+		return KEEL_EINVAL;
+	if (keel_svc_if_match(req, &version) != KEEL_OK)
+		return KEEL_EPRECOND;
+	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err = org_store_update(tx, keel_req_arena(req), id, &in, version, &row);
+
+	if (err == KEEL_ENOTFOUND)
+		return org_explain_miss(req, tx, false, id, version);
+	if (err != KEEL_OK)
+		return write_failed(req, err);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	return org_render(req, 200, &row, NULL);
+}
+
+static keel_err
+org_delete(keel_req *req, void *ctx)
+{
+	keel_org *org = ctx;
+	const char *id = org_path_id(req, "id"), *version;
+	keel_tx *tx;
+
+	if (id == NULL)
+		return not_found(req);
+	if (keel_svc_if_match(req, &version) != KEEL_OK)
+		return KEEL_EPRECOND;
+	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err = org_store_delete(tx, id, version);
+
+	if (err == KEEL_ENOTFOUND)
+		return org_explain_miss(req, tx, false, id, version);
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	return keel_req_no_content(req);
+}
+
+static const keel_route routes[] = {
+    {"POST", "/api/v1/organizations", org_create, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
+     "Create an organization"},
+    {"GET", "/api/v1/organizations", org_list, 0, KEEL_ROLE_VIEWER,
+     "List organizations (?status=, ?q=, pagination)"},
+    {"GET", "/api/v1/organizations/{id}", org_get, 0, KEEL_ROLE_VIEWER, "An organization"},
+    {"PATCH", "/api/v1/organizations/{id}", org_update, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
+     "Change an organization"},
+    {"DELETE", "/api/v1/organizations/{id}", org_delete, 0, KEEL_ROLE_ADMIN,
+     "Delete an organization and its divisions"},
+};
+
+void
+org_api_routes(keel_router *r, keel_org *org)
+{
+	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), org);
+}
+
+void
+keel_org_routes(keel_router *r, keel_org *org)
+{
+	org_api_routes(r, org);
+	div_api_routes(r, org);
+}

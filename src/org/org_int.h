@@ -1,0 +1,83 @@
+/*
+ * Private to src/org: the store's interface.
+ */
+#ifndef KEEL_ORG_ORG_INT_H
+#define KEEL_ORG_ORG_INT_H
+
+#include <stdbool.h>
+
+#include "core/str.h"
+#include "org/org.h"
+
+/* Writable fields of an organization or a division; NULL: not given. */
+typedef struct org_input {
+	const char *name;
+	const char *code;
+	const char *description;
+	const char *status;    /* organizations */
+	const char *settings;  /* organizations: JSON object text */
+	bool parent_given;     /* divisions: parent_id present (maybe null) */
+	const char *parent_id; /* divisions */
+} org_input;
+
+/* One row as the API's JSON text, rendered by PostgreSQL. */
+typedef struct org_row {
+	const char *id;
+	long version;
+	const char *json;
+} org_row;
+
+/* A page of rows: JSON objects joined by commas into out. */
+typedef struct org_page {
+	keel_buf *out;
+	int count;
+	const char *last_id;
+} org_page;
+
+keel_err org_store_create(keel_tx *tx, keel_arena *a, const char *id, const org_input *in,
+                          org_row *row);
+/* org_store_get, org_store_list and div_store_get run as their transaction's only statement. */
+keel_err org_store_get(keel_tx *tx, keel_arena *a, const char *id, org_row *row);
+keel_err org_store_list(keel_tx *tx, keel_arena *a, const char *status, const char *q,
+                        const char *after, int limit, org_page *page);
+keel_err org_store_update(keel_tx *tx, keel_arena *a, const char *id, const org_input *in,
+                          const char *version, org_row *row);
+keel_err org_store_delete(keel_tx *tx, const char *id, const char *version);
+
+/* KEEL_OK when the organization exists in the caller's tenant, else KEEL_ENOTFOUND. */
+keel_err org_store_exists(keel_tx *tx, const char *id);
+
+/* The current version of a row (after a guarded write changed nothing); ENOTFOUND when absent. */
+keel_err org_store_version(keel_tx *tx, bool division, const char *id, long *version);
+
+keel_err div_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
+                          const org_input *in, org_row *row);
+keel_err div_store_get(keel_tx *tx, keel_arena *a, const char *id, org_row *row);
+keel_err div_store_list(keel_tx *tx, keel_arena *a, const char *org_id, bool by_parent,
+                        const char *parent_id, const char *after, int limit, org_page *page);
+keel_err div_store_update(keel_tx *tx, keel_arena *a, const char *id, const org_input *in,
+                          const char *version, org_row *row);
+/* Delete one division (KEEL_ECONFLICT when it has children) or its whole subtree. */
+keel_err div_store_delete(keel_tx *tx, const char *id, const char *version, bool cascade);
+
+/* ---- org_api.c: shared by both APIs ---- */
+
+#define CODE_RULE "must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+
+bool org_code_valid(const char *s);
+
+/* The path parameter name when it is a UUID, else NULL (no row of any tenant). */
+const char *org_path_id(keel_req *req, const char *name);
+
+/* Answer with a row's JSON text, its ETag, and Location when given. */
+keel_err org_render(keel_req *req, int status, const org_row *row, const char *location);
+
+/* A guarded write changed no row: 412 when it exists at another version, else 404. */
+keel_err org_explain_miss(keel_req *req, keel_tx *tx, bool division, const char *id,
+                          const char *version);
+
+/* org_api.c / div_api.c */
+void org_api_routes(keel_router *r, keel_org *org);
+void div_api_routes(keel_router *r, keel_org *org);
+
+#endif

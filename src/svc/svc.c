@@ -1,0 +1,102 @@
+/*
+ * Request-scoped database access (see svc.h).
+ */
+#include "svc/svc.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static keel_err
+begin(keel_req *req, keel_db_pool *pool, const keel_ctx *ctx, keel_tx **tx)
+{
+	keel_db *db;
+	keel_err err = keel_db_acquire_scoped(pool, keel_req_arena(req), &db);
+
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	return keel_tx_begin(db, keel_req_arena(req), ctx, tx);
+}
+
+keel_err
+keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
+{
+	const keel_principal *p = keel_req_principal(req);
+	keel_ctx ctx = {
+	    .tenant_id = p->tenant_id, .user_id = p->user_id, .request_id = keel_req_id(req)};
+
+	return begin(req, pool, &ctx, tx);
+}
+
+keel_err
+keel_svc_tx_tenant(keel_req *req, keel_db_pool *pool, const char *tenant_id, keel_tx **tx)
+{
+	keel_ctx ctx = {.tenant_id = tenant_id, .request_id = keel_req_id(req)};
+
+	return begin(req, pool, &ctx, tx);
+}
+
+keel_err
+keel_svc_fail(keel_req *req, keel_err err, const char *detail)
+{
+	switch (err) {
+	case KEEL_EUNAVAIL:
+		return keel_req_fail(req, err, NULL, "the database is unavailable; retry shortly");
+	case KEEL_EINTERNAL:
+		return keel_req_fail(req, err, NULL, "%s", detail ? detail : "database error");
+	default:
+		return keel_req_fail(req, err, NULL, "%s", detail ? detail : keel_err_name(err));
+	}
+}
+
+keel_err
+keel_svc_commit(keel_req *req, keel_tx *tx)
+{
+	keel_err err = keel_tx_commit(tx);
+
+	return err == KEEL_OK ? KEEL_OK : keel_svc_fail(req, err, "could not commit");
+}
+
+void
+keel_svc_release(keel_tx *tx)
+{
+	keel_tx_rollback(tx);
+	keel_db_release_scoped(keel_tx_db(tx));
+}
+
+keel_err
+keel_svc_if_match(keel_req *req, const char **version)
+{
+	const char *h = keel_req_header(req, "If-Match");
+	size_t len;
+
+	*version = NULL;
+	if (h == NULL || strcmp(h, "*") == 0)
+		return KEEL_OK;
+	len = strlen(h);
+	if (len >= 3 && len <= 12 && h[0] == '"' && h[len - 1] == '"' &&
+	    strspn(h + 1, "0123456789") == len - 2) {
+		/*
+		 * Versions are integers from 1 up: "01" (ETags compare byte for
+		 * byte) or a number past the integer range can match no version.
+		 * "0" says so to the stores, which compare it as an integer.
+		 */
+		bool canonical = h[1] != '0' && strtoll(h + 1, NULL, 10) <= INT32_MAX;
+
+		*version = canonical ? keel_arena_strndup(keel_req_arena(req), h + 1, len - 2) : "0";
+		return KEEL_OK;
+	}
+	return keel_req_fail(req, KEEL_EPRECOND, NULL,
+	                     "If-Match must be a strong ETag of this resource, like \"3\"");
+}
+
+void
+keel_svc_etag(keel_req *req, const json_t *resource)
+{
+	char etag[32];
+
+	snprintf(etag, sizeof(etag), "\"%lld\"",
+	         (long long)json_integer_value(json_object_get(resource, "version")));
+	keel_req_set_header(req, "ETag", etag);
+}

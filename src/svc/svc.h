@@ -1,0 +1,88 @@
+/*
+ * Request-scoped services: the glue between a request and the database.
+ *
+ * Every feature handler opens its transaction here, so that the tenant, the
+ * user and the request id always reach PostgreSQL the same way: from the
+ * authenticated principal (never from the request body), through
+ * keel_tx_begin().  The connection is taken from the pool for the request and
+ * returned when the request's arena dies; an uncommitted transaction is
+ * rolled back then.
+ */
+#ifndef KEEL_SVC_SVC_H
+#define KEEL_SVC_SVC_H
+
+#include "db/db.h"
+#include "http/http.h"
+
+/* A transaction acting for the request's principal; fails the request with 503 when the database is
+ * down. */
+keel_err keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx);
+
+/* A transaction acting for tenant_id with no user (sign-in, sign-up, refresh before the user is
+ * known). */
+keel_err keel_svc_tx_tenant(keel_req *req, keel_db_pool *pool, const char *tenant_id, keel_tx **tx);
+
+/*
+ * Turn a store error into the request's answer: unavailable -> 503, internal
+ * -> 500, anything else -> that code with detail.  Returns err.
+ */
+keel_err keel_svc_fail(keel_req *req, keel_err err, const char *detail);
+
+/* Commit, failing the request on error. */
+keel_err keel_svc_commit(keel_req *req, keel_tx *tx);
+
+/*
+ * End tx (rolled back unless committed) and give its connection back now:
+ * for a request about to wait on other work (password hashing).
+ */
+void keel_svc_release(keel_tx *tx);
+
+/* ---- versions: ETag and If-Match ---- */
+
+/*
+ * The version an If-Match header asks for: *version NULL when there is no
+ * header or it is "*"; otherwise the digits of a strong ETag "N" ("0", which
+ * no row has, when N has a leading zero or is past the integer range).
+ * Anything else cannot match any version: the request fails with 412.
+ */
+keel_err keel_svc_if_match(keel_req *req, const char **version);
+
+/* Set ETag: "<version>" from the resource's "version" member. */
+void keel_svc_etag(keel_req *req, const json_t *resource);
+
+/* ---- Idempotency-Key on creates (idempotency.c) ---- */
+
+/*
+ * Claim the request's Idempotency-Key in tx (a no-op without the header).
+ * *key is set when this request owns the key and must store its response
+ * with keel_svc_idem_store() before commit.  *replayed is set when an earlier
+ * identical request's response has been sent: the handler returns at once
+ * (and may commit or let tx roll back).  A key reused with another request is
+ * 422; a malformed key 400.
+ */
+keel_err keel_svc_idem_claim(keel_req *req, keel_tx *tx, const char **key, bool *replayed);
+
+/* Store the response for key (NULL: nothing to do). */
+keel_err keel_svc_idem_store(keel_req *req, keel_tx *tx, const char *key, int status,
+                             const char *body, const char *location);
+
+/* ---- pagination ---- */
+
+#define KEEL_PAGE_DEFAULT 50
+#define KEEL_PAGE_MAX     200
+
+typedef struct keel_page {
+	int limit;         /* 1..KEEL_PAGE_MAX */
+	const char *after; /* canonical UUID: rows with a greater id, or NULL */
+} keel_page;
+
+/* Parse ?limit= and ?cursor=; a bad value fails the request with 400. */
+keel_err keel_svc_page(keel_req *req, keel_page *out);
+
+/* The opaque cursor for a page that ended at last_id (in the request arena). */
+const char *keel_svc_cursor(keel_req *req, const char *last_id);
+
+/* {"data": data, "next_cursor": ...}: a cursor only when the page is full. Steals data. */
+json_t *keel_svc_list(keel_req *req, json_t *data, const keel_page *page, const char *last_id);
+
+#endif

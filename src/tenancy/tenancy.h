@@ -1,0 +1,33 @@
+/*
+ * keel tenancy: tenant sign-up and the caller's tenant.
+ */
+#ifndef KEEL_TENANCY_TENANCY_H
+#define KEEL_TENANCY_TENANCY_H
+
+#include <stdbool.h>
+
+#include "auth/auth.h"
+#include "db/db.h"
+#include "http/http.h"
+
+typedef struct keel_tenancy {
+	keel_db_pool *pool; /* borrowed */
+	keel_auth *auth;    /* borrowed: owner creation and password hashing */
+	bool signup_open;   /* KEEL_SIGNUP */
+} keel_tenancy;
+
+/* POST /api/v1/tenants, GET and PATCH /api/v1/tenant. */
+void keel_tenancy_routes(keel_router *r, keel_tenancy *t);
+
+/*
+ * Create a tenant and its first owner in one transaction on db (for
+ * `keel tenant create`); hash is the owner's password hash.  *out gets
+ * {"tenant": {...}, "owner": {...}}.  KEEL_ECONFLICT when the slug is taken.
+ */
+keel_err keel_tenancy_create(keel_db *db, keel_arena *arena, const char *name, const char *slug,
+                             const char *owner_email, const char *hash, json_t **out);
+
+/* True when slug matches ^[a-z0-9][a-z0-9-]{1,62}$. */
+bool keel_tenancy_slug_valid(const char *slug);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * Tenant sign-up (POST /api/v1/tenants) and the caller's tenant
+ * (GET, PATCH /api/v1/tenant).
+ *
+ * Sign-up creates the tenant and its first owner in one transaction: either
+ * both exist afterwards or neither does.  The owner's password is hashed on
+ * the hashing pool first, outside any transaction.
+ */
+#include "tenancy/tenancy_int.h"
+#include "core/uuid.h"
+#include "svc/svc.h"
+
+#include <string.h>
+
+bool
+keel_tenancy_slug_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 2 || len > 63)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-');
+
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static bool
+slug_check(const char *s)
+{
+	return keel_tenancy_slug_valid(s);
+}
+
+static const keel_field_spec signup_spec[] = {
+    {.name = "name", .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1, .max = 200},
+    {.name = "slug",
+     .type = KEEL_F_STRING,
+     .required = true,
+     .min = 1,
+     .max = 63,
+     .check = slug_check,
+     .check_msg = "must match ^[a-z0-9][a-z0-9-]{1,62}$"},
+    {.name = "owner_email",
+     .type = KEEL_F_STRING,
+     .required = true,
+     .trim = true,
+     .min = 1,
+     .max = 254},
+    {.name = "owner_password", .type = KEEL_F_STRING, .required = true},
+};
+
+static const keel_field_spec rename_spec[] = {
+    {.name = "name", .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1, .max = 200},
+};
+
+typedef struct signup_state {
+	keel_auth_hash_job job;
+	const char *name, *slug, *email;
+} signup_state;
+
+/* Tenant, then owner, in tx; *out = {"tenant", "owner"}. */
+static keel_err
+create_both(keel_tx *tx, keel_arena *a, const char *name, const char *slug, const char *email,
+            const char *hash, json_t **out)
+{
+	keel_uuid id;
+	char text[KEEL_UUID_STRLEN + 1];
+	json_t *tenant, *owner;
+
+	keel_uuid_v7(&id);
+	keel_uuid_format(&id, text);
+	keel_err err = tenancy_store_create(tx, a, text, name, slug, &tenant);
+
+	if (err == KEEL_OK)
+		err = keel_auth_user_insert(tx, a, email, hash, KEEL_ROLE_OWNER, &owner);
+	if (err == KEEL_OK)
+		*out = json_pack("{s:O, s:O}", "tenant", tenant, "owner", owner);
+	return err;
+}
+
+keel_err
+keel_tenancy_create(keel_db *db, keel_arena *arena, const char *name, const char *slug,
+                    const char *owner_email, const char *hash, json_t **out)
+{
+	keel_tx *tx;
+	keel_err err = keel_tx_begin(db, arena, NULL, &tx);
+
+	if (err == KEEL_OK)
+		err = create_both(tx, arena, name, slug, owner_email, hash, out);
+	if (err == KEEL_OK && (err = keel_tx_commit(tx)) != KEEL_OK)
+		json_decref(*out);
+	return err;
+}
+
+static keel_err
+signup_start(keel_req *req, keel_tenancy *t)
+{
+	json_t *body;
+	signup_state *s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
+
+	if (!t->signup_open)
+		return keel_req_fail(req, KEEL_EDENIED, NULL, "sign-up is closed on this server");
+	if (keel_req_json_body(req, &body) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	keel_json_check(req, body, signup_spec, 4);
+	s->name = json_string_value(json_object_get(body, "name"));
+	s->slug = json_string_value(json_object_get(body, "slug"));
+	s->email = json_string_value(json_object_get(body, "owner_email"));
+	s->job.password = json_string_value(json_object_get(body, "owner_password"));
+	s->job.auth = t->auth;
+	if (s->email != NULL)
+		keel_auth_check_email(req, "owner_email", s->email);
+	if (s->job.password != NULL)
+		keel_auth_check_new_password(req, "owner_password", s->job.password);
+	if (keel_req_field_errors(req) > 0)
+		return keel_req_fail(req, KEEL_EINVAL, NULL, "the sign-up is invalid");
+	return keel_req_offload(req, keel_auth_hashers(t->auth), keel_auth_hash_run, s);
+}
+
+static keel_err
+signup_finish(keel_req *req, keel_tenancy *t, signup_state *s)
+{
+	keel_tx *tx;
+	json_t *out;
+	keel_err err;
+
+	if (!s->job.ok)
+		return keel_req_fail(req, KEEL_EINTERNAL, NULL, "password hashing failed");
+	if (keel_svc_tx_tenant(req, t->pool, NULL, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	err = create_both(tx, keel_req_arena(req), s->name, s->slug, s->email, s->job.hash, &out);
+	if (err == KEEL_ECONFLICT)
+		return keel_req_fail(req, KEEL_ECONFLICT, "slug", "is already taken");
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK) {
+		json_decref(out);
+		return KEEL_EUNAVAIL;
+	}
+	keel_req_set_header(req, "Location", "/api/v1/tenant");
+	return keel_req_json(req, 201, out);
+}
+
+static keel_err
+signup(keel_req *req, void *ctx)
+{
+	if (!keel_req_resumed(req))
+		return signup_start(req, ctx);
+	return signup_finish(req, ctx, keel_req_offload_arg(req));
+}
+
+static keel_err
+tenant_get(keel_req *req, void *ctx)
+{
+	keel_tenancy *t = ctx;
+	keel_tx *tx;
+	json_t *tenant;
+
+	if (keel_svc_tx(req, t->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err = tenancy_store_get(tx, keel_req_arena(req), &tenant);
+
+	if (err == KEEL_ENOTFOUND)
+		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "the tenant no longer exists");
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_svc_etag(req, tenant);
+	return keel_req_json(req, 200, json_incref(tenant));
+}
+
+static keel_err
+tenant_rename(keel_req *req, void *ctx)
+{
+	keel_tenancy *t = ctx;
+	json_t *body, *tenant;
+	const char *version;
+	keel_tx *tx;
+
+	if (keel_req_json_body(req, &body) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	if (keel_json_check(req, body, rename_spec, 1) > 0)
+		return keel_req_fail(req, KEEL_EINVAL, NULL, "the tenant is invalid");
+	if (keel_svc_if_match(req, &version) != KEEL_OK)
+		return KEEL_EPRECOND;
+	if (keel_svc_tx(req, t->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err =
+	    tenancy_store_rename(tx, keel_req_arena(req),
+	                         json_string_value(json_object_get(body, "name")), version, &tenant);
+
+	if (err == KEEL_ENOTFOUND)
+		return keel_req_fail(req, version ? KEEL_EPRECOND : KEEL_ENOTFOUND, NULL,
+		                     version ? "the tenant has changed" : "the tenant no longer exists");
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_svc_etag(req, tenant);
+	return keel_req_json(req, 200, json_incref(tenant));
+}
+
+static const keel_route routes[] = {
+    {"POST", "/api/v1/tenants", signup, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0,
+     "Sign up: a new tenant and its first owner"},
+    {"GET", "/api/v1/tenant", tenant_get, 0, KEEL_ROLE_VIEWER, "The caller's tenant"},
+    {"PATCH", "/api/v1/tenant", tenant_rename, KEEL_ROUTE_BODY, KEEL_ROLE_OWNER,
+     "Rename the caller's tenant"},
+};
+
+void
+keel_tenancy_routes(keel_router *r, keel_tenancy *t)
+{
+	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), t);
+}

@@ -1,0 +1,76 @@
+/*
+ * The tenancy module's SQL.  Creating a tenant goes through the SECURITY
+ * DEFINER function core.create_tenant(), which also scopes the rest of the
+ * transaction to the new tenant, so the owner's user row follows under
+ * row-level security like any other write.
+ */
+#include "tenancy/tenancy_int.h"
+
+#include <stdlib.h>
+
+#define TS(col)     "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define TENANT_COLS "id, name, slug, status, version, " TS("created_at") ", " TS("updated_at")
+
+static const keel_stmt st_create = {
+    "tenancy_create", "SELECT " TENANT_COLS " FROM core.create_tenant($1, $2, $3)", 3};
+static const keel_stmt st_get = {
+    "tenancy_get", "SELECT " TENANT_COLS " FROM core.tenants WHERE id = core.current_tenant_id()",
+    0};
+static const keel_stmt st_rename = {
+    "tenancy_rename",
+    "UPDATE core.tenants SET name = $1, version = version + 1, updated_at = now()"
+    " WHERE id = core.current_tenant_id() AND ($2::integer IS NULL OR version = $2::integer)"
+    " RETURNING " TENANT_COLS,
+    2};
+
+static void
+json_release(void *p)
+{
+	json_decref(p);
+}
+
+static keel_err
+tenant_row(keel_arena *a, keel_res *res, json_t **out)
+{
+	if (keel_res_rows(res) != 1)
+		return KEEL_ENOTFOUND;
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "id", keel_res_get(res, 0, 0), "name",
+	                 keel_res_get(res, 0, 1), "slug", keel_res_get(res, 0, 2), "status",
+	                 keel_res_get(res, 0, 3), "version", (json_int_t)atoll(keel_res_get(res, 0, 4)),
+	                 "created_at", keel_res_get(res, 0, 5), "updated_at", keel_res_get(res, 0, 6));
+	if (*out == NULL)
+		return KEEL_EINTERNAL;
+	keel_arena_defer(a, json_release, *out);
+	return KEEL_OK;
+}
+
+keel_err
+tenancy_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *name, const char *slug,
+                     json_t **tenant)
+{
+	keel_res *res;
+	const char *p[] = {id, name, slug};
+	keel_err err = keel_tx_exec(tx, &st_create, p, &res);
+
+	return err != KEEL_OK ? err : tenant_row(a, res, tenant);
+}
+
+keel_err
+tenancy_store_get(keel_tx *tx, keel_arena *a, json_t **tenant)
+{
+	keel_res *res;
+	keel_err err = keel_tx_exec(tx, &st_get, NULL, &res);
+
+	return err != KEEL_OK ? err : tenant_row(a, res, tenant);
+}
+
+keel_err
+tenancy_store_rename(keel_tx *tx, keel_arena *a, const char *name, const char *version,
+                     json_t **tenant)
+{
+	keel_res *res;
+	const char *p[] = {name, version};
+	keel_err err = keel_tx_exec(tx, &st_rename, p, &res);
+
+	return err != KEEL_OK ? err : tenant_row(a, res, tenant);
+}
