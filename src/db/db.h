@@ -45,6 +45,7 @@ typedef struct keel_ctx {
 	const char *user_id;
 	const char *request_id;
 	const char *trace_id;
+	const char *client_addr; /* the client's address as text, for audit rows */
 } keel_ctx;
 
 /* ---- single connections (commands: migrate, tenant create) ---- */
@@ -81,7 +82,7 @@ void keel_db_release_scoped(keel_db *db);
 
 /*
  * Begin a transaction on db acting for ctx.  The settings app.tenant_id,
- * app.user_id, app.request_id and app.trace_id are made with
+ * app.user_id, app.request_id, app.trace_id and app.client_addr are made with
  * set_config(..., true), so they vanish at COMMIT or ROLLBACK: a connection
  * handed to the next request never carries a tenant over.  BEGIN and the
  * settings travel in one pipeline with the first statement (one round trip).

@@ -36,8 +36,9 @@ static const keel_stmt ctx_stmt = {
     "SELECT set_config('app.tenant_id', coalesce($1::text, ''), true),"
     " set_config('app.user_id', coalesce($2::text, ''), true),"
     " set_config('app.request_id', coalesce($3::text, ''), true),"
-    " set_config('app.trace_id', coalesce($4::text, ''), true)",
-    4,
+    " set_config('app.trace_id', coalesce($4::text, ''), true),"
+    " set_config('app.client_addr', coalesce($5::text, ''), true)",
+    5,
 };
 
 static void
@@ -119,6 +120,7 @@ keel_tx_begin(keel_db *db, keel_arena *arena, const keel_ctx *ctx, keel_tx **out
 		tx->ctx.user_id = ctx->user_id ? keel_arena_strdup(arena, ctx->user_id) : NULL;
 		tx->ctx.request_id = ctx->request_id ? keel_arena_strdup(arena, ctx->request_id) : NULL;
 		tx->ctx.trace_id = ctx->trace_id ? keel_arena_strdup(arena, ctx->trace_id) : NULL;
+		tx->ctx.client_addr = ctx->client_addr ? keel_arena_strdup(arena, ctx->client_addr) : NULL;
 	}
 	tx->state = TX_PENDING;
 	tx->constraint = "";
@@ -249,8 +251,8 @@ static keel_err
 exec_once(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out, bool *retry,
           bool only)
 {
-	const char *ctxp[4] = {tx->ctx.tenant_id, tx->ctx.user_id, tx->ctx.request_id,
-	                       tx->ctx.trace_id};
+	const char *ctxp[5] = {tx->ctx.tenant_id, tx->ctx.user_id, tx->ctx.request_id, tx->ctx.trace_id,
+	                       tx->ctx.client_addr};
 	step steps[6];
 	int n = plan(tx, st, params, ctxp, steps, only);
 	bool first = tx->state == TX_PENDING;

@@ -8,6 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The peer's address for app.client_addr, or NULL when unknown. */
+static const char *
+client_addr(keel_req *req)
+{
+	const char *addr = keel_req_client_addr(req);
+
+	return strcmp(addr, "-") == 0 ? NULL : addr;
+}
+
 static keel_err
 begin(keel_req *req, keel_db_pool *pool, const keel_ctx *ctx, keel_tx **tx)
 {
@@ -23,8 +32,10 @@ keel_err
 keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
 {
 	const keel_principal *p = keel_req_principal(req);
-	keel_ctx ctx = {
-	    .tenant_id = p->tenant_id, .user_id = p->user_id, .request_id = keel_req_id(req)};
+	keel_ctx ctx = {.tenant_id = p->tenant_id,
+	                .user_id = p->user_id,
+	                .request_id = keel_req_id(req),
+	                .client_addr = client_addr(req)};
 
 	return begin(req, pool, &ctx, tx);
 }
@@ -32,7 +43,8 @@ keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
 keel_err
 keel_svc_tx_tenant(keel_req *req, keel_db_pool *pool, const char *tenant_id, keel_tx **tx)
 {
-	keel_ctx ctx = {.tenant_id = tenant_id, .request_id = keel_req_id(req)};
+	keel_ctx ctx = {
+	    .tenant_id = tenant_id, .request_id = keel_req_id(req), .client_addr = client_addr(req)};
 
 	return begin(req, pool, &ctx, tx);
 }

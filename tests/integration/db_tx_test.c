@@ -22,7 +22,8 @@
 static const keel_stmt settings = {
     "t_settings",
     "SELECT current_setting('app.tenant_id', true), current_setting('app.user_id', true),"
-    " current_setting('app.request_id', true), current_setting('app.trace_id', true)",
+    " current_setting('app.request_id', true), current_setting('app.trace_id', true),"
+    " current_setting('app.client_addr', true)",
     0};
 static const keel_stmt insert = {"t_insert", "INSERT INTO public.t (id, note) VALUES ($1, $2)", 2};
 static const keel_stmt backend = {"t_backend", "SELECT pg_backend_pid()", 0};
@@ -62,7 +63,8 @@ settings_live_only_inside_the_transaction(void **state)
 	keel_db *db;
 	keel_tx *tx;
 	keel_res *res;
-	keel_ctx ctx = {.tenant_id = TENANT, .user_id = USER, .request_id = "req-1"};
+	keel_ctx ctx = {
+	    .tenant_id = TENANT, .user_id = USER, .request_id = "req-1", .client_addr = "192.0.2.7"};
 
 	assert_int_equal(keel_db_acquire_scoped(pool, a, &db), KEEL_OK);
 	assert_int_equal(keel_tx_begin(db, a, &ctx, &tx), KEEL_OK);
@@ -72,6 +74,7 @@ settings_live_only_inside_the_transaction(void **state)
 	assert_string_equal(keel_res_get(res, 0, 1), USER);
 	assert_string_equal(keel_res_get(res, 0, 2), "req-1");
 	assert_string_equal(keel_res_get(res, 0, 3), ""); /* unset members read as '' */
+	assert_string_equal(keel_res_get(res, 0, 4), "192.0.2.7");
 	assert_int_equal(keel_tx_commit(tx), KEEL_OK);
 
 	/* after COMMIT the same connection carries no tenant */
@@ -79,6 +82,7 @@ settings_live_only_inside_the_transaction(void **state)
 	assert_string_equal(keel_res_get(res, 0, 0), "");
 	assert_string_equal(keel_res_get(res, 0, 1), "");
 	assert_string_equal(keel_res_get(res, 0, 2), "");
+	assert_string_equal(keel_res_get(res, 0, 4), "");
 	keel_arena_destroy(a);
 	keel_db_pool_destroy(pool);
 }
