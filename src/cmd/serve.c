@@ -214,7 +214,7 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 
 	keel_db_opts dbo = keel_cmd_db_opts(cfg, false);
 	app a = {.pool = keel_db_pool_create(&dbo, cfg->workers),
-	         .hashers = keel_workpool_create(cfg->hash_workers, cfg->hash_queue)};
+	         .hashers = keel_workpool_create(cfg->hash_workers, cfg->hash_queue, 10)};
 	int status = 1;
 	keel_router *router = keel_router_create();
 	keel_server *server = NULL;

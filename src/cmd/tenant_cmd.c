@@ -79,7 +79,7 @@ create(const keel_config *cfg, const char *name, const char *slug, const char *e
        const char *password)
 {
 	keel_db_opts o = keel_cmd_db_opts(cfg, false);
-	keel_workpool *hashers = keel_workpool_create(1, 1);
+	keel_workpool *hashers = keel_workpool_create(1, 1, 0);
 	keel_auth *auth = NULL;
 	keel_db *db = NULL;
 	keel_arena *arena = keel_arena_create(4096);

@@ -6,6 +6,8 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 struct keel_workpool {
 	pthread_mutex_t lock;
@@ -15,6 +17,7 @@ struct keel_workpool {
 	bool stopping;
 	pthread_t *threads;
 	int nthreads;
+	int nice;
 };
 
 static void *
@@ -22,6 +25,9 @@ worker(void *arg)
 {
 	keel_workpool *p = arg;
 
+	/* Best effort: on Linux, nice applies to the calling thread only. */
+	if (p->nice > 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), p->nice) != 0)
+		p->nice = 0;
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		while (p->count == 0 && !p->stopping)
@@ -42,10 +48,11 @@ worker(void *arg)
 }
 
 keel_workpool *
-keel_workpool_create(int threads, int queue)
+keel_workpool_create(int threads, int queue, int nice)
 {
 	keel_workpool *p = keel_xcalloc(1, sizeof(*p));
 
+	p->nice = nice;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	p->cap = queue > 0 ? queue : 1;

@@ -21,8 +21,12 @@ typedef struct keel_job {
 	void *arg;
 } keel_job;
 
-/* threads workers, at most queue jobs waiting (running ones not counted). */
-keel_workpool *keel_workpool_create(int threads, int queue);
+/*
+ * threads workers, at most queue jobs waiting (running ones not counted).
+ * nice > 0 lowers the workers' scheduling priority (Linux per-thread nice),
+ * so CPU-heavy jobs yield the processor to request handling under load.
+ */
+keel_workpool *keel_workpool_create(int threads, int queue, int nice);
 
 /* Finish queued jobs, then join the threads. */
 void keel_workpool_destroy(keel_workpool *p);

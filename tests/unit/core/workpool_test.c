@@ -1,0 +1,100 @@
+/* Unit tests for src/core/workpool.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "core/workpool.h"
+
+typedef struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t open_cond;
+	bool open;
+	atomic_int ran;
+	atomic_int done;
+} gate;
+
+/* Blocks until the test opens the gate: keeps the worker busy on purpose. */
+static void
+wait_gate(void *arg)
+{
+	gate *g = arg;
+
+	pthread_mutex_lock(&g->lock);
+	while (!g->open)
+		pthread_cond_wait(&g->open_cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	atomic_fetch_add(&g->ran, 1);
+}
+
+static void
+count_done(void *arg)
+{
+	gate *g = arg;
+
+	atomic_fetch_add(&g->done, 1);
+}
+
+static void
+open_gate(gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->open = true;
+	pthread_cond_broadcast(&g->open_cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void
+full_queue_refuses_at_once(void **state)
+{
+	(void)state;
+	gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .open_cond = PTHREAD_COND_INITIALIZER};
+	keel_workpool *p = keel_workpool_create(1, 2, 0);
+	keel_job job = {.run = wait_gate, .done = count_done, .arg = &g};
+
+	assert_true(keel_workpool_submit(p, &job)); /* taken by the worker */
+	for (int i = 0; i < 200 && keel_workpool_waiting(p) > 0; i++)
+		usleep(1000);
+	assert_true(keel_workpool_submit(p, &job)); /* queued */
+	assert_true(keel_workpool_submit(p, &job)); /* queued: the queue holds 2 */
+	assert_int_equal(keel_workpool_waiting(p), 2);
+	assert_false(keel_workpool_submit(p, &job)); /* full: refused, not blocked */
+	open_gate(&g);
+	keel_workpool_destroy(p); /* finishes what was queued */
+	assert_int_equal(atomic_load(&g.ran), 3);
+	assert_int_equal(atomic_load(&g.done), 3);
+}
+
+static void
+many_jobs_on_many_threads(void **state)
+{
+	(void)state;
+	gate g = {
+	    .lock = PTHREAD_MUTEX_INITIALIZER, .open_cond = PTHREAD_COND_INITIALIZER, .open = true};
+	keel_workpool *p = keel_workpool_create(4, 1000, 10);
+	keel_job job = {.run = wait_gate, .done = count_done, .arg = &g};
+	int accepted = 0;
+
+	for (int i = 0; i < 500; i++)
+		accepted += keel_workpool_submit(p, &job);
+	keel_workpool_destroy(p);
+	assert_int_equal(accepted, 500);
+	assert_int_equal(atomic_load(&g.ran), 500);
+	assert_int_equal(atomic_load(&g.done), 500);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(full_queue_refuses_at_once),
+	    cmocka_unit_test(many_jobs_on_many_threads),
+	};
+
+	return cmocka_run_group_tests_name("core_workpool", tests, NULL, NULL);
+}
