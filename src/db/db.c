@@ -288,3 +288,21 @@ keel_db_acquire_scoped(keel_db_pool *pool, keel_arena *arena, keel_db **out)
 	keel_arena_defer(arena, scoped_release, s);
 	return KEEL_OK;
 }
+
+void
+keel_db_pool_stats_get(keel_db_pool *p, keel_db_pool_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < p->size; i++) {
+		const keel_db *db = &p->slots[i];
+
+		if (db->conn == NULL || db->broken)
+			out->closed++;
+		else if (db->held)
+			out->busy++;
+		else
+			out->idle++;
+	}
+	pthread_mutex_unlock(&p->lock);
+}

@@ -37,7 +37,21 @@ typedef struct keel_db_opts {
 	int64_t connect_timeout_ms;   /* 0: libpq's default */
 	int64_t statement_timeout_ms; /* 0: none */
 	const char *application_name; /* shown in pg_stat_activity */
+	/*
+	 * Called after each round trip with the name of the statement it carried
+	 * (the last of a pipeline) and its duration; NULL: not observed.
+	 */
+	void (*observe)(void *ctx, const char *statement, double seconds);
+	void *observe_ctx;
 } keel_db_opts;
+
+/* Connections of a pool: open and idle, open and in use, not connected. */
+typedef struct keel_db_pool_stats {
+	int idle, busy, closed;
+} keel_db_pool_stats;
+
+/* A snapshot of the pool, for metrics. */
+void keel_db_pool_stats_get(keel_db_pool *pool, keel_db_pool_stats *out);
 
 /* Who a transaction acts for; NULL members are unset (read back as NULL in SQL). */
 typedef struct keel_ctx {

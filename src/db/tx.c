@@ -11,6 +11,7 @@
  */
 #include "db/db_int.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 #include <string.h>
@@ -156,8 +157,23 @@ step_send(PGconn *c, const step *s)
  * Send steps in one pipeline and collect one result per step.  Returns false
  * when the connection failed (results may be missing); the caller maps errors.
  */
+static bool pipeline_send(keel_db *db, step *steps, int n);
+
+/* Run one pipeline and tell the observer how long the round trip took. */
 static bool
 pipeline_run(keel_db *db, step *steps, int n)
+{
+	uint64_t start = db->opts.observe ? keel_clock_mono_ns() : 0;
+	bool ok = pipeline_send(db, steps, n);
+
+	if (db->opts.observe != NULL && n > 0)
+		db->opts.observe(db->opts.observe_ctx, steps[n - 1].st ? steps[n - 1].st->name : "sql",
+		                 (double)(keel_clock_mono_ns() - start) / 1e9);
+	return ok;
+}
+
+static bool
+pipeline_send(keel_db *db, step *steps, int n)
 {
 	PGconn *c = db->conn;
 	bool ok = true;
@@ -330,7 +346,12 @@ keel_tx_exec_only(keel_tx *tx, const keel_stmt *st, const char *const *params, k
 static keel_err
 tx_simple(keel_tx *tx, const char *sql)
 {
+	uint64_t start = keel_clock_mono_ns();
 	PGresult *res = PQexec(tx->db->conn, sql);
+
+	if (tx->db->opts.observe != NULL)
+		tx->db->opts.observe(tx->db->opts.observe_ctx, sql,
+		                     (double)(keel_clock_mono_ns() - start) / 1e9);
 	keel_err err = KEEL_OK;
 
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {

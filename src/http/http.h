@@ -214,6 +214,14 @@ typedef struct keel_server_opts {
 	int64_t request_timeout_ms; /* idle / slow client cut-off */
 	keel_auth_fn auth;          /* may be NULL: then only public routes work */
 	void *auth_ctx;
+	/*
+	 * Called when a response has been sent (or the client went away): route
+	 * is NULL for requests that matched none, status is 0 when no response
+	 * was sent.  On a worker thread; must be quick.  May be NULL.
+	 */
+	void (*observe)(void *ctx, const keel_route *route, const char *method, int status,
+	                double seconds);
+	void *observe_ctx;
 } keel_server_opts;
 
 /* router is borrowed and must outlive the server. */

@@ -329,6 +329,9 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (keel_log_enabled(KEEL_LOG_INFO))
 		access_log(req, toe);
+	if (s->opts.observe != NULL)
+		s->opts.observe(s->opts.observe_ctx, req->match.route, req->method, req->status,
+		                (double)(keel_clock_mono_ns() - req->start_ns) / 1e9);
 	*con_cls = NULL;
 	req_free(req);
 	atomic_fetch_sub(&s->inflight, 1);

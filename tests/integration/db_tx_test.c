@@ -40,6 +40,47 @@ pool_with(const char *conninfo, int64_t statement_timeout_ms)
 	return keel_db_pool_create(&o, 2);
 }
 
+/* What the observer saw: the statement names, joined by spaces. */
+static char observed[512];
+
+static void
+observe(void *ctx, const char *statement, double seconds)
+{
+	size_t used = strlen(observed);
+
+	(void)ctx;
+	assert_true(seconds >= 0 && seconds < 60);
+	snprintf(observed + used, sizeof(observed) - used, "%s ", statement);
+}
+
+static void
+round_trips_are_observed(void **state)
+{
+	(void)state;
+	keel_db_opts o = {.connect_timeout_ms = 2000, .observe = observe};
+	keel_db_pool *pool = keel_db_pool_create(&o, 1);
+	keel_arena *a = keel_arena_create(0);
+	keel_db *db;
+	keel_tx *tx;
+	keel_db_pool_stats st;
+	const char *p[] = {"300", "observed"};
+
+	observed[0] = '\0';
+	keel_db_pool_stats_get(pool, &st);
+	assert_int_equal(st.closed, 1);
+	assert_int_equal(keel_db_acquire_scoped(pool, a, &db), KEEL_OK);
+	keel_db_pool_stats_get(pool, &st);
+	assert_int_equal(st.busy, 1);
+	assert_int_equal(keel_tx_begin(db, a, NULL, &tx), KEEL_OK);
+	assert_int_equal(keel_tx_exec(tx, &insert, p, NULL), KEEL_OK);
+	assert_int_equal(keel_tx_commit(tx), KEEL_OK);
+	assert_string_equal(observed, "t_insert COMMIT ");
+	keel_arena_destroy(a);
+	keel_db_pool_stats_get(pool, &st);
+	assert_int_equal(st.idle, 1);
+	keel_db_pool_destroy(pool);
+}
+
 static int
 setup_db(void **state)
 {
@@ -240,6 +281,7 @@ main(void)
 	    cmocka_unit_test(errors_map_by_sqlstate),
 	    cmocka_unit_test(reconnects_after_the_backend_dies),
 	    cmocka_unit_test(unreachable_and_slow_database),
+	    cmocka_unit_test(round_trips_are_observed),
 	};
 
 	return cmocka_run_group_tests_name("db_tx", tests, setup_db, NULL);

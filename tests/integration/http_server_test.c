@@ -76,6 +76,23 @@ static const keel_route routes[] = {
     {"GET", "/private", slow, 0, 0, "needs auth"},
 };
 
+/* What the observer saw, as "METHOD route status;" entries. */
+static char observed[4096];
+static pthread_mutex_t observed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+observe(void *ctx, const keel_route *route, const char *method, int status, double seconds)
+{
+	(void)ctx;
+	assert_true(seconds >= 0 && seconds < 60);
+	pthread_mutex_lock(&observed_lock);
+	size_t used = strlen(observed);
+
+	snprintf(observed + used, sizeof(observed) - used, "%s %s %d;", method,
+	         route ? route->path : "-", status);
+	pthread_mutex_unlock(&observed_lock);
+}
+
 typedef struct fixture {
 	keel_router *router;
 	keel_server *server;
@@ -97,7 +114,8 @@ start(int64_t request_timeout_ms)
 	                      .workers = 2,
 	                      .max_connections = 64,
 	                      .request_timeout_ms = request_timeout_ms,
-	                      .auth = denied_auth};
+	                      .auth = denied_auth,
+	                      .observe = observe};
 
 	f->server = keel_server_create(&o, f->router);
 	assert_int_equal(keel_server_start(f->server, err, sizeof(err)), KEEL_OK);
@@ -361,6 +379,24 @@ graceful_stop_finishes_inflight(void **state)
 }
 
 static void
+completed_requests_are_observed(void **state)
+{
+	fixture *f = *state;
+
+	observed[0] = '\0';
+	kt_resp_free(kt_request(f->base, "GET", "/boom", NULL, NULL, 0));
+	kt_resp_free(kt_request(f->base, "GET", "/secret/raw/path", NULL, NULL, 0));
+	/* the completion callback may run just after the client has its answer */
+	for (int i = 0; i < 200 && strstr(observed, "GET - 404;") == NULL; i++)
+		usleep(5000);
+	pthread_mutex_lock(&observed_lock);
+	assert_non_null(strstr(observed, "GET /boom 500;"));
+	assert_non_null(strstr(observed, "GET - 404;")); /* never the raw path */
+	assert_null(strstr(observed, "secret"));
+	pthread_mutex_unlock(&observed_lock);
+}
+
+static void
 slow_client_is_cut_off(void **state)
 {
 	(void)state;
@@ -392,6 +428,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(bad_bytes_in_path_and_query, setup, teardown),
 	    cmocka_unit_test_setup_teardown(request_ids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(failures_are_problems, setup, teardown),
+	    cmocka_unit_test_setup_teardown(completed_requests_are_observed, setup, teardown),
 	    cmocka_unit_test(graceful_stop_finishes_inflight),
 	    cmocka_unit_test(slow_client_is_cut_off),
 	};
