@@ -240,7 +240,8 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 	                       .max_connections = cfg->max_connections,
 	                       .request_timeout_ms = cfg->request_timeout_ms,
 	                       .auth = keel_auth_authenticate,
-	                       .auth_ctx = a.auth};
+	                       .auth_ctx = a.auth,
+	                       .trace_ratio = 1.0};
 
 	server = keel_server_create(&so, router);
 	if (keel_server_start(server, err, sizeof(err)) != KEEL_OK) {

@@ -111,6 +111,16 @@ const char *keel_req_header(const keel_req *req, const char *name);
 /* Raw body (NUL-terminated copy) and its length; "" when there was none. */
 const char *keel_req_body(const keel_req *req, size_t *len);
 
+/* The request's trace id (32 hex) and server span id (16 hex); never NULL. */
+const char *keel_req_trace_id(const keel_req *req);
+const char *keel_req_span_id(const keel_req *req);
+
+/* The caller's span id (16 hex), or NULL when the request came without a traceparent. */
+const char *keel_req_parent_span_id(const keel_req *req);
+
+/* Whether this request's trace is sampled (recorded and exported). */
+bool keel_req_sampled(const keel_req *req);
+
 /* The peer's address as text ("127.0.0.1"), "-" when unknown. */
 const char *keel_req_client_addr(keel_req *req);
 
@@ -222,6 +232,7 @@ typedef struct keel_server_opts {
 	void (*observe)(void *ctx, const keel_route *route, const char *method, int status,
 	                double seconds);
 	void *observe_ctx;
+	double trace_ratio; /* 0..1: share of new traces sampled (callers' flags win) */
 } keel_server_opts;
 
 /* router is borrowed and must outlive the server. */

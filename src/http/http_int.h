@@ -22,6 +22,12 @@ struct keel_req {
 	const char *method;
 	const char *path;
 	char request_id[KEEL_REQUEST_ID_MAX + 1];
+
+	/* W3C trace context: the caller's (when sent) and this request's span */
+	uint8_t trace_id[16], span_id[8], parent_id[8];
+	bool has_parent, sampled;
+	char trace_hex[33], span_hex[17], parent_hex[17];
+	const char *tracestate; /* the caller's, when well-formed */
 	uint64_t start_ns;
 
 	keel_match match;
@@ -69,5 +75,12 @@ void problem_render(keel_req *req);
 
 /* Set X-Request-ID from the header when sane, else a new UUIDv7. */
 void req_assign_id(keel_req *req, const char *incoming);
+
+/*
+ * Join the caller's trace (a valid traceparent) or start one, give the
+ * request its own span id, and decide sampling: the parent's flag when there
+ * is one, else the trace-id ratio.
+ */
+void req_assign_trace(keel_req *req, const char *traceparent, const char *tracestate, double ratio);
 
 #endif

@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/uuid.h"
 
 #include <arpa/inet.h>
@@ -29,6 +30,7 @@ req_new(struct MHD_Connection *conn, const char *method, const char *path)
 	req->path = keel_arena_strdup(arena, path);
 	req->start_ns = keel_clock_mono_ns();
 	keel_buf_init(&req->body, arena);
+	req_assign_trace(req, NULL, NULL, 0); /* until the server joins the caller's trace */
 	return req;
 }
 
@@ -50,6 +52,64 @@ req_assign_id(keel_req *req, const char *incoming)
 
 	keel_uuid_v7(&id);
 	keel_uuid_format(&id, req->request_id);
+}
+
+/* A tracestate worth passing on: printable ASCII, at most KEEL_TRACESTATE_MAX. */
+static bool
+tracestate_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > KEEL_TRACESTATE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+void
+req_assign_trace(keel_req *req, const char *traceparent, const char *tracestate, double ratio)
+{
+	bool sampled = false;
+
+	req->has_parent = keel_traceparent_parse(traceparent, req->trace_id, req->parent_id, &sampled);
+	if (!req->has_parent) {
+		keel_trace_new_id(req->trace_id, 16);
+		sampled = keel_trace_ratio_sampled(req->trace_id, ratio);
+	}
+	req->sampled = sampled;
+	keel_trace_new_id(req->span_id, 8);
+	keel_trace_hex(req->trace_id, 16, req->trace_hex);
+	keel_trace_hex(req->span_id, 8, req->span_hex);
+	keel_trace_hex(req->parent_id, 8, req->parent_hex);
+	req->tracestate = req->has_parent && tracestate != NULL && tracestate_ok(tracestate)
+	                      ? keel_arena_strdup(req->arena, tracestate)
+	                      : NULL;
+}
+
+const char *
+keel_req_trace_id(const keel_req *req)
+{
+	return req->trace_hex;
+}
+
+const char *
+keel_req_span_id(const keel_req *req)
+{
+	return req->span_hex;
+}
+
+const char *
+keel_req_parent_span_id(const keel_req *req)
+{
+	return req->has_parent ? req->parent_hex : NULL;
+}
+
+bool
+keel_req_sampled(const keel_req *req)
+{
+	return req->sampled;
 }
 
 keel_arena *

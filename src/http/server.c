@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/trace.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -222,6 +223,12 @@ respond(keel_server *s, keel_req *req)
 	if (req->resp_len > 0 || req->status != 204)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
 	MHD_add_response_header(resp, "X-Request-ID", req->request_id);
+	char traceparent[KEEL_TRACEPARENT_LEN + 1];
+
+	keel_traceparent_format(req->trace_id, req->span_id, req->sampled, traceparent);
+	MHD_add_response_header(resp, "traceparent", traceparent);
+	if (req->tracestate != NULL)
+		MHD_add_response_header(resp, "tracestate", req->tracestate);
 	if (!has_header(req, "Cache-Control"))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -265,6 +272,9 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 		*con_cls = req;
 		atomic_fetch_add(&s->inflight, 1);
 		req_assign_id(req, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"));
+		req_assign_trace(req, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
+		                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "tracestate"),
+		                 s->opts.trace_ratio);
 		if (announced_too_large(conn)) {
 			req->body_too_large = true;
 			return respond(s, req);
@@ -310,6 +320,8 @@ access_log(const keel_req *req, enum MHD_RequestTerminationCode toe)
 	json_object_set_new(f, "status", json_integer(req->status));
 	json_object_set_new(f, "duration_ms", json_real((double)(int64_t)(ms * 1000) / 1000));
 	json_object_set_new(f, "request_id", json_string(req->request_id));
+	json_object_set_new(f, "trace_id", json_string(req->trace_hex));
+	json_object_set_new(f, "span_id", json_string(req->span_hex));
 	if (req->principal.tenant_id != NULL)
 		json_object_set_new(f, "tenant_id", json_string(req->principal.tenant_id));
 	if ((unsigned)toe < sizeof(outcomes) / sizeof(outcomes[0]) && outcomes[toe] != NULL)

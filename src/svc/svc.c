@@ -35,6 +35,7 @@ keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
 	keel_ctx ctx = {.tenant_id = p->tenant_id,
 	                .user_id = p->user_id,
 	                .request_id = keel_req_id(req),
+	                .trace_id = keel_req_trace_id(req),
 	                .client_addr = client_addr(req)};
 
 	return begin(req, pool, &ctx, tx);
@@ -43,8 +44,10 @@ keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
 keel_err
 keel_svc_tx_tenant(keel_req *req, keel_db_pool *pool, const char *tenant_id, keel_tx **tx)
 {
-	keel_ctx ctx = {
-	    .tenant_id = tenant_id, .request_id = keel_req_id(req), .client_addr = client_addr(req)};
+	keel_ctx ctx = {.tenant_id = tenant_id,
+	                .request_id = keel_req_id(req),
+	                .trace_id = keel_req_trace_id(req),
+	                .client_addr = client_addr(req)};
 
 	return begin(req, pool, &ctx, tx);
 }

@@ -379,6 +379,38 @@ graceful_stop_finishes_inflight(void **state)
 }
 
 static void
+trace_context_is_joined_and_returned(void **state)
+{
+	fixture *f = *state;
+	const char *h[] = {"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	                   "tracestate: vendor=abc", NULL};
+	kt_resp *r = kt_request(f->base, "GET", "/slow", h, NULL, 0);
+	char *tp = kt_header(r, "traceparent"), *ts = kt_header(r, "tracestate");
+
+	assert_non_null(tp);
+	assert_int_equal(strlen(tp), 55);
+	assert_memory_equal(tp, "00-4bf92f3577b34da6a3ce929d0e0e4736-", 36); /* the caller's trace */
+	assert_string_not_equal(tp + 36, "00f067aa0ba902b7-01");             /* our own span */
+	assert_string_equal(tp + 52, "-01");                                 /* sampled, as asked */
+	assert_string_equal(ts, "vendor=abc");
+	free(tp);
+	free(ts);
+	kt_resp_free(r);
+
+	/* a malformed traceparent starts a new trace and its tracestate is dropped */
+	const char *bad[] = {"traceparent: 00-zz-00f067aa0ba902b7-01", "tracestate: vendor=abc", NULL};
+
+	r = kt_request(f->base, "GET", "/slow", bad, NULL, 0);
+	tp = kt_header(r, "traceparent");
+	assert_non_null(tp);
+	assert_int_equal(strlen(tp), 55);
+	assert_memory_not_equal(tp, "00-4bf92f3577b34da6a3ce929d0e0e4736-", 36);
+	assert_null(kt_header(r, "tracestate"));
+	free(tp);
+	kt_resp_free(r);
+}
+
+static void
 completed_requests_are_observed(void **state)
 {
 	fixture *f = *state;
@@ -429,6 +461,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(request_ids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(failures_are_problems, setup, teardown),
 	    cmocka_unit_test_setup_teardown(completed_requests_are_observed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(trace_context_is_joined_and_returned, setup, teardown),
 	    cmocka_unit_test(graceful_stop_finishes_inflight),
 	    cmocka_unit_test(slow_client_is_cut_off),
 	};

@@ -74,7 +74,9 @@ sigterm_stops_cleanly_and_logs(void **state)
 {
 	(void)state;
 	kt_keel *k = kt_keel_start(NULL, NULL);
-	const char *h[] = {"X-Request-ID: log-check-1", NULL};
+	const char *h[] = {"X-Request-ID: log-check-1",
+	                   "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	                   NULL};
 	kt_resp *r = kt_request(k->base, "GET", "/readyz?password=hunter2", h, NULL, 0);
 
 	kt_resp_free(r);
@@ -104,6 +106,9 @@ sigterm_stops_cleanly_and_logs(void **state)
 
 			if (strcmp(rid, "log-check-1") == 0) {
 				saw_access = true;
+				assert_string_equal(json_string_value(json_object_get(j, "trace_id")),
+				                    "4bf92f3577b34da6a3ce929d0e0e4736");
+				assert_int_equal(strlen(json_string_value(json_object_get(j, "span_id"))), 16);
 				assert_string_equal(route, "/readyz");
 				assert_int_equal(json_integer_value(json_object_get(j, "status")), 200);
 				assert_true(json_is_number(json_object_get(j, "duration_ms")));
