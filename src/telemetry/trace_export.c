@@ -1,0 +1,370 @@
+/*
+ * Spans and their export with OTLP/HTTP.
+ *
+ * Finished spans are copied into a bounded ring; a background thread sends
+ * them in batches (up to KEEL_TRACE_BATCH per request, at least every
+ * second) as OTLP/HTTP JSON to <endpoint>/v1/traces with libcurl.  Recording
+ * never blocks a request: when the ring is full, or no exporter runs, the
+ * span is dropped and counted.
+ *
+ * JSON rather than protobuf: the OpenTelemetry Collector's OTLP/HTTP
+ * receiver accepts both; JSON needs no protobuf library and no generated
+ * code in keel, and a batch of a few hundred spans costs well under a
+ * millisecond of the exporter thread's time.  Ids are hex strings and 64-bit
+ * integers decimal strings, as the OTLP JSON mapping prescribes.
+ */
+#include "telemetry/telemetry.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/trace.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define KEEL_TRACE_BATCH 256
+
+typedef struct stored_span {
+	keel_span span;
+	char name[128];
+	char keys[KEEL_SPAN_ATTRS][48];
+	char values[KEEL_SPAN_ATTRS][128];
+} stored_span;
+
+struct keel_tracer {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	stored_span *ring;
+	int cap, head, count;
+	bool stopping;
+	bool running;
+	pthread_t thread;
+	char *url;
+	struct curl_slist *headers;
+	json_t *resource; /* {"attributes": [...]} */
+	char *version;
+	uint64_t dropped, exported, failed;
+	int64_t timeout_ms;
+};
+
+static json_t *
+attr(const char *key, const char *value)
+{
+	return json_pack("{s:s, s:{s:s}}", "key", key, "value", "stringValue", value);
+}
+
+static json_t *
+attr_int(const char *key, long long value)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%lld", value);
+	return json_pack("{s:s, s:{s:s}}", "key", key, "value", "intValue", text);
+}
+
+/* Resource attributes: service.name plus "k=v,k2=v2" of OTEL_RESOURCE_ATTRIBUTES. */
+static json_t *
+resource_of(const keel_tracer_opts *o)
+{
+	json_t *attrs = json_array();
+	bool named = false;
+
+	if (o->resource_attributes != NULL) {
+		char *copy = keel_xstrdup(o->resource_attributes), *save = NULL;
+
+		for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+			char *eq = strchr(kv, '=');
+
+			if (eq == NULL || eq == kv)
+				continue;
+			*eq = '\0';
+			named = named || strcmp(kv, "service.name") == 0;
+			json_t *a = attr(kv, eq + 1);
+
+			if (a != NULL)
+				json_array_append_new(attrs, a);
+		}
+		free(copy);
+	}
+	if (!named || o->service_name != NULL)
+		json_array_append_new(attrs,
+		                      attr("service.name", o->service_name ? o->service_name : "keel"));
+	json_array_append_new(attrs, attr("service.version", o->service_version));
+	return json_pack("{s:o}", "attributes", attrs);
+}
+
+static json_t *
+span_json(const stored_span *s)
+{
+	char trace[33], id[17], parent[17], start[24], end[24];
+	json_t *attrs = json_array();
+
+	keel_trace_hex(s->span.trace_id, 16, trace);
+	keel_trace_hex(s->span.span_id, 8, id);
+	snprintf(start, sizeof(start), "%llu", (unsigned long long)s->span.start_unix_ns);
+	snprintf(end, sizeof(end), "%llu", (unsigned long long)s->span.end_unix_ns);
+	for (int i = 0; i < s->span.nattrs; i++) {
+		json_t *a = s->span.attr_is_int[i] ? attr_int(s->keys[i], s->span.attr_int[i])
+		                                   : attr(s->keys[i], s->values[i]);
+
+		if (a != NULL)
+			json_array_append_new(attrs, a);
+	}
+	json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:{s:i}}", "traceId", trace,
+	                      "spanId", id, "name", s->name, "kind", s->span.kind, "startTimeUnixNano",
+	                      start, "endTimeUnixNano", end, "attributes", attrs, "status", "code",
+	                      s->span.error ? 2 : 0);
+
+	if (j != NULL && s->span.has_parent) {
+		keel_trace_hex(s->span.parent_id, 8, parent);
+		json_object_set_new(j, "parentSpanId", json_string(parent));
+	}
+	return j;
+}
+
+static size_t
+discard(char *data, size_t size, size_t n, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * n;
+}
+
+/* POST one batch; true when the receiver took it (2xx). */
+static bool
+post(keel_tracer *t, const char *body)
+{
+	CURL *c = curl_easy_init();
+	long status = 0;
+
+	if (c == NULL)
+		return false;
+	curl_easy_setopt(c, CURLOPT_URL, t->url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	CURLcode rc = curl_easy_perform(c);
+
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	return rc == CURLE_OK && status >= 200 && status < 300;
+}
+
+/* Take up to KEEL_TRACE_BATCH spans off the ring (caller holds the lock). */
+static int
+take(keel_tracer *t, stored_span *out)
+{
+	int n = 0;
+
+	while (t->count > 0 && n < KEEL_TRACE_BATCH) {
+		out[n++] = t->ring[t->head];
+		t->head = (t->head + 1) % t->cap;
+		t->count--;
+	}
+	return n;
+}
+
+static void
+export_batch(keel_tracer *t, const stored_span *batch, int n)
+{
+	json_t *spans = json_array();
+
+	for (int i = 0; i < n; i++) {
+		json_t *j = span_json(&batch[i]);
+
+		if (j != NULL)
+			json_array_append_new(spans, j);
+	}
+	json_t *doc =
+	    json_pack("{s:[{s:O, s:[{s:{s:s, s:s}, s:o}]}]}", "resourceSpans", "resource", t->resource,
+	              "scopeSpans", "scope", "name", "keel", "version", t->version, "spans", spans);
+	char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	bool ok = body != NULL && post(t, body);
+
+	free(body);
+	json_decref(doc);
+	pthread_mutex_lock(&t->lock);
+	if (ok)
+		t->exported += (uint64_t)n;
+	else
+		t->failed += (uint64_t)n;
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void *
+exporter(void *arg)
+{
+	keel_tracer *t = arg;
+	stored_span *batch = keel_xcalloc(KEEL_TRACE_BATCH, sizeof(stored_span));
+
+	for (;;) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_mutex_lock(&t->lock);
+		while (t->count < KEEL_TRACE_BATCH && !t->stopping &&
+		       pthread_cond_timedwait(&t->wake, &t->lock, &until) == 0)
+			;
+		int n = take(t, batch);
+		bool stop = t->stopping && t->count == 0;
+
+		pthread_mutex_unlock(&t->lock);
+		if (n > 0)
+			export_batch(t, batch, n);
+		if (stop)
+			break;
+	}
+	free(batch);
+	return NULL;
+}
+
+void
+keel_telemetry_global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void
+keel_telemetry_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+keel_tracer *
+keel_tracer_create(const keel_tracer_opts *o)
+{
+	keel_tracer *t = keel_xcalloc(1, sizeof(*t));
+
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->wake, NULL);
+	t->cap = o->queue > 0 ? o->queue : 2048;
+	t->ring = keel_xcalloc((size_t)t->cap, sizeof(stored_span));
+	t->version = keel_xstrdup(o->service_version ? o->service_version : "0");
+	t->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+	if (o->endpoint == NULL)
+		return t; /* no exporter: spans are dropped (and counted) */
+	size_t len = strlen(o->endpoint);
+
+	if (o->traces_endpoint_given) {
+		t->url = keel_xstrdup(o->endpoint);
+	} else {
+		t->url = keel_xmalloc(len + sizeof("/v1/traces"));
+		memcpy(t->url, o->endpoint, len);
+		while (len > 0 && t->url[len - 1] == '/')
+			len--;
+		memcpy(t->url + len, "/v1/traces", sizeof("/v1/traces"));
+	}
+	t->resource = resource_of(o);
+	t->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	if (o->headers != NULL) {
+		/* OTEL_EXPORTER_OTLP_HEADERS: "k=v,k2=v2" (values may be percent-encoded; sent as is) */
+		char *copy = keel_xstrdup(o->headers), *save = NULL;
+
+		for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+			char *eq = strchr(kv, '=');
+
+			if (eq == NULL || eq == kv || strpbrk(kv, "\r\n") != NULL)
+				continue;
+			*eq = '\0';
+			size_t hl = strlen(kv) + strlen(eq + 1) + 3;
+			char *h = keel_xmalloc(hl);
+
+			snprintf(h, hl, "%s: %s", kv, eq + 1);
+			t->headers = curl_slist_append(t->headers, h);
+			free(h);
+		}
+		free(copy);
+	}
+	t->running = pthread_create(&t->thread, NULL, exporter, t) == 0;
+	return t;
+}
+
+void
+keel_tracer_destroy(keel_tracer *t)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->stopping = true;
+	pthread_cond_signal(&t->wake);
+	pthread_mutex_unlock(&t->lock);
+	if (t->running)
+		pthread_join(t->thread, NULL);
+	curl_slist_free_all(t->headers);
+	json_decref(t->resource);
+	pthread_cond_destroy(&t->wake);
+	pthread_mutex_destroy(&t->lock);
+	free(t->version);
+	free(t->url);
+	free(t->ring);
+	free(t);
+}
+
+bool
+keel_tracer_record(keel_tracer *t, const keel_span *span, const char *name)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->running && !t->stopping && t->count < t->cap) {
+		stored_span *s = &t->ring[(t->head + t->count) % t->cap];
+
+		s->span = *span;
+		snprintf(s->name, sizeof(s->name), "%s", name);
+		for (int i = 0; i < span->nattrs && i < KEEL_SPAN_ATTRS; i++) {
+			snprintf(s->keys[i], sizeof(s->keys[i]), "%s", span->attr_key[i]);
+			snprintf(s->values[i], sizeof(s->values[i]), "%s",
+			         span->attr_value[i] ? span->attr_value[i] : "");
+			s->span.attr_key[i] = NULL;
+			s->span.attr_value[i] = NULL;
+		}
+		t->count++;
+		ok = true;
+		if (t->count >= KEEL_TRACE_BATCH)
+			pthread_cond_signal(&t->wake);
+	} else {
+		t->dropped++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ok;
+}
+
+void
+keel_tracer_stats(keel_tracer *t, keel_tracer_stats_t *out)
+{
+	pthread_mutex_lock(&t->lock);
+	out->queued = (uint64_t)t->count;
+	out->dropped = t->dropped;
+	out->exported = t->exported;
+	out->failed = t->failed;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void
+keel_span_attr(keel_span *s, const char *key, const char *value)
+{
+	if (s->nattrs < KEEL_SPAN_ATTRS && value != NULL) {
+		s->attr_key[s->nattrs] = key;
+		s->attr_value[s->nattrs] = value;
+		s->attr_is_int[s->nattrs++] = false;
+	}
+}
+
+void
+keel_span_attr_int(keel_span *s, const char *key, long long value)
+{
+	if (s->nattrs < KEEL_SPAN_ATTRS) {
+		s->attr_key[s->nattrs] = key;
+		s->attr_value[s->nattrs] = NULL;
+		s->attr_int[s->nattrs] = value;
+		s->attr_is_int[s->nattrs++] = true;
+	}
+}
