@@ -225,12 +225,12 @@ typedef struct keel_server_opts {
 	keel_auth_fn auth;          /* may be NULL: then only public routes work */
 	void *auth_ctx;
 	/*
-	 * Called when a response has been sent (or the client went away): route
-	 * is NULL for requests that matched none, status is 0 when no response
-	 * was sent.  On a worker thread; must be quick.  May be NULL.
+	 * Called when a response has been sent (or the client went away), with
+	 * the request still readable (keel_req_route() is NULL when it matched
+	 * no route); status is 0 when no response was sent.  On a worker thread;
+	 * must be quick.  May be NULL.
 	 */
-	void (*observe)(void *ctx, const keel_route *route, const char *method, int status,
-	                double seconds);
+	void (*observe)(void *ctx, keel_req *req, int status, double seconds);
 	void *observe_ctx;
 	double trace_ratio; /* 0..1: share of new traces sampled (callers' flags win) */
 } keel_server_opts;

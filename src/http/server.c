@@ -342,7 +342,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (keel_log_enabled(KEEL_LOG_INFO))
 		access_log(req, toe);
 	if (s->opts.observe != NULL)
-		s->opts.observe(s->opts.observe_ctx, req->match.route, req->method, req->status,
+		s->opts.observe(s->opts.observe_ctx, req, req->status,
 		                (double)(keel_clock_mono_ns() - req->start_ns) / 1e9);
 	*con_cls = NULL;
 	req_free(req);

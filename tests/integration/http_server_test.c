@@ -81,8 +81,11 @@ static char observed[4096];
 static pthread_mutex_t observed_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
-observe(void *ctx, const keel_route *route, const char *method, int status, double seconds)
+observe(void *ctx, keel_req *req, int status, double seconds)
 {
+	const keel_route *route = keel_req_route(req);
+	const char *method = keel_req_method(req);
+
 	(void)ctx;
 	assert_true(seconds >= 0 && seconds < 60);
 	pthread_mutex_lock(&observed_lock);
