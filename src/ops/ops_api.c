@@ -8,6 +8,10 @@
  * schema is exactly the one this binary was built for.
  */
 #include "ops/ops.h"
+#include "core/str.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static keel_err
 healthz(keel_req *req, void *ctx)
@@ -48,14 +52,60 @@ readyz(keel_req *req, void *ctx)
 	                               "ok", "migrations", "current"));
 }
 
+static keel_err
+openapi(keel_req *req, void *ctx)
+{
+	keel_ops *ops = ctx;
+
+	if (ops->openapi == NULL)
+		return keel_req_fail(req, KEEL_EUNAVAIL, NULL, "the API description is not ready");
+	return keel_req_send(req, 200, "application/json", ops->openapi, strlen(ops->openapi));
+}
+
+static keel_err
+metrics(keel_req *req, void *ctx)
+{
+	keel_ops *ops = ctx;
+	keel_buf out;
+
+	keel_buf_init(&out, keel_req_arena(req));
+	keel_metrics_render(ops->metrics, &out);
+	return keel_req_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
+}
+
+static const keel_route metrics_route = {"GET", "/metrics",          metrics, KEEL_ROUTE_PUBLIC,
+                                         0,     "Prometheus metrics"};
+
 static const keel_route routes[] = {
     {"GET", "/healthz", healthz, KEEL_ROUTE_PUBLIC, 0, "Liveness: the process answers"},
     {"GET", "/readyz", readyz, KEEL_ROUTE_PUBLIC, 0,
      "Readiness: the database answers and the schema is current"},
+    {"GET", "/openapi.json", openapi, KEEL_ROUTE_PUBLIC, 0,
+     "This document: OpenAPI 3.1 description of the routes served"},
 };
 
 void
 keel_ops_routes(keel_router *r, keel_ops *ops)
 {
 	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), ops);
+}
+
+void
+keel_ops_metrics_route(keel_router *r, keel_ops *ops)
+{
+	keel_router_add(r, &metrics_route, ops);
+}
+
+void
+keel_ops_finish(keel_ops *ops, const keel_router *router, const char *version)
+{
+	free(ops->openapi);
+	ops->openapi = keel_ops_openapi_build(router, version);
+}
+
+void
+keel_ops_release(keel_ops *ops)
+{
+	free(ops->openapi);
+	ops->openapi = NULL;
 }
