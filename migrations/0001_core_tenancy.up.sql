@@ -76,6 +76,8 @@ CREATE FUNCTION core.tenant_by_slug(p_slug text)
 
 -- Create a tenant (sign-up, `keel tenant create`).  The caller's transaction
 -- is then scoped to the new tenant, so the owner's user row can follow in it.
+-- The scope is set before the INSERT: triggers on core.tenants (the audit
+-- log, migration 0004) write rows of the new tenant under its policy.
 CREATE FUNCTION core.create_tenant(p_id uuid, p_name text, p_slug text)
 	RETURNS core.tenants
 	LANGUAGE plpgsql SECURITY DEFINER
@@ -84,8 +86,8 @@ CREATE FUNCTION core.create_tenant(p_id uuid, p_name text, p_slug text)
 DECLARE
 	t core.tenants;
 BEGIN
-	INSERT INTO core.tenants (id, name, slug) VALUES (p_id, p_name, p_slug) RETURNING * INTO t;
 	PERFORM set_config('app.tenant_id', p_id::text, true);
+	INSERT INTO core.tenants (id, name, slug) VALUES (p_id, p_name, p_slug) RETURNING * INTO t;
 	RETURN t;
 END
 $$;

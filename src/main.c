@@ -26,6 +26,8 @@ usage(FILE *out)
 	             "  migrate up|down [N]|status|verify|create NAME --module M\n"
 	             "  tenant create --name NAME --slug SLUG --owner-email EMAIL\n"
 	             "                [--owner-password-file FILE]\n"
+	             "  audit maintain [--months N] | prune --keep DURATION [--dry-run]\n"
+	             "  relay [--drain]\n"
 	             "  help\n\n"
 	             "configuration (environment):\n");
 	keel_config_describe(out);
@@ -73,6 +75,10 @@ main(int argc, char **argv)
 		status = keel_cmd_migrate(&cfg, argc - 1, argv + 1);
 	else if (strcmp(argv[1], "tenant") == 0)
 		status = keel_cmd_tenant(&cfg, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "audit") == 0)
+		status = keel_cmd_audit(&cfg, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "relay") == 0)
+		status = keel_cmd_relay(&cfg, argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "keel: unknown command \"%s\"\n", argv[1]);
 		usage(stderr);

@@ -43,6 +43,11 @@ keel_err keel_auth_create(const keel_config *cfg, keel_db_pool *pool, keel_workp
                           keel_auth **out, char *err, size_t errlen);
 void keel_auth_destroy(keel_auth *auth);
 
+struct keel_metrics;
+
+/* Count sign-in outcomes (keel_sign_ins_total{outcome}) in metrics. */
+void keel_auth_set_metrics(keel_auth *auth, struct keel_metrics *metrics);
+
 /* /api/v1/auth/..., /api/v1/users..., /.well-known/jwks.json. */
 void keel_auth_routes(keel_router *r, keel_auth *auth);
 

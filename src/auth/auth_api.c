@@ -93,6 +93,21 @@ keel_auth_destroy(keel_auth *a)
 }
 
 void
+keel_auth_set_metrics(keel_auth *a, keel_metrics *metrics)
+{
+	a->metrics = metrics;
+	keel_metrics_declare(metrics, "keel_sign_ins_total", KEEL_METRIC_COUNTER,
+	                     "Sign-in attempts by outcome: success, failure, throttled.");
+}
+
+static void
+count_sign_in(const keel_auth *a, const char *outcome)
+{
+	if (a->metrics != NULL)
+		keel_metrics_add(a->metrics, "keel_sign_ins_total", outcome, 1);
+}
+
+void
 keel_auth_routes(keel_router *r, keel_auth *a)
 {
 	auth_api_routes(r, a);
@@ -266,8 +281,10 @@ login_read(keel_req *req, login_state *s, const char *tenant_name)
 		return KEEL_EUNAVAIL;
 	if ((err = auth_store_address_failures(tx, addr, &fails, &retry)) != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	if (fails >= ADDRESS_FAILURES_MAX)
+	if (fails >= ADDRESS_FAILURES_MAX) {
+		count_sign_in(s->auth, "outcome=\"throttled\"");
 		return throttled(req, retry, "from this address");
+	}
 	if (!keel_uuid_valid(tenant_name) &&
 	    (err = auth_store_resolve_tenant(tx, arena, tenant_name, &s->tenant_id)) != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
@@ -295,6 +312,7 @@ login_read(keel_req *req, login_state *s, const char *tenant_name)
 			return keel_svc_fail(req, err, NULL);
 		if (keel_svc_commit(req, tx) != KEEL_OK)
 			return KEEL_EUNAVAIL;
+		count_sign_in(s->auth, "outcome=\"throttled\"");
 		return throttled(req, retry, "for this account");
 	}
 	err = auth_store_user_by_email(tx, arena, s->email, &s->user);
@@ -413,6 +431,7 @@ login_finish(keel_req *req, keel_auth *a, login_state *s)
 		json_decref(tokens);
 		return KEEL_EUNAVAIL;
 	}
+	count_sign_in(a, s->verified ? "outcome=\"success\"" : "outcome=\"failure\"");
 	return s->verified ? keel_req_json(req, 200, tokens) : bad_credentials(req);
 }
 

@@ -8,6 +8,7 @@
 
 #include "auth/auth.h"
 #include "auth/jwt.h"
+#include "telemetry/telemetry.h"
 
 #define KEEL_PASSWORD_MIN_CHARS 12
 #define KEEL_PASSWORD_MAX_BYTES 256
@@ -22,6 +23,7 @@ struct keel_auth {
 	int64_t access_ttl_s;
 	int64_t refresh_ttl_s;
 	char dummy_hash[crypto_pwhash_STRBYTES]; /* verified against when the user is unknown */
+	keel_metrics *metrics;                   /* sign-in outcomes; may be NULL */
 };
 
 /* ---- password.c ---- */

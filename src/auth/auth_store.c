@@ -5,9 +5,14 @@
  * keel_svc_tx*() and names tenant_id = core.current_tenant_id() explicitly,
  * on top of row-level security, so that the planner uses the tenant-leading
  * indexes.  Nothing here ever selects password_hash into a response.
+ *
+ * Domain events: every change of a user (create, role or status, password,
+ * delete) enqueues keel.user.* with the user's public JSON (user_json: never
+ * the hash) in the same transaction, from the row its statement returned.
  */
 #include "auth/auth_int.h"
 #include "core/uuid.h"
+#include "events/events.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +109,7 @@ static const keel_stmt st_user_tokens_revoke = {"auth_user_tokens_revoke",
 static const keel_stmt st_password_set = {
     "auth_password_set",
     "UPDATE auth.users SET password_hash = $2, password_changed_at = now(), updated_at = now(),"
-    " version = version + 1 WHERE tenant_id = " CURRENT " AND id = $1",
+    " version = version + 1 WHERE tenant_id = " CURRENT " AND id = $1 RETURNING " USER_COLS,
     2};
 static const keel_stmt st_user_insert = {
     "auth_user_insert",
@@ -129,7 +134,7 @@ static const keel_stmt st_user_update = {
 static const keel_stmt st_user_delete = {
     "auth_user_delete",
     "DELETE FROM auth.users WHERE tenant_id = " CURRENT
-    " AND id = $1 AND ($2::integer IS NULL OR version = $2::integer)",
+    " AND id = $1 AND ($2::integer IS NULL OR version = $2::integer) RETURNING " USER_COLS,
     2};
 static const keel_stmt st_owners_lock = {
     "auth_owners_lock",
@@ -169,6 +174,19 @@ static void
 json_release(void *p)
 {
 	json_decref(p);
+}
+
+/* The event of a change to the single user row of res (USER_COLS); KEEL_ENOTFOUND without one. */
+static keel_err
+user_event(keel_tx *tx, keel_res *res, const char *type)
+{
+	if (keel_res_rows(res) != 1)
+		return KEEL_ENOTFOUND;
+	json_t *user = user_json(res, 0);
+	keel_err err = keel_events_enqueue_json(tx, type, keel_res_get(res, 0, 0), user);
+
+	json_decref(user);
+	return err;
 }
 
 keel_err
@@ -360,9 +378,11 @@ auth_store_user_tokens_revoke(keel_tx *tx, const char *user_id)
 keel_err
 auth_store_password_set(keel_tx *tx, const char *user_id, const char *hash)
 {
+	keel_res *res;
 	const char *p[] = {user_id, hash};
+	keel_err err = keel_tx_exec(tx, &st_password_set, p, &res);
 
-	return keel_tx_exec(tx, &st_password_set, p, NULL);
+	return err != KEEL_OK ? err : user_event(tx, res, "keel.user.updated");
 }
 
 /* The single user row of res as JSON owned by the arena, or KEEL_ENOTFOUND. */
@@ -389,7 +409,9 @@ keel_auth_user_insert(keel_tx *tx, keel_arena *arena, const char *email, const c
 	const char *p[] = {text, email, hash, keel_role_name(role)};
 	keel_err err = keel_tx_exec(tx, &st_user_insert, p, &res);
 
-	return err != KEEL_OK ? err : one_user(arena, res, user);
+	if (err == KEEL_OK)
+		err = one_user(arena, res, user);
+	return err != KEEL_OK ? err : keel_events_enqueue_json(tx, "keel.user.created", text, *user);
 }
 
 keel_err
@@ -433,7 +455,9 @@ auth_store_user_update(keel_tx *tx, keel_arena *a, const char *id, const char *r
 	const char *p[] = {id, role, status, version};
 	keel_err err = keel_tx_exec(tx, &st_user_update, p, &res);
 
-	return err != KEEL_OK ? err : one_user(a, res, user);
+	if (err == KEEL_OK)
+		err = one_user(a, res, user);
+	return err != KEEL_OK ? err : keel_events_enqueue_json(tx, "keel.user.updated", id, *user);
 }
 
 keel_err
@@ -443,9 +467,7 @@ auth_store_user_delete(keel_tx *tx, const char *id, const char *version)
 	const char *p[] = {id, version};
 	keel_err err = keel_tx_exec(tx, &st_user_delete, p, &res);
 
-	if (err != KEEL_OK)
-		return err;
-	return keel_res_affected(res) == 1 ? KEEL_OK : KEEL_ENOTFOUND;
+	return err != KEEL_OK ? err : user_event(tx, res, "keel.user.deleted");
 }
 
 keel_err

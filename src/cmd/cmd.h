@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "db/db.h"
+#include "events/events.h"
 
 /* The migrations under migrations/, embedded at build time (generated). */
 extern const keel_migration_set keel_migrations_embedded;
@@ -14,8 +15,13 @@ extern const keel_migration_set keel_migrations_embedded;
 int keel_cmd_serve(const keel_config *cfg, int argc, char **argv);
 int keel_cmd_migrate(const keel_config *cfg, int argc, char **argv);
 int keel_cmd_tenant(const keel_config *cfg, int argc, char **argv);
+int keel_cmd_audit(const keel_config *cfg, int argc, char **argv);
+int keel_cmd_relay(const keel_config *cfg, int argc, char **argv);
 
 /* Connection options for serve (keel_app) and migrate (keel_owner). */
 keel_db_opts keel_cmd_db_opts(const keel_config *cfg, bool owner);
+
+/* The outbox relay's settings (keel relay, and serve's relay thread). */
+keel_relay_opts keel_cmd_relay_opts(const keel_config *cfg);
 
 #endif

@@ -3,10 +3,17 @@
  *
  * Start-up order: connection pool -> schema check (refuse to serve an
  * unmigrated database unless --migrate) -> router with the selected services
- * -> listen.  Signals are blocked in every thread and taken synchronously by
- * the main thread with sigwait(), which then runs the graceful stop; no work
- * happens in a signal handler.
+ * -> listen -> the outbox relay thread (when KEEL_KAFKA_BROKERS is set; a
+ * relay that cannot reach Kafka or the database only logs and retries, it
+ * never stops the API).  Signals are blocked in every thread and taken
+ * synchronously by the main thread with sigwait(), which then runs the
+ * graceful stop; no work happens in a signal handler.
+ *
+ * After listening, a thread keeps the audit log's partitions made ahead (at
+ * once, then daily) on the owner's connection, when there is one
+ * (audit_upkeep_start); it never stops the API either.
  */
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "cmd/cmd.h"
 #include "core/log.h"
@@ -39,6 +46,10 @@ typedef struct app {
 	keel_tenancy tenancy;
 	keel_org org;
 	keel_ops ops;
+	keel_audit audit;
+	/* the audit partitions' upkeep thread; NULL without an owner connection */
+	keel_audit_maintainer *audit_upkeep;
+	keel_relay *relay; /* outbox -> Kafka, when KEEL_KAFKA_BROKERS is set */
 } app;
 
 static void
@@ -54,13 +65,41 @@ add_org(keel_router *r, app *a)
 	keel_org_routes(r, &a->org);
 }
 
+static void
+add_audit(keel_router *r, app *a)
+{
+	keel_audit_routes(r, &a->audit);
+}
+
+/*
+ * The audit log's partitions are made ahead by a thread of every serve
+ * process (they all try; an advisory lock lets one run at a time), on the
+ * owner's connection: only the owner of audit.logs may attach partitions.
+ * Without KEEL_MIGRATE_DATABASE_URL the process has no such connection and
+ * says so; `keel audit maintain` from cron does the same job.
+ */
+static keel_audit_maintainer *
+audit_upkeep_start(const keel_config *cfg)
+{
+	if (cfg->migrate_database_url == NULL) {
+		keel_log_warn("audit: KEEL_MIGRATE_DATABASE_URL is not set, so this process does not "
+		              "make the audit log's partitions ahead; run `keel audit maintain` daily");
+		return NULL;
+	}
+	keel_db_opts o = keel_cmd_db_opts(cfg, true);
+
+	o.application_name = "keel audit";
+	return keel_audit_maintainer_start(&o, cfg->audit_months_ahead);
+}
+
 /* The services a process can run; each adds its routes. */
 typedef struct service {
 	const char *name;
 	void (*add)(keel_router *r, app *a);
 } service;
 
-static const service services[] = {{"auth", add_auth}, {"org", add_org}, {NULL, NULL}};
+static const service services[] = {
+    {"auth", add_auth}, {"org", add_org}, {"audit", add_audit}, {NULL, NULL}};
 
 static bool
 service_selected(const char *list, const char *name)
@@ -228,6 +267,15 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 	a.tenancy = (keel_tenancy){
 	    .pool = a.pool, .auth = a.auth, .signup_open = strcmp(cfg->signup, "open") == 0};
 	a.org = (keel_org){.pool = a.pool};
+	a.audit = (keel_audit){.pool = a.pool};
+	if (cfg->kafka_brokers != NULL) {
+		keel_relay_opts ro = keel_cmd_relay_opts(cfg);
+
+		if (keel_relay_create(&ro, &a.relay, err, sizeof(err)) != KEEL_OK) {
+			keel_log_error("configuration: %s", err);
+			goto out;
+		}
+	}
 	if (!schema_ready(a.pool))
 		goto out;
 	keel_ops_routes(router, &a.ops);
@@ -252,14 +300,22 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 	    json_pack("{s:s, s:i, s:s}", "address", listen, "workers", cfg->workers, "services", list);
 
 	keel_log_json(KEEL_LOG_INFO, "listening", f);
+	a.audit_upkeep = audit_upkeep_start(cfg);
+	if (a.relay != NULL && keel_relay_start(a.relay) != KEEL_OK)
+		keel_log_error("relay: could not start its thread; events stay in the outbox");
 	int sig = wait_for_signal();
 
 	keel_log_info("received %s; finishing requests in flight",
 	              sig == SIGINT ? "SIGINT" : "SIGTERM");
 	keel_server_stop(server, cfg->shutdown_timeout_ms);
+	keel_audit_maintainer_stop(a.audit_upkeep);
+	a.audit_upkeep = NULL;
+	keel_relay_stop(a.relay);
 	keel_log_info("stopped");
 	status = 0;
 out:
+	keel_audit_maintainer_stop(a.audit_upkeep);
+	keel_relay_destroy(a.relay);
 	keel_server_destroy(server);
 	keel_router_destroy(router);
 	keel_workpool_destroy(a.hashers);

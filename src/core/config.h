@@ -45,6 +45,23 @@ typedef struct keel_config {
 	int password_passes;             /* KEEL_PASSWORD_PASSES */
 	int hash_workers;                /* KEEL_HASH_WORKERS */
 	int hash_queue;                  /* KEEL_HASH_QUEUE */
+	int audit_months_ahead;          /* KEEL_AUDIT_MONTHS_AHEAD */
+	/* events: the outbox relay and its Kafka producer (docs/events.md) */
+	char *kafka_brokers;              /* KEEL_KAFKA_BROKERS; NULL: no relay in serve */
+	char *kafka_security_protocol;    /* KEEL_KAFKA_SECURITY_PROTOCOL */
+	char *kafka_sasl_mechanism;       /* KEEL_KAFKA_SASL_MECHANISM */
+	char *kafka_sasl_username;        /* KEEL_KAFKA_SASL_USERNAME */
+	char *kafka_sasl_password;        /* KEEL_KAFKA_SASL_PASSWORD */
+	char *kafka_ssl_ca_file;          /* KEEL_KAFKA_SSL_CA_FILE */
+	char *kafka_ssl_cert_file;        /* KEEL_KAFKA_SSL_CERT_FILE */
+	char *kafka_ssl_key_file;         /* KEEL_KAFKA_SSL_KEY_FILE */
+	char *kafka_topic_prefix;         /* KEEL_KAFKA_TOPIC_PREFIX */
+	int64_t kafka_message_timeout_ms; /* KEEL_KAFKA_MESSAGE_TIMEOUT */
+	char *relay_database_url;         /* KEEL_RELAY_DATABASE_URL; NULL: PG* as keel_relay */
+	int relay_batch;                  /* KEEL_RELAY_BATCH */
+	int64_t relay_poll_interval_ms;   /* KEEL_RELAY_POLL_INTERVAL */
+	int relay_backlog_warn;           /* KEEL_RELAY_BACKLOG_WARN */
+	int64_t events_retention_ms;      /* KEEL_EVENTS_RETENTION */
 } keel_config;
 
 /*

@@ -8,12 +8,17 @@
  * finds the connection broken gets 503, the next one reconnects.
  * Settings that hold for the whole session (statement_timeout,
  * application_name) are sent with the connection start-up packet.
+ * keel_db_listen()/keel_db_wait() let the outbox relay sleep until
+ * PostgreSQL notifies it (LISTEN/NOTIFY) instead of polling.
  */
 #include "db/db_int.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,4 +310,69 @@ keel_db_pool_stats_get(keel_db_pool *p, keel_db_pool_stats *out)
 			out->idle++;
 	}
 	pthread_mutex_unlock(&p->lock);
+}
+
+/* Consume the notifications libpq holds; true when there was any. */
+static bool
+notifies_drain(keel_db *db)
+{
+	bool any = false;
+
+	for (PGnotify *n; (n = PQnotifies(db->conn)) != NULL;) {
+		any = true;
+		PQfreemem(n);
+	}
+	return any;
+}
+
+keel_err
+keel_db_listen(keel_db *db, const char *channel)
+{
+	if (db->conn == NULL)
+		return KEEL_EUNAVAIL;
+	char *ident = PQescapeIdentifier(db->conn, channel, strlen(channel));
+
+	if (ident == NULL)
+		return db_result_err(db, NULL);
+	char *sql = keel_xmalloc(strlen(ident) + sizeof("LISTEN "));
+
+	strcpy(sql, "LISTEN ");
+	strcat(sql, ident);
+	PQfreemem(ident);
+	PGresult *res = PQexec(db->conn, sql);
+	keel_err err = PQresultStatus(res) == PGRES_COMMAND_OK ? KEEL_OK : db_result_err(db, res);
+
+	if (err != KEEL_OK)
+		keel_log_warn("db: %s failed: %s", sql, PQerrorMessage(db->conn));
+	PQclear(res);
+	free(sql);
+	return err;
+}
+
+keel_err
+keel_db_wait(keel_db *db, int wake_fd, int64_t timeout_ms, bool *notified)
+{
+	*notified = false;
+	if (db->conn == NULL || PQconsumeInput(db->conn) != 1) {
+		db->broken = true;
+		return KEEL_EUNAVAIL;
+	}
+	if (notifies_drain(db)) {
+		*notified = true;
+		return KEEL_OK;
+	}
+	struct pollfd p[2] = {{.fd = PQsocket(db->conn), .events = POLLIN},
+	                      {.fd = wake_fd, .events = POLLIN}};
+	int ms = timeout_ms < 0 ? 0 : timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms;
+
+	if (poll(p, wake_fd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR)
+		return KEEL_EINTERNAL;
+	if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+		return KEEL_OK;
+	if (PQconsumeInput(db->conn) != 1) {
+		db->broken = true;
+		return KEEL_EUNAVAIL;
+	}
+	*notified = notifies_drain(db);
+	return KEEL_OK;
 }

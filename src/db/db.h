@@ -127,6 +127,19 @@ keel_err keel_tx_commit(keel_tx *tx);
 keel_err keel_tx_exec_only(keel_tx *tx, const keel_stmt *st, const char *const *params,
                            keel_res **out);
 
+/*
+ * Queue st to run at keel_tx_commit(), in the same pipeline as COMMIT, so a
+ * write that belongs with the transaction's changes (an outbox event) costs
+ * no round trip of its own.  params are copied.  Deferred statements run in
+ * the order they were queued; when one fails, the commit fails and nothing
+ * of the transaction remains.  Past KEEL_TX_DEFER_MAX queued statements they
+ * are sent at once, in one pipeline, so a transaction with very many of them
+ * never builds an unbounded pipeline.  Never on a transaction that is run as
+ * keel_tx_exec_only().
+ */
+#define KEEL_TX_DEFER_MAX 64
+keel_err keel_tx_defer(keel_tx *tx, const keel_stmt *st, const char *const *params);
+
 /* The connection a transaction runs on. */
 keel_db *keel_tx_db(const keel_tx *tx);
 void keel_tx_rollback(keel_tx *tx);
@@ -134,6 +147,20 @@ void keel_tx_rollback(keel_tx *tx);
 /* SQLSTATE and constraint name of the statement that failed, or "". */
 const char *keel_tx_sqlstate(const keel_tx *tx);
 const char *keel_tx_constraint(const keel_tx *tx);
+
+/* ---- notifications (the outbox relay) ---- */
+
+/* LISTEN on channel, a name chosen by keel (quoted here), outside any transaction. */
+keel_err keel_db_listen(keel_db *db, const char *channel);
+
+/*
+ * Wait at most timeout_ms until a notification arrives on db or wake_fd (-1:
+ * none) becomes readable; wake_fd is not read.  *notified is set when
+ * notifications arrived, including ones libpq had already received while a
+ * statement ran; all of them are consumed.  KEEL_EUNAVAIL when the connection
+ * is lost.
+ */
+keel_err keel_db_wait(keel_db *db, int wake_fd, int64_t timeout_ms, bool *notified);
 
 /* ---- statements outside a transaction ---- */
 

@@ -8,6 +8,10 @@
  * COMMIT).  When that first pipeline finds the connection dead (PostgreSQL
  * restarted since the connection was made), nothing can have been done, so it
  * reconnects and tries once more before giving up with KEEL_EUNAVAIL.
+ *
+ * Statements queued with keel_tx_defer() (outbox events) ride in the COMMIT's
+ * pipeline, ahead of COMMIT: they cost no round trip of their own, and they
+ * commit or vanish with everything else.
  */
 #include "db/db_int.h"
 #include "core/alloc.h"
@@ -23,6 +27,13 @@ typedef enum tx_state {
 	TX_DONE,
 } tx_state;
 
+/* A statement queued by keel_tx_defer(), with its own copy of the parameters. */
+typedef struct deferred {
+	const keel_stmt *st;
+	const char **params;
+	struct deferred *next;
+} deferred;
+
 struct keel_tx {
 	keel_db *db;
 	keel_arena *arena;
@@ -30,7 +41,12 @@ struct keel_tx {
 	tx_state state;
 	char sqlstate[6];
 	const char *constraint;
+	deferred *defer_head, *defer_tail;
+	int ndefer;
 };
+
+static const keel_stmt begin_stmt = {"begin", "BEGIN", 0};
+static const keel_stmt commit_stmt = {"commit", "COMMIT", 0};
 
 static const keel_stmt ctx_stmt = {
     "keel_tx_ctx",
@@ -309,7 +325,8 @@ exec_with_retry(keel_tx *tx, const keel_stmt *st, const char *const *params, kee
 
 	if (out != NULL)
 		*out = NULL;
-	if (tx->state == TX_FAILED || tx->state == TX_DONE || (only && tx->state != TX_PENDING)) {
+	if (tx->state == TX_FAILED || tx->state == TX_DONE ||
+	    (only && (tx->state != TX_PENDING || tx->ndefer > 0))) {
 		keel_log_error("db: %s run on a %s transaction", st->name, only ? "started" : "finished");
 		return KEEL_EINTERNAL;
 	}
@@ -362,9 +379,98 @@ tx_simple(keel_tx *tx, const char *sql)
 	return err;
 }
 
+/* Has st got a PREPARE among the first n steps? */
+static bool
+planned(const step *s, int n, const keel_stmt *st)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i].kind == STEP_PREPARE && s[i].st == st)
+			return true;
+	return false;
+}
+
+/*
+ * Send the deferred statements in one pipeline: [BEGIN, ctx,] [PREPAREs,]
+ * the statements [, COMMIT].  The queue is empty afterwards, whatever
+ * happened; on failure the transaction is failed (or, when COMMIT itself
+ * failed, over: PostgreSQL ended it).
+ */
+static keel_err
+defer_flush(keel_tx *tx, bool commit)
+{
+	const char *ctxp[5] = {tx->ctx.tenant_id, tx->ctx.user_id, tx->ctx.request_id, tx->ctx.trace_id,
+	                       tx->ctx.client_addr};
+	step *s = keel_arena_calloc(tx->arena, (size_t)(2 * tx->ndefer + 5), sizeof(*s));
+	int n = 0;
+
+	if (tx->state == TX_PENDING) {
+		s[n++] = (step){.kind = STEP_SIMPLE, .st = &begin_stmt, .sql = begin_stmt.sql};
+		if (!db_is_prepared(tx->db, &ctx_stmt))
+			s[n++] = (step){.kind = STEP_PREPARE, .st = &ctx_stmt};
+		s[n++] = (step){.kind = STEP_EXEC, .st = &ctx_stmt, .params = ctxp};
+	}
+	for (deferred *d = tx->defer_head; d != NULL; d = d->next) {
+		if (!db_is_prepared(tx->db, d->st) && !planned(s, n, d->st))
+			s[n++] = (step){.kind = STEP_PREPARE, .st = d->st};
+		s[n++] = (step){.kind = STEP_EXEC, .st = d->st, .params = d->params};
+	}
+	if (commit)
+		s[n++] = (step){.kind = STEP_SIMPLE, .st = &commit_stmt, .sql = commit_stmt.sql};
+	tx->defer_head = tx->defer_tail = NULL;
+	tx->ndefer = 0;
+	if (!pipeline_run(tx->db, s, n)) {
+		steps_clear(s, n, -1);
+		return tx_fail(tx, KEEL_EUNAVAIL, &commit_stmt, NULL);
+	}
+	for (int i = 0; i < n; i++) {
+		if (result_ok(s[i].res)) {
+			if (s[i].kind == STEP_PREPARE)
+				db_mark_prepared(tx->db, s[i].st);
+			continue;
+		}
+		keel_err err = db_result_err(tx->db, s[i].res);
+
+		err = tx_fail(tx, err, s[i].st, s[i].res);
+		if (s[i].st == &commit_stmt)
+			tx->state = TX_DONE;
+		steps_clear(s, n, -1);
+		return err;
+	}
+	steps_clear(s, n, -1);
+	tx->state = commit ? TX_DONE : TX_OPEN;
+	return KEEL_OK;
+}
+
+keel_err
+keel_tx_defer(keel_tx *tx, const keel_stmt *st, const char *const *params)
+{
+	if (tx->state == TX_FAILED || tx->state == TX_DONE) {
+		keel_log_error("db: %s deferred on a %s transaction", st->name,
+		               tx->state == TX_FAILED ? "failed" : "finished");
+		return KEEL_EINTERNAL;
+	}
+	deferred *d = keel_arena_calloc(tx->arena, 1, sizeof(*d));
+
+	d->st = st;
+	d->params = keel_arena_calloc(tx->arena, (size_t)(st->nparams > 0 ? st->nparams : 1),
+	                              sizeof(*d->params));
+	for (int i = 0; i < st->nparams; i++)
+		d->params[i] = params[i] != NULL ? keel_arena_strdup(tx->arena, params[i]) : NULL;
+	if (tx->defer_tail != NULL)
+		tx->defer_tail->next = d;
+	else
+		tx->defer_head = d;
+	tx->defer_tail = d;
+	if (++tx->ndefer >= KEEL_TX_DEFER_MAX)
+		return defer_flush(tx, false);
+	return KEEL_OK;
+}
+
 keel_err
 keel_tx_commit(keel_tx *tx)
 {
+	if (tx->ndefer > 0 && (tx->state == TX_PENDING || tx->state == TX_OPEN))
+		return defer_flush(tx, true);
 	if (tx->state == TX_PENDING || tx->state == TX_DONE) {
 		tx->state = TX_DONE; /* nothing was sent, or it ran as one implicit transaction */
 		return KEEL_OK;

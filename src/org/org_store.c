@@ -9,10 +9,14 @@
  * for ?q=.  Every statement names tenant_id = core.current_tenant_id() on top
  * of row-level security.
  *
- * Domain events: each write below is where its event will be enqueued into
- * the outbox, in the same transaction (one call per change).
+ * Domain events: each write below enqueues its event into the outbox in the
+ * same transaction (one keel_events_enqueue() per changed row), with the row
+ * JSON the statement already returned as the event's data: no extra
+ * statement, and the outbox row rides in the COMMIT's pipeline.  A delete
+ * returns the rows as they were, for the same reason.
  */
 #include "org/org_int.h"
+#include "events/events.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,11 +78,28 @@ static const keel_stmt st_org_update = {
     " WHERE o.tenant_id = " CURRENT " AND o.id = $1 AND ($7::integer IS NULL OR o.version = $7)"
     " RETURNING " ORG_ROW,
     7};
+/*
+ * Deleting an organization: org_lock takes its row at the version asked for,
+ * then org_delete deletes its divisions and it, returning each as it was.
+ * The divisions are deleted here rather than by the foreign key's cascade so
+ * that each gets its event; the lock comes first so that no division can be
+ * added in between (adding one share-locks the organization's row), which a
+ * single statement could not promise: its snapshot predates the wait.
+ */
+static const keel_stmt st_org_lock = {
+    "org_lock",
+    "SELECT o.id FROM org.organizations o WHERE o.tenant_id = " CURRENT
+    " AND o.id = $1 AND ($2::integer IS NULL OR o.version = $2::integer) FOR UPDATE",
+    2};
 static const keel_stmt st_org_delete = {
     "org_delete",
-    "DELETE FROM org.organizations o WHERE o.tenant_id = " CURRENT
-    " AND o.id = $1 AND ($2::integer IS NULL OR o.version = $2::integer)",
-    2};
+    "WITH d AS (DELETE FROM org.divisions d WHERE d.tenant_id = " CURRENT
+    " AND d.organization_id = $1 RETURNING d.id, " DIV_JSON " AS row_json),"
+    " o AS (DELETE FROM org.organizations o WHERE o.tenant_id = " CURRENT
+    " AND o.id = $1 RETURNING o.id, " ORG_JSON " AS row_json)"
+    " SELECT false AS is_org, id, row_json FROM d UNION ALL SELECT true, id, row_json FROM o"
+    " ORDER BY 1, 2",
+    1};
 static const keel_stmt st_org_version = {
     "org_version",
     "SELECT o.version FROM org.organizations o WHERE o.tenant_id = " CURRENT " AND o.id = $1", 1};
@@ -131,7 +152,8 @@ static const keel_stmt st_div_lock_tree = {
 static const keel_stmt st_div_delete = {
     "div_delete",
     "DELETE FROM org.divisions d WHERE d.tenant_id = " CURRENT
-    " AND d.id = $1 AND ($2::integer IS NULL OR d.version = $2::integer)",
+    " AND d.id = $1 AND ($2::integer IS NULL OR d.version = $2::integer)"
+    " RETURNING d.id, " DIV_JSON,
     2};
 static const keel_stmt st_div_delete_tree = {
     "div_delete_tree",
@@ -141,7 +163,8 @@ static const keel_stmt st_div_delete_tree = {
     " UNION ALL"
     " SELECT c.id FROM org.divisions c JOIN sub ON c.parent_id = sub.id"
     "  WHERE c.tenant_id = " CURRENT ")"
-    " DELETE FROM org.divisions d WHERE d.tenant_id = " CURRENT " AND d.id IN (SELECT id FROM sub)",
+    " DELETE FROM org.divisions d WHERE d.tenant_id = " CURRENT " AND d.id IN (SELECT id FROM sub)"
+    " RETURNING d.id, " DIV_JSON,
     2};
 static const keel_stmt st_div_version = {
     "div_version",
@@ -158,13 +181,17 @@ one_row(keel_arena *a, keel_res *res, org_row *row)
 	return KEEL_OK;
 }
 
+/* A write of one row, and its event (type) with the row's JSON as data. */
 static keel_err
-run_row(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *const *p, org_row *row)
+run_row(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *const *p, org_row *row,
+        const char *type)
 {
 	keel_res *res;
 	keel_err err = keel_tx_exec(tx, st, p, &res);
 
-	return err != KEEL_OK ? err : one_row(a, res, row);
+	if (err == KEEL_OK)
+		err = one_row(a, res, row);
+	return err != KEEL_OK ? err : keel_events_enqueue(tx, type, row->id, row->json);
 }
 
 /* A read that is the whole transaction: one round trip (keel_tx_exec_only). */
@@ -202,7 +229,7 @@ org_store_create(keel_tx *tx, keel_arena *a, const char *id, const org_input *in
 {
 	const char *p[] = {id, in->name, in->code, in->description, in->status, in->settings};
 
-	return run_row(tx, a, &st_org_create, p, row);
+	return run_row(tx, a, &st_org_create, p, row, "keel.organization.created");
 }
 
 keel_err
@@ -263,11 +290,12 @@ org_store_update(keel_tx *tx, keel_arena *a, const char *id, const org_input *in
 {
 	const char *p[] = {id, in->name, in->code, in->description, in->status, in->settings, version};
 
-	return run_row(tx, a, &st_org_update, p, row);
+	return run_row(tx, a, &st_org_update, p, row, "keel.organization.updated");
 }
 
+/* Delete with st (id, version), which returns (id, row JSON) of each deleted division. */
 static keel_err
-delete_one(keel_tx *tx, const keel_stmt *st, const char *id, const char *version)
+delete_divisions(keel_tx *tx, const keel_stmt *st, const char *id, const char *version)
 {
 	keel_res *res;
 	const char *p[] = {id, version};
@@ -275,13 +303,34 @@ delete_one(keel_tx *tx, const keel_stmt *st, const char *id, const char *version
 
 	if (err != KEEL_OK)
 		return err;
-	return keel_res_affected(res) > 0 ? KEEL_OK : KEEL_ENOTFOUND;
+	if (keel_res_rows(res) == 0)
+		return KEEL_ENOTFOUND;
+	for (int i = 0; i < keel_res_rows(res) && err == KEEL_OK; i++)
+		err = keel_events_enqueue(tx, "keel.division.deleted", keel_res_get(res, i, 0),
+		                          keel_res_get(res, i, 1));
+	return err;
 }
 
 keel_err
 org_store_delete(keel_tx *tx, const char *id, const char *version)
 {
-	return delete_one(tx, &st_org_delete, id, version);
+	keel_res *res;
+	const char *lp[] = {id, version};
+	const char *dp[] = {id};
+	keel_err err = keel_tx_exec(tx, &st_org_lock, lp, &res);
+
+	if (err != KEEL_OK)
+		return err;
+	if (keel_res_rows(res) != 1)
+		return KEEL_ENOTFOUND;
+	if ((err = keel_tx_exec(tx, &st_org_delete, dp, &res)) != KEEL_OK)
+		return err;
+	for (int i = 0; i < keel_res_rows(res) && err == KEEL_OK; i++)
+		err = keel_events_enqueue(tx,
+		                          keel_res_get(res, i, 0)[0] == 't' ? "keel.organization.deleted"
+		                                                            : "keel.division.deleted",
+		                          keel_res_get(res, i, 1), keel_res_get(res, i, 2));
+	return err;
 }
 
 keel_err
@@ -305,7 +354,7 @@ div_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
 {
 	const char *p[] = {id, org_id, in->parent_id, in->name, in->code, in->description};
 
-	return run_row(tx, a, &st_div_create, p, row);
+	return run_row(tx, a, &st_div_create, p, row, "keel.division.created");
 }
 
 keel_err
@@ -347,13 +396,14 @@ div_store_update(keel_tx *tx, keel_arena *a, const char *id, const org_input *in
 		if (err != KEEL_OK)
 			return err;
 	}
-	return run_row(tx, a, &st_div_update, p, row);
+	return run_row(tx, a, &st_div_update, p, row, "keel.division.updated");
 }
 
 keel_err
 div_store_delete(keel_tx *tx, const char *id, const char *version, bool cascade)
 {
-	keel_err err = delete_one(tx, cascade ? &st_div_delete_tree : &st_div_delete, id, version);
+	keel_err err =
+	    delete_divisions(tx, cascade ? &st_div_delete_tree : &st_div_delete, id, version);
 
 	if (err == KEEL_EINVAL && strcmp(keel_tx_constraint(tx), "divisions_parent_fkey") == 0)
 		return KEEL_ECONFLICT; /* it has children */

@@ -1,11 +1,14 @@
 /*
  * Keyset pagination: ?limit= and an opaque ?cursor=.
  *
- * A cursor is base64url of a version byte and the last id of the previous
- * page (17 bytes).  It is only a position: every query that uses it runs in
- * the caller's tenant transaction, so a cursor taken from another tenant's
- * response positions the caller within its own rows and reveals nothing.  A
- * cursor that does not decode is a precise 400, never a crash.
+ * A cursor is base64url of a kind byte and a fixed-size payload: kind 0x01
+ * is the last id of the previous page (lists in id order); other modules
+ * define their own kinds (the audit log's is a timestamp and an id) through
+ * keel_svc_cursor_encode/_decode, so there is one codec.  A cursor is only a
+ * position: every query that uses it runs in the caller's tenant
+ * transaction, so a cursor taken from another tenant's response positions
+ * the caller within its own rows and reveals nothing.  A cursor that does
+ * not decode, or is of another kind, is a precise 400, never a crash.
  */
 #include "svc/svc.h"
 #include "core/uuid.h"
@@ -15,43 +18,79 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CURSOR_VERSION 0x01
-#define CURSOR_BYTES   17
+#define CURSOR_ID      0x01 /* kind: the last id of a page in id order */
+#define CURSOR_MAX_LEN 64   /* characters of ?cursor= accepted */
+
+keel_err
+keel_svc_page_limit(keel_req *req, int *limit)
+{
+	const char *text = keel_req_query(req, "limit");
+	char *end;
+
+	*limit = KEEL_PAGE_DEFAULT;
+	if (text == NULL)
+		return KEEL_OK;
+	errno = 0;
+	long n = strtol(text, &end, 10);
+
+	/* digits only: strtol alone would also take leading white space and a sign */
+	if (errno != 0 || end == text || *end != '\0' || n < 1 || n > KEEL_PAGE_MAX || text[0] < '0' ||
+	    text[0] > '9')
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL,
+		                     "limit must be an integer between 1 and %d", KEEL_PAGE_MAX);
+	*limit = (int)n;
+	return KEEL_OK;
+}
+
+keel_err
+keel_svc_cursor_decode(keel_req *req, unsigned char kind, void *payload, size_t len, bool *found)
+{
+	const char *cursor = keel_req_query(req, "cursor");
+	unsigned char bin[KEEL_CURSOR_PAYLOAD_MAX + 2];
+	size_t got = 0;
+
+	*found = false;
+	if (cursor == NULL)
+		return KEEL_OK;
+	if (len > KEEL_CURSOR_PAYLOAD_MAX || strlen(cursor) > CURSOR_MAX_LEN ||
+	    sodium_base642bin(bin, sizeof(bin), cursor, strlen(cursor), NULL, &got, NULL,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    got != len + 1 || bin[0] != kind)
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "cursor is invalid");
+	memcpy(payload, bin + 1, len);
+	*found = true;
+	return KEEL_OK;
+}
+
+const char *
+keel_svc_cursor_encode(keel_req *req, unsigned char kind, const void *payload, size_t len)
+{
+	unsigned char bin[KEEL_CURSOR_PAYLOAD_MAX + 1];
+
+	if (len > KEEL_CURSOR_PAYLOAD_MAX)
+		return NULL;
+	bin[0] = kind;
+	memcpy(bin + 1, payload, len);
+	size_t size = sodium_base64_ENCODED_LEN(len + 1, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *text = keel_arena_alloc(keel_req_arena(req), size);
+
+	sodium_bin2base64(text, size, bin, len + 1, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return text;
+}
 
 keel_err
 keel_svc_page(keel_req *req, keel_page *out)
 {
-	const char *limit = keel_req_query(req, "limit");
-	const char *cursor = keel_req_query(req, "cursor");
+	keel_uuid id;
+	bool found;
 
-	out->limit = KEEL_PAGE_DEFAULT;
 	out->after = NULL;
-	if (limit != NULL) {
-		char *end;
-
-		errno = 0;
-		long n = strtol(limit, &end, 10);
-
-		/* digits only: strtol alone would also take leading white space and a sign */
-		if (errno != 0 || end == limit || *end != '\0' || n < 1 || n > KEEL_PAGE_MAX ||
-		    limit[0] < '0' || limit[0] > '9')
-			return keel_req_fail(req, KEEL_EMALFORMED, NULL,
-			                     "limit must be an integer between 1 and %d", KEEL_PAGE_MAX);
-		out->limit = (int)n;
-	}
-	if (cursor != NULL) {
-		unsigned char bin[CURSOR_BYTES + 1];
-		size_t len = 0;
-		keel_uuid id;
-
-		if (strlen(cursor) > 64 ||
-		    sodium_base642bin(bin, sizeof(bin), cursor, strlen(cursor), NULL, &len, NULL,
-		                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-		    len != CURSOR_BYTES || bin[0] != CURSOR_VERSION)
-			return keel_req_fail(req, KEEL_EMALFORMED, NULL, "cursor is invalid");
+	if (keel_svc_page_limit(req, &out->limit) != KEEL_OK ||
+	    keel_svc_cursor_decode(req, CURSOR_ID, id.b, sizeof(id.b), &found) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	if (found) {
 		char *text = keel_arena_alloc(keel_req_arena(req), KEEL_UUID_STRLEN + 1);
 
-		memcpy(id.b, bin + 1, 16);
 		keel_uuid_format(&id, text);
 		out->after = text;
 	}
@@ -61,18 +100,11 @@ keel_svc_page(keel_req *req, keel_page *out)
 const char *
 keel_svc_cursor(keel_req *req, const char *last_id)
 {
-	unsigned char bin[CURSOR_BYTES];
 	keel_uuid id;
 
 	if (!keel_uuid_parse(last_id, &id))
 		return NULL;
-	bin[0] = CURSOR_VERSION;
-	memcpy(bin + 1, id.b, 16);
-	size_t len = sodium_base64_ENCODED_LEN(CURSOR_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	char *text = keel_arena_alloc(keel_req_arena(req), len);
-
-	sodium_bin2base64(text, len, bin, sizeof(bin), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return text;
+	return keel_svc_cursor_encode(req, CURSOR_ID, id.b, sizeof(id.b));
 }
 
 json_t *

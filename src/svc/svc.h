@@ -82,6 +82,29 @@ keel_err keel_svc_page(keel_req *req, keel_page *out);
 /* The opaque cursor for a page that ended at last_id (in the request arena). */
 const char *keel_svc_cursor(keel_req *req, const char *last_id);
 
+/* ---- cursors of other shapes (lists not in id order) ---- */
+
+#define KEEL_CURSOR_PAYLOAD_MAX 32 /* bytes after the kind byte */
+
+/* Parse ?limit= alone (1..KEEL_PAGE_MAX, default KEEL_PAGE_DEFAULT); 400 when bad. */
+keel_err keel_svc_page_limit(keel_req *req, int *limit);
+
+/*
+ * The opaque cursor (base64url, in the request arena) for kind (a byte the
+ * list owns; 0x01 is taken by keel_svc_cursor) and len <= KEEL_CURSOR_PAYLOAD_MAX
+ * bytes of payload.
+ */
+const char *keel_svc_cursor_encode(keel_req *req, unsigned char kind, const void *payload,
+                                   size_t len);
+
+/*
+ * Decode ?cursor= into payload[len]: *found is false when there is none.  A
+ * cursor that does not decode, is of another kind or of another length fails
+ * the request with 400.
+ */
+keel_err keel_svc_cursor_decode(keel_req *req, unsigned char kind, void *payload, size_t len,
+                                bool *found);
+
 /* {"data": data, "next_cursor": ...}: a cursor only when the page is full. Steals data. */
 json_t *keel_svc_list(keel_req *req, json_t *data, const keel_page *page, const char *last_id);
 

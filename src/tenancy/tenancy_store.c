@@ -2,9 +2,11 @@
  * The tenancy module's SQL.  Creating a tenant goes through the SECURITY
  * DEFINER function core.create_tenant(), which also scopes the rest of the
  * transaction to the new tenant, so the owner's user row follows under
- * row-level security like any other write.
+ * row-level security like any other write.  Creating and renaming enqueue
+ * keel.tenant.created / keel.tenant.updated in the same transaction.
  */
 #include "tenancy/tenancy_int.h"
+#include "events/events.h"
 
 #include <stdlib.h>
 
@@ -52,7 +54,9 @@ tenancy_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *nam
 	const char *p[] = {id, name, slug};
 	keel_err err = keel_tx_exec(tx, &st_create, p, &res);
 
-	return err != KEEL_OK ? err : tenant_row(a, res, tenant);
+	if (err == KEEL_OK)
+		err = tenant_row(a, res, tenant);
+	return err != KEEL_OK ? err : keel_events_enqueue_json(tx, "keel.tenant.created", id, *tenant);
 }
 
 keel_err
@@ -72,5 +76,9 @@ tenancy_store_rename(keel_tx *tx, keel_arena *a, const char *name, const char *v
 	const char *p[] = {name, version};
 	keel_err err = keel_tx_exec(tx, &st_rename, p, &res);
 
-	return err != KEEL_OK ? err : tenant_row(a, res, tenant);
+	if (err == KEEL_OK)
+		err = tenant_row(a, res, tenant);
+	return err != KEEL_OK ? err
+	                      : keel_events_enqueue_json(tx, "keel.tenant.updated",
+	                                                 keel_res_get(res, 0, 0), *tenant);
 }

@@ -186,6 +186,9 @@ kt_db_fresh(const char *name)
 	snprintf(url, sizeof(url), "host=%s port=%s dbname=%s user=keel_owner", need_env("PGHOST"),
 	         need_env("PGPORT"), db);
 	setenv("KEEL_MIGRATE_DATABASE_URL", url, 1);
+	snprintf(url, sizeof(url), "host=%s port=%s dbname=%s user=keel_relay", need_env("PGHOST"),
+	         need_env("PGPORT"), db);
+	setenv("KEEL_RELAY_DATABASE_URL", url, 1);
 }
 
 static PGconn *
@@ -253,21 +256,52 @@ kt_read_file(const char *path)
 	return g.p;
 }
 
+/* Does environment entry e ("NAME=value") set the variable that extra sets? */
+static bool
+same_name(const char *e, const char *extra)
+{
+	size_t n = strcspn(extra, "=");
+
+	return strncmp(e, extra, n) == 0 && e[n] == '=';
+}
+
+/*
+ * In a forked child: exec keel with args and this process's environment plus
+ * env (which wins).  Nothing here allocates: the parent may have threads (a
+ * test's Kafka mock cluster), and one of them may have held the allocator's
+ * lock at the fork.
+ */
 static void
 child_exec(const char *const *args, const char *const *env, int outfd)
 {
 	const char *argv[32];
-	int n = 0;
+	const char *envp[1024];
+	int n = 0, ne = 0;
 
 	argv[n++] = KEEL_TEST_BINARY;
 	for (const char *const *a = args; a && *a && n < 31; a++)
 		argv[n++] = *a;
 	argv[n] = NULL;
-	for (const char *const *e = env; e && *e; e++)
-		putenv(strdup(*e));
+	for (char **e = environ; *e != NULL && ne < 960; e++) {
+		bool replaced = false;
+
+		for (const char *const *x = env; x && *x && !replaced; x++)
+			replaced = same_name(*e, *x);
+		if (!replaced)
+			envp[ne++] = *e;
+	}
+	for (const char *const *x = env; x && *x && ne < 1023; x++) {
+		bool later = false; /* the last of env's settings of a name wins */
+
+		for (const char *const *y = x + 1; *y && !later; y++)
+			later = same_name(*y, *x);
+		if (!later)
+			envp[ne++] = *x;
+	}
+	envp[ne] = NULL;
 	dup2(outfd, STDOUT_FILENO);
 	dup2(outfd, STDERR_FILENO);
-	execv(KEEL_TEST_BINARY, (char *const *)argv);
+	execve(KEEL_TEST_BINARY, (char *const *)argv, (char *const *)envp);
 	_exit(127);
 }
 
@@ -303,7 +337,8 @@ kt_keel_start(const char *const *env, const char *const *args)
 	const char *dir = getenv("KEEL_TEST_TMP") ? getenv("KEEL_TEST_TMP") : "/tmp";
 	char listen[64];
 	const char *argv[16] = {"serve"};
-	int n = 1;
+	const char *envs[64] = {listen};
+	int n = 1, ne = 1;
 
 	k->port = kt_free_port();
 	snprintf(k->base, sizeof(k->base), "http://127.0.0.1:%d", k->port);
@@ -312,15 +347,16 @@ kt_keel_start(const char *const *env, const char *const *args)
 	for (const char *const *a = args; a && *a && n < 15; a++)
 		argv[n++] = *a;
 	argv[n] = NULL;
+	for (const char *const *e = env; e && *e && ne < 63; e++)
+		envs[ne++] = *e;
+	envs[ne] = NULL;
 
 	int fd = open(k->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	assert_true(fd >= 0);
 	k->pid = fork();
-	if (k->pid == 0) {
-		putenv(strdup(listen));
-		child_exec(argv, env, fd);
-	}
+	if (k->pid == 0)
+		child_exec(argv, envs, fd);
 	close(fd);
 	for (long long until = kt_now_ms() + 15000; kt_now_ms() < until;) {
 		int st;

@@ -48,8 +48,9 @@ int kt_free_port(void);
 
 /*
  * Create (or recreate) database keel_<name> owned by keel_owner in the test
- * cluster and point PGDATABASE and KEEL_MIGRATE_DATABASE_URL of this process
- * (and so of the children it starts) at it.
+ * cluster and point PGDATABASE, KEEL_MIGRATE_DATABASE_URL and
+ * KEEL_RELAY_DATABASE_URL of this process (and so of the children it starts)
+ * at it.
  */
 void kt_db_fresh(const char *name);
 

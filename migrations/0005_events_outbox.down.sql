@@ -1,0 +1,2 @@
+-- 0005 events: revert.
+DROP SCHEMA events CASCADE;

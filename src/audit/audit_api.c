@@ -1,0 +1,208 @@
+/*
+ * GET /api/v1/audit-logs: the caller's tenant's audit log, newest first.
+ *
+ * parse the filters (each a precise 400 when malformed) -> the page as its
+ * transaction's only statement (row-level security keeps it to the tenant)
+ * -> render the JSON text PostgreSQL produced.  Timestamps given as RFC 3339
+ * are parsed here and passed on as UTC text with microseconds, so
+ * PostgreSQL never sees a form it might read differently.  The cursor is the
+ * (occurred_at, id) of a page's last item: kind 0x02 of the generic cursor
+ * codec (svc/page.c), 8 bytes of microseconds since the epoch (big-endian)
+ * and the 16 bytes of the id.
+ */
+#include "audit/audit_int.h"
+#include "auth/auth.h"
+#include "core/clock.h"
+#include "core/uuid.h"
+#include "svc/svc.h"
+
+#include <string.h>
+
+#define CURSOR_KIND  0x02
+#define CURSOR_BYTES 24
+
+/* The actions the log holds: row changes, and the events of auth.security_events. */
+static const char *const actions[] = {"INSERT",         "UPDATE",
+                                      "DELETE",         "SIGN_IN_SUCCEEDED",
+                                      "SIGN_IN_FAILED", "SIGN_IN_THROTTLED",
+                                      "REFRESH_REUSED", "PASSWORD_CHANGED",
+                                      "SIGNED_OUT",     NULL};
+
+#define ACTION_RULE                                                                                \
+	"INSERT, UPDATE, DELETE, SIGN_IN_SUCCEEDED, SIGN_IN_FAILED, SIGN_IN_THROTTLED,"                \
+	" REFRESH_REUSED, PASSWORD_CHANGED or SIGNED_OUT"
+
+/* A lowercase SQL identifier: [a-z_][a-z0-9_]*, at most 63 bytes. */
+static bool
+identifier_valid(const char *s, size_t len)
+{
+	if (len < 1 || len > 63 || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+/* ?table=schema.table into f->schema and f->table. */
+static keel_err
+parse_table(keel_req *req, audit_filter *f)
+{
+	const char *t = keel_req_query(req, "table");
+
+	if (t == NULL)
+		return KEEL_OK;
+	const char *dot = strchr(t, '.');
+
+	if (dot == NULL || !identifier_valid(t, (size_t)(dot - t)) ||
+	    !identifier_valid(dot + 1, strlen(dot + 1)))
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL,
+		                     "table must be schema.table, like org.organizations");
+	f->schema = keel_arena_strndup(keel_req_arena(req), t, (size_t)(dot - t));
+	f->table = dot + 1;
+	return KEEL_OK;
+}
+
+/* A UUID query argument (NULL when absent); 400 when malformed. */
+static keel_err
+parse_uuid(keel_req *req, const char *name, const char **out)
+{
+	*out = keel_req_query(req, name);
+	if (*out != NULL && !keel_uuid_valid(*out))
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "%s must be a UUID", name);
+	return KEEL_OK;
+}
+
+static keel_err
+parse_action(keel_req *req, audit_filter *f)
+{
+	const char *a = keel_req_query(req, "action");
+
+	if (a == NULL)
+		return KEEL_OK;
+	for (const char *const *c = actions; *c != NULL; c++) {
+		if (strcmp(a, *c) == 0) {
+			f->action = a;
+			return KEEL_OK;
+		}
+	}
+	return keel_req_fail(req, KEEL_EMALFORMED, NULL, "action must be one of " ACTION_RULE);
+}
+
+/* An RFC 3339 query argument as UTC text with microseconds; *us gets its value. */
+static keel_err
+parse_time(keel_req *req, const char *name, const char **out, int64_t *us)
+{
+	const char *t = keel_req_query(req, name);
+
+	*out = NULL;
+	if (t == NULL)
+		return KEEL_OK;
+	if (!keel_clock_parse_rfc3339(t, us))
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL,
+		                     "%s must be an RFC 3339 date-time, like 2026-11-27T15:42:00Z", name);
+	char *text = keel_arena_alloc(keel_req_arena(req), KEEL_RFC3339_US_LEN + 1);
+
+	keel_clock_format_us(*us, text);
+	*out = text;
+	return KEEL_OK;
+}
+
+/* ?cursor= into f->before_at and f->before_id. */
+static keel_err
+parse_cursor(keel_req *req, audit_filter *f)
+{
+	unsigned char bin[CURSOR_BYTES];
+	bool found;
+	uint64_t us = 0;
+	keel_uuid id;
+
+	if (keel_svc_cursor_decode(req, CURSOR_KIND, bin, sizeof(bin), &found) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	if (!found)
+		return KEEL_OK;
+	for (int i = 0; i < 8; i++)
+		us = us << 8 | bin[i];
+	memcpy(id.b, bin + 8, 16);
+	char *at = keel_arena_alloc(keel_req_arena(req), KEEL_RFC3339_US_LEN + 1);
+	char *text = keel_arena_alloc(keel_req_arena(req), KEEL_UUID_STRLEN + 1);
+
+	keel_clock_format_us((int64_t)us, at);
+	keel_uuid_format(&id, text);
+	f->before_at = at;
+	f->before_id = text;
+	return KEEL_OK;
+}
+
+/* Every filter of the query string into f; fails the request with 400 at the first bad one. */
+static keel_err
+parse_filter(keel_req *req, audit_filter *f)
+{
+	int64_t since = 0, until = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (keel_svc_page_limit(req, &f->limit) != KEEL_OK || parse_cursor(req, f) != KEEL_OK ||
+	    parse_table(req, f) != KEEL_OK || parse_uuid(req, "record_id", &f->record_id) != KEEL_OK ||
+	    parse_uuid(req, "actor_id", &f->actor_id) != KEEL_OK || parse_action(req, f) != KEEL_OK ||
+	    parse_time(req, "since", &f->since, &since) != KEEL_OK ||
+	    parse_time(req, "until", &f->until, &until) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	if (f->since != NULL && f->until != NULL && since >= until)
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "since must be before until");
+	return KEEL_OK;
+}
+
+/* The cursor of a page that ended at (us, id), or NULL. */
+static const char *
+cursor_after(keel_req *req, int64_t us, const char *id)
+{
+	unsigned char bin[CURSOR_BYTES];
+	keel_uuid u;
+
+	if (id == NULL || !keel_uuid_parse(id, &u))
+		return NULL;
+	for (int i = 0; i < 8; i++)
+		bin[i] = (unsigned char)((uint64_t)us >> (56 - 8 * i));
+	memcpy(bin + 8, u.b, 16);
+	return keel_svc_cursor_encode(req, CURSOR_KIND, bin, sizeof(bin));
+}
+
+static keel_err
+audit_list(keel_req *req, void *ctx)
+{
+	keel_audit *audit = ctx;
+	audit_filter f;
+	keel_tx *tx;
+	keel_buf out;
+
+	if (parse_filter(req, &f) != KEEL_OK)
+		return KEEL_EMALFORMED;
+	if (keel_svc_tx(req, audit->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_buf_init(&out, keel_req_arena(req));
+	keel_buf_puts(&out, "{\"data\":[");
+	audit_page pg = {.out = &out};
+	keel_err err = audit_store_list(tx, keel_req_arena(req), &f, &pg);
+
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	const char *next = pg.count == f.limit ? cursor_after(req, pg.last_us, pg.last_id) : NULL;
+
+	keel_buf_printf(&out, "],\"next_cursor\":%s%s%s}", next ? "\"" : "", next ? next : "null",
+	                next ? "\"" : "");
+	return keel_req_send(req, 200, "application/json", out.data, out.len);
+}
+
+static const keel_route routes[] = {
+    {"GET", "/api/v1/audit-logs", audit_list, 0, KEEL_ROLE_ADMIN,
+     "The tenant's audit log, newest first (?table=, ?record_id=, ?actor_id=, ?action=, ?since=,"
+     " ?until=, pagination)"},
+};
+
+void
+keel_audit_routes(keel_router *r, keel_audit *audit)
+{
+	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), audit);
+}

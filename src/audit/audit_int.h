@@ -1,0 +1,63 @@
+/*
+ * Private to src/audit: the store's interface.
+ */
+#ifndef KEEL_AUDIT_AUDIT_INT_H
+#define KEEL_AUDIT_AUDIT_INT_H
+
+#include "audit/audit.h"
+#include "core/str.h"
+
+/* What GET /api/v1/audit-logs asks for; NULL members are not filtered on. */
+typedef struct audit_filter {
+	const char *schema, *table; /* ?table=schema.table: both or neither */
+	const char *record_id;      /* UUID */
+	const char *actor_id;       /* UUID */
+	const char *action;         /* INSERT, UPDATE, DELETE or an event (SIGN_IN_FAILED, ...) */
+	const char *since, *until;  /* RFC 3339 UTC with microseconds: since <= occurred_at < until */
+	const char *before_at;      /* cursor: rows before (before_at, before_id), newest first */
+	const char *before_id;
+	int limit;
+} audit_filter;
+
+/* A page: items (JSON objects rendered by PostgreSQL) joined by commas into out. */
+typedef struct audit_page {
+	keel_buf *out;
+	int count;
+	int64_t last_us;     /* occurred_at of the last item, microseconds since the epoch */
+	const char *last_id; /* its id */
+} audit_page;
+
+/* One page, as its transaction's only statement. */
+keel_err audit_store_list(keel_tx *tx, keel_arena *a, const audit_filter *f, audit_page *page);
+
+/* ---- maintenance, on an owner connection in autocommit mode ---- */
+
+/* Try the maintenance lock (session-level); *got says whether this session holds it now. */
+keel_err audit_store_try_lock(keel_db *db, keel_arena *a, bool *got);
+keel_err audit_store_unlock(keel_db *db, keel_arena *a);
+
+/* Create the partition of the UTC month offset months from now; *name is NULL when it existed. */
+keel_err audit_store_create_partition(keel_db *db, keel_arena *a, int offset, const char **name);
+
+/* The first day of the UTC month offset months from now, "YYYY-MM". */
+keel_err audit_store_month(keel_db *db, keel_arena *a, int offset, const char **month);
+
+/* now - keep_ms as RFC 3339 UTC text with microseconds. */
+keel_err audit_store_cutoff(keel_db *db, keel_arena *a, int64_t keep_ms, const char **cutoff);
+
+/* One partition whose range ends at or before a cutoff. */
+typedef struct audit_partition {
+	const char *name; /* audit.logs_YYYYMM */
+	const char *from, *to;
+	const char *size; /* "8192 bytes", "12 MB" */
+} audit_partition;
+
+/* The partitions entirely before cutoff, oldest first, into *parts (arena). */
+keel_err audit_store_prunable(keel_db *db, keel_arena *a, const char *cutoff,
+                              audit_partition **parts, int *n);
+
+/* Detach and drop name if its range still ends at or before cutoff; *dropped says whether. */
+keel_err audit_store_drop_partition(keel_db *db, keel_arena *a, const char *name,
+                                    const char *cutoff, bool *dropped);
+
+#endif

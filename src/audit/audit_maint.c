@@ -1,0 +1,270 @@
+/*
+ * Partitions of audit.logs: made ahead of time, dropped whole when old.
+ *
+ * The SQL functions of migration 0004 do the work (audit.create_partition,
+ * audit.drop_partition), each call its own short transaction with bounded
+ * lock waits.  Here are the runs around them: a session-level advisory lock
+ * serializes every run of every process (`keel audit maintain|prune`, serve's
+ * thread), polled with pg_try_advisory_lock() so that a waiting run holds
+ * nothing and can be cancelled; then one statement per month or partition,
+ * checking for cancellation in between.  serve's thread (the maintainer)
+ * opens a fresh owner connection per run and closes it after, so a process
+ * holds no owner connection between its daily runs.
+ */
+#include "audit/audit_int.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOCK_POLL_MS 100 /* how often a waiting run tries the lock again */
+
+/* A line of progress: to o->out, or an info log line. */
+__attribute__((format(printf, 2, 3))) static void
+report(const keel_audit_opts *o, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (o->out != NULL)
+		fprintf(o->out, "%s\n", line);
+	else
+		keel_log_info("audit: %s", line);
+}
+
+static bool
+cancelled(const keel_audit_opts *o)
+{
+	return o->cancelled != NULL && o->cancelled(o->cancel_ctx);
+}
+
+/*
+ * Take the maintenance lock, polling while another run holds it when
+ * o->wait.  KEEL_ECONFLICT when it stays taken (not waiting, or cancelled).
+ */
+static keel_err
+lock_take(keel_db *db, keel_arena *a, const keel_audit_opts *o)
+{
+	bool got = false, told = false;
+
+	for (;;) {
+		keel_err err = audit_store_try_lock(db, a, &got);
+
+		if (err != KEEL_OK || got)
+			return err;
+		if (!o->wait || cancelled(o))
+			return KEEL_ECONFLICT;
+		if (!told)
+			report(o, "waiting for another audit maintenance run to finish");
+		told = true;
+		nanosleep(&(struct timespec){.tv_nsec = LOCK_POLL_MS * 1000000L}, NULL);
+	}
+}
+
+keel_err
+keel_audit_maintain(keel_db *db, const keel_audit_opts *o, int *created)
+{
+	keel_arena *a = keel_arena_create(4096);
+	const char *name, *last = NULL;
+	keel_err err = lock_take(db, a, o);
+
+	*created = 0;
+	if (err != KEEL_OK)
+		goto out;
+	for (int m = 0; m <= o->months_ahead && err == KEEL_OK; m++) {
+		if (cancelled(o)) {
+			err = KEEL_ECONFLICT;
+			break;
+		}
+		err = audit_store_create_partition(db, a, m, &name);
+		if (err == KEEL_OK && name != NULL) {
+			report(o, "created %s", name);
+			(*created)++;
+		}
+	}
+	if (err == KEEL_OK)
+		err = audit_store_month(db, a, o->months_ahead, &last);
+	if (err == KEEL_OK)
+		report(o, "partitions ready through %s (%d created)", last ? last : "?", *created);
+	audit_store_unlock(db, a);
+out:
+	keel_arena_destroy(a);
+	return err;
+}
+
+keel_err
+keel_audit_prune(keel_db *db, const keel_audit_opts *o, int *dropped)
+{
+	keel_arena *a = keel_arena_create(4096);
+	const char *cutoff = NULL;
+	audit_partition *parts = NULL;
+	int n = 0;
+	keel_err err = lock_take(db, a, o);
+
+	*dropped = 0;
+	if (err != KEEL_OK)
+		goto out;
+	err = audit_store_cutoff(db, a, o->keep_ms, &cutoff);
+	if (err == KEEL_OK)
+		err = audit_store_prunable(db, a, cutoff, &parts, &n);
+	for (int i = 0; i < n && err == KEEL_OK; i++) {
+		bool gone = false;
+
+		if (o->dry_run) {
+			report(o, "would drop %s [%s, %s) %s", parts[i].name, parts[i].from, parts[i].to,
+			       parts[i].size);
+			(*dropped)++;
+			continue;
+		}
+		if (cancelled(o)) {
+			err = KEEL_ECONFLICT;
+			break;
+		}
+		err = audit_store_drop_partition(db, a, parts[i].name, cutoff, &gone);
+		if (err == KEEL_OK && gone) {
+			report(o, "dropped %s [%s, %s) %s", parts[i].name, parts[i].from, parts[i].to,
+			       parts[i].size);
+			(*dropped)++;
+		}
+	}
+	if (err == KEEL_OK)
+		report(o, "%d partition%s %s (entirely before %s)", *dropped, *dropped == 1 ? "" : "s",
+		       o->dry_run ? "would be dropped" : "dropped", cutoff);
+	audit_store_unlock(db, a);
+out:
+	keel_arena_destroy(a);
+	return err;
+}
+
+/* ---- serve's thread ---- */
+
+struct keel_audit_maintainer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;
+	keel_db_opts opts;
+	char *conninfo;
+	int months_ahead;
+};
+
+static bool
+maintainer_stopping(void *arg)
+{
+	keel_audit_maintainer *m = arg;
+
+	pthread_mutex_lock(&m->lock);
+	bool stopping = m->stopping;
+
+	pthread_mutex_unlock(&m->lock);
+	return stopping;
+}
+
+/* One run on a fresh connection; true when it worked (or another process was doing it). */
+static bool
+maintainer_run(keel_audit_maintainer *m)
+{
+	keel_audit_opts o = {
+	    .months_ahead = m->months_ahead, .cancelled = maintainer_stopping, .cancel_ctx = m};
+	keel_db *db;
+	char why[512];
+	int created;
+
+	if (keel_db_open(&m->opts, &db, why, sizeof(why)) != KEEL_OK) {
+		keel_log_warn("audit: partition upkeep: %s; trying again in %lld minutes", why,
+		              KEEL_AUDIT_MAINTAIN_RETRY_MS / 60000);
+		return false;
+	}
+	keel_err err = keel_audit_maintain(db, &o, &created);
+
+	keel_db_close(db);
+	if (err == KEEL_ECONFLICT) {
+		keel_log_debug("audit: partition upkeep skipped: another run holds the lock");
+		return true;
+	}
+	if (err != KEEL_OK)
+		keel_log_warn("audit: partition upkeep failed (%s); trying again in %lld minutes",
+		              keel_err_name(err), KEEL_AUDIT_MAINTAIN_RETRY_MS / 60000);
+	return err == KEEL_OK;
+}
+
+/* Sleep until ms from now or until stopped; true when stopped. */
+static bool
+maintainer_sleep(keel_audit_maintainer *m, long long ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&m->lock);
+	while (!m->stopping && pthread_cond_timedwait(&m->wake, &m->lock, &until) != ETIMEDOUT)
+		;
+	bool stopping = m->stopping;
+
+	pthread_mutex_unlock(&m->lock);
+	return stopping;
+}
+
+static void *
+maintainer_main(void *arg)
+{
+	keel_audit_maintainer *m = arg;
+
+	for (;;) {
+		bool ok = maintainer_run(m);
+
+		if (maintainer_sleep(m, ok ? KEEL_AUDIT_MAINTAIN_EVERY_MS : KEEL_AUDIT_MAINTAIN_RETRY_MS))
+			return NULL;
+	}
+}
+
+keel_audit_maintainer *
+keel_audit_maintainer_start(const keel_db_opts *owner, int months_ahead)
+{
+	keel_audit_maintainer *m = keel_xcalloc(1, sizeof(*m));
+
+	m->opts = *owner;
+	m->conninfo = owner->conninfo ? keel_xstrdup(owner->conninfo) : NULL;
+	m->opts.conninfo = m->conninfo;
+	m->months_ahead = months_ahead;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->wake, NULL);
+	if (pthread_create(&m->thread, NULL, maintainer_main, m) != 0) {
+		keel_log_error("audit: could not start the partition upkeep thread");
+		pthread_cond_destroy(&m->wake);
+		pthread_mutex_destroy(&m->lock);
+		free(m->conninfo);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void
+keel_audit_maintainer_stop(keel_audit_maintainer *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	pthread_cond_signal(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->thread, NULL);
+	pthread_cond_destroy(&m->wake);
+	pthread_mutex_destroy(&m->lock);
+	free(m->conninfo);
+	free(m);
+}
