@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "telemetry/telemetry.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -61,6 +62,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	json_set_alloc_funcs(keel_xmalloc, free);
+	keel_telemetry_global_init();
 	if (keel_config_load(&cfg, environ, err, sizeof(err)) != KEEL_OK) {
 		fprintf(stderr, "keel: configuration: %s\n", err);
 		return 2;
@@ -85,5 +87,6 @@ main(int argc, char **argv)
 		status = 2;
 	}
 	keel_config_free(&cfg);
+	keel_telemetry_global_cleanup();
 	return status;
 }

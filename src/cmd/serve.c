@@ -15,7 +15,7 @@
  */
 #include "audit/audit.h"
 #include "auth/auth.h"
-#include "cmd/cmd.h"
+#include "cmd/cmd_int.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "ops/ops.h"
@@ -251,19 +251,26 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 	if (migrate && !migrate_first(cfg))
 		return 1;
 
+	observe *obs = observe_create();
 	keel_db_opts dbo = keel_cmd_db_opts(cfg, false);
+
+	dbo.observe = observe_query;
+	dbo.observe_ctx = obs;
 	app a = {.pool = keel_db_pool_create(&dbo, cfg->workers),
 	         .hashers = keel_workpool_create(cfg->hash_workers, cfg->hash_queue, 10)};
 	int status = 1;
-	keel_router *router = keel_router_create();
-	keel_server *server = NULL;
+	keel_router *router = keel_router_create(), *metrics_router = keel_router_create();
+	keel_server *server = NULL, *metrics_server = NULL;
 	char err[512];
 
-	a.ops = (keel_ops){.pool = a.pool, .migrations = &keel_migrations_embedded};
+	a.ops = (keel_ops){
+	    .pool = a.pool, .migrations = &keel_migrations_embedded, .metrics = obs->metrics};
+	keel_metrics_collector(obs->metrics, observe_pool, a.pool);
 	if (keel_auth_create(cfg, a.pool, a.hashers, &a.auth, err, sizeof(err)) != KEEL_OK) {
 		keel_log_error("configuration: %s", err);
 		goto out;
 	}
+	keel_auth_set_metrics(a.auth, obs->metrics);
 	a.tenancy = (keel_tenancy){
 	    .pool = a.pool, .auth = a.auth, .signup_open = strcmp(cfg->signup, "open") == 0};
 	a.org = (keel_org){.pool = a.pool};
@@ -275,13 +282,16 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 			keel_log_error("configuration: %s", err);
 			goto out;
 		}
+		keel_metrics_collector(obs->metrics, observe_relay, a.relay);
 	}
 	if (!schema_ready(a.pool))
 		goto out;
 	keel_ops_routes(router, &a.ops);
+	keel_ops_metrics_route(cfg->metrics_listen ? metrics_router : router, &a.ops);
 	for (const service *sv = services; sv->name != NULL; sv++)
 		if (service_selected(list, sv->name))
 			sv->add(router, &a);
+	keel_ops_finish(&a.ops, router, KEEL_VERSION);
 
 	keel_server_opts so = {.listen = listen,
 	                       .workers = cfg->workers,
@@ -289,12 +299,27 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 	                       .request_timeout_ms = cfg->request_timeout_ms,
 	                       .auth = keel_auth_authenticate,
 	                       .auth_ctx = a.auth,
-	                       .trace_ratio = 1.0};
+	                       .observe = observe_request,
+	                       .observe_ctx = obs,
+	                       .trace_ratio = obs->trace_ratio};
 
 	server = keel_server_create(&so, router);
 	if (keel_server_start(server, err, sizeof(err)) != KEEL_OK) {
 		keel_log_error("%s", err);
 		goto out;
+	}
+	keel_metrics_collector(obs->metrics, observe_server, server);
+	if (cfg->metrics_listen != NULL) {
+		keel_server_opts mo = {.listen = cfg->metrics_listen,
+		                       .workers = 1,
+		                       .max_connections = 16,
+		                       .request_timeout_ms = cfg->request_timeout_ms};
+
+		metrics_server = keel_server_create(&mo, metrics_router);
+		if (keel_server_start(metrics_server, err, sizeof(err)) != KEEL_OK) {
+			keel_log_error("metrics: %s", err);
+			goto out;
+		}
 	}
 	json_t *f =
 	    json_pack("{s:s, s:i, s:s}", "address", listen, "workers", cfg->workers, "services", list);
@@ -308,6 +333,8 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 	keel_log_info("received %s; finishing requests in flight",
 	              sig == SIGINT ? "SIGINT" : "SIGTERM");
 	keel_server_stop(server, cfg->shutdown_timeout_ms);
+	if (metrics_server != NULL)
+		keel_server_stop(metrics_server, 1000);
 	keel_audit_maintainer_stop(a.audit_upkeep);
 	a.audit_upkeep = NULL;
 	keel_relay_stop(a.relay);
@@ -316,10 +343,14 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 out:
 	keel_audit_maintainer_stop(a.audit_upkeep);
 	keel_relay_destroy(a.relay);
+	keel_server_destroy(metrics_server);
 	keel_server_destroy(server);
+	keel_router_destroy(metrics_router);
 	keel_router_destroy(router);
 	keel_workpool_destroy(a.hashers);
 	keel_auth_destroy(a.auth);
 	keel_db_pool_destroy(a.pool);
+	keel_ops_release(&a.ops);
+	observe_destroy(obs);
 	return status;
 }

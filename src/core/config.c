@@ -42,6 +42,8 @@ typedef struct opt {
 static const opt opts[] = {
     {"KEEL_LISTEN", OPT_ADDR, F(listen), false, "127.0.0.1:8080", 0, 0,
      "address the API listens on, HOST:PORT or [V6]:PORT"},
+    {"KEEL_METRICS_LISTEN", OPT_ADDR, F(metrics_listen), false, NULL, 0, 0,
+     "serve GET /metrics on this address only (unset: on KEEL_LISTEN)"},
     {"KEEL_WORKERS", OPT_INT, F(workers), false, NULL, 1, 512,
      "worker threads, each with its own database connection (default 2 x cores)"},
     {"KEEL_MAX_CONNECTIONS", OPT_INT, F(max_connections), false, "1024", 1, 65536,

@@ -22,6 +22,7 @@
 
 typedef struct keel_config {
 	char *listen;                    /* KEEL_LISTEN */
+	char *metrics_listen;            /* KEEL_METRICS_LISTEN; NULL: /metrics on KEEL_LISTEN */
 	int workers;                     /* KEEL_WORKERS */
 	int max_connections;             /* KEEL_MAX_CONNECTIONS */
 	char *database_url;              /* KEEL_DATABASE_URL, NULL: libpq's PG* variables */

@@ -118,6 +118,10 @@ const char *keel_req_span_id(const keel_req *req);
 /* The caller's span id (16 hex), or NULL when the request came without a traceparent. */
 const char *keel_req_parent_span_id(const keel_req *req);
 
+/* The raw ids: trace (16 bytes), this request's span (8), the caller's span (8, when any). */
+void keel_req_trace_ids(const keel_req *req, uint8_t *trace_id, uint8_t *span_id,
+                        uint8_t *parent_id, bool *has_parent);
+
 /* Whether this request's trace is sampled (recorded and exported). */
 bool keel_req_sampled(const keel_req *req);
 

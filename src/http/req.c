@@ -106,6 +106,16 @@ keel_req_parent_span_id(const keel_req *req)
 	return req->has_parent ? req->parent_hex : NULL;
 }
 
+void
+keel_req_trace_ids(const keel_req *req, uint8_t *trace_id, uint8_t *span_id, uint8_t *parent_id,
+                   bool *has_parent)
+{
+	memcpy(trace_id, req->trace_id, 16);
+	memcpy(span_id, req->span_id, 8);
+	memcpy(parent_id, req->parent_id, 8);
+	*has_parent = req->has_parent;
+}
+
 bool
 keel_req_sampled(const keel_req *req)
 {
