@@ -14,8 +14,10 @@
 --     TRUNCATE on audit.logs, only SELECT through the standard tenant policy.
 --     The owner is filtered too (FORCEd), so the rows a trigger writes must
 --     belong to the transaction's tenant: the WITH CHECK proves it.
---   * Row-level triggers, not statement-level ones with transition tables:
---     bench/audit measured both (docs/audit.md has the figures).
+--   * Statement-level triggers with transition tables, not row-level ones:
+--     as cheap for the single-row writes of the API, much cheaper for
+--     multi-row statements (cascades, bulk changes); bench/audit measured
+--     both (docs/audit.md has the figures).
 
 CREATE SCHEMA audit;
 REVOKE ALL ON SCHEMA audit FROM PUBLIC;
@@ -69,9 +71,12 @@ CREATE FUNCTION audit.uuid_v7(ts timestamptz) RETURNS uuid
 		FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid
 $$;
 
--- The trigger of every audited table (attached by audit.enable below).
--- TG_ARGV[0]: the column holding the row's tenant (tenant_id; id for
--- core.tenants); TG_ARGV[1]: the excluded columns, a text[] literal.
+-- The trigger function of every audited table, attached by audit.enable()
+-- below as three statement-level triggers (AFTER INSERT / UPDATE / DELETE)
+-- with transition tables: one INSERT ... SELECT per statement writes the
+-- audit rows of all the rows it changed.  TG_ARGV[0]: the column holding the
+-- row's tenant (tenant_id; id for core.tenants); TG_ARGV[1]: the excluded
+-- columns, a text[] literal.
 --
 -- The row's tenant, not app.tenant_id, is the audit row's tenant: the two are
 -- the same for every write keel_app can make (the table's own policy), and
@@ -79,52 +84,79 @@ $$;
 -- in PostgreSQL's own foreign-key cascades, which run without the owner's
 -- FORCE (deleting a tenant as the owner records its rows' deletions under
 -- their tenants).  Actor, request id, trace id and client address come from
--- the transaction's settings (keel_tx_begin).  An UPDATE that leaves the row
--- as it was records nothing; one that changes only excluded columns is
--- recorded with empty changed_fields.
+-- the transaction's settings (keel_tx_begin); all rows of one statement share
+-- occurred_at and txid.  An UPDATE's old and new rows are paired by (tenant,
+-- id); a row left as it was records nothing, one whose only change is in
+-- excluded columns is recorded with empty changed_fields, and one whose id
+-- changed (keel never does) is recorded unpaired, old and new in two rows.
+-- Each row's to_jsonb() is computed once (OFFSET 0 keeps the subqueries from
+-- being flattened into every expression that uses them).
 CREATE FUNCTION audit.log_change() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
+	tcol text := TG_ARGV[0];
 	excluded text[] := TG_ARGV[1]::text[];
-	o jsonb;
-	n jsonb;
 	ts timestamptz := clock_timestamp();
+	actor uuid := core.current_user_id();
+	req text := nullif(current_setting('app.request_id', true), '');
+	trace text := nullif(current_setting('app.trace_id', true), '');
+	addr inet := nullif(current_setting('app.client_addr', true), '')::inet;
 BEGIN
-	IF TG_OP <> 'INSERT' THEN
-		o := to_jsonb(OLD);
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO audit.logs (tenant_id, id, occurred_at, actor_id, action, schema_name,
+		                        table_name, record_id, old, new, changed_fields, request_id,
+		                        trace_id, client_addr, txid)
+		SELECT (n.j ->> tcol)::uuid, audit.uuid_v7(ts), ts, actor, TG_OP, TG_TABLE_SCHEMA,
+		       TG_TABLE_NAME, (n.j ->> 'id')::uuid, NULL, n.j - excluded, NULL, req, trace, addr,
+		       txid_current()
+		FROM (SELECT to_jsonb(r) AS j FROM new_rows r OFFSET 0) n;
+	ELSIF TG_OP = 'DELETE' THEN
+		INSERT INTO audit.logs (tenant_id, id, occurred_at, actor_id, action, schema_name,
+		                        table_name, record_id, old, new, changed_fields, request_id,
+		                        trace_id, client_addr, txid)
+		SELECT (o.j ->> tcol)::uuid, audit.uuid_v7(ts), ts, actor, TG_OP, TG_TABLE_SCHEMA,
+		       TG_TABLE_NAME, (o.j ->> 'id')::uuid, o.j - excluded, NULL, NULL, req, trace, addr,
+		       txid_current()
+		FROM (SELECT to_jsonb(r) AS j FROM old_rows r OFFSET 0) o;
+	ELSE
+		INSERT INTO audit.logs (tenant_id, id, occurred_at, actor_id, action, schema_name,
+		                        table_name, record_id, old, new, changed_fields, request_id,
+		                        trace_id, client_addr, txid)
+		SELECT (coalesce(n.j, o.j) ->> tcol)::uuid, audit.uuid_v7(ts), ts, actor, TG_OP,
+		       TG_TABLE_SCHEMA, TG_TABLE_NAME, (coalesce(n.j, o.j) ->> 'id')::uuid,
+		       o.j - excluded, n.j - excluded,
+		       ARRAY(SELECT e.key FROM jsonb_each(n.j) e
+		             WHERE e.value IS DISTINCT FROM o.j -> e.key AND e.key <> ALL (excluded)
+		             ORDER BY e.key),
+		       req, trace, addr, txid_current()
+		FROM (SELECT to_jsonb(r) AS j FROM old_rows r OFFSET 0) o
+		FULL JOIN (SELECT to_jsonb(r) AS j FROM new_rows r OFFSET 0) n
+		  ON n.j -> 'id' = o.j -> 'id' AND n.j -> tcol = o.j -> tcol
+		WHERE o.j IS DISTINCT FROM n.j;
 	END IF;
-	IF TG_OP <> 'DELETE' THEN
-		n := to_jsonb(NEW);
-	END IF;
-	IF o = n THEN
-		RETURN NULL; -- an UPDATE that changed nothing
-	END IF;
-	-- One statement per row (changed_fields computed inside it): each
-	-- statement a plpgsql trigger runs costs an executor start.
-	INSERT INTO audit.logs (tenant_id, id, occurred_at, actor_id, action, schema_name, table_name,
-	                        record_id, old, new, changed_fields, request_id, trace_id,
-	                        client_addr, txid)
-	VALUES ((coalesce(n, o) ->> TG_ARGV[0])::uuid, audit.uuid_v7(ts), ts, core.current_user_id(),
-	        TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, (coalesce(n, o) ->> 'id')::uuid, o - excluded,
-	        n - excluded,
-	        CASE WHEN TG_OP = 'UPDATE' THEN
-	            ARRAY(SELECT e.key FROM jsonb_each(n) e
-	                  WHERE e.value IS DISTINCT FROM o -> e.key AND e.key <> ALL (excluded)
-	                  ORDER BY e.key)
-	        END,
-	        nullif(current_setting('app.request_id', true), ''),
-	        nullif(current_setting('app.trace_id', true), ''),
-	        nullif(current_setting('app.client_addr', true), '')::inet, txid_current());
 	RETURN NULL;
+END
+$$;
+
+-- Stop auditing tbl (its rows already recorded stay).
+CREATE FUNCTION audit.disable(tbl regclass) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	SET client_min_messages = warning
+	AS $$
+BEGIN
+	EXECUTE format('DROP TRIGGER IF EXISTS audit_insert ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS audit_update ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS audit_delete ON %s', tbl);
 END
 $$;
 
 -- Audit every INSERT, UPDATE and DELETE of tbl from now on; excluded columns
 -- (secrets) never reach audit.logs.  The table needs a uuid id column and a
 -- tenant_id column (core.tenants, the registry, is its own tenant: id).
--- Attaching again replaces the trigger, with the new exclusions.
+-- Attaching again replaces the triggers, with the new exclusions.
 CREATE FUNCTION audit.enable(tbl regclass, excluded_columns text[] DEFAULT '{}') RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -132,6 +164,7 @@ CREATE FUNCTION audit.enable(tbl regclass, excluded_columns text[] DEFAULT '{}')
 DECLARE
 	tenant_col text := CASE WHEN tbl = 'core.tenants'::regclass THEN 'id' ELSE 'tenant_id' END;
 	missing text;
+	args text := format('%L, %L', tenant_col, excluded_columns);
 BEGIN
 	SELECT c INTO missing FROM unnest(ARRAY[tenant_col, 'id'] || excluded_columns) c
 	WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
@@ -141,22 +174,19 @@ BEGIN
 	IF missing IS NOT NULL THEN
 		RAISE EXCEPTION 'audit.enable: % has no column % (of type uuid, unless excluded)', tbl, missing;
 	END IF;
-	EXECUTE format('DROP TRIGGER IF EXISTS audit_log ON %s', tbl);
-	EXECUTE format('CREATE TRIGGER audit_log AFTER INSERT OR UPDATE OR DELETE ON %s'
-	               ' FOR EACH ROW EXECUTE FUNCTION audit.log_change(%L, %L)',
-	               tbl, tenant_col, excluded_columns);
+	PERFORM audit.disable(tbl);
+	EXECUTE format('CREATE TRIGGER audit_insert AFTER INSERT ON %s'
+	               ' REFERENCING NEW TABLE AS new_rows'
+	               ' FOR EACH STATEMENT EXECUTE FUNCTION audit.log_change(%s)', tbl, args);
+	EXECUTE format('CREATE TRIGGER audit_update AFTER UPDATE ON %s'
+	               ' REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+	               ' FOR EACH STATEMENT EXECUTE FUNCTION audit.log_change(%s)', tbl, args);
+	EXECUTE format('CREATE TRIGGER audit_delete AFTER DELETE ON %s'
+	               ' REFERENCING OLD TABLE AS old_rows'
+	               ' FOR EACH STATEMENT EXECUTE FUNCTION audit.log_change(%s)', tbl, args);
 END
 $$;
 
--- Stop auditing tbl (its rows already recorded stay).
-CREATE FUNCTION audit.disable(tbl regclass) RETURNS void
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-BEGIN
-	EXECUTE format('DROP TRIGGER IF EXISTS audit_log ON %s', tbl);
-END
-$$;
 
 -- Sign-in and token events become audit rows whose action names the event:
 -- SIGN_IN_SUCCEEDED, SIGN_IN_FAILED, SIGN_IN_THROTTLED, REFRESH_REUSED,
