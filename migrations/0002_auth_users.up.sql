@@ -71,8 +71,11 @@ GRANT SELECT, INSERT ON auth.security_events TO keel_app;
 
 -- Failed sign-ins per client address, across tenants.  Not tenant data: an
 -- address belongs to no tenant.  keel_app has no access to the table; it
--- counts and records through the two functions below.
+-- counts and records through the functions below.  A sign-in records its
+-- failure before it verifies the password (and forgets it when the password
+-- was right), so concurrent attempts are counted while they run.
 CREATE TABLE auth.address_failures (
+	id bigint GENERATED ALWAYS AS IDENTITY,
 	client_addr inet NOT NULL,
 	occurred_at timestamptz NOT NULL DEFAULT now()
 );
@@ -92,14 +95,35 @@ CREATE FUNCTION auth.address_failures_recent(p_addr inet, p_window interval)
 	WHERE f.client_addr = p_addr AND f.occurred_at > now() - p_window
 $$;
 
-CREATE FUNCTION auth.address_failure_record(p_addr inet) RETURNS void
+CREATE FUNCTION auth.address_failure_record(p_addr inet) RETURNS bigint
 	LANGUAGE sql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 	DELETE FROM auth.address_failures
 	WHERE client_addr = p_addr AND occurred_at < now() - interval '1 hour';
-	INSERT INTO auth.address_failures (client_addr) VALUES (p_addr);
+	INSERT INTO auth.address_failures (client_addr) VALUES (p_addr) RETURNING id;
 $$;
 
+-- A recorded failure that turned out to be a success.
+CREATE FUNCTION auth.address_failure_forget(p_id bigint) RETURNS void
+	LANGUAGE sql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$ DELETE FROM auth.address_failures WHERE id = p_id $$;
+
 GRANT EXECUTE ON FUNCTION auth.address_failures_recent(inet, interval),
-	auth.address_failure_record(inet) TO keel_app;
+	auth.address_failure_record(inet), auth.address_failure_forget(bigint) TO keel_app;
+
+-- Sign-ins of an account whose password is being verified right now: they
+-- count against the account's limit until they end, so parallel guesses
+-- cannot all slip in before the first failure is recorded.
+CREATE TABLE auth.sign_in_attempts (
+	tenant_id uuid NOT NULL REFERENCES core.tenants (id) ON DELETE CASCADE,
+	id uuid NOT NULL,
+	email text NOT NULL,
+	started_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX sign_in_attempts_tenant_id_email_idx
+	ON auth.sign_in_attempts (tenant_id, lower(email), started_at);
+SELECT core.enable_tenant_rls('auth.sign_in_attempts');
+GRANT SELECT, INSERT, DELETE ON auth.sign_in_attempts TO keel_app;

@@ -189,7 +189,9 @@ typedef struct login_state {
 	const char *tenant_id; /* NULL: unknown tenant */
 	const char *email;
 	const char *password;
-	auth_user user; /* id NULL: unknown */
+	auth_user user;           /* id NULL: unknown */
+	const char *addr_failure; /* the address failure recorded ahead, to forget on success */
+	char attempt_id[KEEL_UUID_STRLEN + 1]; /* the account attempt in progress, "" when none */
 	bool verified;
 	bool rehashed;
 	char rehash[crypto_pwhash_STRBYTES];
@@ -279,15 +281,27 @@ login_read(keel_req *req, login_state *s, const char *tenant_name)
 
 	if (keel_svc_tx_tenant(req, s->auth->pool, NULL, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	if ((err = auth_store_address_failures(tx, addr, &fails, &retry)) != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (fails >= ADDRESS_FAILURES_MAX) {
-		count_sign_in(s->auth, "outcome=\"throttled\"");
-		return throttled(req, retry, "from this address");
+	/*
+	 * Count and record this attempt as a failure of the address in one locked
+	 * step, before the password is verified: parallel guesses are counted
+	 * while they run.  A success forgets the record.
+	 */
+	if (addr != NULL) {
+		if ((err = auth_store_lock_key(tx, keel_arena_printf(arena, "addr %s", addr))) ||
+		    (err = auth_store_address_failures(tx, addr, &fails, &retry)))
+			return keel_svc_fail(req, err, NULL);
+		if (fails >= ADDRESS_FAILURES_MAX) {
+			count_sign_in(s->auth, "outcome=\"throttled\"");
+			return throttled(req, retry, "from this address");
+		}
+		if ((err = auth_store_address_record(tx, arena, addr, &s->addr_failure)) != KEEL_OK)
+			return keel_svc_fail(req, err, NULL);
 	}
 	if (!keel_uuid_valid(tenant_name) &&
 	    (err = auth_store_resolve_tenant(tx, arena, tenant_name, &s->tenant_id)) != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
 	keel_svc_release(tx);
 	if (keel_uuid_valid(tenant_name)) {
 		bool active;
@@ -303,7 +317,10 @@ login_read(keel_req *req, login_state *s, const char *tenant_name)
 		return KEEL_OK;
 	if (keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	if ((err = auth_store_account_failures(tx, s->email, &fails, &retry)) != KEEL_OK)
+	/* The same for the account: attempts in progress count until they end. */
+	if ((err = auth_store_lock_key(
+	         tx, keel_arena_printf(arena, "account %s %s", s->tenant_id, s->email))) ||
+	    (err = auth_store_account_failures(tx, s->email, &fails, &retry)))
 		return keel_svc_fail(req, err, NULL);
 	if (fails >= ACCOUNT_FAILURES_MAX) {
 		auth_event e = event_of(req, "sign_in_throttled", NULL, s->email);
@@ -315,9 +332,17 @@ login_read(keel_req *req, login_state *s, const char *tenant_name)
 		count_sign_in(s->auth, "outcome=\"throttled\"");
 		return throttled(req, retry, "for this account");
 	}
+	keel_uuid attempt;
+
+	keel_uuid_v7(&attempt);
+	keel_uuid_format(&attempt, s->attempt_id);
+	if ((err = auth_store_attempt_begin(tx, s->attempt_id, s->email)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
 	err = auth_store_user_by_email(tx, arena, s->email, &s->user);
 	if (err != KEEL_OK && err != KEEL_ENOTFOUND)
 		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
 	keel_svc_release(tx);
 	return KEEL_OK;
 }
@@ -400,10 +425,11 @@ login_finish(keel_req *req, keel_auth *a, login_state *s)
 	keel_tx *tx;
 	json_t *tokens = NULL;
 	keel_err err = KEEL_OK;
-	const char *addr = client_inet(req);
 
 	if (keel_svc_tx_tenant(req, a->pool, s->tenant_id, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
+	if (s->attempt_id[0] != '\0' && (err = auth_store_attempt_end(tx, s->attempt_id)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
 	if (s->verified) {
 		err = auth_store_login_done(tx, s->user.id, s->user.hash, s->rehashed ? s->rehash : NULL,
 		                            &s->user.role);
@@ -416,15 +442,16 @@ login_finish(keel_req *req, keel_auth *a, login_state *s)
 
 		if ((err =
 		         issue_tokens(req, a, tx, s->tenant_id, s->user.id, s->user.role, NULL, &tokens)) ||
-		    (err = auth_store_event(tx, &e))) {
+		    (err = auth_store_event(tx, &e)) ||
+		    (s->addr_failure != NULL && (err = auth_store_address_forget(tx, s->addr_failure)))) {
 			json_decref(tokens);
 			return keel_svc_fail(req, err, NULL);
 		}
 	} else {
+		/* the address failure was recorded before the verification */
 		auth_event e = event_of(req, "sign_in_failed", s->user.id, s->email);
 
-		if ((s->tenant_id != NULL && (err = auth_store_event(tx, &e))) ||
-		    (addr != NULL && (err = auth_store_address_record(tx, addr))))
+		if (s->tenant_id != NULL && (err = auth_store_event(tx, &e)))
 			return keel_svc_fail(req, err, NULL);
 	}
 	if (keel_svc_commit(req, tx) != KEEL_OK) {

@@ -79,7 +79,16 @@ keel_err auth_store_account_failures(keel_tx *tx, const char *email, int *failur
                                      int *retry_after_s);
 keel_err auth_store_address_failures(keel_tx *tx, const char *addr, int *failures,
                                      int *retry_after_s);
-keel_err auth_store_address_record(keel_tx *tx, const char *addr);
+/* Record a failure of addr now (returns its id, to forget it if the sign-in succeeds). */
+keel_err auth_store_address_record(keel_tx *tx, keel_arena *a, const char *addr, const char **id);
+keel_err auth_store_address_forget(keel_tx *tx, const char *id);
+
+/* Serialize the check-and-reserve of one throttle key until the transaction ends. */
+keel_err auth_store_lock_key(keel_tx *tx, const char *key);
+
+/* A sign-in of an account in progress: counted by auth_store_account_failures until it ends. */
+keel_err auth_store_attempt_begin(keel_tx *tx, const char *id, const char *email);
+keel_err auth_store_attempt_end(keel_tx *tx, const char *id);
 keel_err auth_store_event(keel_tx *tx, const auth_event *e);
 /*
  * Record a sign-in: last_login_at, and new_hash (NULL: none) replacing the hash.  Only while the

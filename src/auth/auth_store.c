@@ -39,17 +39,33 @@ static const keel_stmt st_user_by_id = {"auth_user_by_id",
                                         "SELECT id, password_hash, role, status FROM auth.users"
                                         " WHERE tenant_id = " CURRENT " AND id = $1",
                                         1};
+/* Failures since the last success, and attempts still running, in the last 15 minutes. */
 static const keel_stmt st_account_failures = {
     "auth_account_failures",
-    "SELECT count(*), coalesce(ceil(extract(epoch FROM min(e.occurred_at) + interval '15 minutes'"
-    " - now()))::integer, 0)"
-    " FROM auth.security_events e"
+    "WITH f (at) AS ("
+    " SELECT e.occurred_at FROM auth.security_events e"
     " WHERE e.tenant_id = " CURRENT " AND lower(e.email) = lower($1)"
     " AND e.kind = 'sign_in_failed' AND e.occurred_at > now() - interval '15 minutes'"
     " AND e.occurred_at > coalesce((SELECT max(s.occurred_at) FROM auth.security_events s"
     "  WHERE s.tenant_id = " CURRENT " AND lower(s.email) = lower($1)"
-    "  AND s.kind = 'sign_in_succeeded'), '-infinity')",
+    "  AND s.kind = 'sign_in_succeeded'), '-infinity')"
+    " UNION ALL"
+    " SELECT a.started_at FROM auth.sign_in_attempts a"
+    " WHERE a.tenant_id = " CURRENT " AND lower(a.email) = lower($1)"
+    " AND a.started_at > now() - interval '15 minutes')"
+    " SELECT count(*), coalesce(ceil(extract(epoch FROM min(at) + interval '15 minutes'"
+    " - now()))::integer, 0) FROM f",
     1};
+static const keel_stmt st_lock_key = {
+    "auth_lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 7310034283826))", 1};
+static const keel_stmt st_attempt_begin = {
+    "auth_attempt_begin",
+    "INSERT INTO auth.sign_in_attempts (tenant_id, id, email) VALUES (" CURRENT ", $1, $2)", 2};
+static const keel_stmt st_attempt_end = {
+    "auth_attempt_end",
+    "DELETE FROM auth.sign_in_attempts WHERE tenant_id = " CURRENT " AND id = $1", 1};
+static const keel_stmt st_address_forget = {"auth_address_forget",
+                                            "SELECT auth.address_failure_forget($1::bigint)", 1};
 static const keel_stmt st_address_failures = {
     "auth_address_failures",
     "SELECT failures, retry_after_s FROM auth.address_failures_recent($1::inet, interval '1 "
@@ -276,11 +292,46 @@ auth_store_address_failures(keel_tx *tx, const char *addr, int *failures, int *r
 }
 
 keel_err
-auth_store_address_record(keel_tx *tx, const char *addr)
+auth_store_address_record(keel_tx *tx, keel_arena *a, const char *addr, const char **id)
 {
+	keel_res *res;
 	const char *p[] = {addr};
+	keel_err err = keel_tx_exec(tx, &st_address_record, p, &res);
 
-	return keel_tx_exec(tx, &st_address_record, p, NULL);
+	*id = err == KEEL_OK ? keel_arena_strdup(a, keel_res_get(res, 0, 0)) : NULL;
+	return err;
+}
+
+keel_err
+auth_store_address_forget(keel_tx *tx, const char *id)
+{
+	const char *p[] = {id};
+
+	return keel_tx_exec(tx, &st_address_forget, p, NULL);
+}
+
+keel_err
+auth_store_lock_key(keel_tx *tx, const char *key)
+{
+	const char *p[] = {key};
+
+	return keel_tx_exec(tx, &st_lock_key, p, NULL);
+}
+
+keel_err
+auth_store_attempt_begin(keel_tx *tx, const char *id, const char *email)
+{
+	const char *p[] = {id, email};
+
+	return keel_tx_exec(tx, &st_attempt_begin, p, NULL);
+}
+
+keel_err
+auth_store_attempt_end(keel_tx *tx, const char *id)
+{
+	const char *p[] = {id};
+
+	return keel_tx_exec(tx, &st_attempt_end, p, NULL);
 }
 
 keel_err

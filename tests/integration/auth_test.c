@@ -64,6 +64,8 @@
 #define SRC_EMAIL    "127.0.0.8"
 #define SRC_SECRETS  "127.0.0.9"
 #define SRC_RACE     "127.0.0.10"
+#define SRC_PARALLEL "127.0.0.11"
+#define SRC_SWARM    "127.0.0.12"
 
 typedef struct env {
 	kt_keel *keel;
@@ -1151,6 +1153,82 @@ address_throttled_after_twenty_failures(void **state)
 	          "SELECT count(*) FROM auth.security_events WHERE kind = 'sign_in_failed'"
 	          " AND client_addr = '" SRC_ADDRESS "' AND user_agent = '" UA "'",
 	          NULL, "10");
+}
+
+typedef struct guess {
+	const kt_keel *keel;
+	const char *source, *slug, *email;
+	long status;
+} guess;
+
+static void *
+guess_run(void *arg)
+{
+	guess *g = arg;
+	kt_resp *r = login_from(g->keel, g->source, g->slug, g->email, WRONG);
+
+	g->status = r->status;
+	kt_resp_free(r);
+	return NULL;
+}
+
+/* Run n wrong-password sign-ins at once; count the 401s and 429s. */
+static void
+guess_in_parallel(const env *e, const char *source, const char *slug, const char *email, int n,
+                  int *unauthorized, int *throttled_count)
+{
+	pthread_t t[32];
+	guess g[32];
+
+	*unauthorized = *throttled_count = 0;
+	for (int i = 0; i < n; i++) {
+		g[i] = (guess){e->keel, source, slug, email, 0};
+		pthread_create(&t[i], NULL, guess_run, &g[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		*unauthorized += g[i].status == 401;
+		*throttled_count += g[i].status == 429;
+	}
+	assert_int_equal(*unauthorized + *throttled_count, n);
+}
+
+/*
+ * Guesses sent all at once are counted while they run: no more than the
+ * limit get a password verified, however many arrive together.
+ */
+static void
+parallel_guesses_are_throttled_too(void **state)
+{
+	env *e = *state;
+	account o;
+	int unauthorized, throttled_count;
+
+	tenant_new(e, &o);
+	guess_in_parallel(e, SRC_PARALLEL, o.slug, o.email, 12, &unauthorized, &throttled_count);
+	assert_int_equal(unauthorized, 5);
+	assert_int_equal(throttled_count, 7);
+	/* and for an address: 30 guesses at once over many accounts, at most 20 verified */
+	guess_in_parallel(e, SRC_SWARM, o.slug, "swarm@nowhere.test", 1, &unauthorized,
+	                  &throttled_count);
+	assert_int_equal(unauthorized, 1);
+	pthread_t t[29];
+	guess g[29];
+	char emails[29][64];
+	int verified = 1, refused = 0;
+
+	for (int i = 0; i < 29; i++) {
+		snprintf(emails[i], sizeof(emails[i]), "swarm%d@nowhere.test", i);
+		g[i] = (guess){e->keel, SRC_SWARM, o.slug, emails[i], 0};
+		pthread_create(&t[i], NULL, guess_run, &g[i]);
+	}
+	for (int i = 0; i < 29; i++) {
+		pthread_join(t[i], NULL);
+		verified += g[i].status == 401;
+		refused += g[i].status == 429;
+	}
+	assert_int_equal(verified, 20);
+	assert_int_equal(refused, 10);
 }
 
 /* ==== refresh, sign-out, password change, disabled users ==== */
@@ -2622,6 +2700,7 @@ main(void)
 	    cmocka_unit_test(login_failures_are_indistinguishable),
 	    cmocka_unit_test(account_throttled_after_five_failures),
 	    cmocka_unit_test(address_throttled_after_twenty_failures),
+	    cmocka_unit_test(parallel_guesses_are_throttled_too),
 	    cmocka_unit_test(refresh_rotates_and_reuse_revokes_the_family),
 	    cmocka_unit_test(refresh_carries_the_current_role),
 	    cmocka_unit_test(refresh_rejects_invalid_tokens),
