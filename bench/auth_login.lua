@@ -11,7 +11,7 @@ function request()
 end
 
 function response(status, headers, body)
-	if status ~= 200 and status ~= 503 then
+	if status ~= 200 and status ~= 503 and status ~= 429 then
 		error("unexpected status " .. status)
 	end
 end

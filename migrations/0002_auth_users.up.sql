@@ -71,9 +71,7 @@ GRANT SELECT, INSERT ON auth.security_events TO keel_app;
 
 -- Failed sign-ins per client address, across tenants.  Not tenant data: an
 -- address belongs to no tenant.  keel_app has no access to the table; it
--- counts and records through the functions below.  A sign-in records its
--- failure before it verifies the password (and forgets it when the password
--- was right), so concurrent attempts are counted while they run.
+-- counts and records through the functions below.
 CREATE TABLE auth.address_failures (
 	id bigint GENERATED ALWAYS AS IDENTITY,
 	client_addr inet NOT NULL,
@@ -104,14 +102,8 @@ CREATE FUNCTION auth.address_failure_record(p_addr inet) RETURNS bigint
 	INSERT INTO auth.address_failures (client_addr) VALUES (p_addr) RETURNING id;
 $$;
 
--- A recorded failure that turned out to be a success.
-CREATE FUNCTION auth.address_failure_forget(p_id bigint) RETURNS void
-	LANGUAGE sql SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-	AS $$ DELETE FROM auth.address_failures WHERE id = p_id $$;
-
 GRANT EXECUTE ON FUNCTION auth.address_failures_recent(inet, interval),
-	auth.address_failure_record(inet), auth.address_failure_forget(bigint) TO keel_app;
+	auth.address_failure_record(inet) TO keel_app;
 
 -- Sign-ins of an account whose password is being verified right now: they
 -- count against the account's limit until they end, so parallel guesses

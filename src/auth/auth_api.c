@@ -189,8 +189,7 @@ typedef struct login_state {
 	const char *tenant_id; /* NULL: unknown tenant */
 	const char *email;
 	const char *password;
-	auth_user user;           /* id NULL: unknown */
-	const char *addr_failure; /* the address failure recorded ahead, to forget on success */
+	auth_user user;                        /* id NULL: unknown */
 	char attempt_id[KEEL_UUID_STRLEN + 1]; /* the account attempt in progress, "" when none */
 	bool verified;
 	bool rehashed;
@@ -279,29 +278,24 @@ login_read(keel_req *req, login_state *s, const char *tenant_name)
 	int fails, retry;
 	keel_err err;
 
+	/*
+	 * The address limit counts recorded failures only (recorded when a
+	 * sign-in fails): many users behind one address may sign in at once.
+	 * The account limit below also counts attempts still running.
+	 */
 	if (keel_svc_tx_tenant(req, s->auth->pool, NULL, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	/*
-	 * Count and record this attempt as a failure of the address in one locked
-	 * step, before the password is verified: parallel guesses are counted
-	 * while they run.  A success forgets the record.
-	 */
 	if (addr != NULL) {
-		if ((err = auth_store_lock_key(tx, keel_arena_printf(arena, "addr %s", addr))) ||
-		    (err = auth_store_address_failures(tx, addr, &fails, &retry)))
+		if ((err = auth_store_address_failures(tx, addr, &fails, &retry)) != KEEL_OK)
 			return keel_svc_fail(req, err, NULL);
 		if (fails >= ADDRESS_FAILURES_MAX) {
 			count_sign_in(s->auth, "outcome=\"throttled\"");
 			return throttled(req, retry, "from this address");
 		}
-		if ((err = auth_store_address_record(tx, arena, addr, &s->addr_failure)) != KEEL_OK)
-			return keel_svc_fail(req, err, NULL);
 	}
 	if (!keel_uuid_valid(tenant_name) &&
 	    (err = auth_store_resolve_tenant(tx, arena, tenant_name, &s->tenant_id)) != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
 	keel_svc_release(tx);
 	if (keel_uuid_valid(tenant_name)) {
 		bool active;
@@ -315,29 +309,38 @@ login_read(keel_req *req, login_state *s, const char *tenant_name)
 	}
 	if (s->tenant_id == NULL)
 		return KEEL_OK;
+	/*
+	 * The account's attempt is put on record and committed first, then
+	 * counted with the failures: the count includes every attempt committed
+	 * before it, its own too, so of any number of simultaneous guesses at
+	 * most the limit pass (the last to count sees all the others), without a
+	 * lock that would let a flood stall the workers.
+	 */
+	keel_uuid attempt;
+
+	keel_uuid_v7(&attempt);
+	keel_uuid_format(&attempt, s->attempt_id);
 	if (keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	/* The same for the account: attempts in progress count until they end. */
-	if ((err = auth_store_lock_key(
-	         tx, keel_arena_printf(arena, "account %s %s", s->tenant_id, s->email))) ||
-	    (err = auth_store_account_failures(tx, s->email, &fails, &retry)))
+	if ((err = auth_store_attempt_begin(tx, s->attempt_id, s->email)) != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	if (fails >= ACCOUNT_FAILURES_MAX) {
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_svc_release(tx);
+	if (keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	if ((err = auth_store_account_failures(tx, s->email, &fails, &retry)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (fails > ACCOUNT_FAILURES_MAX) {
 		auth_event e = event_of(req, "sign_in_throttled", NULL, s->email);
 
-		if ((err = auth_store_event(tx, &e)) != KEEL_OK)
+		if ((err = auth_store_attempt_end(tx, s->attempt_id)) || (err = auth_store_event(tx, &e)))
 			return keel_svc_fail(req, err, NULL);
 		if (keel_svc_commit(req, tx) != KEEL_OK)
 			return KEEL_EUNAVAIL;
 		count_sign_in(s->auth, "outcome=\"throttled\"");
 		return throttled(req, retry, "for this account");
 	}
-	keel_uuid attempt;
-
-	keel_uuid_v7(&attempt);
-	keel_uuid_format(&attempt, s->attempt_id);
-	if ((err = auth_store_attempt_begin(tx, s->attempt_id, s->email)) != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
 	err = auth_store_user_by_email(tx, arena, s->email, &s->user);
 	if (err != KEEL_OK && err != KEEL_ENOTFOUND)
 		return keel_svc_fail(req, err, NULL);
@@ -442,16 +445,17 @@ login_finish(keel_req *req, keel_auth *a, login_state *s)
 
 		if ((err =
 		         issue_tokens(req, a, tx, s->tenant_id, s->user.id, s->user.role, NULL, &tokens)) ||
-		    (err = auth_store_event(tx, &e)) ||
-		    (s->addr_failure != NULL && (err = auth_store_address_forget(tx, s->addr_failure)))) {
+		    (err = auth_store_event(tx, &e))) {
 			json_decref(tokens);
 			return keel_svc_fail(req, err, NULL);
 		}
 	} else {
-		/* the address failure was recorded before the verification */
 		auth_event e = event_of(req, "sign_in_failed", s->user.id, s->email);
+		const char *addr = client_inet(req), *unused;
 
-		if (s->tenant_id != NULL && (err = auth_store_event(tx, &e)))
+		if ((s->tenant_id != NULL && (err = auth_store_event(tx, &e))) ||
+		    (addr != NULL &&
+		     (err = auth_store_address_record(tx, keel_req_arena(req), addr, &unused))))
 			return keel_svc_fail(req, err, NULL);
 	}
 	if (keel_svc_commit(req, tx) != KEEL_OK) {

@@ -79,12 +79,8 @@ keel_err auth_store_account_failures(keel_tx *tx, const char *email, int *failur
                                      int *retry_after_s);
 keel_err auth_store_address_failures(keel_tx *tx, const char *addr, int *failures,
                                      int *retry_after_s);
-/* Record a failure of addr now (returns its id, to forget it if the sign-in succeeds). */
+/* Record a failed sign-in from addr (*id: the record's id). */
 keel_err auth_store_address_record(keel_tx *tx, keel_arena *a, const char *addr, const char **id);
-keel_err auth_store_address_forget(keel_tx *tx, const char *id);
-
-/* Serialize the check-and-reserve of one throttle key until the transaction ends. */
-keel_err auth_store_lock_key(keel_tx *tx, const char *key);
 
 /* A sign-in of an account in progress: counted by auth_store_account_failures until it ends. */
 keel_err auth_store_attempt_begin(keel_tx *tx, const char *id, const char *email);

@@ -56,16 +56,12 @@ static const keel_stmt st_account_failures = {
     " SELECT count(*), coalesce(ceil(extract(epoch FROM min(at) + interval '15 minutes'"
     " - now()))::integer, 0) FROM f",
     1};
-static const keel_stmt st_lock_key = {
-    "auth_lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 7310034283826))", 1};
 static const keel_stmt st_attempt_begin = {
     "auth_attempt_begin",
     "INSERT INTO auth.sign_in_attempts (tenant_id, id, email) VALUES (" CURRENT ", $1, $2)", 2};
 static const keel_stmt st_attempt_end = {
     "auth_attempt_end",
     "DELETE FROM auth.sign_in_attempts WHERE tenant_id = " CURRENT " AND id = $1", 1};
-static const keel_stmt st_address_forget = {"auth_address_forget",
-                                            "SELECT auth.address_failure_forget($1::bigint)", 1};
 static const keel_stmt st_address_failures = {
     "auth_address_failures",
     "SELECT failures, retry_after_s FROM auth.address_failures_recent($1::inet, interval '1 "
@@ -300,22 +296,6 @@ auth_store_address_record(keel_tx *tx, keel_arena *a, const char *addr, const ch
 
 	*id = err == KEEL_OK ? keel_arena_strdup(a, keel_res_get(res, 0, 0)) : NULL;
 	return err;
-}
-
-keel_err
-auth_store_address_forget(keel_tx *tx, const char *id)
-{
-	const char *p[] = {id};
-
-	return keel_tx_exec(tx, &st_address_forget, p, NULL);
-}
-
-keel_err
-auth_store_lock_key(keel_tx *tx, const char *key)
-{
-	const char *p[] = {key};
-
-	return keel_tx_exec(tx, &st_lock_key, p, NULL);
 }
 
 keel_err
