@@ -146,9 +146,7 @@ div_list(keel_req *req, void *ctx)
 
 	if (err == KEEL_ENOTFOUND)
 		return not_found(req, "organization");
-	keel_buf_init(&out, keel_req_arena(req));
-	keel_buf_puts(&out, "{\"data\":[");
-	org_page pg = {.out = &out};
+	org_page pg = org_page_begin(req, &out);
 
 	if (err == KEEL_OK)
 		err = div_store_list(tx, keel_req_arena(req), org_id, parent != NULL, roots ? NULL : parent,
@@ -157,11 +155,7 @@ div_list(keel_req *req, void *ctx)
 		return keel_svc_fail(req, err, NULL);
 	if (keel_svc_commit(req, tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	const char *next = pg.count == page.limit ? keel_svc_cursor(req, pg.last_id) : NULL;
-
-	keel_buf_printf(&out, "],\"next_cursor\":%s%s%s}", next ? "\"" : "", next ? next : "null",
-	                next ? "\"" : "");
-	return keel_req_send(req, 200, "application/json", out.data, out.len);
+	return org_page_send(req, &pg, &page);
 }
 
 static keel_err

@@ -86,6 +86,24 @@ parse_input(keel_req *req, const keel_field_spec *spec, size_t n, bool partial, 
 }
 
 /* Answer with a row: its JSON text and ETag (and Location when created). */
+org_page
+org_page_begin(keel_req *req, keel_buf *out)
+{
+	keel_buf_init(out, keel_req_arena(req));
+	keel_buf_puts(out, "{\"data\":[");
+	return (org_page){.out = out};
+}
+
+keel_err
+org_page_send(keel_req *req, const org_page *pg, const keel_page *page)
+{
+	const char *next = pg->count == page->limit ? keel_svc_cursor(req, pg->last_id) : NULL;
+
+	keel_buf_printf(pg->out, "],\"next_cursor\":%s%s%s}", next ? "\"" : "", next ? next : "null",
+	                next ? "\"" : "");
+	return keel_req_send(req, 200, "application/json", pg->out->data, pg->out->len);
+}
+
 keel_err
 org_render(keel_req *req, int status, const org_row *row, const char *location)
 {
@@ -174,20 +192,14 @@ org_list(keel_req *req, void *ctx)
 		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "q must be 1 to 200 characters");
 	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	keel_buf_init(&out, keel_req_arena(req));
-	keel_buf_puts(&out, "{\"data\":[");
-	org_page pg = {.out = &out};
+	org_page pg = org_page_begin(req, &out);
 	keel_err err = org_store_list(tx, keel_req_arena(req), status, q, page.after, page.limit, &pg);
 
 	if (err != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
 	if (keel_svc_commit(req, tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	const char *next = pg.count == page.limit ? keel_svc_cursor(req, pg.last_id) : NULL;
-
-	keel_buf_printf(&out, "],\"next_cursor\":%s%s%s}", next ? "\"" : "", next ? next : "null",
-	                next ? "\"" : "");
-	return keel_req_send(req, 200, "application/json", out.data, out.len);
+	return org_page_send(req, &pg, &page);
 }
 
 static keel_err

@@ -8,6 +8,7 @@
 
 #include "core/str.h"
 #include "org/org.h"
+#include "svc/svc.h"
 
 /* Writable fields of an organization or a division; NULL: not given. */
 typedef struct org_input {
@@ -68,6 +69,10 @@ bool org_code_valid(const char *s);
 
 /* The path parameter name when it is a UUID, else NULL (no row of any tenant). */
 const char *org_path_id(keel_req *req, const char *name);
+
+/* A list answer: start {"data":[ in out, fill with the store, then send with next_cursor. */
+org_page org_page_begin(keel_req *req, keel_buf *out);
+keel_err org_page_send(keel_req *req, const org_page *pg, const keel_page *page);
 
 /* Answer with a row's JSON text, its ETag, and Location when given. */
 keel_err org_render(keel_req *req, int status, const org_row *row, const char *location);
