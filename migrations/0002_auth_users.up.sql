@@ -73,7 +73,6 @@ GRANT SELECT, INSERT ON auth.security_events TO keel_app;
 -- address belongs to no tenant.  keel_app has no access to the table; it
 -- counts and records through the functions below.
 CREATE TABLE auth.address_failures (
-	id bigint GENERATED ALWAYS AS IDENTITY,
 	client_addr inet NOT NULL,
 	occurred_at timestamptz NOT NULL DEFAULT now()
 );
@@ -93,13 +92,13 @@ CREATE FUNCTION auth.address_failures_recent(p_addr inet, p_window interval)
 	WHERE f.client_addr = p_addr AND f.occurred_at > now() - p_window
 $$;
 
-CREATE FUNCTION auth.address_failure_record(p_addr inet) RETURNS bigint
+CREATE FUNCTION auth.address_failure_record(p_addr inet) RETURNS void
 	LANGUAGE sql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 	DELETE FROM auth.address_failures
 	WHERE client_addr = p_addr AND occurred_at < now() - interval '1 hour';
-	INSERT INTO auth.address_failures (client_addr) VALUES (p_addr) RETURNING id;
+	INSERT INTO auth.address_failures (client_addr) VALUES (p_addr);
 $$;
 
 GRANT EXECUTE ON FUNCTION auth.address_failures_recent(inet, interval),

@@ -451,11 +451,10 @@ login_finish(keel_req *req, keel_auth *a, login_state *s)
 		}
 	} else {
 		auth_event e = event_of(req, "sign_in_failed", s->user.id, s->email);
-		const char *addr = client_inet(req), *unused;
+		const char *addr = client_inet(req);
 
 		if ((s->tenant_id != NULL && (err = auth_store_event(tx, &e))) ||
-		    (addr != NULL &&
-		     (err = auth_store_address_record(tx, keel_req_arena(req), addr, &unused))))
+		    (addr != NULL && (err = auth_store_address_record(tx, addr))))
 			return keel_svc_fail(req, err, NULL);
 	}
 	if (keel_svc_commit(req, tx) != KEEL_OK) {

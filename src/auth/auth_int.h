@@ -79,8 +79,8 @@ keel_err auth_store_account_failures(keel_tx *tx, const char *email, int *failur
                                      int *retry_after_s);
 keel_err auth_store_address_failures(keel_tx *tx, const char *addr, int *failures,
                                      int *retry_after_s);
-/* Record a failed sign-in from addr (*id: the record's id). */
-keel_err auth_store_address_record(keel_tx *tx, keel_arena *a, const char *addr, const char **id);
+/* Record a failed sign-in from addr. */
+keel_err auth_store_address_record(keel_tx *tx, const char *addr);
 
 /* A sign-in of an account in progress: counted by auth_store_account_failures until it ends. */
 keel_err auth_store_attempt_begin(keel_tx *tx, const char *id, const char *email);

@@ -288,14 +288,11 @@ auth_store_address_failures(keel_tx *tx, const char *addr, int *failures, int *r
 }
 
 keel_err
-auth_store_address_record(keel_tx *tx, keel_arena *a, const char *addr, const char **id)
+auth_store_address_record(keel_tx *tx, const char *addr)
 {
-	keel_res *res;
 	const char *p[] = {addr};
-	keel_err err = keel_tx_exec(tx, &st_address_record, p, &res);
 
-	*id = err == KEEL_OK ? keel_arena_strdup(a, keel_res_get(res, 0, 0)) : NULL;
-	return err;
+	return keel_tx_exec(tx, &st_address_record, p, NULL);
 }
 
 keel_err
