@@ -123,4 +123,35 @@ char *kt_read_file(const char *path);
 /* Milliseconds on a monotonic clock. */
 long long kt_now_ms(void);
 
+/* ---- keel's API (kt_api.c) ---- */
+
+/* A formatted string, malloc'd. */
+char *kt_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A string member of o, or "(not a string)". */
+const char *kt_jstr(const json_t *o, const char *key);
+
+/*
+ * method on base + the formatted path, with "Authorization: Bearer token" when token is
+ * not NULL and body (then sent as application/json) when not NULL.
+ */
+kt_resp *kt_api(const char *base, const char *method, const char *token, const char *body,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * Sign up tenant slug ("Tenant <slug>") with owner owner@<slug>.test; fails the test unless
+ * 201.  Returns the tenant id, malloc'd.
+ */
+char *kt_signup(const char *base, const char *slug, const char *password);
+
+/* Sign in; fails the test unless 200.  Returns the access token, malloc'd. */
+char *kt_login(const char *base, const char *slug, const char *email, const char *password);
+
+/*
+ * The owner (owner_token) adds <role>@<slug>.test with role, who signs in; returns that
+ * user's access token, malloc'd.
+ */
+char *kt_user_make(const char *base, const char *owner_token, const char *slug, const char *role,
+                   const char *password);
+
 #endif
