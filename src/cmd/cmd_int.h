@@ -23,7 +23,7 @@ void observe_destroy(observe *o);
 void observe_request(void *ctx, keel_req *req, int status, double seconds);
 
 /* keel_db_opts.observe: round-trip latency by statement. */
-void observe_query(void *ctx, const char *statement, double seconds);
+void observe_query(void *ctx, const char *statement, double seconds, const keel_trace_ref *parent);
 
 /* Collectors run at each scrape: ctx is the pool, the server, the relay. */
 void observe_pool(keel_metrics *m, void *ctx);

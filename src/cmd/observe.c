@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -142,14 +143,37 @@ observe_request(void *ctx, keel_req *req, int status, double seconds)
 		record_span(o, req, status, seconds);
 }
 
+/*
+ * A child span of the request for one PostgreSQL round trip, named by the
+ * statement it carried (a pipeline is one span: one round trip is what it costs).
+ */
+static void
+record_query_span(observe *o, const char *statement, double seconds, const keel_trace_ref *parent)
+{
+	keel_span s = {.kind = KEEL_SPAN_CLIENT, .has_parent = true};
+	uint64_t end = keel_clock_realtime_ns();
+
+	memcpy(s.trace_id, parent->trace_id, 16);
+	memcpy(s.parent_id, parent->span_id, 8);
+	keel_trace_new_id(s.span_id, 8);
+	s.end_unix_ns = end;
+	s.start_unix_ns = end - (uint64_t)(seconds * 1e9);
+	keel_span_attr(&s, "db.system", "postgresql");
+	keel_span_attr(&s, "db.operation.name", statement);
+	if (!keel_tracer_record(o->tracer, &s, statement))
+		keel_metrics_add(o->metrics, "keel_spans_dropped_total", "", 1);
+}
+
 void
-observe_query(void *ctx, const char *statement, double seconds)
+observe_query(void *ctx, const char *statement, double seconds, const keel_trace_ref *parent)
 {
 	observe *o = ctx;
 	char labels[96];
 
 	snprintf(labels, sizeof(labels), "statement=\"%.64s\"", statement);
 	keel_metrics_observe(o->metrics, "keel_db_query_duration_seconds", labels, seconds);
+	if (parent != NULL && parent->sampled)
+		record_query_span(o, statement, seconds, parent);
 }
 
 void

@@ -20,6 +20,17 @@
 bool keel_traceparent_parse(const char *header, uint8_t trace_id[16], uint8_t parent_id[8],
                             bool *sampled);
 
+/*
+ * A span's place in its trace, handed to code that records child spans of it
+ * (database round trips, Kafka produce): they share trace_id, take span_id as
+ * their parent, and are recorded only when sampled.
+ */
+typedef struct keel_trace_ref {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	bool sampled;
+} keel_trace_ref;
+
 /* Random ids that are not all zero. */
 void keel_trace_new_id(uint8_t *id, int len);
 

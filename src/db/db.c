@@ -194,6 +194,7 @@ pool_take(keel_db_pool *p)
 	if (db != NULL) {
 		p->free_list = db->next_free;
 		db->held = true;
+		db->traced = false;
 		db->generation++;
 	}
 	pthread_mutex_unlock(&p->lock);

@@ -19,6 +19,7 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/trace.h"
 
 typedef struct keel_db keel_db;
 typedef struct keel_db_pool keel_db_pool;
@@ -39,9 +40,10 @@ typedef struct keel_db_opts {
 	const char *application_name; /* shown in pg_stat_activity */
 	/*
 	 * Called after each round trip with the name of the statement it carried
-	 * (the last of a pipeline) and its duration; NULL: not observed.
+	 * (the last of a pipeline), its duration, and the span of the transaction's
+	 * caller (NULL outside a traced transaction); NULL: not observed.
 	 */
-	void (*observe)(void *ctx, const char *statement, double seconds);
+	void (*observe)(void *ctx, const char *statement, double seconds, const keel_trace_ref *parent);
 	void *observe_ctx;
 } keel_db_opts;
 
@@ -59,7 +61,8 @@ typedef struct keel_ctx {
 	const char *user_id;
 	const char *request_id;
 	const char *trace_id;
-	const char *client_addr; /* the client's address as text, for audit rows */
+	const char *client_addr;     /* the client's address as text, for audit rows */
+	const keel_trace_ref *trace; /* round trips are child spans of it; NULL: none */
 } keel_ctx;
 
 /* ---- single connections (commands: migrate, tenant create) ---- */
@@ -139,6 +142,9 @@ keel_err keel_tx_exec_only(keel_tx *tx, const keel_stmt *st, const char *const *
  */
 #define KEEL_TX_DEFER_MAX 64
 keel_err keel_tx_defer(keel_tx *tx, const keel_stmt *st, const char *const *params);
+
+/* The span tx's round trips are children of (keel_ctx.trace); NULL when it has none. */
+const keel_trace_ref *keel_tx_trace(const keel_tx *tx);
 
 /* The connection a transaction runs on. */
 keel_db *keel_tx_db(const keel_tx *tx);

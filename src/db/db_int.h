@@ -19,6 +19,8 @@ struct keel_db {
 	struct keel_db_pool *pool; /* owner, for connections of a pool */
 	unsigned generation;       /* bumped at each acquire, under the pool lock */
 	bool held;                 /* acquired and not yet released */
+	bool traced;               /* the transaction running has a trace: */
+	keel_trace_ref trace;      /* its round trips are child spans of this */
 };
 
 /* (Re)connect db; KEEL_EUNAVAIL with a reason in err when it fails. */

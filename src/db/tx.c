@@ -45,8 +45,8 @@ struct keel_tx {
 	int ndefer;
 };
 
-static const keel_stmt begin_stmt = {"begin", "BEGIN", 0};
-static const keel_stmt commit_stmt = {"commit", "COMMIT", 0};
+static const keel_stmt begin_stmt = {"BEGIN", "BEGIN", 0};
+static const keel_stmt commit_stmt = {"COMMIT", "COMMIT", 0};
 
 static const keel_stmt ctx_stmt = {
     "keel_tx_ctx",
@@ -139,6 +139,10 @@ keel_tx_begin(keel_db *db, keel_arena *arena, const keel_ctx *ctx, keel_tx **out
 		tx->ctx.trace_id = ctx->trace_id ? keel_arena_strdup(arena, ctx->trace_id) : NULL;
 		tx->ctx.client_addr = ctx->client_addr ? keel_arena_strdup(arena, ctx->client_addr) : NULL;
 	}
+	/* The connection is this transaction's until it ends: its round trips carry the trace. */
+	db->traced = ctx != NULL && ctx->trace != NULL;
+	if (db->traced)
+		db->trace = *ctx->trace;
 	tx->state = TX_PENDING;
 	tx->constraint = "";
 	keel_arena_defer(arena, tx_cleanup, tx);
@@ -184,7 +188,8 @@ pipeline_run(keel_db *db, step *steps, int n)
 
 	if (db->opts.observe != NULL && n > 0)
 		db->opts.observe(db->opts.observe_ctx, steps[n - 1].st ? steps[n - 1].st->name : "sql",
-		                 (double)(keel_clock_mono_ns() - start) / 1e9);
+		                 (double)(keel_clock_mono_ns() - start) / 1e9,
+		                 db->traced ? &db->trace : NULL);
 	return ok;
 }
 
@@ -368,7 +373,8 @@ tx_simple(keel_tx *tx, const char *sql)
 
 	if (tx->db->opts.observe != NULL)
 		tx->db->opts.observe(tx->db->opts.observe_ctx, sql,
-		                     (double)(keel_clock_mono_ns() - start) / 1e9);
+		                     (double)(keel_clock_mono_ns() - start) / 1e9,
+		                     tx->db->traced ? &tx->db->trace : NULL);
 	keel_err err = KEEL_OK;
 
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -500,6 +506,12 @@ keel_tx_rollback(keel_tx *tx)
 		tx->db->broken = true;
 }
 
+const keel_trace_ref *
+keel_tx_trace(const keel_tx *tx)
+{
+	return tx->db->traced ? &tx->db->trace : NULL;
+}
+
 keel_db *
 keel_tx_db(const keel_tx *tx)
 {
@@ -527,6 +539,7 @@ keel_db_exec(keel_db *db, keel_arena *arena, const keel_stmt *st, const char *co
 
 	if (out != NULL)
 		*out = NULL;
+	db->traced = false; /* a statement of its own, not of a caller's transaction */
 	if (!db_is_prepared(db, st))
 		steps[n++] = (step){.kind = STEP_PREPARE, .st = st};
 	steps[n++] = (step){.kind = STEP_EXEC, .st = st, .params = params};

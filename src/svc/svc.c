@@ -17,6 +17,19 @@ client_addr(keel_req *req)
 	return strcmp(addr, "-") == 0 ? NULL : addr;
 }
 
+/* The request's server span: round trips become its children. */
+static keel_trace_ref
+trace_of(const keel_req *req)
+{
+	keel_trace_ref t;
+	uint8_t parent[8];
+	bool has_parent;
+
+	keel_req_trace_ids(req, t.trace_id, t.span_id, parent, &has_parent);
+	t.sampled = keel_req_sampled(req);
+	return t;
+}
+
 static keel_err
 begin(keel_req *req, keel_db_pool *pool, const keel_ctx *ctx, keel_tx **tx)
 {
@@ -32,11 +45,13 @@ keel_err
 keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
 {
 	const keel_principal *p = keel_req_principal(req);
+	keel_trace_ref trace = trace_of(req);
 	keel_ctx ctx = {.tenant_id = p->tenant_id,
 	                .user_id = p->user_id,
 	                .request_id = keel_req_id(req),
 	                .trace_id = keel_req_trace_id(req),
-	                .client_addr = client_addr(req)};
+	                .client_addr = client_addr(req),
+	                .trace = &trace};
 
 	return begin(req, pool, &ctx, tx);
 }
@@ -44,10 +59,12 @@ keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
 keel_err
 keel_svc_tx_tenant(keel_req *req, keel_db_pool *pool, const char *tenant_id, keel_tx **tx)
 {
+	keel_trace_ref trace = trace_of(req);
 	keel_ctx ctx = {.tenant_id = tenant_id,
 	                .request_id = keel_req_id(req),
 	                .trace_id = keel_req_trace_id(req),
-	                .client_addr = client_addr(req)};
+	                .client_addr = client_addr(req),
+	                .trace = &trace};
 
 	return begin(req, pool, &ctx, tx);
 }

@@ -40,17 +40,28 @@ pool_with(const char *conninfo, int64_t statement_timeout_ms)
 	return keel_db_pool_create(&o, 2);
 }
 
-/* What the observer saw: the statement names, joined by spaces. */
+/*
+ * What the observer saw: the statement names, joined by spaces, each followed by "+" when
+ * the round trip came with a parent span (which must then be the one of `want_trace`).
+ */
 static char observed[512];
+static const keel_trace_ref *want_trace;
 
 static void
-observe(void *ctx, const char *statement, double seconds)
+observe(void *ctx, const char *statement, double seconds, const keel_trace_ref *parent)
 {
 	size_t used = strlen(observed);
 
 	(void)ctx;
 	assert_true(seconds >= 0 && seconds < 60);
-	snprintf(observed + used, sizeof(observed) - used, "%s ", statement);
+	if (parent != NULL) {
+		assert_non_null(want_trace);
+		assert_memory_equal(parent->trace_id, want_trace->trace_id, 16);
+		assert_memory_equal(parent->span_id, want_trace->span_id, 8);
+		assert_int_equal(parent->sampled, want_trace->sampled);
+	}
+	snprintf(observed + used, sizeof(observed) - used, "%s%s ", statement,
+	         parent != NULL ? "+" : "");
 }
 
 static void
@@ -78,6 +89,50 @@ round_trips_are_observed(void **state)
 	keel_arena_destroy(a);
 	keel_db_pool_stats_get(pool, &st);
 	assert_int_equal(st.idle, 1);
+	keel_db_pool_destroy(pool);
+}
+
+/*
+ * A transaction begun with a trace hands it with every round trip (for child spans); the
+ * next transaction on the same connection, without one, hands none.
+ */
+static void
+round_trips_carry_the_trace(void **state)
+{
+	(void)state;
+	keel_db_opts o = {.connect_timeout_ms = 2000, .observe = observe};
+	keel_db_pool *pool = keel_db_pool_create(&o, 1);
+	keel_trace_ref trace = {.sampled = true};
+	keel_ctx ctx = {.trace = &trace};
+	const char *p[] = {"301", "traced"};
+	keel_db *db;
+	keel_tx *tx;
+
+	keel_trace_new_id(trace.trace_id, 16);
+	keel_trace_new_id(trace.span_id, 8);
+	want_trace = &trace;
+	observed[0] = '\0';
+	keel_arena *a = keel_arena_create(0);
+
+	assert_int_equal(keel_db_acquire_scoped(pool, a, &db), KEEL_OK);
+	assert_int_equal(keel_tx_begin(db, a, &ctx, &tx), KEEL_OK);
+	assert_non_null(keel_tx_trace(tx));
+	assert_int_equal(keel_tx_exec(tx, &insert, p, NULL), KEEL_OK);
+	assert_int_equal(keel_tx_commit(tx), KEEL_OK);
+	keel_arena_destroy(a);
+	assert_string_equal(observed, "t_insert+ COMMIT+ ");
+
+	observed[0] = '\0';
+	want_trace = NULL;
+	a = keel_arena_create(0);
+	assert_int_equal(keel_db_acquire_scoped(pool, a, &db), KEEL_OK);
+	assert_int_equal(keel_tx_begin(db, a, NULL, &tx), KEEL_OK);
+	assert_null(keel_tx_trace(tx));
+	p[0] = "302";
+	assert_int_equal(keel_tx_exec(tx, &insert, p, NULL), KEEL_OK);
+	assert_int_equal(keel_tx_commit(tx), KEEL_OK);
+	keel_arena_destroy(a);
+	assert_string_equal(observed, "t_insert COMMIT ");
 	keel_db_pool_destroy(pool);
 }
 
@@ -282,6 +337,7 @@ main(void)
 	    cmocka_unit_test(reconnects_after_the_backend_dies),
 	    cmocka_unit_test(unreachable_and_slow_database),
 	    cmocka_unit_test(round_trips_are_observed),
+	    cmocka_unit_test(round_trips_carry_the_trace),
 	};
 
 	return cmocka_run_group_tests_name("db_tx", tests, setup_db, NULL);

@@ -261,6 +261,94 @@ server_spans_join_the_callers_trace(void **state)
 	assert_int_equal(kt_keel_stop(k), 0);
 }
 
+/* The received spans of trace whose parent is parent (a new reference; waits for count). */
+static json_t *
+children_of(const char *trace, const char *parent, size_t count)
+{
+	json_t *found = json_array();
+
+	for (int tries = 0; tries < 100 && json_array_size(found) < count; tries++) {
+		size_t i;
+		json_t *s;
+
+		json_array_clear(found);
+		pthread_mutex_lock(&got_lock);
+		json_array_foreach(got, i, s)
+		{
+			const char *p = json_string_value(json_object_get(s, "parentSpanId"));
+
+			if (strcmp(json_string_value(json_object_get(s, "traceId")), trace) == 0 && p != NULL &&
+			    strcmp(p, parent) == 0)
+				json_array_append(found, s);
+		}
+		pthread_mutex_unlock(&got_lock);
+		if (json_array_size(found) < count)
+			usleep(50000);
+	}
+	return found;
+}
+
+/*
+ * Each PostgreSQL round trip of a request is a client span, child of the request's server
+ * span: sign-up's transaction ends with its COMMIT round trip, and every child lies within
+ * the server span's time.
+ */
+static void
+database_round_trips_are_child_spans(void **state)
+{
+	(void)state;
+	char env0[128];
+
+	snprintf(env0, sizeof(env0), "OTEL_EXPORTER_OTLP_ENDPOINT=%s", receiver_base);
+	const char *env[] = {env0, NULL};
+	kt_keel *k = kt_keel_start(env, NULL);
+	const char *h[] = {"traceparent: 00-5af7651916cd43dd8448eb211c80319c-a7ad6b7169203331-01",
+	                   "Content-Type: application/json", NULL};
+	const char *body = "{\"name\":\"Traced\",\"slug\":\"traced\","
+	                   "\"owner_email\":\"owner@traced.test\","
+	                   "\"owner_password\":\"correct horse battery staple\"}";
+	kt_resp *r = kt_request(k->base, "POST", "/api/v1/tenants", h, body, strlen(body));
+
+	assert_int_equal(r->status, 201);
+	kt_resp_free(r);
+	json_t *server = span_for("5af7651916cd43dd8448eb211c80319c", "POST /api/v1/tenants");
+
+	assert_non_null(server);
+	const char *server_id = json_string_value(json_object_get(server, "spanId"));
+	json_t *children = children_of("5af7651916cd43dd8448eb211c80319c", server_id, 2);
+	size_t i;
+	json_t *c;
+	bool commit = false;
+	unsigned long long from =
+	                       strtoull(json_string_value(json_object_get(server, "startTimeUnixNano")),
+	                                NULL, 10),
+	                   to = strtoull(json_string_value(json_object_get(server, "endTimeUnixNano")),
+	                                 NULL, 10);
+
+	assert_true(json_array_size(children) >= 2);
+	json_array_foreach(children, i, c)
+	{
+		assert_int_equal(json_integer_value(json_object_get(c, "kind")), 3);
+		assert_string_equal(attr(c, "db.system"), "postgresql");
+		assert_string_equal(attr(c, "db.operation.name"),
+		                    json_string_value(json_object_get(c, "name")));
+		assert_string_not_equal(json_string_value(json_object_get(c, "spanId")), server_id);
+		unsigned long long start =
+		    strtoull(json_string_value(json_object_get(c, "startTimeUnixNano")), NULL, 10);
+		unsigned long long end =
+		    strtoull(json_string_value(json_object_get(c, "endTimeUnixNano")), NULL, 10);
+
+		/* the clock is read at slightly different moments: allow 1 ms either side */
+		assert_true(start + 1000000 >= from && end <= to + 1000000 && start <= end);
+		commit = commit || strcmp(json_string_value(json_object_get(c, "name")), "COMMIT") == 0;
+	}
+	if (!commit)
+		fail_msg("no COMMIT among the children: %s", json_dumps(children, JSON_COMPACT));
+	json_decref(children);
+	json_decref(server);
+	assert_int_equal(kt_keel_stop(k), 0);
+}
+
 static void
 the_sampler_is_honoured(void **state)
 {
@@ -305,6 +393,7 @@ main(void)
 	    cmocka_unit_test(metrics_parse_and_counters_move),
 	    cmocka_unit_test(metrics_can_live_on_their_own_listener),
 	    cmocka_unit_test(server_spans_join_the_callers_trace),
+	    cmocka_unit_test(database_round_trips_are_child_spans),
 	    cmocka_unit_test(the_sampler_is_honoured),
 	};
 
