@@ -177,6 +177,28 @@ observe_query(void *ctx, const char *statement, double seconds, const keel_trace
 }
 
 void
+observe_produce(void *ctx, const keel_produce_span *p)
+{
+	observe *o = ctx;
+	keel_span s = {.kind = KEEL_SPAN_PRODUCER,
+	               .has_parent = true,
+	               .start_unix_ns = p->start_unix_ns,
+	               .end_unix_ns = p->end_unix_ns,
+	               .error = !p->ok};
+	char name[160];
+
+	memcpy(s.trace_id, p->parent->trace_id, 16);
+	memcpy(s.parent_id, p->parent->span_id, 8);
+	memcpy(s.span_id, p->span_id, 8);
+	keel_span_attr(&s, "messaging.system", "kafka");
+	keel_span_attr(&s, "messaging.operation.type", "publish");
+	keel_span_attr(&s, "messaging.destination.name", p->topic);
+	snprintf(name, sizeof(name), "publish %s", p->topic);
+	if (!keel_tracer_record(o->tracer, &s, name))
+		keel_metrics_add(o->metrics, "keel_spans_dropped_total", "", 1);
+}
+
+void
 observe_pool(keel_metrics *m, void *ctx)
 {
 	keel_db_pool_stats st;

@@ -7,7 +7,7 @@
  * pending, deletes what the retention allows, and exits: for catching up
  * after brokers were not configured, and for the benchmark.
  */
-#include "cmd/cmd.h"
+#include "cmd/cmd_int.h"
 #include "core/log.h"
 #include "events/events.h"
 
@@ -93,17 +93,25 @@ keel_cmd_relay(const keel_config *cfg, int argc, char **argv)
 		fprintf(stderr, "keel relay: KEEL_KAFKA_BROKERS is not set (see keel help)\n");
 		return 2;
 	}
+	/* produce spans go where OTEL_EXPORTER_OTLP_* says, as from serve */
+	observe *obs = observe_create();
+
+	o.on_produce = observe_produce;
+	o.on_produce_ctx = obs;
 	if (keel_relay_create(&o, &relay, err, sizeof(err)) != KEEL_OK) {
 		keel_log_error("configuration: %s", err);
+		observe_destroy(obs);
 		return 2;
 	}
+	int status = 0;
+
 	if (keel_relay_start(relay) != KEEL_OK) {
 		keel_log_error("relay: could not start its thread");
-		keel_relay_destroy(relay);
-		return 1;
-	}
-	if (wait_signal_or_done(relay))
+		status = 1;
+	} else if (wait_signal_or_done(relay)) {
 		keel_log_info("relay: stopping; events not yet acknowledged stay in the outbox");
+	}
 	keel_relay_destroy(relay);
-	return 0;
+	observe_destroy(obs); /* sends the spans still queued */
+	return status;
 }

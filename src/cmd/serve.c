@@ -278,6 +278,9 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 	if (cfg->kafka_brokers != NULL) {
 		keel_relay_opts ro = keel_cmd_relay_opts(cfg);
 
+		ro.on_produce = observe_produce;
+		ro.on_produce_ctx = obs;
+
 		if (keel_relay_create(&ro, &a.relay, err, sizeof(err)) != KEEL_OK) {
 			keel_log_error("configuration: %s", err);
 			goto out;
@@ -301,7 +304,8 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 	                       .auth_ctx = a.auth,
 	                       .observe = observe_request,
 	                       .observe_ctx = obs,
-	                       .trace_ratio = obs->trace_ratio};
+	                       .trace_ratio = obs->trace_ratio,
+	                       .trusted_proxies = &cfg->trusted_proxies};
 
 	server = keel_server_create(&so, router);
 	if (keel_server_start(server, err, sizeof(err)) != KEEL_OK) {

@@ -50,6 +50,19 @@ keel_err keel_events_enqueue_json(keel_tx *tx, const char *type, const char *sub
 
 typedef struct keel_relay keel_relay;
 
+/*
+ * One event's produce, from the hand-over to librdkafka to the broker's
+ * acknowledgement (or failure), for an event whose change was made in a
+ * sampled trace: the span is a child of the request that enqueued it.
+ */
+typedef struct keel_produce_span {
+	const keel_trace_ref *parent; /* the enqueuing request's span */
+	const uint8_t *span_id;       /* this produce's span (also in the message's traceparent) */
+	const char *topic;
+	uint64_t start_unix_ns, end_unix_ns;
+	bool ok;
+} keel_produce_span;
+
 typedef struct keel_relay_opts {
 	keel_db_opts db;     /* the relay role's connection (keel_relay) */
 	const char *brokers; /* bootstrap.servers; required */
@@ -62,6 +75,9 @@ typedef struct keel_relay_opts {
 	int64_t retention_ms; /* published events are deleted after this */
 	int64_t backlog_warn; /* warn above this many pending events */
 	bool drain;           /* stop once the outbox is empty (keel relay --drain) */
+	/* Called on the relay's thread for each traced produce; NULL: not traced. */
+	void (*on_produce)(void *ctx, const keel_produce_span *span);
+	void *on_produce_ctx;
 } keel_relay_opts;
 
 /*

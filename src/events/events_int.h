@@ -14,6 +14,7 @@ typedef struct outbox_row {
 	const char *event;   /* the CloudEvents structured JSON, ready to send */
 	size_t event_len;
 	bool blocked; /* an earlier event of the subject is held by another relay: skip for now */
+	const char *traceparent; /* of the request that enqueued it; NULL: none */
 } outbox_row;
 
 /*

@@ -13,6 +13,7 @@
  * comes.
  */
 #include "events/events_int.h"
+#include "core/trace.h"
 #include "core/uuid.h"
 
 #include <stdlib.h>
@@ -22,9 +23,9 @@
 
 static const keel_stmt st_enqueue = {
     "events_enqueue",
-    "INSERT INTO events.outbox (tenant_id, id, type, subject, data)"
-    " VALUES (core.current_tenant_id(), $1, $2, $3, $4::json)",
-    4};
+    "INSERT INTO events.outbox (tenant_id, id, type, subject, data, traceparent)"
+    " VALUES (core.current_tenant_id(), $1, $2, $3, $4::json, $5)",
+    5};
 
 /*
  * The oldest unpublished rows no other relay holds.  A row is blocked when an
@@ -34,7 +35,8 @@ static const keel_stmt st_enqueue = {
  */
 static const keel_stmt st_claim = {
     "events_claim",
-    "WITH c AS (SELECT o.tenant_id, o.id, o.seq, o.type, o.subject, o.data, o.occurred_at"
+    "WITH c AS (SELECT o.tenant_id, o.id, o.seq, o.type, o.subject, o.data, o.occurred_at,"
+    " o.traceparent"
     " FROM events.outbox o WHERE o.published_at IS NULL ORDER BY o.seq LIMIT $1::integer"
     " FOR UPDATE SKIP LOCKED)"
     " SELECT c.seq, c.subject, c.type, EXISTS (SELECT FROM events.outbox p"
@@ -44,7 +46,7 @@ static const keel_stmt st_claim = {
     "  'type', c.type, 'subject', c.subject, 'time', " TS(
         "c.occurred_at") ","
                          "  'datacontenttype', 'application/json', 'tenantid', c.tenant_id, "
-                         "'data', c.data)::text"
+                         "'data', c.data)::text, c.traceparent"
                          " FROM c ORDER BY c.seq",
     1};
 
@@ -67,11 +69,14 @@ keel_err
 keel_events_enqueue(keel_tx *tx, const char *type, const char *subject_id, const char *data_json)
 {
 	keel_uuid id;
-	char text[KEEL_UUID_STRLEN + 1];
+	char text[KEEL_UUID_STRLEN + 1], traceparent[KEEL_TRACEPARENT_LEN + 1];
+	const keel_trace_ref *trace = keel_tx_trace(tx);
 
 	keel_uuid_v7(&id);
 	keel_uuid_format(&id, text);
-	const char *p[] = {text, type, subject_id, data_json};
+	if (trace != NULL)
+		keel_traceparent_format(trace->trace_id, trace->span_id, trace->sampled, traceparent);
+	const char *p[] = {text, type, subject_id, data_json, trace != NULL ? traceparent : NULL};
 
 	return keel_tx_defer(tx, &st_enqueue, p);
 }
@@ -115,6 +120,7 @@ events_store_claim(keel_tx *tx, keel_arena *a, int limit, outbox_row **rows, int
 		r->blocked = keel_res_get(res, i, 3)[0] == 't';
 		r->event = keel_res_get(res, i, 4);
 		r->event_len = strlen(r->event);
+		r->traceparent = keel_res_null(res, i, 5) ? NULL : keel_res_get(res, i, 5);
 	}
 	return KEEL_OK;
 }

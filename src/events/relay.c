@@ -29,6 +29,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/str.h"
 
 #include <errno.h>
@@ -59,6 +60,12 @@ typedef enum slot_state { SLOT_SKIPPED, SLOT_SENT, SLOT_ACKED, SLOT_FAILED } slo
 
 typedef struct slot {
 	slot_state state;
+	/* a produce traced as a child span of the request that enqueued the event */
+	bool traced;
+	keel_trace_ref parent;
+	uint8_t span_id[8];
+	uint64_t start_unix_ns, end_unix_ns;
+	rd_kafka_topic_t *rkt;
 } slot;
 
 typedef struct topic {
@@ -127,6 +134,8 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (s == NULL)
 		return;
 	s->state = m->err == RD_KAFKA_RESP_ERR_NO_ERROR ? SLOT_ACKED : SLOT_FAILED;
+	if (s->traced)
+		s->end_unix_ns = keel_clock_realtime_ns();
 	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && r->batch_err == RD_KAFKA_RESP_ERR_NO_ERROR)
 		r->batch_err = m->err;
 	r->outstanding--;
@@ -267,6 +276,35 @@ topic_for(keel_relay *r, const char *type)
 	return rkt;
 }
 
+/*
+ * The message's headers: its content type and, when the change was made in a
+ * trace, the traceparent consumers continue: this produce's own span when the
+ * trace is sampled (s is then traced), else the request's context unchanged.
+ */
+static rd_kafka_headers_t *
+headers_for(keel_relay *r, const outbox_row *row, slot *s)
+{
+	rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+	bool sampled;
+
+	rd_kafka_header_add(h, "content-type", -1, CONTENT_TYPE_HEADER, -1);
+	if (row->traceparent == NULL ||
+	    !keel_traceparent_parse(row->traceparent, s->parent.trace_id, s->parent.span_id, &sampled))
+		return h;
+	s->parent.sampled = sampled;
+	if (!sampled || r->o.on_produce == NULL) {
+		rd_kafka_header_add(h, "traceparent", -1, row->traceparent, -1);
+		return h;
+	}
+	char tp[KEEL_TRACEPARENT_LEN + 1];
+
+	s->traced = true;
+	keel_trace_new_id(s->span_id, 8);
+	keel_traceparent_format(s->parent.trace_id, s->span_id, true, tp);
+	rd_kafka_header_add(h, "traceparent", -1, tp, -1);
+	return h;
+}
+
 /* Hand one row to librdkafka; false when it refused (the row stays unpublished). */
 static bool
 produce(keel_relay *r, const outbox_row *row, slot *s)
@@ -277,13 +315,17 @@ produce(keel_relay *r, const outbox_row *row, slot *s)
 		keel_log_error("relay: no topic for event type \"%s\"", row->type);
 		return false;
 	}
+	rd_kafka_headers_t *h = headers_for(r, row, s);
+
+	s->rkt = rkt;
+	s->start_unix_ns = keel_clock_realtime_ns();
 	for (;;) {
+		/* on success the message owns the headers; on failure they are still ours */
 		rd_kafka_resp_err_t e =
 		    rd_kafka_producev(r->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		                      RD_KAFKA_V_KEY(row->subject, strlen(row->subject)),
 		                      RD_KAFKA_V_VALUE((void *)row->event, row->event_len),
-		                      RD_KAFKA_V_HEADER("content-type", CONTENT_TYPE_HEADER, -1),
-		                      RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
+		                      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
 
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			s->state = SLOT_SENT;
@@ -291,11 +333,33 @@ produce(keel_relay *r, const outbox_row *row, slot *s)
 			return true;
 		}
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || stopping(r)) {
+			rd_kafka_headers_destroy(h);
+			s->traced = false;
 			if (r->batch_err == RD_KAFKA_RESP_ERR_NO_ERROR)
 				r->batch_err = e;
 			return false;
 		}
 		rd_kafka_poll(r->rk, 100); /* let deliveries make room */
+	}
+}
+
+/* Report the traced produces of a batch once every delivery report is in. */
+static void
+produce_spans(keel_relay *r, const slot *slots, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const slot *s = &slots[i];
+
+		if (!s->traced || (s->state != SLOT_ACKED && s->state != SLOT_FAILED))
+			continue;
+		keel_produce_span span = {.parent = &s->parent,
+		                          .span_id = s->span_id,
+		                          .topic = rd_kafka_topic_name(s->rkt),
+		                          .start_unix_ns = s->start_unix_ns,
+		                          .end_unix_ns = s->end_unix_ns,
+		                          .ok = s->state == SLOT_ACKED};
+
+		r->o.on_produce(r->o.on_produce_ctx, &span);
 	}
 }
 
@@ -373,6 +437,7 @@ batch_run(keel_relay *r, keel_arena *a, batch_result *res)
 			slots[i].state = SLOT_FAILED;
 	}
 	acks_wait(r);
+	produce_spans(r, slots, n);
 	const char *seqs = acked_seqs(a, rows, slots, n, &acked);
 
 	for (int i = 0; i < n; i++)

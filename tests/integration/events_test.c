@@ -38,6 +38,7 @@
 #include "db/db.h"
 #include "events/events.h"
 #include "kt.h"
+#include "otlp.h"
 
 #define PASSWORD   "correct horse battery staple"
 #define ORGS       "/api/v1/organizations"
@@ -59,7 +60,8 @@ typedef struct msg {
 	int32_t partition;
 	int64_t offset;
 	char *key;
-	char *ctype; /* the content-type header */
+	char *ctype;       /* the content-type header */
+	char *traceparent; /* the traceparent header, or NULL */
 	char *raw;
 	json_t *ev;
 } msg;
@@ -105,9 +107,13 @@ msg_add(const rd_kafka_message_t *m)
 	x->raw = dup_n(m->payload, m->len);
 	x->ev = json_loads(x->raw, 0, NULL);
 	x->ctype = NULL;
-	if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    rd_kafka_header_get_last(h, "content-type", &v, &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	x->traceparent = NULL;
+	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	if (rd_kafka_header_get_last(h, "content-type", &v, &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR)
 		x->ctype = dup_n(v, vlen);
+	if (rd_kafka_header_get_last(h, "traceparent", &v, &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		x->traceparent = dup_n(v, vlen);
 }
 
 /*
@@ -146,6 +152,7 @@ consumer_stop(void)
 		free(msgs[i].topic);
 		free(msgs[i].key);
 		free(msgs[i].ctype);
+		free(msgs[i].traceparent);
 		free(msgs[i].raw);
 		json_decref(msgs[i].ev);
 	}
@@ -455,13 +462,88 @@ expect_event(const char *type, const char *subject, const char *tenant_id, const
 	check_event(m, type, subject, tenant_id, topic, want);
 }
 
+/* ---- traces ---- */
+
+/* Create an organization with code under the given traceparent; the answer's traceparent. */
+static char *
+org_create_traced(const char *code, const char *traceparent, char **id)
+{
+	char body[256], auth[2048], tp[128];
+
+	snprintf(body, sizeof(body), "{\"name\":\"Org %s\",\"code\":\"%s\"}", code, code);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", A.owner);
+	snprintf(tp, sizeof(tp), "traceparent: %s", traceparent);
+	const char *h[] = {auth, tp, "Content-Type: application/json", NULL};
+	kt_resp *r = kt_request(srv->base, "POST", ORGS, h, body, strlen(body));
+
+	assert_status(r, 201);
+	*id = strdup(jstr(r->json, "id"));
+	char *answer = kt_header(r, "traceparent");
+
+	assert_non_null(answer);
+	kt_resp_free(r);
+	return answer;
+}
+
+/*
+ * An event carries the trace of the change that caused it: in a sampled trace its produce
+ * is a producer span, child of the request's server span, and the message's traceparent
+ * names that produce span; in an unsampled trace the message passes on the request's own
+ * context (the answer's traceparent) and no span is recorded.
+ */
+static void
+events_continue_the_trace_of_their_change(void **state)
+{
+	(void)state;
+	const char *trace = "6af7651916cd43dd8448eb211c80319c";
+	char *id;
+	char *answer =
+	    org_create_traced("EVT1", "00-6af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", &id);
+	const msg *m = await(id, "keel.organization.created", 1);
+	json_t *server = otlp_span(trace, "POST /api/v1/organizations");
+	json_t *produce = otlp_span(trace, "publish keel.organizations");
+
+	assert_non_null(server);
+	assert_non_null(produce);
+	const char *server_id = jstr(server, "spanId");
+	char want[64];
+
+	/* the request's own span answered; the produce is its child and the message names it */
+	snprintf(want, sizeof(want), "00-%s-%s-01", trace, server_id);
+	assert_string_equal(answer, want);
+	assert_int_equal(json_integer_value(json_object_get(produce, "kind")), 4);
+	assert_string_equal(jstr(produce, "parentSpanId"), server_id);
+	assert_string_equal(otlp_attr(produce, "messaging.system"), "kafka");
+	assert_string_equal(otlp_attr(produce, "messaging.destination.name"), "keel.organizations");
+	/* the relay may produce before the answer is sent: only the start is ordered */
+	assert_true(otlp_time(produce, "startTimeUnixNano") >= otlp_time(server, "startTimeUnixNano"));
+	assert_true(otlp_time(produce, "endTimeUnixNano") >= otlp_time(produce, "startTimeUnixNano"));
+	snprintf(want, sizeof(want), "00-%s-%s-01", trace, jstr(produce, "spanId"));
+	assert_non_null(m->traceparent);
+	assert_string_equal(m->traceparent, want);
+	json_decref(produce);
+	json_decref(server);
+	free(answer);
+	free(id);
+
+	answer =
+	    org_create_traced("EVT2", "00-7af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-00", &id);
+	m = await(id, "keel.organization.created", 1);
+	assert_non_null(m->traceparent);
+	assert_string_equal(m->traceparent, answer);
+	assert_null(otlp_span("7af7651916cd43dd8448eb211c80319c", "publish keel.organizations"));
+	free(answer);
+	free(id);
+}
+
 /* ---- group setup ---- */
 
 static int
 setup(void **state)
 {
 	(void)state;
-	char err[512], topic[128], brokers[1024], timeout[] = "KEEL_KAFKA_MESSAGE_TIMEOUT=2s";
+	char err[512], topic[128], brokers[1024], otlp[128];
+	char timeout[] = "KEEL_KAFKA_MESSAGE_TIMEOUT=2s";
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -479,7 +561,9 @@ setup(void **state)
 	kt_db_fresh("events");
 	migrate();
 	snprintf(brokers, sizeof(brokers), "KEEL_KAFKA_BROKERS=%s", bootstraps);
-	const char *env[] = {brokers, timeout, "KEEL_RELAY_POLL_INTERVAL=1s", "KEEL_WORKERS=8", NULL};
+	snprintf(otlp, sizeof(otlp), "OTEL_EXPORTER_OTLP_ENDPOINT=%s", otlp_start());
+	const char *env[] = {brokers,          timeout, "KEEL_RELAY_POLL_INTERVAL=1s",
+	                     "KEEL_WORKERS=8", otlp,    NULL};
 
 	srv = kt_keel_start(env, NULL);
 	pg = kt_pg_owner();
@@ -501,6 +585,7 @@ teardown(void **state)
 	rd_kafka_mock_cluster_destroy(mock);
 	rd_kafka_destroy(mock_rk);
 	free(bootstraps);
+	otlp_stop();
 	curl_global_cleanup();
 	return rd_kafka_wait_destroyed(10000) == 0 ? 0 : -1;
 }
@@ -1188,6 +1273,7 @@ main(void)
 	    cmocka_unit_test(failed_changes_produce_no_events),
 	    cmocka_unit_test(a_rolled_back_transaction_leaves_no_event),
 	    cmocka_unit_test(order_per_key_is_kept),
+	    cmocka_unit_test(events_continue_the_trace_of_their_change),
 	    cmocka_unit_test(events_survive_a_kafka_outage),
 	    cmocka_unit_test(the_relay_role_reads_every_tenants_outbox_and_nothing_else),
 	    cmocka_unit_test(kafka_settings_are_checked_at_start_up),

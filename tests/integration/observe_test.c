@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,46 +19,14 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "kt.h"
+#include "otlp.h"
 #include "prom.h"
 
-/* ---- an OTLP/HTTP receiver: keel's own server with one route ---- */
-
-static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
-static json_t *got; /* every span received */
-
-static keel_err
-receive(keel_req *req, void *ctx)
-{
-	json_t *body, *rs, *ss, *span;
-	size_t i, j, k;
-
-	(void)ctx;
-	if (keel_req_json_body(req, &body) != KEEL_OK)
-		return KEEL_EMALFORMED;
-	pthread_mutex_lock(&got_lock);
-	json_array_foreach(json_object_get(body, "resourceSpans"), i, rs)
-	{
-		json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss)
-		{
-			json_array_foreach(json_object_get(ss, "spans"), k, span) json_array_append(got, span);
-		}
-	}
-	pthread_mutex_unlock(&got_lock);
-	return keel_req_json(req, 200, json_object());
-}
-
-static const keel_route receiver_routes[] = {
-    {"POST", "/v1/traces", receive, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0, "receiver"},
-};
-
-static keel_router *receiver_router;
-static keel_server *receiver;
-static char receiver_base[64];
+static const char *receiver_base;
 
 static int
 setup(void **state)
 {
-	char listen[32], err[128];
 	char *out;
 	const char *up[] = {"migrate", "up", NULL};
 
@@ -67,16 +34,7 @@ setup(void **state)
 	kt_db_fresh("observe");
 	assert_int_equal(kt_keel_run(up, NULL, &out), 0);
 	free(out);
-	got = json_array();
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", kt_free_port());
-	snprintf(receiver_base, sizeof(receiver_base), "http://%s", listen);
-	receiver_router = keel_router_create();
-	keel_router_add_all(receiver_router, receiver_routes, 1, NULL);
-	keel_server_opts o = {
-	    .listen = listen, .workers = 1, .max_connections = 16, .request_timeout_ms = 5000};
-
-	receiver = keel_server_create(&o, receiver_router);
-	assert_int_equal(keel_server_start(receiver, err, sizeof(err)), KEEL_OK);
+	receiver_base = otlp_start();
 	return 0;
 }
 
@@ -84,9 +42,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	keel_server_destroy(receiver);
-	keel_router_destroy(receiver_router);
-	json_decref(got);
+	otlp_stop();
 	return 0;
 }
 
@@ -194,49 +150,6 @@ metrics_can_live_on_their_own_listener(void **state)
 	assert_int_equal(kt_keel_stop(k), 0);
 }
 
-/* The received span named name whose traceId is trace (waits up to 5 s for the exporter). */
-static json_t *
-span_for(const char *trace, const char *name)
-{
-	for (int tries = 0; tries < 100; tries++) {
-		size_t i;
-		json_t *s;
-
-		pthread_mutex_lock(&got_lock);
-		json_array_foreach(got, i, s)
-		{
-			if (strcmp(json_string_value(json_object_get(s, "traceId")), trace) == 0 &&
-			    strcmp(json_string_value(json_object_get(s, "name")), name) == 0) {
-				json_incref(s);
-				pthread_mutex_unlock(&got_lock);
-				return s;
-			}
-		}
-		pthread_mutex_unlock(&got_lock);
-		usleep(50000);
-	}
-	return NULL;
-}
-
-static const char *
-attr(json_t *span, const char *key)
-{
-	size_t i;
-	json_t *a;
-
-	json_array_foreach(json_object_get(span, "attributes"), i, a)
-	{
-		if (strcmp(json_string_value(json_object_get(a, "key")), key) == 0) {
-			json_t *v = json_object_get(a, "value");
-
-			return json_string_value(json_object_get(v, "stringValue"))
-			           ? json_string_value(json_object_get(v, "stringValue"))
-			           : json_string_value(json_object_get(v, "intValue"));
-		}
-	}
-	return NULL;
-}
-
 static void
 server_spans_join_the_callers_trace(void **state)
 {
@@ -250,42 +163,15 @@ server_spans_join_the_callers_trace(void **state)
 	                   NULL};
 
 	kt_resp_free(kt_request(k->base, "GET", "/readyz", h, NULL, 0));
-	json_t *s = span_for("0af7651916cd43dd8448eb211c80319c", "GET /readyz");
+	json_t *s = otlp_span("0af7651916cd43dd8448eb211c80319c", "GET /readyz");
 
 	assert_non_null(s);
 	assert_string_equal(json_string_value(json_object_get(s, "parentSpanId")), "b7ad6b7169203331");
 	assert_int_equal(json_integer_value(json_object_get(s, "kind")), 2);
-	assert_string_equal(attr(s, "http.route"), "/readyz");
-	assert_string_equal(attr(s, "http.response.status_code"), "200");
+	assert_string_equal(otlp_attr(s, "http.route"), "/readyz");
+	assert_string_equal(otlp_attr(s, "http.response.status_code"), "200");
 	json_decref(s);
 	assert_int_equal(kt_keel_stop(k), 0);
-}
-
-/* The received spans of trace whose parent is parent (a new reference; waits for count). */
-static json_t *
-children_of(const char *trace, const char *parent, size_t count)
-{
-	json_t *found = json_array();
-
-	for (int tries = 0; tries < 100 && json_array_size(found) < count; tries++) {
-		size_t i;
-		json_t *s;
-
-		json_array_clear(found);
-		pthread_mutex_lock(&got_lock);
-		json_array_foreach(got, i, s)
-		{
-			const char *p = json_string_value(json_object_get(s, "parentSpanId"));
-
-			if (strcmp(json_string_value(json_object_get(s, "traceId")), trace) == 0 && p != NULL &&
-			    strcmp(p, parent) == 0)
-				json_array_append(found, s);
-		}
-		pthread_mutex_unlock(&got_lock);
-		if (json_array_size(found) < count)
-			usleep(50000);
-	}
-	return found;
 }
 
 /*
@@ -311,32 +197,27 @@ database_round_trips_are_child_spans(void **state)
 
 	assert_int_equal(r->status, 201);
 	kt_resp_free(r);
-	json_t *server = span_for("5af7651916cd43dd8448eb211c80319c", "POST /api/v1/tenants");
+	json_t *server = otlp_span("5af7651916cd43dd8448eb211c80319c", "POST /api/v1/tenants");
 
 	assert_non_null(server);
 	const char *server_id = json_string_value(json_object_get(server, "spanId"));
-	json_t *children = children_of("5af7651916cd43dd8448eb211c80319c", server_id, 2);
+	json_t *children = otlp_children("5af7651916cd43dd8448eb211c80319c", server_id, 2);
 	size_t i;
 	json_t *c;
 	bool commit = false;
-	unsigned long long from =
-	                       strtoull(json_string_value(json_object_get(server, "startTimeUnixNano")),
-	                                NULL, 10),
-	                   to = strtoull(json_string_value(json_object_get(server, "endTimeUnixNano")),
-	                                 NULL, 10);
+	unsigned long long from = otlp_time(server, "startTimeUnixNano");
+	unsigned long long to = otlp_time(server, "endTimeUnixNano");
 
 	assert_true(json_array_size(children) >= 2);
 	json_array_foreach(children, i, c)
 	{
 		assert_int_equal(json_integer_value(json_object_get(c, "kind")), 3);
-		assert_string_equal(attr(c, "db.system"), "postgresql");
-		assert_string_equal(attr(c, "db.operation.name"),
+		assert_string_equal(otlp_attr(c, "db.system"), "postgresql");
+		assert_string_equal(otlp_attr(c, "db.operation.name"),
 		                    json_string_value(json_object_get(c, "name")));
 		assert_string_not_equal(json_string_value(json_object_get(c, "spanId")), server_id);
-		unsigned long long start =
-		    strtoull(json_string_value(json_object_get(c, "startTimeUnixNano")), NULL, 10);
-		unsigned long long end =
-		    strtoull(json_string_value(json_object_get(c, "endTimeUnixNano")), NULL, 10);
+		unsigned long long start = otlp_time(c, "startTimeUnixNano");
+		unsigned long long end = otlp_time(c, "endTimeUnixNano");
 
 		/* the clock is read at slightly different moments: allow 1 ms either side */
 		assert_true(start + 1000000 >= from && end <= to + 1000000 && start <= end);
@@ -376,12 +257,12 @@ the_sampler_is_honoured(void **state)
 	kt_resp_free(r);
 	kt_resp_free(kt_request(k->base, "GET", "/healthz", unsampled, NULL, 0));
 	kt_resp_free(kt_request(k->base, "GET", "/healthz", sampled, NULL, 0));
-	json_t *s = span_for("11111111111111111111111111111111", "GET /healthz");
+	json_t *s = otlp_span("11111111111111111111111111111111", "GET /healthz");
 
 	assert_non_null(s);
 	json_decref(s);
-	assert_null(span_for("33333333333333333333333333333333", "GET /healthz"));
-	assert_null(span_for(own, "GET /healthz"));
+	assert_null(otlp_span("33333333333333333333333333333333", "GET /healthz"));
+	assert_null(otlp_span(own, "GET /healthz"));
 	assert_int_equal(kt_keel_stop(k), 0);
 }
 

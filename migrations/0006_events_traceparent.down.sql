@@ -1,0 +1,1 @@
+ALTER TABLE events.outbox DROP COLUMN traceparent;
