@@ -134,18 +134,20 @@ discard(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* POST one batch; true when the receiver took it (2xx). */
+/*
+ * POST one batch on the exporter's handle c; true when the receiver took it
+ * (2xx).  The handle is kept between batches, so its connection to the
+ * receiver is reused (keep-alive) instead of opened for every batch.
+ */
 static bool
-post(keel_tracer *t, const char *body)
+post(keel_tracer *t, CURL *c, const char *body)
 {
-	CURL *c = curl_easy_init();
 	long status = 0;
 
-	if (c == NULL)
-		return false;
 	curl_easy_setopt(c, CURLOPT_URL, t->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
@@ -153,7 +155,6 @@ post(keel_tracer *t, const char *body)
 
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
 	return rc == CURLE_OK && status >= 200 && status < 300;
 }
 
@@ -172,7 +173,7 @@ take(keel_tracer *t, stored_span *out)
 }
 
 static void
-export_batch(keel_tracer *t, const stored_span *batch, int n)
+export_batch(keel_tracer *t, CURL *c, const stored_span *batch, int n)
 {
 	json_t *spans = json_array();
 
@@ -186,7 +187,7 @@ export_batch(keel_tracer *t, const stored_span *batch, int n)
 	    json_pack("{s:[{s:O, s:[{s:{s:s, s:s}, s:o}]}]}", "resourceSpans", "resource", t->resource,
 	              "scopeSpans", "scope", "name", "keel", "version", t->version, "spans", spans);
 	char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	bool ok = body != NULL && post(t, body);
+	bool ok = body != NULL && c != NULL && post(t, c, body);
 
 	free(body);
 	json_decref(doc);
@@ -203,6 +204,7 @@ exporter(void *arg)
 {
 	keel_tracer *t = arg;
 	stored_span *batch = keel_xcalloc(KEEL_TRACE_BATCH, sizeof(stored_span));
+	CURL *c = curl_easy_init();
 
 	for (;;) {
 		struct timespec until;
@@ -218,10 +220,11 @@ exporter(void *arg)
 
 		pthread_mutex_unlock(&t->lock);
 		if (n > 0)
-			export_batch(t, batch, n);
+			export_batch(t, c, batch, n);
 		if (stop)
 			break;
 	}
+	curl_easy_cleanup(c);
 	free(batch);
 	return NULL;
 }
@@ -312,20 +315,27 @@ bool
 keel_tracer_record(keel_tracer *t, const keel_span *span, const char *name)
 {
 	bool ok = false;
+	stored_span s;
 
+	if (!t->running) { /* no exporter (set once, before any request) */
+		pthread_mutex_lock(&t->lock);
+		t->dropped++;
+		pthread_mutex_unlock(&t->lock);
+		return false;
+	}
+	/* the strings are copied before the lock is taken: it covers one copy of s only */
+	s.span = *span;
+	snprintf(s.name, sizeof(s.name), "%s", name);
+	for (int i = 0; i < span->nattrs && i < KEEL_SPAN_ATTRS; i++) {
+		snprintf(s.keys[i], sizeof(s.keys[i]), "%s", span->attr_key[i]);
+		snprintf(s.values[i], sizeof(s.values[i]), "%s",
+		         span->attr_value[i] ? span->attr_value[i] : "");
+		s.span.attr_key[i] = NULL;
+		s.span.attr_value[i] = NULL;
+	}
 	pthread_mutex_lock(&t->lock);
-	if (t->running && !t->stopping && t->count < t->cap) {
-		stored_span *s = &t->ring[(t->head + t->count) % t->cap];
-
-		s->span = *span;
-		snprintf(s->name, sizeof(s->name), "%s", name);
-		for (int i = 0; i < span->nattrs && i < KEEL_SPAN_ATTRS; i++) {
-			snprintf(s->keys[i], sizeof(s->keys[i]), "%s", span->attr_key[i]);
-			snprintf(s->values[i], sizeof(s->values[i]), "%s",
-			         span->attr_value[i] ? span->attr_value[i] : "");
-			s->span.attr_key[i] = NULL;
-			s->span.attr_value[i] = NULL;
-		}
+	if (!t->stopping && t->count < t->cap) {
+		t->ring[(t->head + t->count) % t->cap] = s;
 		t->count++;
 		ok = true;
 		if (t->count >= KEEL_TRACE_BATCH)
