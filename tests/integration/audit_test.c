@@ -58,13 +58,6 @@ static tenant A, B, P; /* A: most tests; B: the other tenant; P: pagination */
 static int seq;        /* makes request ids and codes unique within the program */
 static char rid[64];   /* the request id of the last request */
 
-#define assert_status(r, code)                                                                     \
-	do {                                                                                           \
-		if ((r)->status != (code))                                                                 \
-			fail_msg("HTTP status %ld, expected %d; body: %s", (r)->status, (int)(code),           \
-			         (r)->body);                                                                   \
-	} while (0)
-
 /* ---- HTTP ---- */
 
 /*
@@ -96,33 +89,6 @@ api(const char *method, const char *token, const char *body, const char *fmt, ..
 		h[n++] = "Content-Type: application/json";
 	h[n] = NULL;
 	return kt_request_from(CLIENT, srv->base, method, path, h, body, body ? strlen(body) : 0);
-}
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v != NULL ? v : "(not a string)";
-}
-
-/* printf into a malloc'd string. */
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-	va_list ap;
-
-	va_start(ap, f);
-	int n = vsnprintf(NULL, 0, f, ap);
-	va_end(ap);
-	char *s = malloc((size_t)n + 1);
-
-	va_start(ap, f);
-	vsnprintf(s, (size_t)n + 1, f, ap);
-	va_end(ap);
-	return s;
 }
 
 /* ---- the database, as keel_owner inside one tenant ---- */
@@ -204,9 +170,9 @@ record_trail(const char *tenant_id, const char *record_id)
 static char *
 row_field(const tenant *t, const char *record_id, int n, const char *which, const char *key)
 {
-	char *sql = fmt("SELECT %s ->> $2 FROM audit.logs WHERE record_id = $1"
-	                " ORDER BY occurred_at, id OFFSET %d LIMIT 1",
-	                strcmp(which, "old") == 0 ? "old" : "new", n);
+	char *sql = kt_strf("SELECT %s ->> $2 FROM audit.logs WHERE record_id = $1"
+	                    " ORDER BY occurred_at, id OFFSET %d LIMIT 1",
+	                    strcmp(which, "old") == 0 ? "old" : "new", n);
 	char *v = db_value(t->id, sql, record_id, key);
 
 	free(sql);
@@ -227,7 +193,7 @@ row_field(const tenant *t, const char *record_id, int n, const char *which, cons
 static long
 log_count(const tenant *t, const char *where, const char *p1)
 {
-	char *sql = fmt("SELECT count(*) FROM audit.logs WHERE %s", where ? where : "true");
+	char *sql = kt_strf("SELECT count(*) FROM audit.logs WHERE %s", where ? where : "true");
 	long n = db_long(t->id, sql, p1, NULL);
 
 	free(sql);
@@ -240,15 +206,16 @@ log_count(const tenant *t, const char *where, const char *p1)
 static void
 tenant_make(tenant *t, const char *slug)
 {
-	char *body = fmt("{\"name\":\"Tenant %s\",\"slug\":\"%s\",\"owner_email\":\"owner@%s.test\","
-	                 "\"owner_password\":\"" PASSWORD "\"}",
-	                 slug, slug, slug);
+	char *body =
+	    kt_strf("{\"name\":\"Tenant %s\",\"slug\":\"%s\",\"owner_email\":\"owner@%s.test\","
+	            "\"owner_password\":\"" PASSWORD "\"}",
+	            slug, slug, slug);
 	kt_resp *r = api("POST", NULL, body, "/api/v1/tenants");
 
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	t->slug = slug;
-	t->id = strdup(jstr(json_object_get(r->json, "tenant"), "id"));
-	t->owner.id = strdup(jstr(json_object_get(r->json, "owner"), "id"));
+	t->id = strdup(kt_jstr(json_object_get(r->json, "tenant"), "id"));
+	t->owner.id = strdup(kt_jstr(json_object_get(r->json, "owner"), "id"));
 	kt_resp_free(r);
 	free(body);
 }
@@ -257,8 +224,8 @@ tenant_make(tenant *t, const char *slug)
 static kt_resp *
 login_as(const tenant *t, const char *who, const char *password)
 {
-	char *body = fmt("{\"tenant\":\"%s\",\"email\":\"%s@%s.test\",\"password\":\"%s\"}", t->slug,
-	                 who, t->slug, password);
+	char *body = kt_strf("{\"tenant\":\"%s\",\"email\":\"%s@%s.test\",\"password\":\"%s\"}",
+	                     t->slug, who, t->slug, password);
 	kt_resp *r = api("POST", NULL, body, "/api/v1/auth/login");
 
 	free(body);
@@ -270,8 +237,8 @@ login(const tenant *t, const char *who)
 {
 	kt_resp *r = login_as(t, who, PASSWORD);
 
-	assert_status(r, 200);
-	char *token = strdup(jstr(r->json, "access_token"));
+	kt_assert_status(r, 200);
+	char *token = strdup(kt_jstr(r->json, "access_token"));
 
 	kt_resp_free(r);
 	return token;
@@ -281,12 +248,12 @@ login(const tenant *t, const char *who)
 static void
 user_make(tenant *t, user *u, const char *name, const char *role)
 {
-	char *body = fmt("{\"email\":\"%s@%s.test\",\"password\":\"" PASSWORD "\",\"role\":\"%s\"}",
-	                 name, t->slug, role);
+	char *body = kt_strf("{\"email\":\"%s@%s.test\",\"password\":\"" PASSWORD "\",\"role\":\"%s\"}",
+	                     name, t->slug, role);
 	kt_resp *r = api("POST", t->owner.token, body, "/api/v1/users");
 
-	assert_status(r, 201);
-	u->id = strdup(jstr(r->json, "id"));
+	kt_assert_status(r, 201);
+	u->id = strdup(kt_jstr(r->json, "id"));
 	kt_resp_free(r);
 	free(body);
 	u->token = login(t, name);
@@ -296,11 +263,11 @@ user_make(tenant *t, user *u, const char *name, const char *role)
 static char *
 org_make(const char *token)
 {
-	char *body = fmt("{\"name\":\"Org %d\",\"code\":\"AO%d\"}", seq, seq);
+	char *body = kt_strf("{\"name\":\"Org %d\",\"code\":\"AO%d\"}", seq, seq);
 	kt_resp *r = api("POST", token, body, "/api/v1/organizations");
 
-	assert_status(r, 201);
-	char *id = strdup(jstr(r->json, "id"));
+	kt_assert_status(r, 201);
+	char *id = strdup(kt_jstr(r->json, "id"));
 
 	kt_resp_free(r);
 	free(body);
@@ -310,13 +277,13 @@ org_make(const char *token)
 static char *
 div_make(const char *token, const char *org_id, const char *parent)
 {
-	char *body = parent ? fmt("{\"name\":\"Div %d\",\"code\":\"AD%d\",\"parent_id\":\"%s\"}", seq,
-	                          seq, parent)
-	                    : fmt("{\"name\":\"Div %d\",\"code\":\"AD%d\"}", seq, seq);
+	char *body = parent ? kt_strf("{\"name\":\"Div %d\",\"code\":\"AD%d\",\"parent_id\":\"%s\"}",
+	                              seq, seq, parent)
+	                    : kt_strf("{\"name\":\"Div %d\",\"code\":\"AD%d\"}", seq, seq);
 	kt_resp *r = api("POST", token, body, "/api/v1/organizations/%s/divisions", org_id);
 
-	assert_status(r, 201);
-	char *id = strdup(jstr(r->json, "id"));
+	kt_assert_status(r, 201);
+	char *id = strdup(kt_jstr(r->json, "id"));
 
 	kt_resp_free(r);
 	free(body);
@@ -327,7 +294,7 @@ div_make(const char *token, const char *org_id, const char *parent)
 static char *
 line(const char *action, const char *actor, const char *changed, const char *table)
 {
-	return fmt("%s|%s|%s|" CLIENT "|%s|%s", action, actor ? actor : "-", rid, changed, table);
+	return kt_strf("%s|%s|%s|" CLIENT "|%s|%s", action, actor ? actor : "-", rid, changed, table);
 }
 
 /* Join lines (NULL-terminated, each malloc'd and freed here) with newlines. */
@@ -352,9 +319,9 @@ lines(char *first, ...)
 static char *
 month_suffix(int offset)
 {
-	char *sql = fmt("SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC')"
-	                " + interval '%d months', 'YYYYMM')",
-	                offset);
+	char *sql = kt_strf("SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC')"
+	                    " + interval '%d months', 'YYYYMM')",
+	                    offset);
 	char *v = owner_value(sql);
 
 	free(sql);
@@ -365,7 +332,7 @@ static bool
 partition_exists(int offset)
 {
 	char *m = month_suffix(offset),
-	     *sql = fmt("SELECT to_regclass('audit.logs_%s') IS NOT NULL", m);
+	     *sql = kt_strf("SELECT to_regclass('audit.logs_%s') IS NOT NULL", m);
 	char *v = owner_value(sql);
 	bool yes = strcmp(v, "t") == 0;
 
@@ -459,13 +426,13 @@ organization_changes_are_recorded_with_actor_request_and_address(void **state)
 	kt_resp *r = api("PATCH", A.admin.token, "{\"name\":\"Renamed\",\"description\":\"d\"}",
 	                 "/api/v1/organizations/%s", id);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	char *l2 =
 	    line("UPDATE", A.admin.id, "{description,name,updated_at,version}", "org.organizations");
 
 	r = api("DELETE", A.owner.token, NULL, "/api/v1/organizations/%s", id);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	char *want = lines(l1, l2, line("DELETE", A.owner.id, "-", "org.organizations"), NULL);
 
@@ -508,13 +475,13 @@ division_changes_and_cascades_are_recorded(void **state)
 	char *s1 = line("INSERT", A.admin.id, "-", "org.divisions");
 	kt_resp *r = api("PATCH", A.admin.token, "{\"parent_id\":null}", "/api/v1/divisions/%s", sub);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	char *s2 = line("UPDATE", A.admin.id, "{parent_id,updated_at,version}", "org.divisions");
 
 	/* deleting the organization deletes its divisions: each deletion is recorded */
 	r = api("DELETE", A.admin.token, NULL, "/api/v1/organizations/%s", org);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	char *want_top = lines(t1, line("DELETE", A.admin.id, "-", "org.divisions"), NULL);
 	char *want_sub = lines(s1, s2, line("DELETE", A.admin.id, "-", "org.divisions"), NULL);
@@ -545,7 +512,7 @@ tenant_changes_are_recorded(void **state)
 	T.owner.token = login(&T, "owner");
 	kt_resp *r = api("PATCH", T.owner.token, "{\"name\":\"Tenant renamed\"}", "/api/v1/tenant");
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	char *want =
 	    lines(l1, line("UPDATE", T.owner.id, "{name,updated_at,version}", "core.tenants"), NULL);
@@ -556,7 +523,7 @@ tenant_changes_are_recorded(void **state)
 	assert_field(&T, T.id, 1, "new", "name", "Tenant renamed");
 	/* the owner's row: created at sign-up, then signed in (last_login_at) */
 	char *want_owner = lines(
-	    o1, fmt("UPDATE|-|audit-test-%d|" CLIENT "|{last_login_at}|auth.users", seq - 1), NULL);
+	    o1, kt_strf("UPDATE|-|audit-test-%d|" CLIENT "|{last_login_at}|auth.users", seq - 1), NULL);
 
 	assert_trail(T.id, T.owner.id, want_owner);
 	assert_int_equal(log_count(&T, "schema_name = 'core' AND tenant_id = $1", T.id), 2);
@@ -573,11 +540,11 @@ user_changes_are_recorded_without_the_password_hash(void **state)
 
 	user_make(&A, &U, "changing", "member");
 	/* user_make created it (the request before the sign-in) */
-	char *l1 = fmt("INSERT|%s|audit-test-%d|" CLIENT "|-|auth.users", A.owner.id, seq - 1);
-	char *l2 = fmt("UPDATE|-|audit-test-%d|" CLIENT "|{last_login_at}|auth.users", seq);
+	char *l1 = kt_strf("INSERT|%s|audit-test-%d|" CLIENT "|-|auth.users", A.owner.id, seq - 1);
+	char *l2 = kt_strf("UPDATE|-|audit-test-%d|" CLIENT "|{last_login_at}|auth.users", seq);
 	kt_resp *r = api("PATCH", A.admin.token, "{\"role\":\"viewer\"}", "/api/v1/users/%s", U.id);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	char *l3 = line("UPDATE", A.admin.id, "{role,updated_at,version}", "auth.users");
 
@@ -585,13 +552,13 @@ user_changes_are_recorded_without_the_password_hash(void **state)
 	        "{\"current_password\":\"" PASSWORD "\",\"new_password\":\"another "
 	        "long password\"}",
 	        "/api/v1/auth/password");
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	/* the hash changed too, but it is excluded: only the other columns are named */
 	char *l4 = line("UPDATE", U.id, "{password_changed_at,updated_at,version}", "auth.users");
 
 	r = api("DELETE", A.admin.token, NULL, "/api/v1/users/%s", U.id);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	char *want = lines(l1, l2, l3, l4, line("DELETE", A.admin.id, "-", "auth.users"), NULL);
 
@@ -663,8 +630,8 @@ sign_in_events_and_refresh_tokens_are_recorded(void **state)
 	char want[512], *refresh, *body;
 	kt_resp *r = login_as(&A, "viewer", PASSWORD);
 
-	assert_status(r, 200);
-	refresh = strdup(jstr(r->json, "refresh_token"));
+	kt_assert_status(r, 200);
+	refresh = strdup(kt_jstr(r->json, "refresh_token"));
 	kt_resp_free(r);
 	snprintf(want, sizeof(want), "SIGN_IN_SUCCEEDED|%s|" CLIENT, A.viewer.id);
 	assert_events(&A, rid, want);
@@ -680,16 +647,16 @@ sign_in_events_and_refresh_tokens_are_recorded(void **state)
 	                 1);
 
 	/* a refresh spends the token (UPDATE used_at) and makes the next one */
-	body = fmt("{\"refresh_token\":\"%s\"}", refresh);
+	body = kt_strf("{\"refresh_token\":\"%s\"}", refresh);
 	r = api("POST", NULL, body, "/api/v1/auth/refresh");
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	assert_changes(&A, rid, "auth.refresh_tokens", "UPDATE|{used_at}\nINSERT|-");
 	assert_events(&A, rid, "");
 
 	/* presenting the spent one again: the family is revoked, and that is an event */
 	r = api("POST", NULL, body, "/api/v1/auth/refresh");
-	assert_status(r, 401);
+	kt_assert_status(r, 401);
 	kt_resp_free(r);
 	snprintf(want, sizeof(want), "REFRESH_REUSED|%s|" CLIENT, A.viewer.id);
 	assert_events(&A, rid, want);
@@ -698,12 +665,12 @@ sign_in_events_and_refresh_tokens_are_recorded(void **state)
 
 	/* a fresh sign-in and a clean sign-out */
 	r = login_as(&A, "viewer", PASSWORD);
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	free(body);
-	body = fmt("{\"refresh_token\":\"%s\"}", jstr(r->json, "refresh_token"));
+	body = kt_strf("{\"refresh_token\":\"%s\"}", kt_jstr(r->json, "refresh_token"));
 	kt_resp_free(r);
 	r = api("POST", NULL, body, "/api/v1/auth/logout");
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	snprintf(want, sizeof(want), "SIGNED_OUT|%s|" CLIENT, A.viewer.id);
 	assert_events(&A, rid, want);
@@ -711,13 +678,13 @@ sign_in_events_and_refresh_tokens_are_recorded(void **state)
 
 	/* a wrong password: the failure names the account it was about */
 	r = login_as(&A, "viewer", "not the password at all");
-	assert_status(r, 401);
+	kt_assert_status(r, 401);
 	kt_resp_free(r);
 	snprintf(want, sizeof(want), "SIGN_IN_FAILED|%s|" CLIENT, A.viewer.id);
 	assert_events(&A, rid, want);
 	/* an unknown email: no account, no actor */
 	r = login_as(&A, "nobody", PASSWORD);
-	assert_status(r, 401);
+	kt_assert_status(r, 401);
 	kt_resp_free(r);
 	assert_events(&A, rid, "SIGN_IN_FAILED|-|" CLIENT);
 	assert_int_equal(
@@ -737,13 +704,13 @@ throttled_sign_ins_are_recorded(void **state)
 	/* five failures for one account, then the right password is refused too */
 	for (int i = 0; i < 5; i++) {
 		r = login_as(&T, "owner", "wrong password, again");
-		assert_status(r, 401);
+		kt_assert_status(r, 401);
 		kt_resp_free(r);
 	}
 	r = login_as(&T, "owner", PASSWORD);
-	assert_status(r, 429);
+	kt_assert_status(r, 429);
 	kt_resp_free(r);
-	char *want = fmt("SIGN_IN_THROTTLED|-|" CLIENT);
+	char *want = kt_strf("SIGN_IN_THROTTLED|-|" CLIENT);
 
 	assert_events(&T, rid, want);
 	assert_int_equal(log_count(&T, "action = 'SIGN_IN_FAILED' AND actor_id = $1", T.owner.id), 5);
@@ -762,15 +729,15 @@ an_update_that_changes_nothing_records_nothing(void **state)
 
 	kt_pg_set_tenant(c, A.id);
 	long before = log_count(&A, "record_id = $1", id);
-	char *sql = fmt("UPDATE org.organizations SET name = name, settings = settings || '{}'"
-	                " WHERE id = '%s'",
-	                id);
+	char *sql = kt_strf("UPDATE org.organizations SET name = name, settings = settings || '{}'"
+	                    " WHERE id = '%s'",
+	                    id);
 
 	kt_pg_exec(c, sql);
 	assert_int_equal(log_count(&A, "record_id = $1", id), before);
 	/* ... while a real change in the same way is recorded */
 	free(sql);
-	sql = fmt("UPDATE org.organizations SET description = 'changed' WHERE id = '%s'", id);
+	sql = kt_strf("UPDATE org.organizations SET description = 'changed' WHERE id = '%s'", id);
 	kt_pg_exec(c, sql);
 	assert_int_equal(log_count(&A, "record_id = $1", id), before + 1);
 	assert_int_equal(log_count(&A, "record_id = $1 AND changed_fields = '{description}'", id), 1);
@@ -787,10 +754,11 @@ a_statement_of_many_rows_records_each_row(void **state)
 	char *d[3] = {div_make(A.admin.token, org, NULL), div_make(A.admin.token, org, NULL),
 	              div_make(A.admin.token, org, NULL)};
 	PGconn *c = kt_pg_app();
-	char *sql = fmt("UPDATE org.organizations SET description = 'many' WHERE id = '%s';"
-	                "UPDATE org.divisions SET description = CASE WHEN id = '%s' THEN description"
-	                " ELSE 'many' END WHERE organization_id = '%s'",
-	                org, d[2], org);
+	char *sql =
+	    kt_strf("UPDATE org.organizations SET description = 'many' WHERE id = '%s';"
+	            "UPDATE org.divisions SET description = CASE WHEN id = '%s' THEN description"
+	            " ELSE 'many' END WHERE organization_id = '%s'",
+	            org, d[2], org);
 
 	kt_pg_set_tenant(c, A.id);
 	kt_pg_exec(c, "SELECT set_config('app.request_id', 'many-rows', false)");
@@ -812,9 +780,9 @@ a_statement_of_many_rows_records_each_row(void **state)
 	assert_int_equal(log_count(&A, "request_id = 'many-rows' AND record_id = $1", d[2]), 0);
 	/* an id that changes (keel never does): the old row and the new one, unpaired */
 	free(sql);
-	sql = fmt("UPDATE org.divisions SET id = '0192f3a4-0000-7000-8000-00000000d1d1'"
-	          " WHERE id = '%s'",
-	          d[2]);
+	sql = kt_strf("UPDATE org.divisions SET id = '0192f3a4-0000-7000-8000-00000000d1d1'"
+	              " WHERE id = '%s'",
+	              d[2]);
 	kt_pg_exec(c, sql);
 	assert_int_equal(
 	    log_count(&A, "action = 'UPDATE' AND record_id = $1 AND new IS NULL AND old IS NOT NULL",
@@ -838,7 +806,7 @@ a_rolled_back_transaction_leaves_no_audit_row(void **state)
 {
 	(void)state;
 	PGconn *c = kt_pg_app();
-	char *sql = fmt("SELECT set_config('app.tenant_id', '%s', true)", A.id);
+	char *sql = kt_strf("SELECT set_config('app.tenant_id', '%s', true)", A.id);
 	long before = log_count(&A, NULL, NULL);
 
 	kt_pg_exec(c, "BEGIN");
@@ -857,12 +825,12 @@ a_rolled_back_transaction_leaves_no_audit_row(void **state)
 	/* a request that fails writes nothing either (a duplicate code) */
 	char *id = org_make(A.admin.token);
 	char *code = db_value(A.id, "SELECT code FROM org.organizations WHERE id = $1", id, NULL);
-	char *body = fmt("{\"name\":\"Twin\",\"code\":\"%s\"}", code);
+	char *body = kt_strf("{\"name\":\"Twin\",\"code\":\"%s\"}", code);
 
 	before = log_count(&A, NULL, NULL);
 	kt_resp *r = api("POST", A.admin.token, body, "/api/v1/organizations");
 
-	assert_status(r, 409);
+	kt_assert_status(r, 409);
 	kt_resp_free(r);
 	assert_int_equal(log_count(&A, NULL, NULL), before);
 	assert_int_equal(log_count(&A, "request_id = $1", rid), 0);
@@ -928,7 +896,7 @@ secrets_never_reach_the_audit_log(void **state)
 	                 "\"a fresh long password\"}",
 	                 "/api/v1/auth/password");
 
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(occurrences_in_log(&A, old), 0);
 	assert_int_equal(occurrences_in_log(&A, "$argon2"), 0);
@@ -962,7 +930,7 @@ the_app_role_cannot_change_audit_rows(void **state)
 {
 	(void)state;
 	char *month = month_suffix(0);
-	char *part = fmt("audit.logs_%s", month);
+	char *part = kt_strf("audit.logs_%s", month);
 	long before = log_count(&A, NULL, NULL);
 	char *sql;
 
@@ -976,16 +944,16 @@ the_app_role_cannot_change_audit_rows(void **state)
 	          " 'FORGED', 'org', 'organizations', 1)",
 	          "42501");
 	/* nor through a partition, which it cannot even read */
-	sql = fmt("DELETE FROM %s", part);
+	sql = kt_strf("DELETE FROM %s", part);
 	app_fails(A.id, sql, "42501");
 	free(sql);
-	sql = fmt("SELECT count(*) FROM %s", part);
+	sql = kt_strf("SELECT count(*) FROM %s", part);
 	app_fails(A.id, sql, "42501");
 	free(sql);
 	app_fails(A.id, "TRUNCATE audit.logs_default", "42501");
 	/* nor run the owner's functions */
 	app_fails(A.id, "SELECT audit.create_partition(now()::date)", "42501");
-	sql = fmt("SELECT audit.drop_partition('%s', now())", part);
+	sql = kt_strf("SELECT audit.drop_partition('%s', now())", part);
 	app_fails(A.id, sql, "42501");
 	free(sql);
 	app_fails(A.id, "SELECT audit.disable('org.organizations')", "42501");
@@ -1017,7 +985,7 @@ static void
 a_tenant_reads_only_its_own_rows_in_sql(void **state)
 {
 	(void)state;
-	char *sql = fmt("SELECT count(*) FROM audit.logs WHERE tenant_id = '%s'", A.id);
+	char *sql = kt_strf("SELECT count(*) FROM audit.logs WHERE tenant_id = '%s'", A.id);
 	long a_rows = log_count(&A, NULL, NULL), b_rows = log_count(&B, NULL, NULL);
 
 	assert_true(a_rows > 0 && b_rows > 0);
@@ -1049,7 +1017,7 @@ api_all(const char *token, const char *query)
 		                    : api("GET", token, NULL, LOGS "?limit=200%s%s", query ? "&" : "",
 		                          query ? query : "");
 
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		json_array_extend(all, json_object_get(r->json, "data"));
 		free(cursor);
 		const char *next = json_string_value(json_object_get(r->json, "next_cursor"));
@@ -1074,7 +1042,7 @@ ids_of(const json_t *items)
 	json_array_foreach(items, i, it)
 	{
 		out = realloc(out, len + 40);
-		len += (size_t)sprintf(out + len, "%s%s", i ? "," : "", jstr(it, "id"));
+		len += (size_t)sprintf(out + len, "%s%s", i ? "," : "", kt_jstr(it, "id"));
 	}
 	return out;
 }
@@ -1083,9 +1051,9 @@ ids_of(const json_t *items)
 static char *
 ids_where(const tenant *t, const char *where, const char *p1, const char *p2)
 {
-	char *sql = fmt("SELECT coalesce(string_agg(id::text, ',' ORDER BY occurred_at DESC,"
-	                " id DESC), '') FROM audit.logs WHERE %s",
-	                where);
+	char *sql = kt_strf("SELECT coalesce(string_agg(id::text, ',' ORDER BY occurred_at DESC,"
+	                    " id DESC), '') FROM audit.logs WHERE %s",
+	                    where);
 	char *v = db_value(t->id, sql, p1, p2);
 
 	free(sql);
@@ -1099,7 +1067,7 @@ a_tenant_reads_only_its_own_rows_through_the_api(void **state)
 	char *org = org_make(A.admin.token);
 	kt_resp *r = api("GET", B.admin.token, NULL, LOGS "?record_id=%s", org);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_int_equal(json_array_size(json_object_get(r->json, "data")), 0);
 	kt_resp_free(r);
 	/* B's whole log is B's rows, exactly */
@@ -1111,12 +1079,12 @@ a_tenant_reads_only_its_own_rows_through_the_api(void **state)
 	assert_null(strstr(got, org));
 	/* a cursor made from A's page only positions B within B's rows */
 	r = api("GET", A.admin.token, NULL, LOGS "?limit=1");
-	assert_status(r, 200);
-	char *cursor = strdup(jstr(r->json, "next_cursor"));
+	kt_assert_status(r, 200);
+	char *cursor = strdup(kt_jstr(r->json, "next_cursor"));
 
 	kt_resp_free(r);
 	r = api("GET", B.admin.token, NULL, LOGS "?limit=200&cursor=%s", cursor);
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	char *page = ids_of(json_object_get(r->json, "data"));
 
 	assert_true(strlen(page) > 0 && strstr(want, page) != NULL);
@@ -1139,14 +1107,14 @@ only_admins_and_owners_may_read_the_log(void **state)
 
 	for (size_t i = 0; i < 2; i++) {
 		r = api("GET", denied[i], NULL, LOGS);
-		assert_status(r, 403);
+		kt_assert_status(r, 403);
 		kt_resp_free(r);
 		r = api("GET", allowed[i], NULL, LOGS);
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 	}
 	r = api("GET", NULL, NULL, LOGS);
-	assert_status(r, 401);
+	kt_assert_status(r, 401);
 	kt_resp_free(r);
 }
 
@@ -1160,13 +1128,13 @@ items_have_the_documented_shape(void **state)
 	kt_resp *r =
 	    api("PATCH", A.admin.token, "{\"name\":\"Shape\"}", "/api/v1/organizations/%s", id);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	char *patch_rid = strdup(rid), *traceparent = kt_header(r, "traceparent");
 
 	kt_resp_free(r);
 
 	r = api("GET", A.admin.token, NULL, LOGS "?record_id=%s", id);
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	json_t *data = json_object_get(r->json, "data");
 
 	assert_int_equal(json_array_size(data), 2);
@@ -1174,36 +1142,36 @@ items_have_the_documented_shape(void **state)
 	json_t *upd = json_array_get(data, 0), *ins = json_array_get(data, 1);
 
 	assert_int_equal(json_object_size(upd), 11);
-	assert_string_equal(jstr(upd, "action"), "UPDATE");
-	assert_string_equal(jstr(ins, "action"), "INSERT");
-	assert_string_equal(jstr(upd, "table"), "org.organizations");
-	assert_string_equal(jstr(upd, "record_id"), id);
-	assert_string_equal(jstr(upd, "actor_id"), A.admin.id);
-	assert_string_equal(jstr(upd, "request_id"), patch_rid);
+	assert_string_equal(kt_jstr(upd, "action"), "UPDATE");
+	assert_string_equal(kt_jstr(ins, "action"), "INSERT");
+	assert_string_equal(kt_jstr(upd, "table"), "org.organizations");
+	assert_string_equal(kt_jstr(upd, "record_id"), id);
+	assert_string_equal(kt_jstr(upd, "actor_id"), A.admin.id);
+	assert_string_equal(kt_jstr(upd, "request_id"), patch_rid);
 	/* the trace of the request: the trace-id of its traceparent, when it had one */
 	if (traceparent != NULL) {
 		assert_int_equal(strlen(traceparent), 55);
 		traceparent[35] = '\0';
-		assert_string_equal(jstr(upd, "trace_id"), traceparent + 3);
+		assert_string_equal(kt_jstr(upd, "trace_id"), traceparent + 3);
 	} else {
 		assert_true(json_is_null(json_object_get(upd, "trace_id")));
 	}
 	/* ids of version 7; RFC 3339 UTC with milliseconds */
-	const char *uid = jstr(upd, "id"), *at = jstr(upd, "occurred_at");
+	const char *uid = kt_jstr(upd, "id"), *at = kt_jstr(upd, "occurred_at");
 
 	assert_int_equal(strlen(uid), 36);
 	assert_int_equal(uid[14], '7');
 	assert_int_equal(strlen(at), 24);
 	assert_int_equal(at[10], 'T');
 	assert_int_equal(at[23], 'Z');
-	assert_true(strcmp(at, jstr(ins, "occurred_at")) >= 0);
+	assert_true(strcmp(at, kt_jstr(ins, "occurred_at")) >= 0);
 	/* changed_fields a JSON array; old and new objects (null when there is none) */
 	json_t *changed = json_object_get(upd, "changed_fields");
 
 	assert_true(json_is_array(changed));
 	assert_int_equal(json_array_size(changed), 3);
 	assert_string_equal(json_string_value(json_array_get(changed, 0)), "name");
-	assert_string_equal(jstr(json_object_get(upd, "new"), "name"), "Shape");
+	assert_string_equal(kt_jstr(json_object_get(upd, "new"), "name"), "Shape");
 	assert_true(json_is_object(json_object_get(upd, "old")));
 	assert_true(json_is_null(json_object_get(ins, "old")));
 	assert_true(json_is_null(json_object_get(ins, "changed_fields")));
@@ -1234,10 +1202,10 @@ check_filter(const char *query, const char *where, const char *p1, const char *p
 static char *
 time_at(int n)
 {
-	char *sql = fmt("SELECT to_char(occurred_at AT TIME ZONE 'UTC',"
-	                " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM audit.logs"
-	                " ORDER BY occurred_at DESC, id DESC OFFSET %d LIMIT 1",
-	                n);
+	char *sql = kt_strf("SELECT to_char(occurred_at AT TIME ZONE 'UTC',"
+	                    " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM audit.logs"
+	                    " ORDER BY occurred_at DESC, id DESC OFFSET %d LIMIT 1",
+	                    n);
 	char *v = db_value(A.id, sql, NULL, NULL);
 
 	free(sql);
@@ -1253,7 +1221,7 @@ filters_select_exactly_the_matching_rows(void **state)
 	kt_resp *r =
 	    api("PATCH", A.admin.token, "{\"name\":\"Filtered\"}", "/api/v1/divisions/%s", div);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	char *q;
 
@@ -1262,32 +1230,32 @@ filters_select_exactly_the_matching_rows(void **state)
 	             NULL, true);
 	check_filter("table=auth.security_events", "table_name = 'security_events'", NULL, NULL, true);
 	check_filter("table=org.nothing_here", "false", NULL, NULL, false);
-	q = fmt("record_id=%s", div);
+	q = kt_strf("record_id=%s", div);
 	check_filter(q, "record_id = $1", div, NULL, true);
 	free(q);
-	q = fmt("actor_id=%s", A.admin.id);
+	q = kt_strf("actor_id=%s", A.admin.id);
 	check_filter(q, "actor_id = $1", A.admin.id, NULL, true);
 	free(q);
 	check_filter("action=UPDATE", "action = 'UPDATE'", NULL, NULL, true);
 	check_filter("action=SIGN_IN_SUCCEEDED", "action = 'SIGN_IN_SUCCEEDED'", NULL, NULL, true);
 	check_filter("action=UPDATE&table=org.divisions",
 	             "action = 'UPDATE' AND table_name = 'divisions'", NULL, NULL, true);
-	q = fmt("record_id=%s&actor_id=%s", div, A.owner.id);
+	q = kt_strf("record_id=%s&actor_id=%s", div, A.owner.id);
 	check_filter(q, "record_id = $1 AND actor_id = $2", div, A.owner.id, true);
 	free(q);
-	q = fmt("record_id=%s&action=DELETE", div);
+	q = kt_strf("record_id=%s&action=DELETE", div);
 	check_filter(q, "false", NULL, NULL, false);
 	free(q);
 	/* since is inclusive, until exclusive, both to the microsecond */
 	char *t1 = time_at(12), *t2 = time_at(3);
 
-	q = fmt("since=%s&until=%s", t1, t2);
+	q = kt_strf("since=%s&until=%s", t1, t2);
 	check_filter(q, "occurred_at >= $1 AND occurred_at < $2", t1, t2, true);
 	free(q);
-	q = fmt("since=%s", t2);
+	q = kt_strf("since=%s", t2);
 	check_filter(q, "occurred_at >= $1", t2, NULL, true);
 	free(q);
-	q = fmt("until=%s&actor_id=%s", t2, A.admin.id);
+	q = kt_strf("until=%s&actor_id=%s", t2, A.admin.id);
 	check_filter(q, "occurred_at < $1 AND actor_id = $2", t2, A.admin.id, true);
 	free(q);
 	/* an offset is honoured: the same instant in another zone */
@@ -1338,18 +1306,18 @@ malformed_filters_are_400(void **state)
 
 		if (r->status != 400)
 			fail_msg("?%s: HTTP %ld, expected 400: %s", bad[i], r->status, r->body);
-		assert_string_equal(jstr(r->json, "type"), "urn:keel:problem:malformed-request");
+		assert_string_equal(kt_jstr(r->json, "type"), "urn:keel:problem:malformed-request");
 		kt_resp_free(r);
 	}
 	/* a cursor of another list (organizations, in id order) is not an audit cursor */
 	kt_resp *r = api("GET", A.admin.token, NULL, "/api/v1/organizations?limit=1");
 
-	assert_status(r, 200);
-	char *cursor = strdup(jstr(r->json, "next_cursor"));
+	kt_assert_status(r, 200);
+	char *cursor = strdup(kt_jstr(r->json, "next_cursor"));
 
 	kt_resp_free(r);
 	r = api("GET", A.admin.token, NULL, LOGS "?cursor=%s", cursor);
-	assert_status(r, 400);
+	kt_assert_status(r, 400);
 	kt_resp_free(r);
 	free(cursor);
 }
@@ -1359,7 +1327,7 @@ pagination_walks_every_row_once_newest_first(void **state)
 {
 	(void)state;
 	PGconn *c = kt_pg_app(), *o = kt_pg_owner();
-	char *sql = fmt("SELECT set_config('app.tenant_id', '%s', true)", P.id);
+	char *sql = kt_strf("SELECT set_config('app.tenant_id', '%s', true)", P.id);
 
 	/* 120 inserts, 120 updates, 60 deletes, in three statements */
 	kt_pg_exec(c, "BEGIN");
@@ -1394,7 +1362,7 @@ pagination_walks_every_row_once_newest_first(void **state)
 		kt_resp *r = cursor ? api("GET", P.owner.token, NULL, LOGS "?limit=7&cursor=%s", cursor)
 		                    : api("GET", P.owner.token, NULL, LOGS "?limit=7");
 
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		json_t *data = json_object_get(r->json, "data");
 		char *ids = ids_of(data);
 		const char *next = json_string_value(json_object_get(r->json, "next_cursor"));
@@ -1419,7 +1387,7 @@ pagination_walks_every_row_once_newest_first(void **state)
 	/* the default page is 50 */
 	kt_resp *r = api("GET", P.owner.token, NULL, LOGS);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_int_equal(json_array_size(json_object_get(r->json, "data")), 50);
 	assert_true(json_is_string(json_object_get(r->json, "next_cursor")));
 	kt_resp_free(r);
@@ -1469,7 +1437,7 @@ rows_without_a_partition_move_into_the_one_made_for_them(void **state)
 {
 	(void)state;
 	char *month = month_suffix(9), *out;
-	char *sql = fmt("SELECT count(*) FROM audit.logs_%s WHERE action = 'EARLY'", month);
+	char *sql = kt_strf("SELECT count(*) FROM audit.logs_%s WHERE action = 'EARLY'", month);
 
 	kt_pg_set_tenant(pg, A.id);
 	kt_pg_exec(pg, "INSERT INTO audit.logs (tenant_id, id, occurred_at, action, schema_name,"
@@ -1490,16 +1458,17 @@ rows_without_a_partition_move_into_the_one_made_for_them(void **state)
 static char *
 back_dated(int offset)
 {
-	char *sql = fmt("SELECT audit.create_partition((now() + interval '%d months')::date)", offset);
+	char *sql =
+	    kt_strf("SELECT audit.create_partition((now() + interval '%d months')::date)", offset);
 	char *name = owner_value(sql);
 
 	free(sql);
 	assert_non_null(name);
 	kt_pg_set_tenant(pg, A.id);
-	sql = fmt("INSERT INTO audit.logs (tenant_id, id, occurred_at, action, schema_name,"
-	          " table_name, txid) VALUES (core.current_tenant_id(), gen_random_uuid(),"
-	          " now() + interval '%d months', 'OLD', 'org', 'organizations', 1)",
-	          offset);
+	sql = kt_strf("INSERT INTO audit.logs (tenant_id, id, occurred_at, action, schema_name,"
+	              " table_name, txid) VALUES (core.current_tenant_id(), gen_random_uuid(),"
+	              " now() + interval '%d months', 'OLD', 'org', 'organizations', 1)",
+	              offset);
 	kt_pg_exec(pg, sql);
 	free(sql);
 	return name;
@@ -1508,7 +1477,7 @@ back_dated(int offset)
 static bool
 relation_exists(const char *name)
 {
-	char *sql = fmt("SELECT to_regclass('%s') IS NOT NULL", name), *v = owner_value(sql);
+	char *sql = kt_strf("SELECT to_regclass('%s') IS NOT NULL", name), *v = owner_value(sql);
 	bool yes = strcmp(v, "t") == 0;
 
 	free(sql);
@@ -1580,10 +1549,10 @@ maintenance_runs_next_to_traffic_and_to_itself(void **state)
 		snprintf(body, sizeof(body), "{\"description\":\"busy %d\"}", i);
 		kt_resp *r = api("PATCH", A.admin.token, body, "/api/v1/organizations/%s", id);
 
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 		r = api("GET", A.admin.token, NULL, LOGS "?limit=5");
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 	}
 	assert_int_equal(kt_keel_wait(r1, 60000, &out), 0);
@@ -1637,7 +1606,7 @@ static char *
 plan_of(const char *sql, const char *p1)
 {
 	kt_pg_exec(pg, "SET enable_seqscan = off");
-	char *explain = fmt("EXPLAIN %s", sql);
+	char *explain = kt_strf("EXPLAIN %s", sql);
 	PGresult *res = db_query(A.id, explain, p1, NULL, NULL, NULL);
 	size_t len = 0;
 	char *plan = calloc(1, 1);
@@ -1660,7 +1629,7 @@ history_and_user_activity_answer_from_their_indexes(void **state)
 	kt_resp *r =
 	    api("PATCH", A.admin.token, "{\"name\":\"History\"}", "/api/v1/organizations/%s", id);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	char *hist = db_value(A.id,
 	                      "SELECT string_agg(action, ',') FROM audit.history('org.organizations',"
@@ -1681,7 +1650,7 @@ history_and_user_activity_answer_from_their_indexes(void **state)
 	assert_int_equal(
 	    db_long(B.id, "SELECT count(*) FROM audit.history('org.organizations', $1)", id, NULL), 0);
 	kt_pg_exec(pg, "RESET app.tenant_id");
-	char *sql = fmt("SELECT count(*) FROM audit.history('org.organizations', '%s')", id);
+	char *sql = kt_strf("SELECT count(*) FROM audit.history('org.organizations', '%s')", id);
 	char *v = kt_pg_value(pg, sql);
 
 	assert_string_equal(v, "0");

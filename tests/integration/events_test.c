@@ -69,14 +69,6 @@ typedef struct msg {
 static msg *msgs;
 static size_t nmsgs, capmsgs;
 
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v != NULL ? v : "(not a string)";
-}
-
 static char *
 dup_n(const void *p, size_t n)
 {
@@ -182,8 +174,8 @@ consume(int ms)
 static bool
 is(const msg *m, const char *subject, const char *type)
 {
-	return m->ev != NULL && strcmp(jstr(m->ev, "subject"), subject) == 0 &&
-	       (type == NULL || strcmp(jstr(m->ev, "type"), type) == 0);
+	return m->ev != NULL && strcmp(kt_jstr(m->ev, "subject"), subject) == 0 &&
+	       (type == NULL || strcmp(kt_jstr(m->ev, "type"), type) == 0);
 }
 
 /* Messages of subject (and type, when given) read so far. */
@@ -225,13 +217,6 @@ typedef struct tenant {
 } tenant;
 
 static tenant A, B;
-
-#define assert_status(r, code)                                                                     \
-	do {                                                                                           \
-		if ((r)->status != (code))                                                                 \
-			fail_msg("HTTP status %ld, expected %d; body: %s", (r)->status, (int)(code),           \
-			         (r)->body);                                                                   \
-	} while (0)
 
 static kt_resp *api_on(const char *base, const char *method, const char *token,
                        const char *if_match, const char *body, const char *fmt, ...)
@@ -277,17 +262,17 @@ tenant_make_on(const char *base, tenant *t, const char *slug)
 	         slug, slug, slug);
 	kt_resp *r = api_on(base, "POST", NULL, NULL, body, "/api/v1/tenants");
 
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	t->signup = json_incref(r->json);
-	t->id = strdup(jstr(json_object_get(r->json, "tenant"), "id"));
+	t->id = strdup(kt_jstr(json_object_get(r->json, "tenant"), "id"));
 	t->slug = strdup(slug);
 	kt_resp_free(r);
 	snprintf(body, sizeof(body),
 	         "{\"tenant\":\"%s\",\"email\":\"owner@%s.test\",\"password\":\"" PASSWORD "\"}", slug,
 	         slug);
 	r = api_on(base, "POST", NULL, NULL, body, "/api/v1/auth/login");
-	assert_status(r, 200);
-	t->owner = strdup(jstr(r->json, "access_token"));
+	kt_assert_status(r, 200);
+	t->owner = strdup(kt_jstr(r->json, "access_token"));
 	kt_resp_free(r);
 }
 
@@ -310,7 +295,7 @@ org_create_on(const char *base, const tenant *t, const char *code)
 	snprintf(body, sizeof(body), "{\"name\":\"Org %s\",\"code\":\"%s\"}", code, code);
 	kt_resp *r = api_on(base, "POST", t->owner, NULL, body, ORGS);
 
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	json_t *org = json_incref(r->json);
 
 	kt_resp_free(r);
@@ -323,7 +308,7 @@ get_json(const tenant *t, const char *path)
 {
 	kt_resp *r = api("GET", t->owner, NULL, "%s", path);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	json_t *j = json_incref(r->json);
 
 	kt_resp_free(r);
@@ -433,15 +418,15 @@ check_event(const msg *m, const char *type, const char *subject, const char *ten
 	assert_non_null(m->ctype);
 	assert_string_equal(m->ctype, "application/cloudevents+json; charset=UTF-8");
 	assert_int_equal(json_object_size(e), 9);
-	assert_string_equal(jstr(e, "specversion"), "1.0");
-	assert_true(is_uuid_v7(jstr(e, "id")));
+	assert_string_equal(kt_jstr(e, "specversion"), "1.0");
+	assert_true(is_uuid_v7(kt_jstr(e, "id")));
 	snprintf(source, sizeof(source), "/tenants/%s", tenant_id);
-	assert_string_equal(jstr(e, "source"), source);
-	assert_string_equal(jstr(e, "type"), type);
-	assert_string_equal(jstr(e, "subject"), subject);
-	assert_true(is_rfc3339_ms(jstr(e, "time")));
-	assert_string_equal(jstr(e, "datacontenttype"), "application/json");
-	assert_string_equal(jstr(e, "tenantid"), tenant_id);
+	assert_string_equal(kt_jstr(e, "source"), source);
+	assert_string_equal(kt_jstr(e, "type"), type);
+	assert_string_equal(kt_jstr(e, "subject"), subject);
+	assert_true(is_rfc3339_ms(kt_jstr(e, "time")));
+	assert_string_equal(kt_jstr(e, "datacontenttype"), "application/json");
+	assert_string_equal(kt_jstr(e, "tenantid"), tenant_id);
 	if (!json_equal(json_object_get(e, "data"), want)) {
 		char *w = json_dumps(want, JSON_COMPACT);
 
@@ -476,8 +461,8 @@ org_create_traced(const char *code, const char *traceparent, char **id)
 	const char *h[] = {auth, tp, "Content-Type: application/json", NULL};
 	kt_resp *r = kt_request(srv->base, "POST", ORGS, h, body, strlen(body));
 
-	assert_status(r, 201);
-	*id = strdup(jstr(r->json, "id"));
+	kt_assert_status(r, 201);
+	*id = strdup(kt_jstr(r->json, "id"));
 	char *answer = kt_header(r, "traceparent");
 
 	assert_non_null(answer);
@@ -505,20 +490,20 @@ events_continue_the_trace_of_their_change(void **state)
 
 	assert_non_null(server);
 	assert_non_null(produce);
-	const char *server_id = jstr(server, "spanId");
+	const char *server_id = kt_jstr(server, "spanId");
 	char want[64];
 
 	/* the request's own span answered; the produce is its child and the message names it */
 	snprintf(want, sizeof(want), "00-%s-%s-01", trace, server_id);
 	assert_string_equal(answer, want);
 	assert_int_equal(json_integer_value(json_object_get(produce, "kind")), 4);
-	assert_string_equal(jstr(produce, "parentSpanId"), server_id);
+	assert_string_equal(kt_jstr(produce, "parentSpanId"), server_id);
 	assert_string_equal(otlp_attr(produce, "messaging.system"), "kafka");
 	assert_string_equal(otlp_attr(produce, "messaging.destination.name"), "keel.organizations");
 	/* the relay may produce before the answer is sent: only the start is ordered */
 	assert_true(otlp_time(produce, "startTimeUnixNano") >= otlp_time(server, "startTimeUnixNano"));
 	assert_true(otlp_time(produce, "endTimeUnixNano") >= otlp_time(produce, "startTimeUnixNano"));
-	snprintf(want, sizeof(want), "00-%s-%s-01", trace, jstr(produce, "spanId"));
+	snprintf(want, sizeof(want), "00-%s-%s-01", trace, kt_jstr(produce, "spanId"));
 	assert_non_null(m->traceparent);
 	assert_string_equal(m->traceparent, want);
 	json_decref(produce);
@@ -600,11 +585,11 @@ signup_and_rename_produce_tenant_events(void **state)
 	json_t *owner = json_object_get(A.signup, "owner");
 
 	expect_event("keel.tenant.created", A.id, A.id, "keel.tenants", created);
-	expect_event("keel.user.created", jstr(owner, "id"), A.id, "keel.users", owner);
+	expect_event("keel.user.created", kt_jstr(owner, "id"), A.id, "keel.users", owner);
 
 	kt_resp *r = api("PATCH", B.owner, "{\"name\":\"Renamed B\"}", "/api/v1/tenant");
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	expect_event("keel.tenant.updated", B.id, B.id, "keel.tenants", r->json);
 	kt_resp_free(r);
 }
@@ -614,14 +599,14 @@ org_changes_produce_their_events(void **state)
 {
 	(void)state;
 	json_t *org = org_create_on(srv->base, &A, "EVO1");
-	const char *id = jstr(org, "id");
+	const char *id = kt_jstr(org, "id");
 
 	expect_event("keel.organization.created", id, A.id, "keel.organizations", org);
 
 	kt_resp *r =
 	    api("PATCH", A.owner, "{\"name\":\"Renamed\",\"settings\":{\"a\":[1,2]}}", ORGS "/%s", id);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	expect_event("keel.organization.updated", id, A.id, "keel.organizations", r->json);
 	kt_resp_free(r);
 
@@ -630,7 +615,7 @@ org_changes_produce_their_events(void **state)
 	snprintf(path, sizeof(path), ORGS "/%s", id);
 	json_t *before = get_json(&A, path);
 	r = api("DELETE", A.owner, NULL, ORGS "/%s", id);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	expect_event("keel.organization.deleted", id, A.id, "keel.organizations", before);
 	assert_int_equal(count_of(id, NULL), 3);
@@ -643,19 +628,19 @@ division_changes_produce_their_events(void **state)
 {
 	(void)state;
 	json_t *org = org_create_on(srv->base, &A, "EVD1");
-	const char *org_id = jstr(org, "id");
+	const char *org_id = kt_jstr(org, "id");
 	kt_resp *r =
 	    api("POST", A.owner, "{\"name\":\"Root\",\"code\":\"R\"}", ORGS "/%s/divisions", org_id);
 
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	json_t *root = json_incref(r->json);
-	const char *root_id = jstr(root, "id");
+	const char *root_id = kt_jstr(root, "id");
 
 	kt_resp_free(r);
 	expect_event("keel.division.created", root_id, A.id, "keel.divisions", root);
 
 	r = api("PATCH", A.owner, "{\"description\":\"the root\"}", "/api/v1/divisions/%s", root_id);
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	json_t *root_now = json_incref(r->json);
 
 	expect_event("keel.division.updated", root_id, A.id, "keel.divisions", r->json);
@@ -667,26 +652,26 @@ division_changes_produce_their_events(void **state)
 	snprintf(body, sizeof(body), "{\"name\":\"Leaf\",\"code\":\"L\",\"parent_id\":\"%s\"}",
 	         root_id);
 	r = api("POST", A.owner, body, ORGS "/%s/divisions", org_id);
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	json_t *leaf = json_incref(r->json);
 
 	kt_resp_free(r);
-	r = api("DELETE", A.owner, NULL, "/api/v1/divisions/%s", jstr(leaf, "id"));
-	assert_status(r, 204);
+	r = api("DELETE", A.owner, NULL, "/api/v1/divisions/%s", kt_jstr(leaf, "id"));
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
-	expect_event("keel.division.deleted", jstr(leaf, "id"), A.id, "keel.divisions", leaf);
+	expect_event("keel.division.deleted", kt_jstr(leaf, "id"), A.id, "keel.divisions", leaf);
 
 	/* a child that goes with its organization: every division gets its event */
 	r = api("POST", A.owner, body, ORGS "/%s/divisions", org_id);
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	json_t *child = json_incref(r->json);
 
 	kt_resp_free(r);
 	r = api("DELETE", A.owner, NULL, ORGS "/%s", org_id);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	expect_event("keel.division.deleted", root_id, A.id, "keel.divisions", root_now);
-	expect_event("keel.division.deleted", jstr(child, "id"), A.id, "keel.divisions", child);
+	expect_event("keel.division.deleted", kt_jstr(child, "id"), A.id, "keel.divisions", child);
 	expect_event("keel.organization.deleted", org_id, A.id, "keel.organizations", org);
 	json_decref(child);
 	json_decref(leaf);
@@ -725,14 +710,14 @@ user_changes_produce_their_events_without_secrets(void **state)
 	        "{\"email\":\"ev-user@ev-a.test\",\"password\":\"" PASSWORD "\",\"role\":\"member\"}",
 	        "/api/v1/users");
 
-	assert_status(r, 201);
-	char *id = strdup(jstr(r->json, "id"));
+	kt_assert_status(r, 201);
+	char *id = strdup(kt_jstr(r->json, "id"));
 
 	expect_event("keel.user.created", id, A.id, "keel.users", r->json);
 	kt_resp_free(r);
 
 	r = api("PATCH", A.owner, "{\"role\":\"viewer\"}", "/api/v1/users/%s", id);
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	expect_event("keel.user.updated", id, A.id, "keel.users", r->json);
 	kt_resp_free(r);
 
@@ -740,14 +725,14 @@ user_changes_produce_their_events_without_secrets(void **state)
 	r = api("POST", NULL,
 	        "{\"tenant\":\"ev-a\",\"email\":\"ev-user@ev-a.test\",\"password\":\"" PASSWORD "\"}",
 	        "/api/v1/auth/login");
-	assert_status(r, 200);
-	char *token = strdup(jstr(r->json, "access_token"));
+	kt_assert_status(r, 200);
+	char *token = strdup(kt_jstr(r->json, "access_token"));
 
 	kt_resp_free(r);
 	r = api("POST", token,
 	        "{\"current_password\":\"" PASSWORD "\",\"new_password\":\"another long password\"}",
 	        "/api/v1/auth/password");
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	char path[128];
 
@@ -758,7 +743,7 @@ user_changes_produce_their_events_without_secrets(void **state)
 	await(id, "keel.user.updated", 2);
 
 	r = api("DELETE", A.owner, NULL, "/api/v1/users/%s", id);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	expect_event("keel.user.deleted", id, A.id, "keel.users", before);
 	assert_int_equal(count_of(id, NULL), 4);
@@ -775,41 +760,41 @@ failed_changes_produce_no_events(void **state)
 {
 	(void)state;
 	json_t *org = org_create_on(srv->base, &A, "EVF1");
-	const char *id = jstr(org, "id");
+	const char *id = kt_jstr(org, "id");
 	kt_resp *r =
 	    api("POST", A.owner, "{\"name\":\"Root\",\"code\":\"R\"}", ORGS "/%s/divisions", id);
 
-	assert_status(r, 201);
-	char *root = strdup(jstr(r->json, "id")), body[256];
+	kt_assert_status(r, 201);
+	char *root = strdup(kt_jstr(r->json, "id")), body[256];
 
 	kt_resp_free(r);
 	snprintf(body, sizeof(body), "{\"name\":\"Leaf\",\"code\":\"L\",\"parent_id\":\"%s\"}", root);
 	r = api("POST", A.owner, body, ORGS "/%s/divisions", id);
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	kt_resp_free(r);
 	await_outbox_drained(pg, A.id);
 	long before = outbox_count(pg, A.id);
 
 	/* a duplicate code, a stale If-Match, a division with children, a duplicate email */
 	r = api("POST", A.owner, "{\"name\":\"Again\",\"code\":\"EVF1\"}", ORGS);
-	assert_status(r, 409);
+	kt_assert_status(r, 409);
 	kt_resp_free(r);
 	r = api_on(srv->base, "PATCH", A.owner, "7", "{\"name\":\"Stale\"}", ORGS "/%s", id);
-	assert_status(r, 412);
+	kt_assert_status(r, 412);
 	kt_resp_free(r);
 	r = api("DELETE", A.owner, NULL, "/api/v1/divisions/%s", root);
-	assert_status(r, 409);
+	kt_assert_status(r, 409);
 	kt_resp_free(r);
 	r = api("POST", A.owner,
 	        "{\"email\":\"owner@ev-a.test\",\"password\":\"" PASSWORD "\",\"role\":\"member\"}",
 	        "/api/v1/users");
-	assert_status(r, 409);
+	kt_assert_status(r, 409);
 	kt_resp_free(r);
 
 	assert_int_equal(outbox_count(pg, A.id), before);
 	/* and on the topics: a later change of the organization arrives, nothing else did */
 	r = api("PATCH", A.owner, "{\"name\":\"Marker\"}", ORGS "/%s", id);
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	await(id, "keel.organization.updated", 1);
 	consume(200);
@@ -888,19 +873,19 @@ order_per_key_is_kept(void **state)
 {
 	(void)state;
 	json_t *org = org_create_on(srv->base, &A, "EVORD");
-	const char *id = jstr(org, "id");
+	const char *id = kt_jstr(org, "id");
 	char body[64];
 
 	for (int i = 0; i < 30; i++) {
 		snprintf(body, sizeof(body), "{\"description\":\"change %d\"}", i);
 		kt_resp *r = api("PATCH", A.owner, body, ORGS "/%s", id);
 
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 	}
 	kt_resp *r = api("DELETE", A.owner, NULL, ORGS "/%s", id);
 
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	await(id, "keel.organization.deleted", 1);
 	consume(100);
@@ -914,7 +899,7 @@ order_per_key_is_kept(void **state)
 		if (!is(&msgs[i], id, NULL))
 			continue;
 		const json_t *data = json_object_get(msgs[i].ev, "data");
-		bool deleted = strcmp(jstr(msgs[i].ev, "type"), "keel.organization.deleted") == 0;
+		bool deleted = strcmp(kt_jstr(msgs[i].ev, "type"), "keel.organization.deleted") == 0;
 
 		if (partition >= 0)
 			assert_int_equal(msgs[i].partition, partition);
@@ -954,7 +939,7 @@ create_many(void *arg)
 		kt_resp *r = kt_request(srv->base, "POST", ORGS, h, body, strlen(body));
 
 		if (r->status == 201)
-			c->ids[i] = strdup(jstr(r->json, "id"));
+			c->ids[i] = strdup(kt_jstr(r->json, "id"));
 		else
 			c->failures++;
 		kt_resp_free(r);
@@ -1037,7 +1022,7 @@ events_survive_a_kafka_outage(void **state)
 		/* duplicates only with the same event id */
 		for (size_t k = 0; k < nmsgs; k++)
 			if (is(&msgs[k], ids[i], NULL))
-				assert_string_equal(jstr(msgs[k].ev, "id"), jstr(first->ev, "id"));
+				assert_string_equal(kt_jstr(msgs[k].ev, "id"), kt_jstr(first->ev, "id"));
 		assert_int_equal(count_of(ids[i], NULL), count_of(ids[i], "keel.organization.created"));
 	}
 	for (int i = 0; i < N; i++)
@@ -1092,7 +1077,7 @@ the_outbox_fills_without_brokers_and_two_relays_drain_it(void **state)
 		snprintf(code, sizeof(code), "Q%d", i);
 		json_t *org = org_create_on(quiet->base, &q, code);
 
-		ids[i] = strdup(jstr(org, "id"));
+		ids[i] = strdup(kt_jstr(org, "id"));
 		json_decref(org);
 	}
 	/* round robin, so that every batch holds events of many keys */
@@ -1101,7 +1086,7 @@ the_outbox_fills_without_brokers_and_two_relays_drain_it(void **state)
 			snprintf(body, sizeof(body), "{\"description\":\"round %d\"}", round);
 			kt_resp *r = api_on(quiet->base, "PATCH", q.owner, NULL, body, ORGS "/%s", ids[i]);
 
-			assert_status(r, 200);
+			kt_assert_status(r, 200);
 			kt_resp_free(r);
 		}
 	char *log;
@@ -1183,7 +1168,7 @@ retention_deletes_published_events(void **state)
 	free(out);
 	/* the old ones are gone; the one published just now stays */
 	assert_int_equal(outbox_count(c, t.id), 1);
-	assert_int_equal(subject_rows(c, t.id, jstr(fresh, "id")), 1);
+	assert_int_equal(subject_rows(c, t.id, kt_jstr(fresh, "id")), 1);
 	assert_int_equal(outbox_unpublished(c, t.id), 0);
 	assert_int_equal(kt_keel_stop(quiet), 0);
 	json_decref(fresh);

@@ -55,13 +55,6 @@ static int seq;     /* makes codes unique within the program */
 		_fail(file, line);                                                                         \
 	} while (0)
 
-#define assert_status(r, code)                                                                     \
-	do {                                                                                           \
-		if ((r)->status != (code))                                                                 \
-			fail_msg("HTTP status %ld, expected %d; body: %s", (r)->status, (int)(code),           \
-			         (r)->body);                                                                   \
-	} while (0)
-
 /* ---- HTTP ---- */
 
 /*
@@ -108,14 +101,6 @@ api(const char *method, const char *token, const char *const *extra, const char 
 	                body ? strlen(body) : 0, path);
 }
 
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v != NULL ? v : "(not a string)";
-}
-
 static bool
 header_is(const kt_resp *r, const char *name, const char *want)
 {
@@ -153,7 +138,7 @@ check_problem(const kt_resp *r, long status, const char *field, const char *file
 
 	json_array_foreach(errors, i, e)
 	{
-		if (strcmp(jstr(e, "field"), field) == 0)
+		if (strcmp(kt_jstr(e, "field"), field) == 0)
 			return;
 	}
 	fail_at(file, line, "no error for field \"%s\": %s", field, r->body);
@@ -285,8 +270,8 @@ tenant_make(tenant *t, const char *slug)
 	         slug, slug, slug);
 	kt_resp *r = api("POST", NULL, NULL, body, "/api/v1/tenants");
 
-	assert_status(r, 201);
-	t->id = strdup(jstr(json_object_get(r->json, "tenant"), "id"));
+	kt_assert_status(r, 201);
+	t->id = strdup(kt_jstr(json_object_get(r->json, "tenant"), "id"));
 	kt_resp_free(r);
 }
 
@@ -300,8 +285,8 @@ login(const char *slug, const char *who)
 	         who, slug);
 	kt_resp *r = api("POST", NULL, NULL, body, "/api/v1/auth/login");
 
-	assert_status(r, 200);
-	char *token = strdup(jstr(r->json, "access_token"));
+	kt_assert_status(r, 200);
+	char *token = strdup(kt_jstr(r->json, "access_token"));
 
 	kt_resp_free(r);
 	return token;
@@ -318,7 +303,7 @@ user_make(const tenant *t, const char *slug, const char *role)
 	         role);
 	kt_resp *r = api("POST", t->owner, NULL, body, "/api/v1/users");
 
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	kt_resp_free(r);
 	return login(slug, role);
 }
@@ -332,8 +317,8 @@ org_make(const char *token, const char *code)
 	snprintf(body, sizeof(body), "{\"name\":\"Org %s\",\"code\":\"%s\"}", code, code);
 	kt_resp *r = api("POST", token, NULL, body, ORGS);
 
-	assert_status(r, 201);
-	char *id = strdup(jstr(r->json, "id"));
+	kt_assert_status(r, 201);
+	char *id = strdup(kt_jstr(r->json, "id"));
 
 	kt_resp_free(r);
 	return id;
@@ -362,8 +347,8 @@ div_make(const char *token, const char *org_id, const char *parent, const char *
 		snprintf(body, sizeof(body), "{\"name\":\"Division %s\",\"code\":\"%s\"}", code, code);
 	kt_resp *r = api("POST", token, NULL, body, ORGS "/%s/divisions", org_id);
 
-	assert_status(r, 201);
-	char *id = strdup(jstr(r->json, "id"));
+	kt_assert_status(r, 201);
+	char *id = strdup(kt_jstr(r->json, "id"));
 
 	kt_resp_free(r);
 	return id;
@@ -387,25 +372,6 @@ repeat(const char *unit, int n)
 	for (int i = 0; i < n; i++)
 		memcpy(s + len * (size_t)i, unit, len);
 	s[len * (size_t)n] = '\0';
-	return s;
-}
-
-/* printf into a malloc'd string. */
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-	va_list ap;
-
-	va_start(ap, f);
-	int n = vsnprintf(NULL, 0, f, ap);
-	va_end(ap);
-	char *s = malloc((size_t)n + 1);
-
-	va_start(ap, f);
-	vsnprintf(s, (size_t)n + 1, f, ap);
-	va_end(ap);
 	return s;
 }
 
@@ -446,7 +412,7 @@ list_all(const char *token, const char *path, const char *query, int limit)
 		                          limit, cursor)
 		                    : api("GET", token, NULL, NULL, "%s?%slimit=%d", path, query, limit);
 
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		json_t *data = json_object_get(r->json, "data");
 		json_t *next = json_object_get(r->json, "next_cursor");
 
@@ -474,7 +440,7 @@ find_id(const json_t *items, const char *id)
 
 	json_array_foreach(items, i, o)
 	{
-		if (strcmp(jstr(o, "id"), id) == 0)
+		if (strcmp(kt_jstr(o, "id"), id) == 0)
 			return (int)i;
 	}
 	return -1;
@@ -551,18 +517,18 @@ check_org(const json_t *o, const char *tenant_id, const char *name, const char *
 {
 	json_t *want = json_loads(settings, 0, NULL);
 
-	assert_true(is_uuid_v7(jstr(o, "id")));
-	assert_string_equal(jstr(o, "tenant_id"), tenant_id);
-	assert_string_equal(jstr(o, "name"), name);
-	assert_string_equal(jstr(o, "code"), code);
-	assert_string_equal(jstr(o, "description"), description);
-	assert_string_equal(jstr(o, "status"), status);
+	assert_true(is_uuid_v7(kt_jstr(o, "id")));
+	assert_string_equal(kt_jstr(o, "tenant_id"), tenant_id);
+	assert_string_equal(kt_jstr(o, "name"), name);
+	assert_string_equal(kt_jstr(o, "code"), code);
+	assert_string_equal(kt_jstr(o, "description"), description);
+	assert_string_equal(kt_jstr(o, "status"), status);
 	assert_true(json_is_object(json_object_get(o, "settings")));
 	assert_true(json_equal(json_object_get(o, "settings"), want));
 	assert_true(json_is_integer(json_object_get(o, "version")));
 	assert_int_equal(json_integer_value(json_object_get(o, "version")), version);
-	assert_true(is_rfc3339_ms(jstr(o, "created_at")));
-	assert_true(is_rfc3339_ms(jstr(o, "updated_at")));
+	assert_true(is_rfc3339_ms(kt_jstr(o, "created_at")));
+	assert_true(is_rfc3339_ms(kt_jstr(o, "updated_at")));
 	assert_int_equal(json_object_size(o), 10);
 	json_decref(want);
 }
@@ -571,7 +537,7 @@ check_org(const json_t *o, const char *tenant_id, const char *name, const char *
 static void
 check_org_row(const tenant *t, const json_t *o)
 {
-	const char *id = jstr(o, "id");
+	const char *id = kt_jstr(o, "id");
 	PGresult *res =
 	    db_query(t->id,
 	             "SELECT tenant_id, name, code, description, status, settings::text, version,"
@@ -582,18 +548,18 @@ check_org_row(const tenant *t, const json_t *o)
 
 	assert_int_equal(PQntuples(res), 1);
 	assert_string_equal(PQgetvalue(res, 0, 0), t->id);
-	assert_string_equal(PQgetvalue(res, 0, 1), jstr(o, "name"));
-	assert_string_equal(PQgetvalue(res, 0, 2), jstr(o, "code"));
-	assert_string_equal(PQgetvalue(res, 0, 3), jstr(o, "description"));
-	assert_string_equal(PQgetvalue(res, 0, 4), jstr(o, "status"));
+	assert_string_equal(PQgetvalue(res, 0, 1), kt_jstr(o, "name"));
+	assert_string_equal(PQgetvalue(res, 0, 2), kt_jstr(o, "code"));
+	assert_string_equal(PQgetvalue(res, 0, 3), kt_jstr(o, "description"));
+	assert_string_equal(PQgetvalue(res, 0, 4), kt_jstr(o, "status"));
 	json_t *settings = json_loads(PQgetvalue(res, 0, 5), 0, NULL);
 
 	assert_true(json_equal(settings, json_object_get(o, "settings")));
 	json_decref(settings);
 	assert_int_equal(atol(PQgetvalue(res, 0, 6)),
 	                 json_integer_value(json_object_get(o, "version")));
-	assert_string_equal(PQgetvalue(res, 0, 7), jstr(o, "created_at"));
-	assert_string_equal(PQgetvalue(res, 0, 8), jstr(o, "updated_at"));
+	assert_string_equal(PQgetvalue(res, 0, 7), kt_jstr(o, "created_at"));
+	assert_string_equal(PQgetvalue(res, 0, 8), kt_jstr(o, "updated_at"));
 	PQclear(res);
 }
 
@@ -607,12 +573,12 @@ org_create_returns_201_with_defaults(void **state)
 	snprintf(body, sizeof(body), "{\"name\":\"  Acme Holdings \\t\",\"code\":\"%s\"}", code);
 	kt_resp *r = api("POST", A.admin, NULL, body, ORGS);
 
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	assert_header(r, "Content-Type", "application/json");
 	assert_header(r, "ETag", "\"1\"");
 	check_org(r->json, A.id, "Acme Holdings", code, "", "active", "{}", 1);
-	assert_string_equal(jstr(r->json, "created_at"), jstr(r->json, "updated_at"));
-	char *location = fmt(ORGS "/%s", jstr(r->json, "id"));
+	assert_string_equal(kt_jstr(r->json, "created_at"), kt_jstr(r->json, "updated_at"));
+	char *location = kt_strf(ORGS "/%s", kt_jstr(r->json, "id"));
 
 	assert_header(r, "Location", location);
 	check_org_row(&A, r->json);
@@ -634,7 +600,7 @@ org_create_stores_every_given_field(void **state)
 	    code);
 	kt_resp *r = api("POST", A.owner, NULL, body, ORGS);
 
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	check_org(r->json, A.id, "Full", code, "All of it", "archived",
 	          "{\"tz\":\"UTC\",\"n\":[1,2],\"o\":{\"a\":true}}", 1);
 	check_org_row(&A, r->json);
@@ -651,10 +617,10 @@ org_get_returns_the_organization(void **state)
 	         fresh_code(code, sizeof(code), "G"));
 	kt_resp *c = api("POST", A.admin, NULL, body, ORGS);
 
-	assert_status(c, 201);
-	kt_resp *r = api("GET", A.viewer, NULL, NULL, ORGS "/%s", jstr(c->json, "id"));
+	kt_assert_status(c, 201);
+	kt_resp *r = api("GET", A.viewer, NULL, NULL, ORGS "/%s", kt_jstr(c->json, "id"));
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_header(r, "ETag", "\"1\"");
 	assert_header(r, "Content-Type", "application/json");
 	assert_true(json_equal(r->json, c->json));
@@ -674,23 +640,23 @@ org_patch_changes_fields_and_bumps_version(void **state)
 	                         " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM org.organizations"
 	                         " WHERE id = $1",
 	                         id, NULL);
-	char *body = fmt("{\"name\":\" Renamed \",\"code\":\"%s\",\"description\":\"d\","
-	                 "\"status\":\"archived\",\"settings\":{\"x\":[true]}}",
-	                 fresh_code(code2, sizeof(code2), "Pb"));
+	char *body = kt_strf("{\"name\":\" Renamed \",\"code\":\"%s\",\"description\":\"d\","
+	                     "\"status\":\"archived\",\"settings\":{\"x\":[true]}}",
+	                     fresh_code(code2, sizeof(code2), "Pb"));
 	kt_resp *r = api("PATCH", A.admin, NULL, body, ORGS "/%s", id);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_header(r, "ETag", "\"2\"");
 	check_org(r->json, A.id, "Renamed", code2, "d", "archived", "{\"x\":[true]}", 2);
-	assert_string_equal(jstr(r->json, "id"), id);
-	assert_string_equal(jstr(r->json, "created_at"), created);
-	assert_true(strcmp(jstr(r->json, "updated_at"), created) >= 0);
+	assert_string_equal(kt_jstr(r->json, "id"), id);
+	assert_string_equal(kt_jstr(r->json, "created_at"), created);
+	assert_true(strcmp(kt_jstr(r->json, "updated_at"), created) >= 0);
 	check_org_row(&A, r->json);
 	kt_resp_free(r);
 
 	/* a partial change keeps the other fields; the version moves again */
 	r = api("PATCH", A.owner, NULL, "{\"status\":\"active\"}", ORGS "/%s", id);
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_header(r, "ETag", "\"3\"");
 	check_org(r->json, A.id, "Renamed", code2, "d", "active", "{\"x\":[true]}", 3);
 	check_org_row(&A, r->json);
@@ -707,7 +673,7 @@ org_delete_removes_the_row(void **state)
 	char *id = org_new(A.admin);
 	kt_resp *r = api("DELETE", A.admin, NULL, NULL, ORGS "/%s", id);
 
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	assert_int_equal(r->len, 0);
 	kt_resp_free(r);
 	assert_int_equal(
@@ -728,7 +694,7 @@ org_list_returns_full_items_in_id_order(void **state)
 	char *first = org_new(A.admin), *second = org_new(A.admin);
 	kt_resp *r = api("GET", A.viewer, NULL, NULL, ORGS "?limit=200");
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_header(r, "Content-Type", "application/json");
 	assert_true(json_is_null(json_object_get(r->json, "next_cursor")) ||
 	            json_is_string(json_object_get(r->json, "next_cursor")));
@@ -738,11 +704,11 @@ org_list_returns_full_items_in_id_order(void **state)
 	int i = find_id(all, first), j = find_id(all, second);
 
 	assert_true(i >= 0 && j > i);
-	check_org(json_array_get(all, (size_t)i), A.id, jstr(json_array_get(all, (size_t)i), "name"),
-	          jstr(json_array_get(all, (size_t)i), "code"), "", "active", "{}", 1);
+	check_org(json_array_get(all, (size_t)i), A.id, kt_jstr(json_array_get(all, (size_t)i), "name"),
+	          kt_jstr(json_array_get(all, (size_t)i), "code"), "", "active", "{}", 1);
 	for (size_t k = 1; k < json_array_size(all); k++)
-		assert_true(
-		    strcmp(jstr(json_array_get(all, k - 1), "id"), jstr(json_array_get(all, k), "id")) < 0);
+		assert_true(strcmp(kt_jstr(json_array_get(all, k - 1), "id"),
+		                   kt_jstr(json_array_get(all, k), "id")) < 0);
 	assert_int_equal(json_array_size(all), org_count(&A));
 	json_decref(all);
 	free(first);
@@ -793,10 +759,10 @@ org_create_rejects_invalid_fields(void **state)
 	(void)state;
 	char *long_name = repeat("a", 201), *long_name_mb = repeat("\xc3\xa9", 201);
 	char *long_desc = repeat("d", 2001), *big = repeat("x", 16377);
-	char *b_name = fmt("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name);
-	char *b_name_mb = fmt("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name_mb);
-	char *b_desc = fmt("{\"name\":\"n\",\"code\":\"%%s\",\"description\":\"%s\"}", long_desc);
-	char *b_big = fmt("{\"name\":\"n\",\"code\":\"%%s\",\"settings\":{\"k\":\"%s\"}}", big);
+	char *b_name = kt_strf("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name);
+	char *b_name_mb = kt_strf("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name_mb);
+	char *b_desc = kt_strf("{\"name\":\"n\",\"code\":\"%%s\",\"description\":\"%s\"}", long_desc);
+	char *b_big = kt_strf("{\"name\":\"n\",\"code\":\"%%s\",\"settings\":{\"k\":\"%s\"}}", big);
 	const bad_case cases[] = {
 	    {"{\"name\":\"\",\"code\":\"%s\"}", 422, "name"},
 	    {"{\"name\":\"    \",\"code\":\"%s\"}", 422, "name"},
@@ -882,15 +848,15 @@ org_create_accepts_boundary_lengths(void **state)
 	code32[31] = (char)('a' + seq % 26);
 	code32[32] = '\0';
 	char *bodies[] = {
-	    fmt("{\"name\":\"%s\",\"code\":\"%s\"}", name200, fresh_code(c, sizeof(c), "L")),
-	    fmt("{\"name\":\"  %s  \",\"code\":\"%s\"}", name200, fresh_code(c, sizeof(c), "L")),
-	    fmt("{\"name\":\"%s\",\"code\":\"%s\"}", name200_mb, fresh_code(c, sizeof(c), "L")),
-	    fmt("{\"name\":\"n\",\"code\":\"%s\"}", code32),
-	    fmt("{\"name\":\"n\",\"code\":\"0\"}"),
-	    fmt("{\"name\":\"n\",\"code\":\"%s\",\"description\":\"%s\"}",
-	        fresh_code(c, sizeof(c), "L"), desc2000),
-	    fmt("{\"name\":\"n\",\"code\":\"%s\",\"settings\":{\"k\":\"%s\"}}",
-	        fresh_code(c, sizeof(c), "L"), big),
+	    kt_strf("{\"name\":\"%s\",\"code\":\"%s\"}", name200, fresh_code(c, sizeof(c), "L")),
+	    kt_strf("{\"name\":\"  %s  \",\"code\":\"%s\"}", name200, fresh_code(c, sizeof(c), "L")),
+	    kt_strf("{\"name\":\"%s\",\"code\":\"%s\"}", name200_mb, fresh_code(c, sizeof(c), "L")),
+	    kt_strf("{\"name\":\"n\",\"code\":\"%s\"}", code32),
+	    kt_strf("{\"name\":\"n\",\"code\":\"0\"}"),
+	    kt_strf("{\"name\":\"n\",\"code\":\"%s\",\"description\":\"%s\"}",
+	            fresh_code(c, sizeof(c), "L"), desc2000),
+	    kt_strf("{\"name\":\"n\",\"code\":\"%s\",\"settings\":{\"k\":\"%s\"}}",
+	            fresh_code(c, sizeof(c), "L"), big),
 	};
 
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
@@ -900,15 +866,15 @@ org_create_accepts_boundary_lengths(void **state)
 			fail_msg("body %zu: status %ld: %s", i, r->status, r->body);
 		check_org_row(&A, r->json);
 		if (i == 2) {
-			assert_string_equal(jstr(r->json, "name"), name200_mb);
+			assert_string_equal(kt_jstr(r->json, "name"), name200_mb);
 			assert_int_equal(db_long(A.id,
 			                         "SELECT char_length(name) * 1000 + octet_length(name)"
 			                         " FROM org.organizations WHERE id = $1",
-			                         jstr(r->json, "id"), NULL),
+			                         kt_jstr(r->json, "id"), NULL),
 			                 200 * 1000 + 400);
 		}
 		if (i == 1)
-			assert_string_equal(jstr(r->json, "name"), name200);
+			assert_string_equal(kt_jstr(r->json, "name"), name200);
 		kt_resp_free(r);
 		free(bodies[i]);
 	}
@@ -924,10 +890,10 @@ org_patch_rejects_invalid_fields(void **state)
 	(void)state;
 	char code[40];
 	char *id = org_make(A.admin, fresh_code(code, sizeof(code), "PV"));
-	char *path = fmt(ORGS "/%s", id);
+	char *path = kt_strf(ORGS "/%s", id);
 	char *long_name = repeat("a", 201), *big = repeat("x", 16377);
-	char *b_name = fmt("{\"name\":\"%s\"}", long_name);
-	char *b_big = fmt("{\"settings\":{\"k\":\"%s\"}}", big);
+	char *b_name = kt_strf("{\"name\":\"%s\"}", long_name);
+	char *b_big = kt_strf("{\"settings\":{\"k\":\"%s\"}}", big);
 	const bad_case cases[] = {
 	    {"{}", 422, NULL},
 	    {"{\"name\":\"\"}", 422, "name"},
@@ -959,7 +925,7 @@ org_patch_rejects_invalid_fields(void **state)
 	assert_problem(r, 415, NULL);
 	kt_resp_free(r);
 	assert_int_equal(org_version(&A, id), 1);
-	char *name = fmt("Org %s", code);
+	char *name = kt_strf("Org %s", code);
 
 	assert_db_text(A.id, "SELECT name FROM org.organizations WHERE id = $1", id, NULL, name);
 	assert_db_text(A.id, "SELECT code FROM org.organizations WHERE id = $1", id, NULL, code);
@@ -1026,16 +992,16 @@ viewer_and_member_may_read_but_not_write(void **state)
 		const char *t = readers[i];
 		kt_resp *r = api("GET", t, NULL, NULL, ORGS);
 
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 		r = api("GET", t, NULL, NULL, ORGS "/%s", org);
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 		r = api("GET", t, NULL, NULL, ORGS "/%s/divisions", org);
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 		r = api("GET", t, NULL, NULL, "/api/v1/divisions/%s", div);
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 
 		long orgs = org_count(&A), divs = div_count(&A, org);
@@ -1079,19 +1045,19 @@ admin_and_owner_may_do_everything(void **state)
 		char *div = div_new(t, org, NULL);
 		kt_resp *r = api("PATCH", t, NULL, "{\"name\":\"Changed\"}", ORGS "/%s", org);
 
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 		r = api("PATCH", t, NULL, "{\"name\":\"Changed\"}", "/api/v1/divisions/%s", div);
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 		r = api("GET", t, NULL, NULL, ORGS "/%s/divisions", org);
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 		r = api("DELETE", t, NULL, NULL, "/api/v1/divisions/%s", div);
-		assert_status(r, 204);
+		kt_assert_status(r, 204);
 		kt_resp_free(r);
 		r = api("DELETE", t, NULL, NULL, ORGS "/%s", org);
-		assert_status(r, 204);
+		kt_assert_status(r, 204);
 		kt_resp_free(r);
 		assert_int_equal(
 		    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE id = $1", org, NULL), 0);
@@ -1111,16 +1077,16 @@ every_route_needs_a_token(void **state)
 		char *path;
 		const char *body;
 	} routes[] = {
-	    {"POST", fmt(ORGS), "{\"name\":\"n\",\"code\":\"NoTok\"}"},
-	    {"GET", fmt(ORGS), NULL},
-	    {"GET", fmt(ORGS "/%s", org), NULL},
-	    {"PATCH", fmt(ORGS "/%s", org), "{\"name\":\"n\"}"},
-	    {"DELETE", fmt(ORGS "/%s", org), NULL},
-	    {"POST", fmt(ORGS "/%s/divisions", org), "{\"name\":\"n\",\"code\":\"NoTok\"}"},
-	    {"GET", fmt(ORGS "/%s/divisions", org), NULL},
-	    {"GET", fmt("/api/v1/divisions/%s", div), NULL},
-	    {"PATCH", fmt("/api/v1/divisions/%s", div), "{\"name\":\"n\"}"},
-	    {"DELETE", fmt("/api/v1/divisions/%s", div), NULL},
+	    {"POST", kt_strf(ORGS), "{\"name\":\"n\",\"code\":\"NoTok\"}"},
+	    {"GET", kt_strf(ORGS), NULL},
+	    {"GET", kt_strf(ORGS "/%s", org), NULL},
+	    {"PATCH", kt_strf(ORGS "/%s", org), "{\"name\":\"n\"}"},
+	    {"DELETE", kt_strf(ORGS "/%s", org), NULL},
+	    {"POST", kt_strf(ORGS "/%s/divisions", org), "{\"name\":\"n\",\"code\":\"NoTok\"}"},
+	    {"GET", kt_strf(ORGS "/%s/divisions", org), NULL},
+	    {"GET", kt_strf("/api/v1/divisions/%s", div), NULL},
+	    {"PATCH", kt_strf("/api/v1/divisions/%s", div), "{\"name\":\"n\"}"},
+	    {"DELETE", kt_strf("/api/v1/divisions/%s", div), NULL},
 	};
 	const char *bad_token[] = {"Authorization: Bearer not.a.jwt", NULL};
 
@@ -1153,7 +1119,7 @@ org_if_match_guards_patch_and_delete(void **state)
 	const char *v2[] = {"If-Match: \"2\"", NULL};
 	kt_resp *r = api("PATCH", A.admin, v1, "{\"name\":\"Matched\"}", ORGS "/%s", id);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_header(r, "ETag", "\"2\"");
 	kt_resp_free(r);
 
@@ -1188,7 +1154,7 @@ org_if_match_guards_patch_and_delete(void **state)
 	assert_db_text(A.id, "SELECT name FROM org.organizations WHERE id = $1", id, NULL, "Matched");
 
 	r = api("DELETE", A.admin, v2, NULL, ORGS "/%s", id);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(
 	    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE id = $1", id, NULL), 0);
@@ -1210,7 +1176,7 @@ div_if_match_guards_patch_and_delete(void **state)
 	const char *v2[] = {"If-Match: \"2\"", NULL};
 	kt_resp *r = api("PATCH", A.admin, v1, "{\"name\":\"Matched\"}", "/api/v1/divisions/%s", id);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_header(r, "ETag", "\"2\"");
 	kt_resp_free(r);
 	r = api("PATCH", A.admin, v1, "{\"name\":\"Stale\"}", "/api/v1/divisions/%s", id);
@@ -1241,7 +1207,7 @@ div_if_match_guards_patch_and_delete(void **state)
 	assert_int_equal(div_version(&A, id), 2);
 	assert_db_text(A.id, "SELECT name FROM org.divisions WHERE id = $1", id, NULL, "Matched");
 	r = api("DELETE", A.admin, v2, NULL, "/api/v1/divisions/%s", id);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 0);
 	free(id);
@@ -1278,12 +1244,13 @@ org_idempotency_key_replays_the_first_create(void **state)
 {
 	(void)state;
 	char code[40], other[40], key[64];
-	char *header = fmt("Idempotency-Key: org-%s", fresh_code(key, sizeof(key), "k"));
+	char *header = kt_strf("Idempotency-Key: org-%s", fresh_code(key, sizeof(key), "k"));
 	const char *h[] = {header, NULL};
-	char *body = fmt("{\"name\":\"Once\",\"code\":\"%s\"}", fresh_code(code, sizeof(code), "I"));
+	char *body =
+	    kt_strf("{\"name\":\"Once\",\"code\":\"%s\"}", fresh_code(code, sizeof(code), "I"));
 	kt_resp *first = api("POST", A.admin, h, body, ORGS);
 
-	assert_status(first, 201);
+	kt_assert_status(first, 201);
 	char *none = kt_header(first, "Idempotent-Replayed");
 
 	assert_null(none);
@@ -1296,25 +1263,25 @@ org_idempotency_key_replays_the_first_create(void **state)
 
 	/* the same key with another body (or another route) is refused, and writes nothing */
 	char *body2 =
-	    fmt("{\"name\":\"Twice\",\"code\":\"%s\"}", fresh_code(other, sizeof(other), "I"));
+	    kt_strf("{\"name\":\"Twice\",\"code\":\"%s\"}", fresh_code(other, sizeof(other), "I"));
 
 	again = api("POST", A.admin, h, body2, ORGS);
 	assert_problem(again, 422, NULL);
 	kt_resp_free(again);
-	again = api("POST", A.admin, h, body2, ORGS "/%s/divisions", jstr(first->json, "id"));
+	again = api("POST", A.admin, h, body2, ORGS "/%s/divisions", kt_jstr(first->json, "id"));
 	assert_problem(again, 422, NULL);
 	kt_resp_free(again);
 	assert_int_equal(
 	    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE code = $1", other, NULL), 0);
-	assert_int_equal(div_count(&A, jstr(first->json, "id")), 0);
+	assert_int_equal(div_count(&A, kt_jstr(first->json, "id")), 0);
 
 	/* another tenant's key space is its own */
 	kt_resp *in_b = api("POST", B.admin, h, body, ORGS);
 
-	assert_status(in_b, 201);
+	kt_assert_status(in_b, 201);
 	assert_null(kt_header(in_b, "Idempotent-Replayed"));
-	assert_string_equal(jstr(in_b->json, "tenant_id"), B.id);
-	assert_string_not_equal(jstr(in_b->json, "id"), jstr(first->json, "id"));
+	assert_string_equal(kt_jstr(in_b->json, "tenant_id"), B.id);
+	assert_string_not_equal(kt_jstr(in_b->json, "id"), kt_jstr(first->json, "id"));
 	assert_int_equal(
 	    db_long(B.id, "SELECT count(*) FROM org.organizations WHERE code = $1", code, NULL), 1);
 	assert_int_equal(
@@ -1332,12 +1299,13 @@ div_idempotency_key_replays_the_first_create(void **state)
 	(void)state;
 	char code[40], key[64];
 	char *org = org_new(A.admin);
-	char *header = fmt("Idempotency-Key: div-%s", fresh_code(key, sizeof(key), "k"));
+	char *header = kt_strf("Idempotency-Key: div-%s", fresh_code(key, sizeof(key), "k"));
 	const char *h[] = {header, NULL};
-	char *body = fmt("{\"name\":\"Once\",\"code\":\"%s\"}", fresh_code(code, sizeof(code), "I"));
+	char *body =
+	    kt_strf("{\"name\":\"Once\",\"code\":\"%s\"}", fresh_code(code, sizeof(code), "I"));
 	kt_resp *first = api("POST", A.admin, h, body, ORGS "/%s/divisions", org);
 
-	assert_status(first, 201);
+	kt_assert_status(first, 201);
 	kt_resp *again = api("POST", A.admin, h, body, ORGS "/%s/divisions", org);
 
 	assert_replay(first, again);
@@ -1352,7 +1320,7 @@ div_idempotency_key_replays_the_first_create(void **state)
 	char *org_b = org_new(B.admin);
 	kt_resp *in_b = api("POST", B.admin, h, body, ORGS "/%s/divisions", org_b);
 
-	assert_status(in_b, 201);
+	kt_assert_status(in_b, 201);
 	assert_null(kt_header(in_b, "Idempotent-Replayed"));
 	assert_int_equal(div_count(&B, org_b), 1);
 	assert_int_equal(div_count(&A, org), 1);
@@ -1393,7 +1361,7 @@ assert_walk(const tenant *t, int limit, const json_t *want)
 		    cursor ? api("GET", t->owner, NULL, NULL, ORGS "?limit=%d&cursor=%s", limit, cursor)
 		           : api("GET", t->owner, NULL, NULL, ORGS "?limit=%d", limit);
 
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		json_t *data = json_object_get(r->json, "data");
 		json_t *next = json_object_get(r->json, "next_cursor");
 		size_t i;
@@ -1403,8 +1371,8 @@ assert_walk(const tenant *t, int limit, const json_t *want)
 		json_array_foreach(data, i, o)
 		{
 			assert_true(at < json_array_size(want));
-			assert_string_equal(jstr(o, "id"), json_string_value(json_array_get(want, at)));
-			assert_string_equal(jstr(o, "tenant_id"), t->id);
+			assert_string_equal(kt_jstr(o, "id"), json_string_value(json_array_get(want, at)));
+			assert_string_equal(kt_jstr(o, "tenant_id"), t->id);
 			at++;
 		}
 		free(cursor);
@@ -1488,7 +1456,7 @@ pagination_rejects_bad_limits_and_cursors(void **state)
 	for (size_t i = 0; i < 2; i++) {
 		kt_resp *r = api("GET", A.viewer, NULL, NULL, ORGS "?%s", good[i]);
 
-		assert_status(r, 200);
+		kt_assert_status(r, 200);
 		kt_resp_free(r);
 	}
 	free(org);
@@ -1508,19 +1476,19 @@ a_cursor_of_another_tenant_shows_only_own_rows(void **state)
 	assert_true(at >= 1);
 	kt_resp *r = api("GET", B.admin, NULL, NULL, ORGS "?limit=%d", at);
 
-	assert_status(r, 200);
-	const char *cursor = jstr(r->json, "next_cursor");
+	kt_assert_status(r, 200);
+	const char *cursor = kt_jstr(r->json, "next_cursor");
 	kt_resp *in_a = api("GET", A.admin, NULL, NULL, ORGS "?limit=200&cursor=%s", cursor);
 
-	assert_status(in_a, 200);
+	kt_assert_status(in_a, 200);
 	json_t *data = json_object_get(in_a->json, "data");
 	size_t i;
 	json_t *o;
 
 	json_array_foreach(data, i, o)
 	{
-		assert_string_equal(jstr(o, "tenant_id"), A.id);
-		assert_int_equal(find_id(b_all, jstr(o, "id")), -1);
+		assert_string_equal(kt_jstr(o, "tenant_id"), A.id);
+		assert_int_equal(find_id(b_all, kt_jstr(o, "id")), -1);
 	}
 	assert_true(find_id(data, a1) >= 0);
 	assert_true(find_id(data, a2) >= 0);
@@ -1538,11 +1506,11 @@ a_cursor_of_another_tenant_shows_only_own_rows(void **state)
 static char *
 org_named(const char *token, const char *name, const char *code, const char *status)
 {
-	char *body = fmt("{\"name\":\"%s\",\"code\":\"%s\",\"status\":\"%s\"}", name, code, status);
+	char *body = kt_strf("{\"name\":\"%s\",\"code\":\"%s\",\"status\":\"%s\"}", name, code, status);
 	kt_resp *r = api("POST", token, NULL, body, ORGS);
 
-	assert_status(r, 201);
-	char *id = strdup(jstr(r->json, "id"));
+	kt_assert_status(r, 201);
+	char *id = strdup(kt_jstr(r->json, "id"));
 
 	kt_resp_free(r);
 	free(body);
@@ -1571,7 +1539,7 @@ assert_all_match(const json_t *list, const char *q)
 
 	json_array_foreach(list, i, o)
 	{
-		char *n = lower_dup(jstr(o, "name")), *c = lower_dup(jstr(o, "code"));
+		char *n = lower_dup(kt_jstr(o, "name")), *c = lower_dup(kt_jstr(o, "code"));
 
 		if (strstr(n, lq) == NULL && strstr(c, lq) == NULL)
 			fail_msg("%s / %s does not contain %s", n, c, q);
@@ -1596,7 +1564,7 @@ list_filters_by_status(void **state)
 	assert_int_equal(find_id(list, active), -1);
 	json_array_foreach(list, i, o)
 	{
-		assert_string_equal(jstr(o, "status"), "archived");
+		assert_string_equal(kt_jstr(o, "status"), "archived");
 	}
 	assert_int_equal(json_array_size(list),
 	                 db_long(A.id, "SELECT count(*) FROM org.organizations WHERE status = $1",
@@ -1607,7 +1575,7 @@ list_filters_by_status(void **state)
 	assert_int_equal(find_id(list, archived), -1);
 	json_array_foreach(list, i, o)
 	{
-		assert_string_equal(jstr(o, "status"), "active");
+		assert_string_equal(kt_jstr(o, "status"), "active");
 	}
 	json_decref(list);
 
@@ -1635,7 +1603,7 @@ list_q_is_a_case_insensitive_substring_of_name_or_code(void **state)
 	const char *queries[] = {"HEAD", "head", "hEaD"};
 
 	for (size_t k = 0; k < 3; k++) {
-		char *query = fmt("q=%s&", queries[k]);
+		char *query = kt_strf("q=%s&", queries[k]);
 		json_t *list = list_all(A.viewer, ORGS, query, 200);
 
 		assert_true(find_id(list, hq) >= 0);
@@ -1653,7 +1621,7 @@ list_q_is_a_case_insensitive_substring_of_name_or_code(void **state)
 	assert_int_equal(find_id(list, hq), -1);
 	json_decref(list);
 	/* the code alone */
-	char *q = fmt("q=%s&", c3);
+	char *q = kt_strf("q=%s&", c3);
 
 	list = list_all(A.viewer, ORGS, q, 200);
 	assert_int_equal(json_array_size(list), 1);
@@ -1745,7 +1713,7 @@ q_filter_uses_the_trigram_index(void **state)
 	/* the API finds it through the search table, and only it */
 	kt_resp *r = api("GET", S.owner, NULL, NULL, ORGS "?q=HEAD");
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_int_equal(json_array_size(json_object_get(r->json, "data")), 1);
 	assert_string_equal(json_string_value(json_object_get(
 	                        json_array_get(json_object_get(r->json, "data"), 0), "code")),
@@ -1759,20 +1727,20 @@ static void
 check_div(const json_t *d, const char *tenant_id, const char *org_id, const char *parent,
           const char *name, const char *code, const char *description, long version)
 {
-	assert_true(is_uuid_v7(jstr(d, "id")));
-	assert_string_equal(jstr(d, "tenant_id"), tenant_id);
-	assert_string_equal(jstr(d, "organization_id"), org_id);
+	assert_true(is_uuid_v7(kt_jstr(d, "id")));
+	assert_string_equal(kt_jstr(d, "tenant_id"), tenant_id);
+	assert_string_equal(kt_jstr(d, "organization_id"), org_id);
 	if (parent == NULL)
 		assert_true(json_is_null(json_object_get(d, "parent_id")));
 	else
-		assert_string_equal(jstr(d, "parent_id"), parent);
-	assert_string_equal(jstr(d, "name"), name);
-	assert_string_equal(jstr(d, "code"), code);
-	assert_string_equal(jstr(d, "description"), description);
+		assert_string_equal(kt_jstr(d, "parent_id"), parent);
+	assert_string_equal(kt_jstr(d, "name"), name);
+	assert_string_equal(kt_jstr(d, "code"), code);
+	assert_string_equal(kt_jstr(d, "description"), description);
 	assert_true(json_is_integer(json_object_get(d, "version")));
 	assert_int_equal(json_integer_value(json_object_get(d, "version")), version);
-	assert_true(is_rfc3339_ms(jstr(d, "created_at")));
-	assert_true(is_rfc3339_ms(jstr(d, "updated_at")));
+	assert_true(is_rfc3339_ms(kt_jstr(d, "created_at")));
+	assert_true(is_rfc3339_ms(kt_jstr(d, "updated_at")));
 	assert_int_equal(json_object_size(d), 10);
 }
 
@@ -1785,22 +1753,22 @@ check_div_row(const tenant *t, const json_t *d)
 	             " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
 	             " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 	             " FROM org.divisions WHERE id = $1",
-	             jstr(d, "id"), NULL, NULL);
+	             kt_jstr(d, "id"), NULL, NULL);
 
 	assert_int_equal(PQntuples(res), 1);
 	assert_string_equal(PQgetvalue(res, 0, 0), t->id);
-	assert_string_equal(PQgetvalue(res, 0, 1), jstr(d, "organization_id"));
+	assert_string_equal(PQgetvalue(res, 0, 1), kt_jstr(d, "organization_id"));
 	if (json_is_null(json_object_get(d, "parent_id")))
 		assert_true(PQgetisnull(res, 0, 2));
 	else
-		assert_string_equal(PQgetvalue(res, 0, 2), jstr(d, "parent_id"));
-	assert_string_equal(PQgetvalue(res, 0, 3), jstr(d, "name"));
-	assert_string_equal(PQgetvalue(res, 0, 4), jstr(d, "code"));
-	assert_string_equal(PQgetvalue(res, 0, 5), jstr(d, "description"));
+		assert_string_equal(PQgetvalue(res, 0, 2), kt_jstr(d, "parent_id"));
+	assert_string_equal(PQgetvalue(res, 0, 3), kt_jstr(d, "name"));
+	assert_string_equal(PQgetvalue(res, 0, 4), kt_jstr(d, "code"));
+	assert_string_equal(PQgetvalue(res, 0, 5), kt_jstr(d, "description"));
 	assert_int_equal(atol(PQgetvalue(res, 0, 6)),
 	                 json_integer_value(json_object_get(d, "version")));
-	assert_string_equal(PQgetvalue(res, 0, 7), jstr(d, "created_at"));
-	assert_string_equal(PQgetvalue(res, 0, 8), jstr(d, "updated_at"));
+	assert_string_equal(PQgetvalue(res, 0, 7), kt_jstr(d, "created_at"));
+	assert_string_equal(PQgetvalue(res, 0, 8), kt_jstr(d, "updated_at"));
 	PQclear(res);
 }
 
@@ -1811,37 +1779,37 @@ div_create_returns_201_with_and_without_parent(void **state)
 	char *org = org_new(A.admin);
 	char code[40], code2[40];
 	char *body =
-	    fmt("{\"name\":\" Sales  \",\"code\":\"%s\"}", fresh_code(code, sizeof(code), "S"));
+	    kt_strf("{\"name\":\" Sales  \",\"code\":\"%s\"}", fresh_code(code, sizeof(code), "S"));
 	kt_resp *r = api("POST", A.admin, NULL, body, ORGS "/%s/divisions", org);
 
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	assert_header(r, "ETag", "\"1\"");
 	assert_header(r, "Content-Type", "application/json");
 	check_div(r->json, A.id, org, NULL, "Sales", code, "", 1);
-	char *location = fmt("/api/v1/divisions/%s", jstr(r->json, "id"));
+	char *location = kt_strf("/api/v1/divisions/%s", kt_jstr(r->json, "id"));
 
 	assert_header(r, "Location", location);
 	check_div_row(&A, r->json);
-	char *root = strdup(jstr(r->json, "id"));
+	char *root = strdup(kt_jstr(r->json, "id"));
 
 	kt_resp_free(r);
 	free(body);
 	free(location);
 
-	body =
-	    fmt("{\"name\":\"EMEA\",\"code\":\"%s\",\"description\":\"Europe\",\"parent_id\":\"%s\"}",
-	        fresh_code(code2, sizeof(code2), "S"), root);
+	body = kt_strf(
+	    "{\"name\":\"EMEA\",\"code\":\"%s\",\"description\":\"Europe\",\"parent_id\":\"%s\"}",
+	    fresh_code(code2, sizeof(code2), "S"), root);
 	r = api("POST", A.owner, NULL, body, ORGS "/%s/divisions", org);
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	check_div(r->json, A.id, org, root, "EMEA", code2, "Europe", 1);
 	check_div_row(&A, r->json);
 	kt_resp_free(r);
 	free(body);
 
-	body = fmt("{\"name\":\"Null parent\",\"code\":\"%s\",\"parent_id\":null}",
-	           fresh_code(code2, sizeof(code2), "S"));
+	body = kt_strf("{\"name\":\"Null parent\",\"code\":\"%s\",\"parent_id\":null}",
+	               fresh_code(code2, sizeof(code2), "S"));
 	r = api("POST", A.owner, NULL, body, ORGS "/%s/divisions", org);
-	assert_status(r, 201);
+	kt_assert_status(r, 201);
 	check_div(r->json, A.id, org, NULL, "Null parent", code2, "", 1);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 3);
@@ -1859,32 +1827,32 @@ div_get_patch_delete(void **state)
 	char *id = div_new(A.admin, org, NULL);
 	kt_resp *c = api("GET", A.viewer, NULL, NULL, "/api/v1/divisions/%s", id);
 
-	assert_status(c, 200);
+	kt_assert_status(c, 200);
 	assert_header(c, "ETag", "\"1\"");
-	check_div(c->json, A.id, org, NULL, jstr(c->json, "name"), jstr(c->json, "code"), "", 1);
+	check_div(c->json, A.id, org, NULL, kt_jstr(c->json, "name"), kt_jstr(c->json, "code"), "", 1);
 	check_div_row(&A, c->json);
 
 	char code[40];
-	char *body = fmt("{\"name\":\" Moved \",\"code\":\"%s\",\"description\":\"x\","
-	                 "\"parent_id\":\"%s\"}",
-	                 fresh_code(code, sizeof(code), "M"), parent);
+	char *body = kt_strf("{\"name\":\" Moved \",\"code\":\"%s\",\"description\":\"x\","
+	                     "\"parent_id\":\"%s\"}",
+	                     fresh_code(code, sizeof(code), "M"), parent);
 	kt_resp *r = api("PATCH", A.admin, NULL, body, "/api/v1/divisions/%s", id);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_header(r, "ETag", "\"2\"");
 	check_div(r->json, A.id, org, parent, "Moved", code, "x", 2);
-	assert_string_equal(jstr(r->json, "created_at"), jstr(c->json, "created_at"));
+	assert_string_equal(kt_jstr(r->json, "created_at"), kt_jstr(c->json, "created_at"));
 	check_div_row(&A, r->json);
 	kt_resp_free(r);
 
 	/* a partial change keeps the parent */
 	r = api("PATCH", A.admin, NULL, "{\"description\":\"y\"}", "/api/v1/divisions/%s", id);
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	check_div(r->json, A.id, org, parent, "Moved", code, "y", 3);
 	kt_resp_free(r);
 
 	r = api("DELETE", A.admin, NULL, NULL, "/api/v1/divisions/%s", id);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	assert_int_equal(r->len, 0);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 1);
@@ -1910,10 +1878,10 @@ div_create_and_patch_reject_invalid_fields(void **state)
 	(void)state;
 	char *org = org_new(A.admin);
 	char *existing = div_new(A.admin, org, NULL);
-	char *path = fmt(ORGS "/%s/divisions", org);
+	char *path = kt_strf(ORGS "/%s/divisions", org);
 	char *long_name = repeat("n", 201), *long_desc = repeat("d", 2001);
-	char *b_name = fmt("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name);
-	char *b_desc = fmt("{\"name\":\"n\",\"code\":\"%%s\",\"description\":\"%s\"}", long_desc);
+	char *b_name = kt_strf("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name);
+	char *b_desc = kt_strf("{\"name\":\"n\",\"code\":\"%%s\",\"description\":\"%s\"}", long_desc);
 	const bad_case create[] = {
 	    {"{\"name\":\"\",\"code\":\"%s\"}", 422, "name"},
 	    {"{\"name\":\"   \",\"code\":\"%s\"}", 422, "name"},
@@ -1944,7 +1912,7 @@ div_create_and_patch_reject_invalid_fields(void **state)
 	assert_problem(r, 415, NULL);
 	kt_resp_free(r);
 
-	char *one = fmt("/api/v1/divisions/%s", existing);
+	char *one = kt_strf("/api/v1/divisions/%s", existing);
 	const bad_case patch[] = {
 	    {"{}", 422, NULL},
 	    {"{\"name\":\"\"}", 422, "name"},
@@ -1979,7 +1947,7 @@ div_code_is_unique_within_its_organization_only(void **state)
 	char *org1 = org_new(A.admin), *org2 = org_new(A.admin);
 	char code[40];
 	char *d1 = div_make(A.admin, org1, NULL, fresh_code(code, sizeof(code), "U"));
-	char *body = fmt("{\"name\":\"Again\",\"code\":\"%s\"}", code);
+	char *body = kt_strf("{\"name\":\"Again\",\"code\":\"%s\"}", code);
 	kt_resp *r = api("POST", A.admin, NULL, body, ORGS "/%s/divisions", org1);
 
 	assert_problem(r, 409, "code");
@@ -1991,7 +1959,7 @@ div_code_is_unique_within_its_organization_only(void **state)
 	char *d3 = div_new(A.admin, org1, NULL);
 
 	/* taking it by PATCH within org1 is a conflict, and changes nothing */
-	char *patch = fmt("{\"code\":\"%s\"}", code);
+	char *patch = kt_strf("{\"code\":\"%s\"}", code);
 
 	r = api("PATCH", A.admin, NULL, patch, "/api/v1/divisions/%s", d3);
 	assert_problem(r, 409, "code");
@@ -2024,14 +1992,14 @@ div_parent_must_be_in_the_same_organization(void **state)
 
 	for (size_t i = 0; i < 3; i++) {
 		char code[40];
-		char *body = fmt("{\"name\":\"n\",\"code\":\"%s\",\"parent_id\":\"%s\"}",
-		                 fresh_code(code, sizeof(code), "X"), parents[i]);
+		char *body = kt_strf("{\"name\":\"n\",\"code\":\"%s\",\"parent_id\":\"%s\"}",
+		                     fresh_code(code, sizeof(code), "X"), parents[i]);
 		kt_resp *r = api("POST", A.admin, NULL, body, ORGS "/%s/divisions", org1);
 
 		assert_problem(r, 422, "parent_id");
 		kt_resp_free(r);
 		free(body);
-		body = fmt("{\"parent_id\":\"%s\"}", parents[i]);
+		body = kt_strf("{\"parent_id\":\"%s\"}", parents[i]);
 		r = api("PATCH", A.admin, NULL, body, "/api/v1/divisions/%s", d1);
 		assert_problem(r, 422, "parent_id");
 		kt_resp_free(r);
@@ -2060,8 +2028,8 @@ div_list_filters_by_parent(void **state)
 	char *g1 = div_new(A.admin, org, c1);
 	char *r2 = div_new(A.admin, org, NULL);
 	char *elsewhere = div_new(A.admin, other, NULL);
-	char *path = fmt(ORGS "/%s/divisions", org);
-	char *q = fmt("parent_id=%s&", r1);
+	char *path = kt_strf(ORGS "/%s/divisions", org);
+	char *q = kt_strf("parent_id=%s&", r1);
 	json_t *list = list_all(A.viewer, path, q, 200);
 
 	assert_int_equal(json_array_size(list), 2);
@@ -2076,13 +2044,13 @@ div_list_filters_by_parent(void **state)
 	const char *order[] = {r1, c1, c2, g1, r2};
 
 	for (size_t i = 0; i < 5; i++)
-		assert_string_equal(jstr(json_array_get(list, i), "id"), order[i]);
+		assert_string_equal(kt_jstr(json_array_get(list, i), "id"), order[i]);
 	assert_int_equal(find_id(list, elsewhere), -1);
-	check_div(json_array_get(list, 3), A.id, org, c1, jstr(json_array_get(list, 3), "name"),
-	          jstr(json_array_get(list, 3), "code"), "", 1);
+	check_div(json_array_get(list, 3), A.id, org, c1, kt_jstr(json_array_get(list, 3), "name"),
+	          kt_jstr(json_array_get(list, 3), "code"), "", 1);
 	json_decref(list);
 	free(q);
-	q = fmt("parent_id=%s&", g1);
+	q = kt_strf("parent_id=%s&", g1);
 	list = list_all(A.viewer, path, q, 200);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
@@ -2121,7 +2089,7 @@ div_moves_that_make_a_cycle_are_refused(void **state)
 	} moves[] = {{a, a}, {a, c}, {a, b}, {b, c}, {b, b}};
 
 	for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
-		char *body = fmt("{\"parent_id\":\"%s\"}", moves[i].parent);
+		char *body = kt_strf("{\"parent_id\":\"%s\"}", moves[i].parent);
 		kt_resp *r = api("PATCH", A.admin, NULL, body, "/api/v1/divisions/%s", moves[i].who);
 
 		assert_problem(r, 422, "parent_id");
@@ -2139,15 +2107,15 @@ div_moves_that_make_a_cycle_are_refused(void **state)
 	/* c to the root, then a under c is no cycle */
 	kt_resp *r = api("PATCH", A.admin, NULL, "{\"parent_id\":null}", "/api/v1/divisions/%s", c);
 
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	assert_true(json_is_null(json_object_get(r->json, "parent_id")));
 	assert_int_equal(json_integer_value(json_object_get(r->json, "version")), 2);
 	kt_resp_free(r);
 	assert_db_text(A.id, "SELECT parent_id FROM org.divisions WHERE id = $1", c, NULL, NULL);
-	char *body = fmt("{\"parent_id\":\"%s\"}", c);
+	char *body = kt_strf("{\"parent_id\":\"%s\"}", c);
 
 	r = api("PATCH", A.admin, NULL, body, "/api/v1/divisions/%s", a);
-	assert_status(r, 200);
+	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	assert_db_text(A.id, "SELECT parent_id FROM org.divisions WHERE id = $1", a, NULL, c);
 	free(body);
@@ -2251,12 +2219,12 @@ div_delete_with_children_is_409_unless_cascade(void **state)
 
 	/* a leaf goes without cascade */
 	r = api("DELETE", A.admin, NULL, NULL, "/api/v1/divisions/%s", c2);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 4);
 
 	r = api("DELETE", A.admin, NULL, NULL, "/api/v1/divisions/%s?cascade=true", root);
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 1);
 	assert_int_equal(
@@ -2284,7 +2252,7 @@ org_delete_removes_its_divisions(void **state)
 	assert_int_equal(div_count(&A, org), 3);
 	kt_resp *r = api("DELETE", A.admin, NULL, NULL, ORGS "/%s", org);
 
-	assert_status(r, 204);
+	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 0);
 	assert_int_equal(div_count(&A, keep), 1);
@@ -2317,7 +2285,7 @@ another_tenants_ids_are_404_everywhere(void **state)
 	char *child = div_new(A.admin, org, div);
 	char *org_b = org_new(B.admin);
 	char *div_b = div_new(B.admin, org_b, NULL);
-	char *reparent = fmt("{\"parent_id\":\"%s\"}", div_b);
+	char *reparent = kt_strf("{\"parent_id\":\"%s\"}", div_b);
 	const char *v1[] = {"If-Match: \"1\"", NULL};
 	struct {
 		const char *method;
@@ -2325,21 +2293,22 @@ another_tenants_ids_are_404_everywhere(void **state)
 		const char *body;
 		const char *const *h;
 	} routes[] = {
-	    {"GET", fmt(ORGS "/%s", org), NULL, NULL},
-	    {"PATCH", fmt(ORGS "/%s", org), "{\"name\":\"Taken\"}", NULL},
-	    {"PATCH", fmt(ORGS "/%s", org), "{\"name\":\"Taken\"}", v1},
-	    {"DELETE", fmt(ORGS "/%s", org), NULL, NULL},
-	    {"DELETE", fmt(ORGS "/%s", org), NULL, v1},
-	    {"POST", fmt(ORGS "/%s/divisions", org), "{\"name\":\"n\",\"code\":\"Intruder\"}", NULL},
-	    {"GET", fmt(ORGS "/%s/divisions", org), NULL, NULL},
-	    {"GET", fmt(ORGS "/%s/divisions?parent_id=null", org), NULL, NULL},
-	    {"GET", fmt("/api/v1/divisions/%s", div), NULL, NULL},
-	    {"PATCH", fmt("/api/v1/divisions/%s", div), "{\"name\":\"Taken\"}", NULL},
-	    {"PATCH", fmt("/api/v1/divisions/%s", div), "{\"name\":\"Taken\"}", v1},
-	    {"PATCH", fmt("/api/v1/divisions/%s", child), reparent, NULL},
-	    {"DELETE", fmt("/api/v1/divisions/%s", child), NULL, NULL},
-	    {"DELETE", fmt("/api/v1/divisions/%s?cascade=true", div), NULL, NULL},
-	    {"DELETE", fmt("/api/v1/divisions/%s", div), NULL, v1},
+	    {"GET", kt_strf(ORGS "/%s", org), NULL, NULL},
+	    {"PATCH", kt_strf(ORGS "/%s", org), "{\"name\":\"Taken\"}", NULL},
+	    {"PATCH", kt_strf(ORGS "/%s", org), "{\"name\":\"Taken\"}", v1},
+	    {"DELETE", kt_strf(ORGS "/%s", org), NULL, NULL},
+	    {"DELETE", kt_strf(ORGS "/%s", org), NULL, v1},
+	    {"POST", kt_strf(ORGS "/%s/divisions", org), "{\"name\":\"n\",\"code\":\"Intruder\"}",
+	     NULL},
+	    {"GET", kt_strf(ORGS "/%s/divisions", org), NULL, NULL},
+	    {"GET", kt_strf(ORGS "/%s/divisions?parent_id=null", org), NULL, NULL},
+	    {"GET", kt_strf("/api/v1/divisions/%s", div), NULL, NULL},
+	    {"PATCH", kt_strf("/api/v1/divisions/%s", div), "{\"name\":\"Taken\"}", NULL},
+	    {"PATCH", kt_strf("/api/v1/divisions/%s", div), "{\"name\":\"Taken\"}", v1},
+	    {"PATCH", kt_strf("/api/v1/divisions/%s", child), reparent, NULL},
+	    {"DELETE", kt_strf("/api/v1/divisions/%s", child), NULL, NULL},
+	    {"DELETE", kt_strf("/api/v1/divisions/%s?cascade=true", div), NULL, NULL},
+	    {"DELETE", kt_strf("/api/v1/divisions/%s", div), NULL, v1},
 	};
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -2361,7 +2330,7 @@ another_tenants_ids_are_404_everywhere(void **state)
 	json_decref(list);
 
 	/* A's rows are as they were */
-	char *name = fmt("Org %s", code);
+	char *name = kt_strf("Org %s", code);
 
 	assert_int_equal(org_version(&A, org), 1);
 	assert_db_text(A.id, "SELECT name FROM org.organizations WHERE id = $1", org, NULL, name);

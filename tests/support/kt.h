@@ -125,6 +125,14 @@ long long kt_now_ms(void);
 
 /* ---- keel's API (kt_api.c) ---- */
 
+/* Fail the test unless r answered code, showing the body. */
+#define kt_assert_status(r, code)                                                                  \
+	do {                                                                                           \
+		if ((r)->status != (code))                                                                 \
+			fail_msg("HTTP status %ld, expected %d; body: %s", (r)->status, (int)(code),           \
+			         (r)->body);                                                                   \
+	} while (0)
+
 /* A formatted string, malloc'd. */
 char *kt_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
