@@ -66,9 +66,25 @@ keel_traceparent_parse(const char *h, uint8_t trace_id[16], uint8_t parent_id[8]
 void
 keel_trace_new_id(uint8_t *id, int len)
 {
+	/*
+	 * The kernel's randomness, fetched in blocks: a request makes several ids
+	 * (its span, its round trips' spans), and a system call for each cost
+	 * more than the rest of recording a span.  Ids are not secrets; a thread
+	 * only ever hands out each byte once.  len is at most 16.
+	 */
+	static _Thread_local struct {
+		uint8_t bytes[256]; /* getrandom(2) always fills up to 256 bytes at once */
+		size_t used;
+	} pool = {.used = sizeof(pool.bytes)};
+
 	do {
-		if (getrandom(id, (size_t)len, 0) != len)
-			abort();
+		if (pool.used + (size_t)len > sizeof(pool.bytes)) {
+			if (getrandom(pool.bytes, sizeof(pool.bytes), 0) != (ssize_t)sizeof(pool.bytes))
+				abort();
+			pool.used = 0;
+		}
+		memcpy(id, pool.bytes + pool.used, (size_t)len);
+		pool.used += (size_t)len;
 	} while (all_zero(id, len));
 }
 

@@ -9,14 +9,23 @@
  *
  * JSON rather than protobuf: the OpenTelemetry Collector's OTLP/HTTP
  * receiver accepts both; JSON needs no protobuf library and no generated
- * code in keel, and a batch of a few hundred spans costs well under a
- * millisecond of the exporter thread's time.  Ids are hex strings and 64-bit
- * integers decimal strings, as the OTLP JSON mapping prescribes.
+ * code in keel.  Ids are hex strings and 64-bit integers decimal strings, as
+ * the OTLP JSON mapping prescribes.
+ *
+ * The batch is written straight into an arena buffer rather than built as
+ * jansson values: a span is a fixed shape of a few strings, and building it
+ * as objects (two per attribute, each with its hash table) and serializing
+ * them cost about 14 us of CPU per span, two thirds of it in jansson and
+ * malloc (perf, 100,000 spans into a local receiver) -- at ratio 1 and
+ * 15,000 requests/s, more than a third of a core.  Strings are escaped per
+ * RFC 8259; one that is not valid UTF-8 is replaced, since the receiver
+ * would reject the whole batch.  jansson still builds the resource once.
  */
 #include "telemetry/telemetry.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "core/trace.h"
 
 #include <curl/curl.h>
@@ -45,7 +54,7 @@ struct keel_tracer {
 	pthread_t thread;
 	char *url;
 	struct curl_slist *headers;
-	json_t *resource; /* {"attributes": [...]} */
+	char *resource; /* {"attributes":[...]} as JSON text */
 	char *version;
 	uint64_t dropped, exported, failed;
 	int64_t timeout_ms;
@@ -55,15 +64,6 @@ static json_t *
 attr(const char *key, const char *value)
 {
 	return json_pack("{s:s, s:{s:s}}", "key", key, "value", "stringValue", value);
-}
-
-static json_t *
-attr_int(const char *key, long long value)
-{
-	char text[32];
-
-	snprintf(text, sizeof(text), "%lld", value);
-	return json_pack("{s:s, s:{s:s}}", "key", key, "value", "intValue", text);
 }
 
 /* Resource attributes: service.name plus "k=v,k2=v2" of OTEL_RESOURCE_ATTRIBUTES. */
@@ -97,33 +97,67 @@ resource_of(const keel_tracer_opts *o)
 	return json_pack("{s:o}", "attributes", attrs);
 }
 
-static json_t *
-span_json(const stored_span *s)
+/* s as a JSON string. */
+static void
+put_string(keel_buf *b, const char *s)
 {
-	char trace[33], id[17], parent[17], start[24], end[24];
-	json_t *attrs = json_array();
+	size_t n = strlen(s);
+
+	if (!keel_utf8_valid(s, n)) {
+		keel_buf_puts(b, "\"(not valid UTF-8)\"");
+		return;
+	}
+	keel_buf_append(b, "\"", 1);
+	const char *run = s;
+
+	for (const char *p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		keel_buf_append(b, run, (size_t)(p - run));
+		if (c == '"' || c == '\\')
+			keel_buf_printf(b, "\\%c", c);
+		else
+			keel_buf_printf(b, "\\u%04x", c);
+		run = p + 1;
+	}
+	keel_buf_puts(b, run);
+	keel_buf_append(b, "\"", 1);
+}
+
+/* One span of the OTLP JSON mapping. */
+static void
+put_span(keel_buf *b, const stored_span *s)
+{
+	char trace[33], id[17], parent[17];
 
 	keel_trace_hex(s->span.trace_id, 16, trace);
 	keel_trace_hex(s->span.span_id, 8, id);
-	snprintf(start, sizeof(start), "%llu", (unsigned long long)s->span.start_unix_ns);
-	snprintf(end, sizeof(end), "%llu", (unsigned long long)s->span.end_unix_ns);
-	for (int i = 0; i < s->span.nattrs; i++) {
-		json_t *a = s->span.attr_is_int[i] ? attr_int(s->keys[i], s->span.attr_int[i])
-		                                   : attr(s->keys[i], s->values[i]);
-
-		if (a != NULL)
-			json_array_append_new(attrs, a);
-	}
-	json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:{s:i}}", "traceId", trace,
-	                      "spanId", id, "name", s->name, "kind", s->span.kind, "startTimeUnixNano",
-	                      start, "endTimeUnixNano", end, "attributes", attrs, "status", "code",
-	                      s->span.error ? 2 : 0);
-
-	if (j != NULL && s->span.has_parent) {
+	keel_buf_printf(b, "{\"traceId\":\"%s\",\"spanId\":\"%s\",", trace, id);
+	if (s->span.has_parent) {
 		keel_trace_hex(s->span.parent_id, 8, parent);
-		json_object_set_new(j, "parentSpanId", json_string(parent));
+		keel_buf_printf(b, "\"parentSpanId\":\"%s\",", parent);
 	}
-	return j;
+	keel_buf_puts(b, "\"name\":");
+	put_string(b, s->name);
+	keel_buf_printf(b,
+	                ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\","
+	                "\"attributes\":[",
+	                s->span.kind, (unsigned long long)s->span.start_unix_ns,
+	                (unsigned long long)s->span.end_unix_ns);
+	for (int i = 0; i < s->span.nattrs; i++) {
+		keel_buf_puts(b, i > 0 ? ",{\"key\":" : "{\"key\":");
+		put_string(b, s->keys[i]);
+		if (s->span.attr_is_int[i]) {
+			keel_buf_printf(b, ",\"value\":{\"intValue\":\"%lld\"}}", s->span.attr_int[i]);
+		} else {
+			keel_buf_puts(b, ",\"value\":{\"stringValue\":");
+			put_string(b, s->values[i]);
+			keel_buf_puts(b, "}}");
+		}
+	}
+	keel_buf_printf(b, "],\"status\":{\"code\":%d}}", s->span.error ? 2 : 0);
 }
 
 static size_t
@@ -175,22 +209,24 @@ take(keel_tracer *t, stored_span *out)
 static void
 export_batch(keel_tracer *t, CURL *c, const stored_span *batch, int n)
 {
-	json_t *spans = json_array();
+	keel_arena *a = keel_arena_create((size_t)n * 768 + 1024);
+	keel_buf b;
 
+	keel_buf_init(&b, a);
+	keel_buf_printf(
+	    &b, "{\"resourceSpans\":[{\"resource\":%s,\"scopeSpans\":[{\"scope\":", t->resource);
+	keel_buf_puts(&b, "{\"name\":\"keel\",\"version\":");
+	put_string(&b, t->version);
+	keel_buf_puts(&b, "},\"spans\":[");
 	for (int i = 0; i < n; i++) {
-		json_t *j = span_json(&batch[i]);
-
-		if (j != NULL)
-			json_array_append_new(spans, j);
+		if (i > 0)
+			keel_buf_append(&b, ",", 1);
+		put_span(&b, &batch[i]);
 	}
-	json_t *doc =
-	    json_pack("{s:[{s:O, s:[{s:{s:s, s:s}, s:o}]}]}", "resourceSpans", "resource", t->resource,
-	              "scopeSpans", "scope", "name", "keel", "version", t->version, "spans", spans);
-	char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	bool ok = body != NULL && c != NULL && post(t, c, body);
+	keel_buf_puts(&b, "]}]}]}");
+	bool ok = c != NULL && post(t, c, b.data);
 
-	free(body);
-	json_decref(doc);
+	keel_arena_destroy(a);
 	pthread_mutex_lock(&t->lock);
 	if (ok)
 		t->exported += (uint64_t)n;
@@ -265,7 +301,12 @@ keel_tracer_create(const keel_tracer_opts *o)
 			len--;
 		memcpy(t->url + len, "/v1/traces", sizeof("/v1/traces"));
 	}
-	t->resource = resource_of(o);
+	json_t *resource = resource_of(o);
+
+	t->resource = json_dumps(resource, JSON_COMPACT);
+	json_decref(resource);
+	if (t->resource == NULL) /* an attribute that is not valid UTF-8 */
+		t->resource = keel_xstrdup("{\"attributes\":[]}");
 	t->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	if (o->headers != NULL) {
 		/* OTEL_EXPORTER_OTLP_HEADERS: "k=v,k2=v2" (values may be percent-encoded; sent as is) */
@@ -302,7 +343,7 @@ keel_tracer_destroy(keel_tracer *t)
 	if (t->running)
 		pthread_join(t->thread, NULL);
 	curl_slist_free_all(t->headers);
-	json_decref(t->resource);
+	free(t->resource);
 	pthread_cond_destroy(&t->wake);
 	pthread_mutex_destroy(&t->lock);
 	free(t->version);

@@ -194,6 +194,50 @@ spans_reach_the_receiver_linked_and_described(void **state)
 	receiver_stop(r);
 }
 
+/*
+ * Names and attribute values reach the receiver exactly, whatever they hold: quotes,
+ * backslashes and control characters are escaped, UTF-8 passes, and a value that is not
+ * UTF-8 is replaced rather than spoiling the batch (the receiver would reject all of it).
+ */
+static void
+strings_are_escaped_and_the_batch_stays_valid(void **state)
+{
+	(void)state;
+	receiver *r = receiver_start();
+	keel_tracer_opts o = {.endpoint = r->base, .service_version = "1\"2", .queue = 64};
+	keel_tracer *t = keel_tracer_create(&o);
+	keel_span s = {.kind = KEEL_SPAN_INTERNAL, .start_unix_ns = 1, .end_unix_ns = 2};
+	const char *odd = "q\" b\\ n\n t\t c\x01 \xc3\xa9 /{id}";
+
+	got = json_array();
+	keel_trace_new_id(s.trace_id, 16);
+	keel_trace_new_id(s.span_id, 8);
+	keel_span_attr(&s, "odd", odd);
+	keel_span_attr(&s, "not.utf8", "a\xff\xfe");
+	keel_span_attr_int(&s, "negative", -42);
+	assert_true(keel_tracer_record(t, &s, "name \"quoted\" \\ \x1f"));
+	keel_tracer_destroy(t);
+
+	assert_int_equal(json_array_size(got), 1); /* the receiver parsed the batch */
+	json_t *span = find_span(got, "name \"quoted\" \\ \x1f");
+
+	assert_non_null(span);
+	assert_string_equal(attr_of(span, "odd", "stringValue"), odd);
+	assert_string_equal(attr_of(span, "not.utf8", "stringValue"), "(not valid UTF-8)");
+	assert_string_equal(attr_of(span, "negative", "intValue"), "-42");
+	json_t *scope = json_object_get(
+	    json_array_get(
+	        json_object_get(
+	            json_array_get(json_object_get(json_array_get(got, 0), "resourceSpans"), 0),
+	            "scopeSpans"),
+	        0),
+	    "scope");
+
+	assert_string_equal(json_string_value(json_object_get(scope, "version")), "1\"2");
+	json_decref(got);
+	receiver_stop(r);
+}
+
 /* A receiver that takes connections into its backlog and never answers. */
 static int
 silent_listener(int *port)
@@ -259,6 +303,7 @@ main(void)
 	keel_telemetry_global_init();
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(spans_reach_the_receiver_linked_and_described),
+	    cmocka_unit_test(strings_are_escaped_and_the_batch_stays_valid),
 	    cmocka_unit_test(a_hung_receiver_drops_and_never_blocks),
 	};
 	int failed = cmocka_run_group_tests_name("trace_export", tests, NULL, NULL);
