@@ -25,6 +25,7 @@ typedef enum opt_type {
 	OPT_LOGLEVEL,
 	OPT_ADDR,
 	OPT_SIGNUP,
+	OPT_PROXIES,
 } opt_type;
 
 typedef struct opt {
@@ -48,6 +49,9 @@ static const opt opts[] = {
      "worker threads, each with its own database connection (default 2 x cores)"},
     {"KEEL_MAX_CONNECTIONS", OPT_INT, F(max_connections), false, "1024", 1, 65536,
      "concurrent client connections accepted"},
+    {"KEEL_TRUSTED_PROXIES", OPT_PROXIES, F(trusted_proxies), false, NULL, 0, 0,
+     "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; "
+     "unset: none"},
     {"KEEL_DATABASE_URL", OPT_STRING, F(database_url), true, NULL, 0, 0,
      "libpq connection string or URI for serve (role keel_app); unset: PGHOST, PGUSER, ..."},
     {"KEEL_MIGRATE_DATABASE_URL", OPT_STRING, F(migrate_database_url), true, NULL, 0, 0,
@@ -235,6 +239,136 @@ keel_addr_parse(const char *s, struct sockaddr_storage *out, socklen_t *len)
 	return -1;
 }
 
+bool
+keel_ip_parse(const char *s, size_t len, uint8_t out[16])
+{
+	char text[INET6_ADDRSTRLEN];
+	struct in_addr v4;
+
+	if (len == 0 || len >= sizeof(text))
+		return false;
+	memcpy(text, s, len);
+	text[len] = '\0';
+	if (inet_pton(AF_INET, text, &v4) == 1) {
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+		memcpy(out, mapped, sizeof(mapped));
+		memcpy(out + 12, &v4, 4);
+		return true;
+	}
+	return inet_pton(AF_INET6, text, out) == 1;
+}
+
+/* Whether the first prefix bits of a and b agree. */
+static bool
+prefix_equal(const uint8_t *a, const uint8_t *b, unsigned prefix)
+{
+	unsigned whole = prefix / 8, rest = prefix % 8;
+
+	if (memcmp(a, b, whole) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+	return (a[whole] & mask) == (b[whole] & mask);
+}
+
+/* One "ADDR" or "ADDR/N" entry of len bytes (blanks trimmed); why says what is wrong. */
+static bool
+cidr_parse(const char *s, size_t len, keel_cidr *out, char *why, size_t whylen)
+{
+	const char *slash = memchr(s, '/', len);
+	size_t alen = slash != NULL ? (size_t)(slash - s) : len;
+	bool v4 = memchr(s, ':', alen) == NULL;
+	unsigned max = v4 ? 32 : 128, prefix = max;
+
+	if (!keel_ip_parse(s, alen, out->addr)) {
+		snprintf(why, whylen, "\"%.*s\" is not an IP address", (int)(alen > 64 ? 64 : alen), s);
+		return false;
+	}
+	if (slash != NULL) {
+		const char *p = slash + 1, *end = s + len;
+
+		prefix = 0;
+		if (p == end || end - p > 3)
+			goto bad_prefix;
+		for (; p < end; p++) {
+			if (*p < '0' || *p > '9')
+				goto bad_prefix;
+			prefix = prefix * 10 + (unsigned)(*p - '0');
+		}
+		if (prefix > max)
+			goto bad_prefix;
+	}
+	out->prefix = v4 ? prefix + 96 : prefix;
+	for (unsigned b = out->prefix; b < 128; b++) {
+		if (out->addr[b / 8] & (0x80 >> (b % 8))) {
+			snprintf(why, whylen, "\"%.*s\" has bits set after its prefix length",
+			         (int)(len > 64 ? 64 : len), s);
+			return false;
+		}
+	}
+	return true;
+bad_prefix:
+	snprintf(why, whylen, "\"%.*s\": the prefix length must be 0..%u", (int)(len > 64 ? 64 : len),
+	         s, max);
+	return false;
+}
+
+bool
+keel_cidr_list_parse(const char *s, keel_cidr_list *out, char *err, size_t errlen)
+{
+	size_t cap = 0;
+
+	*out = (keel_cidr_list){NULL, 0};
+	if (s[strspn(s, " \t")] == '\0')
+		return true;
+	for (const char *p = s;;) {
+		size_t len = strcspn(p, ",");
+		const char *e = p;
+		size_t elen = len;
+
+		while (elen > 0 && (*e == ' ' || *e == '\t'))
+			e++, elen--;
+		while (elen > 0 && (e[elen - 1] == ' ' || e[elen - 1] == '\t'))
+			elen--;
+		if (elen == 0) {
+			snprintf(err, errlen, "empty entry in the list");
+			goto fail;
+		}
+		if (out->n == cap) {
+			cap = cap ? cap * 2 : 4;
+			out->nets = keel_xrealloc(out->nets, cap * sizeof(*out->nets));
+		}
+		if (!cidr_parse(e, elen, &out->nets[out->n], err, errlen))
+			goto fail;
+		out->n++;
+		if (p[len] == '\0')
+			return true;
+		p += len + 1;
+	}
+fail:
+	keel_cidr_list_free(out);
+	return false;
+}
+
+void
+keel_cidr_list_free(keel_cidr_list *l)
+{
+	free(l->nets);
+	*l = (keel_cidr_list){NULL, 0};
+}
+
+bool
+keel_cidr_list_contains(const keel_cidr_list *l, const uint8_t addr[16])
+{
+	for (size_t i = 0; l != NULL && i < l->n; i++)
+		if (prefix_equal(l->nets[i].addr, addr, l->nets[i].prefix))
+			return true;
+	return false;
+}
+
 /* Read a secret from NAME_FILE; the trailing newline is dropped. NULL on error. */
 static char *
 read_secret_file(const char *path, char *err, size_t errlen, const char *name)
@@ -318,6 +452,14 @@ opt_set(keel_config *cfg, const opt *o, const char *v, char *err, size_t errlen)
 			goto bad;
 		*(char **)field = keel_xstrdup(v);
 		return true;
+	case OPT_PROXIES: {
+		char why[160];
+
+		if (keel_cidr_list_parse(v, (keel_cidr_list *)field, why, sizeof(why)))
+			return true;
+		snprintf(err, errlen, "%s: %s (%s)", o->name, why, o->help);
+		return false;
+	}
 	}
 bad:
 	if (o->secret)
@@ -429,6 +571,8 @@ keel_config_free(keel_config *cfg)
 			free(*field);
 			*field = NULL;
 		}
+		if (opts[i].type == OPT_PROXIES)
+			keel_cidr_list_free((keel_cidr_list *)((char *)cfg + opts[i].offset));
 	}
 }
 

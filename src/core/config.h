@@ -20,6 +20,21 @@
 #include "core/err.h"
 #include "core/log.h"
 
+/*
+ * One network of a trusted-proxy list.  IPv4 is held IPv4-mapped
+ * (::ffff:a.b.c.d, prefix + 96), so one comparison serves both families and
+ * a peer seen on a dual-stack socket still matches its IPv4 entry.
+ */
+typedef struct keel_cidr {
+	uint8_t addr[16];
+	unsigned prefix; /* 0..128 */
+} keel_cidr;
+
+typedef struct keel_cidr_list {
+	keel_cidr *nets; /* keel_xmalloc'd; NULL when empty */
+	size_t n;
+} keel_cidr_list;
+
 typedef struct keel_config {
 	char *listen;                    /* KEEL_LISTEN */
 	char *metrics_listen;            /* KEEL_METRICS_LISTEN; NULL: /metrics on KEEL_LISTEN */
@@ -47,6 +62,7 @@ typedef struct keel_config {
 	int hash_workers;                /* KEEL_HASH_WORKERS */
 	int hash_queue;                  /* KEEL_HASH_QUEUE */
 	int audit_months_ahead;          /* KEEL_AUDIT_MONTHS_AHEAD */
+	keel_cidr_list trusted_proxies;  /* KEEL_TRUSTED_PROXIES; empty: trust no X-Forwarded-For */
 	/* events: the outbox relay and its Kafka producer (docs/events.md) */
 	char *kafka_brokers;              /* KEEL_KAFKA_BROKERS; NULL: no relay in serve */
 	char *kafka_security_protocol;    /* KEEL_KAFKA_SECURITY_PROTOCOL */
@@ -88,5 +104,26 @@ bool keel_duration_parse(const char *s, int64_t *ms_out);
  * "localhost") and a port in 1..65535.  Returns 0, or -1 when malformed.
  */
 int keel_addr_parse(const char *s, struct sockaddr_storage *out, socklen_t *len);
+
+/*
+ * Parse one IP address of len bytes: IPv4 dotted quad or IPv6 text (no zone,
+ * no brackets, no prefix) into 16 bytes, IPv4 as IPv4-mapped IPv6.
+ */
+bool keel_ip_parse(const char *s, size_t len, uint8_t out[16]);
+
+/*
+ * Parse a comma-separated list of addresses and networks ("10.0.0.0/8,
+ * 192.0.2.7, 2001:db8::/32"); blanks around entries are ignored and an empty
+ * string is an empty list.  A network with bits set after its prefix length
+ * is refused (it is nearly always a typo for a wider or narrower network).
+ * On failure returns false with the bad entry and why in err[errlen], and
+ * out is left empty.  Free a parsed list with keel_cidr_list_free().
+ */
+bool keel_cidr_list_parse(const char *s, keel_cidr_list *out, char *err, size_t errlen);
+
+void keel_cidr_list_free(keel_cidr_list *l);
+
+/* True when addr (16 bytes, IPv4 mapped) lies in one of l's networks. */
+bool keel_cidr_list_contains(const keel_cidr_list *l, const uint8_t addr[16]);
 
 #endif

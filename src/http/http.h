@@ -125,7 +125,13 @@ void keel_req_trace_ids(const keel_req *req, uint8_t *trace_id, uint8_t *span_id
 /* Whether this request's trace is sampled (recorded and exported). */
 bool keel_req_sampled(const keel_req *req);
 
-/* The peer's address as text ("127.0.0.1"), "-" when unknown. */
+/*
+ * The client's address as text ("127.0.0.1", "2001:db8::1"), "-" when
+ * unknown: the TCP peer's, or, when the peer is one of the server's trusted
+ * proxies (KEEL_TRUSTED_PROXIES), the right-most address of X-Forwarded-For
+ * that is not itself a trusted proxy.  Used for sign-in throttling, audit
+ * rows and the access log.  Computed once per request.
+ */
 const char *keel_req_client_addr(keel_req *req);
 
 void keel_req_set_principal(keel_req *req, const keel_principal *p);
@@ -237,6 +243,11 @@ typedef struct keel_server_opts {
 	void (*observe)(void *ctx, keel_req *req, int status, double seconds);
 	void *observe_ctx;
 	double trace_ratio; /* 0..1: share of new traces sampled (callers' flags win) */
+	/*
+	 * Peers whose X-Forwarded-For is believed (borrowed, must outlive the
+	 * server); NULL or empty: the TCP peer is always the client.
+	 */
+	const struct keel_cidr_list *trusted_proxies;
 } keel_server_opts;
 
 /* router is borrowed and must outlive the server. */

@@ -6,6 +6,7 @@
 #define KEEL_HTTP_HTTP_INT_H
 
 #include "http/http.h"
+#include "core/config.h"
 #include "core/str.h"
 
 struct MHD_Connection;
@@ -32,6 +33,10 @@ struct keel_req {
 
 	keel_match match;
 	keel_principal principal;
+
+	/* the client's address: who is trusted to name it, and the answer once computed */
+	const keel_cidr_list *trusted;
+	const char *client_addr;
 
 	/* body, collected by the server */
 	keel_buf body;
@@ -72,6 +77,22 @@ int problem_status(keel_err err);
 
 /* Turn the recorded failure into the problem+json response. */
 void problem_render(keel_req *req);
+
+#define KEEL_ADDR_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
+
+/*
+ * The client's address (keel_req_client_addr) from the TCP peer's (16
+ * bytes, IPv4 mapped) and the request's X-Forwarded-For values joined by
+ * commas in the order received (NULL when there were none), as text into
+ * out.  Only a peer in trusted is believed; its list is read from the right,
+ * each trusted hop passing the question to the address before it, and the
+ * first address that is not trusted is the client (all trusted: the
+ * left-most).  An entry that is not an address ends the walk at the last
+ * trusted hop, so a malformed list names a proxy, never whatever a client
+ * wrote further left.
+ */
+void client_addr_pick(const keel_cidr_list *trusted, const uint8_t peer[16], const char *forwarded,
+                      char out[KEEL_ADDR_TEXT_MAX]);
 
 /* Set X-Request-ID from the header when sane, else a new UUIDv7. */
 void req_assign_id(keel_req *req, const char *incoming);

@@ -4,6 +4,12 @@
  * A handler answers once.  keel_req_json(), keel_req_send() and
  * keel_req_no_content() set the response; keel_req_fail() records a failure
  * that problem.c renders.  A second answer is a bug and is logged.
+ *
+ * The client's address is the TCP peer's unless the peer is a trusted proxy
+ * (KEEL_TRUSTED_PROXIES, parsed once at start-up by core/config.c).  Then
+ * X-Forwarded-For is read from the right, where the proxies closest to keel
+ * wrote, skipping trusted hops: everything left of the first untrusted
+ * address was written by someone keel cannot vouch for, the client included.
  */
 #include "http/http_int.h"
 #include "core/alloc.h"
@@ -185,25 +191,128 @@ keel_req_body(const keel_req *req, size_t *len)
 	return req->body.data;
 }
 
+/* addr (16 bytes, IPv4 mapped) as text: dotted quad for IPv4, else IPv6 text. */
+static void
+addr_format(const uint8_t addr[16], char out[KEEL_ADDR_TEXT_MAX])
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	bool v4 = memcmp(addr, mapped, sizeof(mapped)) == 0;
+
+	if (inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? addr + 12 : addr, out, KEEL_ADDR_TEXT_MAX) == NULL)
+		snprintf(out, KEEL_ADDR_TEXT_MAX, "-");
+}
+
+/*
+ * One X-Forwarded-For entry of len bytes: an address, also as "[v6]",
+ * "[v6]:port" or "v4:port", which some proxies write; blanks around it are
+ * ignored.
+ */
+static bool
+forwarded_entry(const char *s, size_t len, uint8_t out[16])
+{
+	while (len > 0 && (*s == ' ' || *s == '\t'))
+		s++, len--;
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+
+	const char *end = s + len, *host = s, *rest = end; /* rest: ":port", or the end */
+	const char *dot = memchr(s, '.', len), *colon = memchr(s, ':', len);
+	size_t hlen = len;
+
+	if (len > 0 && s[0] == '[') {
+		const char *close = memchr(s, ']', len);
+
+		if (close == NULL)
+			return false;
+		host = s + 1;
+		hlen = (size_t)(close - host);
+		rest = close + 1;
+	} else if (dot != NULL && colon != NULL && dot < colon) {
+		hlen = (size_t)(colon - s);
+		rest = colon;
+	}
+	if (rest < end) {
+		if (*rest != ':' || end - rest < 2 || end - rest > 6)
+			return false;
+		for (const char *p = rest + 1; p < end; p++)
+			if (*p < '0' || *p > '9')
+				return false;
+	}
+	return keel_ip_parse(host, hlen, out);
+}
+
+void
+client_addr_pick(const keel_cidr_list *trusted, const uint8_t peer[16], const char *forwarded,
+                 char out[KEEL_ADDR_TEXT_MAX])
+{
+	uint8_t cur[16];
+
+	memcpy(cur, peer, sizeof(cur));
+	if (forwarded != NULL && keel_cidr_list_contains(trusted, cur)) {
+		for (size_t end = strlen(forwarded);;) {
+			size_t start = end;
+
+			while (start > 0 && forwarded[start - 1] != ',')
+				start--;
+			if (!forwarded_entry(forwarded + start, end - start, cur))
+				break; /* cur still holds the last trusted hop */
+			if (!keel_cidr_list_contains(trusted, cur) || start == 0)
+				break;
+			end = start - 1;
+		}
+	}
+	addr_format(cur, out);
+}
+
+/* MHD_KeyValueIterator: append each X-Forwarded-For value to a buffer, comma-separated. */
+static enum MHD_Result
+forwarded_collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	keel_buf *b = cls;
+
+	(void)kind;
+	if (value != NULL && strcasecmp(key, "X-Forwarded-For") == 0) {
+		if (b->len > 0)
+			keel_buf_append(b, ",", 1);
+		keel_buf_append(b, value, strlen(value));
+	}
+	return MHD_YES;
+}
+
 const char *
 keel_req_client_addr(keel_req *req)
 {
+	if (req->client_addr != NULL)
+		return req->client_addr;
 	if (req->conn == NULL)
 		return "-";
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+	uint8_t peer[16] = {[10] = 0xff, [11] = 0xff};
 
-	if (ci == NULL || ci->client_addr == NULL)
+	if (sa != NULL && sa->sa_family == AF_INET)
+		memcpy(peer + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		memcpy(peer, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	else
 		return "-";
-	char buf[INET6_ADDRSTRLEN];
-	const struct sockaddr *sa = ci->client_addr;
-	const void *addr = sa->sa_family == AF_INET6
-	                       ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-	                       : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
 
-	if (inet_ntop(sa->sa_family, addr, buf, sizeof(buf)) == NULL)
-		return "-";
-	return keel_arena_strdup(req->arena, buf);
+	/* X-Forwarded-For is read only from a trusted peer: from anyone else it is the sender's word */
+	const char *forwarded = NULL;
+
+	if (keel_cidr_list_contains(req->trusted, peer)) {
+		keel_buf b;
+
+		keel_buf_init(&b, req->arena);
+		MHD_get_connection_values(req->conn, MHD_HEADER_KIND, forwarded_collect, &b);
+		forwarded = b.len > 0 ? b.data : NULL;
+	}
+	char text[KEEL_ADDR_TEXT_MAX];
+
+	client_addr_pick(req->trusted, peer, forwarded, text);
+	req->client_addr = keel_arena_strdup(req->arena, text);
+	return req->client_addr;
 }
 
 void

@@ -269,6 +269,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 	(void)version;
 	if (req == NULL) {
 		req = req_new(conn, method, url);
+		req->trusted = s->opts.trusted_proxies;
 		*con_cls = req;
 		atomic_fetch_add(&s->inflight, 1);
 		req_assign_id(req, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"));
@@ -298,7 +299,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 }
 
 static void
-access_log(const keel_req *req, enum MHD_RequestTerminationCode toe)
+access_log(keel_req *req, enum MHD_RequestTerminationCode toe)
 {
 	static const char *const outcomes[] = {
 	    [MHD_REQUEST_TERMINATED_COMPLETED_OK] = NULL,
@@ -322,6 +323,7 @@ access_log(const keel_req *req, enum MHD_RequestTerminationCode toe)
 	json_object_set_new(f, "request_id", json_string(req->request_id));
 	json_object_set_new(f, "trace_id", json_string(req->trace_hex));
 	json_object_set_new(f, "span_id", json_string(req->span_hex));
+	json_object_set_new(f, "client_addr", json_string(keel_req_client_addr(req)));
 	if (req->principal.tenant_id != NULL)
 		json_object_set_new(f, "tenant_id", json_string(req->principal.tenant_id));
 	if ((unsigned)toe < sizeof(outcomes) / sizeof(outcomes[0]) && outcomes[toe] != NULL)

@@ -167,6 +167,41 @@ durations_and_addresses(void **state)
 	assert_int_equal(keel_addr_parse(":80", &ss, &len), -1);
 }
 
+static void
+trusted_proxies(void **state)
+{
+	(void)state;
+	keel_config cfg;
+	char err[256];
+	const char *none[] = {"PATH=/bin", NULL};
+	const char *some[] = {"KEEL_TRUSTED_PROXIES=127.0.0.1, 10.0.0.0/8,fd00::/8", NULL};
+	const char *empty[] = {"KEEL_TRUSTED_PROXIES=", NULL};
+	uint8_t a[16];
+
+	assert_int_equal(load(&cfg, err, none), KEEL_OK);
+	assert_int_equal(cfg.trusted_proxies.n, 0);
+	keel_config_free(&cfg);
+	assert_int_equal(load(&cfg, err, some), KEEL_OK);
+	assert_int_equal(cfg.trusted_proxies.n, 3);
+	assert_true(keel_ip_parse("10.20.30.40", 11, a));
+	assert_true(keel_cidr_list_contains(&cfg.trusted_proxies, a));
+	assert_true(keel_ip_parse("fd12::1", 7, a));
+	assert_true(keel_cidr_list_contains(&cfg.trusted_proxies, a));
+	assert_true(keel_ip_parse("127.0.0.2", 9, a));
+	assert_false(keel_cidr_list_contains(&cfg.trusted_proxies, a));
+	keel_config_free(&cfg);
+	assert_null(cfg.trusted_proxies.nets);
+	assert_int_equal(load(&cfg, err, empty), KEEL_OK);
+	assert_int_equal(cfg.trusted_proxies.n, 0);
+	keel_config_free(&cfg);
+	/* a bad entry stops keel at start-up, naming the variable and the entry */
+	expect_error("KEEL_TRUSTED_PROXIES=10.0.0.1/8",
+	             "KEEL_TRUSTED_PROXIES: \"10.0.0.1/8\" has bits");
+	expect_error("KEEL_TRUSTED_PROXIES=127.0.0.1,proxy.example", "\"proxy.example\" is not");
+	expect_error("KEEL_TRUSTED_PROXIES=127.0.0.1,,::1", "KEEL_TRUSTED_PROXIES: empty entry");
+	expect_error("KEEL_TRUSTED_PROXIES_FILE=/tmp/x", "unknown setting KEEL_TRUSTED_PROXIES_FILE");
+}
+
 int
 main(void)
 {
@@ -177,6 +212,7 @@ main(void)
 	    cmocka_unit_test(secret_values_are_not_echoed),
 	    cmocka_unit_test(secrets_from_files),
 	    cmocka_unit_test(durations_and_addresses),
+	    cmocka_unit_test(trusted_proxies),
 	};
 
 	return cmocka_run_group_tests_name("core_config", tests, NULL, NULL);
