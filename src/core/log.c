@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 static keel_log_level log_level = KEEL_LOG_INFO;
+static _Thread_local const keel_log_context *log_context;
 static int log_fd = STDERR_FILENO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -62,6 +63,30 @@ write_all(int fd, const char *p, size_t n)
 }
 
 void
+keel_log_context_set(const keel_log_context *ctx)
+{
+	log_context = ctx;
+}
+
+/* The context's ids the line does not set itself. */
+static void
+add_context(json_t *line)
+{
+	const keel_log_context *c = log_context;
+	const char *keys[] = {"request_id", "trace_id", "span_id", "tenant_id"};
+	const char *values[] = {c->request_id, c->trace_id, c->span_id, c->tenant_id};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = values[i] != NULL ? json_string(values[i]) : NULL;
+
+		if (v != NULL && json_object_get(line, keys[i]) == NULL)
+			json_object_set_new(line, keys[i], v);
+		else
+			json_decref(v);
+	}
+}
+
+void
 keel_log_json(keel_log_level level, const char *msg, json_t *fields)
 {
 	if (!keel_log_enabled(level)) {
@@ -82,6 +107,8 @@ keel_log_json(keel_log_level level, const char *msg, json_t *fields)
 		json_object_update(line, fields);
 		json_decref(fields);
 	}
+	if (log_context != NULL)
+		add_context(line);
 	char *text = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
 	json_decref(line);
 	if (text == NULL)

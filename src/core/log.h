@@ -30,6 +30,18 @@ bool keel_log_enabled(keel_log_level level);
 /* Parse "debug|info|warn|error"; false when unknown. */
 bool keel_log_level_parse(const char *s, keel_log_level *out);
 
+/*
+ * The request a thread is working for: while set, every line the thread writes carries
+ * these ids (those not NULL) as "request_id", "trace_id", "span_id" and "tenant_id", unless
+ * the line sets them itself.  ctx and its strings must stay valid until the context is set
+ * again; NULL clears it.  The HTTP server sets it around each handler and offloaded job.
+ */
+typedef struct keel_log_context {
+	const char *request_id, *trace_id, *span_id, *tenant_id;
+} keel_log_context;
+
+void keel_log_context_set(const keel_log_context *ctx);
+
 /* Write one line with msg and the members of fields (stolen; may be NULL). */
 void keel_log_json(keel_log_level level, const char *msg, json_t *fields);
 
