@@ -23,4 +23,13 @@ format-check:
 	clang-format --dry-run --Werror $(SOURCES)
 
 clean:
-	rm -rf build build-test
+	rm -rf build build-test build-memcheck
+
+# Suites too slow or too long for every `make test` run: valgrind's memcheck
+# on its own (make test runs it too), and the 10-minute soak (SOAK_SECONDS).
+.PHONY: memcheck soak
+memcheck:
+	scripts/test-memcheck
+
+soak:
+	scripts/soak

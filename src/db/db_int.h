@@ -12,6 +12,7 @@
 struct keel_db {
 	PGconn *conn;
 	bool broken;                /* reconnect at next acquire */
+	bool late;                  /* the last round trip had no answer in time */
 	const keel_stmt **prepared; /* statements prepared on this connection */
 	size_t nprepared, capprepared;
 	keel_db_opts opts;         /* strings borrowed from the pool or caller */

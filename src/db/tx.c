@@ -18,6 +18,9 @@
 #include "core/clock.h"
 #include "core/log.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef enum tx_state {
@@ -179,6 +182,48 @@ step_send(PGconn *c, const step *s)
  */
 static bool pipeline_send(keel_db *db, step *steps, int n);
 
+/*
+ * When a round trip begun now must have its answer: the statement timeout
+ * (which PostgreSQL enforces, when it runs at all) plus the connect timeout
+ * as grace.  A server that neither answers nor closes (hung host, dropped
+ * packets) would otherwise keep the worker forever.  No limit without a
+ * statement timeout.
+ */
+static uint64_t
+result_deadline(const keel_db *db)
+{
+	if (db->opts.statement_timeout_ms <= 0)
+		return UINT64_MAX;
+	int64_t grace = db->opts.connect_timeout_ms > 0 ? db->opts.connect_timeout_ms : 5000;
+
+	return keel_clock_mono_ns() + (uint64_t)(db->opts.statement_timeout_ms + grace) * 1000000u;
+}
+
+/*
+ * PQgetResult() that waits at most until deadline (keel_clock_mono_ns()).
+ * Returns NULL with *late set when the deadline passed first; the connection
+ * is then unusable (a result may still be on its way).
+ */
+static PGresult *
+result_by(PGconn *c, uint64_t deadline, bool *late)
+{
+	while (PQisBusy(c)) {
+		uint64_t now = keel_clock_mono_ns();
+
+		if (now >= deadline) {
+			*late = true;
+			return NULL;
+		}
+		uint64_t left = (deadline - now + 999999) / 1000000;
+		struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+		int r = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+
+		if ((r < 0 && errno != EINTR) || (r > 0 && PQconsumeInput(c) == 0))
+			break; /* PQgetResult reports the broken connection */
+	}
+	return PQgetResult(c);
+}
+
 /* Run one pipeline and tell the observer how long the round trip took. */
 static bool
 pipeline_run(keel_db *db, step *steps, int n)
@@ -197,8 +242,10 @@ static bool
 pipeline_send(keel_db *db, step *steps, int n)
 {
 	PGconn *c = db->conn;
-	bool ok = true;
+	bool ok = true, late = false;
+	uint64_t deadline = result_deadline(db);
 
+	db->late = false;
 	for (int i = 0; i < n; i++)
 		steps[i].res = NULL;
 	if (c == NULL || PQenterPipelineMode(c) != 1)
@@ -207,19 +254,27 @@ pipeline_send(keel_db *db, step *steps, int n)
 		ok = step_send(c, &steps[i]);
 	ok = ok && PQpipelineSync(c) == 1;
 	for (int i = 0; i < n && ok; i++) {
-		steps[i].res = PQgetResult(c);
+		steps[i].res = result_by(c, deadline, &late);
 		if (steps[i].res == NULL) {
 			ok = false;
 			break;
 		}
-		for (PGresult *extra; (extra = PQgetResult(c)) != NULL;)
+		for (PGresult *extra; (extra = result_by(c, deadline, &late)) != NULL;)
 			PQclear(extra);
+		ok = !late;
 	}
 	if (ok) {
-		PGresult *sync = PQgetResult(c);
+		PGresult *sync = result_by(c, deadline, &late);
 
 		ok = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
 		PQclear(sync);
+	}
+	if (late) {
+		/* the statements may have run: never retried, the connection is dropped */
+		keel_log_warn("db: no answer from PostgreSQL within the statement timeout");
+		db->late = true;
+		db->broken = true;
+		return false;
 	}
 	if (!ok || PQexitPipelineMode(c) != 1) {
 		db->broken = true;
@@ -297,7 +352,7 @@ exec_once(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res 
 	*retry = false;
 	if (!pipeline_run(tx->db, steps, n)) {
 		steps_clear(steps, n, -1);
-		*retry = first;
+		*retry = first && !tx->db->late;
 		return tx_fail(tx, KEEL_EUNAVAIL, st, NULL);
 	}
 	for (int i = 0; i < n; i++) {
@@ -368,8 +423,22 @@ keel_tx_exec_only(keel_tx *tx, const keel_stmt *st, const char *const *params, k
 static keel_err
 tx_simple(keel_tx *tx, const char *sql)
 {
-	uint64_t start = keel_clock_mono_ns();
-	PGresult *res = PQexec(tx->db->conn, sql);
+	uint64_t start = keel_clock_mono_ns(), deadline = result_deadline(tx->db);
+	PGconn *c = tx->db->conn;
+	PGresult *res = NULL, *r;
+	bool late = false;
+
+	if (PQsendQuery(c, sql) == 1)
+		while ((r = result_by(c, deadline, &late)) != NULL) {
+			PQclear(res);
+			res = r;
+		}
+	if (late) {
+		keel_log_warn("db: no answer from PostgreSQL within the statement timeout");
+		PQclear(res);
+		res = NULL;
+		tx->db->broken = true;
+	}
 
 	if (tx->db->opts.observe != NULL)
 		tx->db->opts.observe(tx->db->opts.observe_ctx, sql,
@@ -378,7 +447,9 @@ tx_simple(keel_tx *tx, const char *sql)
 	keel_err err = KEEL_OK;
 
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		err = db_result_err(tx->db, res);
+		err = res == NULL ? KEEL_EUNAVAIL : db_result_err(tx->db, res);
+		if (res == NULL)
+			tx->db->broken = true;
 		log_failure(err, sql, res, tx->db);
 	}
 	PQclear(res);
