@@ -21,6 +21,14 @@
 #define CURSOR_KIND  0x02
 #define CURSOR_BYTES 24
 
+/*
+ * The instants keel writes as RFC 3339 (keel_clock_format_us): years 0001 to 9999 in UTC.
+ * A time outside them (a crafted cursor, or 0001-01-01T00:00:00+01:00) is a 400 here:
+ * formatted, it would wrap around to another year.
+ */
+#define US_MIN (-62135596800LL * 1000000)     /* 0001-01-01T00:00:00Z */
+#define US_MAX (253402300800LL * 1000000 - 1) /* 9999-12-31T23:59:59.999999Z */
+
 /* The actions the log holds: row changes, and the events of auth.security_events. */
 static const char *const actions[] = {"INSERT",         "UPDATE",
                                       "DELETE",         "SIGN_IN_SUCCEEDED",
@@ -101,6 +109,9 @@ parse_time(keel_req *req, const char *name, const char **out, int64_t *us)
 	if (!keel_clock_parse_rfc3339(t, us))
 		return keel_req_fail(req, KEEL_EMALFORMED, NULL,
 		                     "%s must be an RFC 3339 date-time, like 2026-11-27T15:42:00Z", name);
+	if (*us < US_MIN || *us > US_MAX)
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "%s must be in the years 0001 to 9999 UTC",
+		                     name);
 	char *text = keel_arena_alloc(keel_req_arena(req), KEEL_RFC3339_US_LEN + 1);
 
 	keel_clock_format_us(*us, text);
@@ -123,6 +134,8 @@ parse_cursor(keel_req *req, audit_filter *f)
 		return KEEL_OK;
 	for (int i = 0; i < 8; i++)
 		us = us << 8 | bin[i];
+	if ((int64_t)us < US_MIN || (int64_t)us > US_MAX)
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "cursor is invalid");
 	memcpy(id.b, bin + 8, 16);
 	char *at = keel_arena_alloc(keel_req_arena(req), KEEL_RFC3339_US_LEN + 1);
 	char *text = keel_arena_alloc(keel_req_arena(req), KEEL_UUID_STRLEN + 1);

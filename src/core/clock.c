@@ -152,10 +152,11 @@ keel_clock_parse_rfc3339(const char *s, int64_t *us_out)
 void
 keel_clock_format_us(int64_t us, char *out)
 {
-	int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-	int64_t frac = us - secs * 1000000;
-	int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-	int64_t rem = secs - days * 86400, y;
+	/* floor division without negating: every int64_t is defined, even INT64_MIN */
+	int64_t secs = us / 1000000 - (us % 1000000 < 0);
+	int64_t frac = us % 1000000 + (us % 1000000 < 0 ? 1000000 : 0);
+	int64_t days = secs / 86400 - (secs % 86400 < 0);
+	int64_t rem = secs % 86400 + (secs % 86400 < 0 ? 86400 : 0), y;
 	int m, d;
 
 	civil_from_days(days, &y, &m, &d);

@@ -14,6 +14,13 @@
  * Percent-decoding of the path and query is ours (unescape()): a %00 decodes
  * to the byte 0xFF, which is never valid UTF-8, so a NUL smuggled into a path
  * or query is rejected as malformed instead of silently cutting the string.
+ *
+ * Slow clients: libmicrohttpd's connection timeout only closes a connection
+ * idle for that long, so a client sending its headers one byte a second
+ * (slowloris) would keep its connection for ever, and enough of them would
+ * hold every connection keel accepts.  Each connection therefore also has a
+ * deadline for a request's line and headers (see conn_watch), enforced by a
+ * watchdog thread.
  */
 #include "http/http_int.h"
 #include "core/alloc.h"
@@ -24,13 +31,37 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/*
+ * One open connection and the time by which its current request's line and
+ * headers must have arrived.  When the connection opens or its previous
+ * request ends: twice request_timeout (a connection idle for request_timeout
+ * is libmicrohttpd's to close; this only catches one that trickles); when
+ * the request line is in: request_timeout for the headers.  0 while keel has
+ * the request: a body and the answer are bounded by the idle timeout alone.
+ * Past the deadline the watchdog shuts the socket down, and libmicrohttpd
+ * closes the connection as it would for a client that hung up.  The
+ * watchdog only touches sockets still in the list, which libmicrohttpd's
+ * close notification empties before it closes the socket.
+ *
+ * No deadline ends before libmicrohttpd's idle timeout would for a client
+ * that sent nothing more: a client cut off here is one that kept sending,
+ * too slowly.
+ */
+typedef struct conn_watch {
+	MHD_socket fd;
+	_Atomic uint64_t deadline_ns; /* monotonic; 0: none; UINT64_MAX: cut off already */
+	struct conn_watch *prev, *next;
+} conn_watch;
 
 struct keel_server {
 	keel_server_opts opts;
@@ -39,6 +70,14 @@ struct keel_server {
 	struct MHD_Daemon *daemon;
 	atomic_int inflight;
 	atomic_bool stopping;
+
+	/* slow clients (conn_watch) */
+	pthread_mutex_t watch_lock;
+	pthread_cond_t watch_wake;
+	conn_watch *watched; /* every open connection */
+	bool watch_stop;
+	bool watchdog_started;
+	pthread_t watchdog;
 };
 
 static int
@@ -108,12 +147,49 @@ is_json_type(const char *ct)
 	       strncasecmp(cs + 8, "\"utf-8\"", 7) == 0;
 }
 
+static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	int *n = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, "Content-Length") == 0)
+		n[0]++;
+	else if (strcasecmp(key, "Transfer-Encoding") == 0)
+		n[1]++;
+	return MHD_YES;
+}
+
+/*
+ * A body whose length another server could read differently (RFC 9112, 6.3):
+ * two Content-Length headers, or one with Transfer-Encoding.  libmicrohttpd
+ * takes the first Content-Length, or the chunked framing; a gateway in front
+ * that took the other would see a different request boundary, so such a
+ * request is refused and its connection closed (request smuggling).
+ */
+static bool
+framing_ambiguous(struct MHD_Connection *conn)
+{
+	int n[2] = {0, 0};
+
+	if (conn != NULL)
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, n);
+	return n[0] > 1 || (n[0] > 0 && n[1] > 0);
+}
+
 /* Everything before the handler: the checks that make a request well-formed. */
 static keel_err
 precheck(keel_server *s, keel_req *req)
 {
 	const char *bad = NULL;
 
+	if (framing_ambiguous(req->conn)) {
+		keel_req_set_header(req, "Connection", "close");
+		return keel_req_fail(req, KEEL_EMALFORMED, NULL,
+		                     "the request's length is ambiguous: give one Content-Length, or"
+		                     " Transfer-Encoding alone");
+	}
 	if (req->body_too_large)
 		return keel_req_fail(req, KEEL_ETOOLARGE, NULL, "request body exceeds %d bytes",
 		                     KEEL_HTTP_BODY_LIMIT);
@@ -258,6 +334,116 @@ announced_too_large(struct MHD_Connection *conn)
 	return errno != 0 || n > KEEL_HTTP_BODY_LIMIT;
 }
 
+/* The conn_watch of a connection (NULL only if it was never registered). */
+static conn_watch *
+watch_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* A deadline n request timeouts from now. */
+static uint64_t
+watch_deadline(const keel_server *s, int n)
+{
+	return keel_clock_mono_ns() + (uint64_t)n * (uint64_t)s->opts.request_timeout_ms * 1000000u;
+}
+
+/* Give conn's next request (n = 2) or the headers of the current one (n = 1) their time. */
+static void
+watch_arm(keel_server *s, struct MHD_Connection *conn, int n)
+{
+	conn_watch *w = watch_of(conn);
+
+	if (w != NULL)
+		atomic_store(&w->deadline_ns, watch_deadline(s, n));
+}
+
+/* MHD_NotifyConnectionCallback: keep the list of open connections. */
+static void
+watch_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+             enum MHD_ConnectionNotificationCode toe)
+{
+	keel_server *s = cls;
+	conn_watch *w = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		w = keel_xcalloc(1, sizeof(*w));
+		w->fd = ci != NULL ? ci->connect_fd : MHD_INVALID_SOCKET;
+		atomic_init(&w->deadline_ns, watch_deadline(s, 2));
+		pthread_mutex_lock(&s->watch_lock);
+		w->next = s->watched;
+		if (s->watched != NULL)
+			s->watched->prev = w;
+		s->watched = w;
+		pthread_mutex_unlock(&s->watch_lock);
+		*socket_context = w;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && w != NULL) {
+		pthread_mutex_lock(&s->watch_lock);
+		if (w->prev != NULL)
+			w->prev->next = w->next;
+		else
+			s->watched = w->next;
+		if (w->next != NULL)
+			w->next->prev = w->prev;
+		pthread_mutex_unlock(&s->watch_lock);
+		free(w);
+		*socket_context = NULL;
+	}
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request line is in; the headers get their own time. */
+static void *
+watch_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)uri;
+	watch_arm(cls, conn, 1);
+	return NULL; /* the access handler's first call sees no request yet */
+}
+
+/* Shut down the sockets of connections past their deadline, until told to stop. */
+static void *
+watchdog_run(void *arg)
+{
+	keel_server *s = arg;
+	int64_t tick_ms = s->opts.request_timeout_ms < 1000 ? s->opts.request_timeout_ms / 4 + 1 : 250;
+
+	pthread_mutex_lock(&s->watch_lock);
+	while (!s->watch_stop) {
+		uint64_t now = keel_clock_mono_ns();
+		int cut = 0;
+
+		for (conn_watch *w = s->watched; w != NULL; w = w->next) {
+			uint64_t d = atomic_load(&w->deadline_ns);
+
+			/* the exchange fails if the headers arrived meanwhile (0) */
+			if (d != 0 && d != UINT64_MAX && now > d && w->fd != MHD_INVALID_SOCKET &&
+			    atomic_compare_exchange_strong(&w->deadline_ns, &d, UINT64_MAX)) {
+				shutdown(w->fd, SHUT_RDWR);
+				cut++;
+			}
+		}
+		if (cut > 0)
+			keel_log_info("http: disconnected %d client%s too slow to send a request's headers"
+			              " (KEEL_REQUEST_TIMEOUT %lld ms)",
+			              cut, cut == 1 ? "" : "s", (long long)s->opts.request_timeout_ms);
+		struct timespec until;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += (long)(tick_ms % 1000) * 1000000L;
+		until.tv_sec += (time_t)(tick_ms / 1000) + until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->watch_wake, &s->watch_lock, &until);
+	}
+	pthread_mutex_unlock(&s->watch_lock);
+	return NULL;
+}
+
 static enum MHD_Result
 access_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                const char *version, const char *upload_data, size_t *upload_data_size,
@@ -268,6 +454,10 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 
 	(void)version;
 	if (req == NULL) {
+		conn_watch *w = watch_of(conn);
+
+		if (w != NULL) /* the headers are in: keel has the request now */
+			atomic_store(&w->deadline_ns, 0);
 		req = req_new(conn, method, url);
 		req->trusted = s->opts.trusted_proxies;
 		*con_cls = req;
@@ -276,6 +466,8 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 		req_assign_trace(req, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
 		                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "tracestate"),
 		                 s->opts.trace_ratio);
+		if (framing_ambiguous(conn))
+			return respond(s, req); /* before reading a body of unknown length */
 		if (announced_too_large(conn)) {
 			req->body_too_large = true;
 			return respond(s, req);
@@ -283,7 +475,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 		return MHD_YES;
 	}
 	if (req->status != 0) {
-		*upload_data_size = 0; /* answered already (413): discard the rest */
+		*upload_data_size = 0; /* answered already (413, 400): discard the rest */
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -338,7 +530,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	keel_server *s = cls;
 	keel_req *req = *con_cls;
 
-	(void)conn;
+	watch_arm(s, conn, 2); /* the next request on this connection */
 	if (req == NULL)
 		return;
 	if (keel_log_enabled(KEEL_LOG_INFO))
@@ -376,6 +568,13 @@ keel_server_create(const keel_server_opts *opts, const keel_router *router)
 	s->router = router;
 	atomic_init(&s->inflight, 0);
 	atomic_init(&s->stopping, false);
+	pthread_mutex_init(&s->watch_lock, NULL);
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->watch_wake, &ca);
+	pthread_condattr_destroy(&ca);
 	return s;
 }
 
@@ -401,12 +600,15 @@ keel_server_start(keel_server *s, char *err, size_t errlen)
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)s->opts.workers, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->opts.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-	    MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_CONNECTION, watch_notify, s, MHD_OPTION_URI_LOG_CALLBACK,
+	    watch_request_line, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		snprintf(err, errlen, "could not listen on %s", s->opts.listen);
 		return KEEL_EUNAVAIL;
 	}
+	if (s->opts.request_timeout_ms > 0 && pthread_create(&s->watchdog, NULL, watchdog_run, s) == 0)
+		s->watchdog_started = true;
 	return KEEL_OK;
 }
 
@@ -431,6 +633,14 @@ keel_server_stop(keel_server *s, int64_t timeout_ms)
 		              (long long)timeout_ms);
 	MHD_stop_daemon(s->daemon);
 	s->daemon = NULL;
+	if (s->watchdog_started) {
+		pthread_mutex_lock(&s->watch_lock);
+		s->watch_stop = true;
+		pthread_cond_signal(&s->watch_wake);
+		pthread_mutex_unlock(&s->watch_lock);
+		pthread_join(s->watchdog, NULL);
+		s->watchdog_started = false;
+	}
 }
 
 void
@@ -439,6 +649,8 @@ keel_server_destroy(keel_server *s)
 	if (s == NULL)
 		return;
 	keel_server_stop(s, 0);
+	pthread_cond_destroy(&s->watch_wake);
+	pthread_mutex_destroy(&s->watch_lock);
 	free(s->listen);
 	free(s);
 }

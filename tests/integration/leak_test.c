@@ -1,0 +1,2495 @@
+/*
+ * The tenant-leak property test: a seeded random walk of API calls by the
+ * users of five tenants, asserting after every response that nothing of
+ * another tenant is in it and that its status is the one a model of each
+ * tenant's data predicts, and comparing the model with the database.
+ *
+ * Each tenant has an owner, an admin, a member and a viewer, signed in once
+ * (password hashing is slow under ASan); every call is made by one of them
+ * at random.  The walk creates, reads, lists (keyset pages, ?status=, ?q=,
+ * ?parent_id=), updates (with and without If-Match, stale ones too) and
+ * deletes organizations, divisions and users, queries the audit log, reads
+ * and renames the tenant, and makes crafted requests from what the other
+ * tenants' responses showed: their organization, division and user ids in
+ * paths, filters and parent_id, their cursors, codes, Idempotency-Keys and
+ * tenant ids (X-Tenant-ID).  Every name, code and email carries its
+ * tenant's marker (LkT<n>x).  After every response:
+ *
+ *   - the raw headers and body hold no marker of another tenant, and no id
+ *     another tenant's responses or sign-up gave (a 4xx may echo what the
+ *     request itself sent, as the problem's instance does);
+ *   - the status is exactly the model's: 403 for a role too low, 404 for
+ *     another tenant's ids and for rows deleted, 409, 412, 422 where the
+ *     rules say, else 200/201/204 with every field as the model has it, and
+ *     a list page is exactly the model's rows after the cursor (a cursor of
+ *     another tenant is only a position in the caller's own rows), and a 404
+ *     for another tenant's id reads like the one for an id of no row at all;
+ *   - per entity, the audit log has exactly one row per change it saw.
+ *
+ * Periodically and at the end the model is compared with the database, as
+ * keel_owner with each tenant set (row-level security is forced on the
+ * owner too): organizations, divisions, users, and the audit rows of each.
+ *
+ * The seed comes from KEEL_TEST_SEED or the clock and is printed at the
+ * start and on failure; the number of calls from KEEL_LEAK_CALLS (default
+ * 10,000; taken out of the environment before keel starts, which refuses
+ * KEEL_* settings it does not know).  Each tenant walks on a thread of its own (only it changes its
+ * rows, so its model is exact) and reads the others' observations from a
+ * shared, locked pool; KEEL_LEAK_THREADS=1 walks all five round-robin on one
+ * thread, so that the crafted requests, too, repeat exactly for a seed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "kt.h"
+
+#define PASSWORD "correct horse battery staple"
+#define ORGS     "/api/v1/organizations"
+#define NT       5   /* tenants */
+#define POOL     64  /* observations kept per tenant and kind */
+#define CHECK_DB 400 /* compare with the database every this many calls of a tenant */
+
+enum role { OWNER, ADMIN, MEMBER, VIEWER, NROLES };
+
+static const char *const role_names[] = {"owner", "admin", "member", "viewer"};
+
+/* ---- the model of one tenant ---- */
+
+typedef struct org_m {
+	char id[37];
+	char *name, *code, *description, *status;
+	json_t *settings;
+	long version;
+	int audit; /* audit rows of it */
+	bool alive;
+} org_m;
+
+typedef struct div_m {
+	char id[37];
+	int org, parent; /* indexes into orgs and divs; parent -1: a top-level division */
+	char *name, *code, *description;
+	long version;
+	int audit;
+	bool alive;
+} div_m;
+
+typedef struct user_m {
+	char id[37];
+	char *email;
+	int role;
+	bool active;
+	long version;
+	int audit;
+	bool alive;
+	bool actor; /* one of the four signed in: never changed */
+} user_m;
+
+typedef struct runner runner;
+
+typedef struct walker {
+	int idx;
+	char marker[8]; /* "LkT3x" */
+	char slug[32];
+	char *tenant_id;
+	char *tenant_name;
+	long tenant_version;
+	char *token[NROLES];
+	int actor[NROLES]; /* index into users */
+	org_m *orgs;
+	int norgs;
+	div_m *divs;
+	int ndivs;
+	user_m *users;
+	int nusers;
+	int seq;
+	char *used_keys[64]; /* other tenants' Idempotency-Keys this one used */
+	int nused;
+	uint64_t rng;
+	long calls, target;
+	CURL *curl;
+	PGconn *pg; /* keel_owner */
+	runner *run;
+	/* the request in flight, for failure messages and the echo rule */
+	char *req_text;
+	const char *op;
+	int role; /* of the call in flight; -1: none */
+} walker;
+
+/* ---- shared between the walkers ---- */
+
+typedef struct ring {
+	char *item[POOL];
+	unsigned n;
+} ring;
+
+enum obs {
+	OBS_ORG,
+	OBS_DIV,
+	OBS_USER,
+	OBS_CODE,
+	OBS_ORG_CURSOR,
+	OBS_DIV_CURSOR,
+	OBS_USER_CURSOR,
+	OBS_AUDIT_CURSOR,
+	OBS_KEY,
+	NOBS
+};
+
+static struct {
+	pthread_mutex_t lock;
+	ring obs[NT][NOBS];
+} shared = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Which tenant an id belongs to: an open-addressing set of every id handed out. */
+#define IDS_CAP (1u << 17)
+
+static struct {
+	pthread_rwlock_t lock;
+	char (*id)[37];
+	signed char *tenant;
+	unsigned count;
+} ids = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+
+struct runner {
+	jmp_buf jb;
+	pthread_t thread;
+	walker **walkers;
+	int nwalkers;
+};
+
+static kt_keel *srv;
+static walker W[NT];
+static unsigned long long seed;
+static long n_calls, n_threads; /* KEEL_LEAK_CALLS, KEEL_LEAK_THREADS */
+static atomic_bool stop_all;
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *failure; /* the first failure, reported by the main thread */
+
+/* The kinds of call, counted (and by status) for the summary. */
+enum op {
+	OP_ORG_CREATE,
+	OP_ORG_GET,
+	OP_ORG_LIST,
+	OP_ORG_PATCH,
+	OP_ORG_DELETE,
+	OP_DIV_CREATE,
+	OP_DIV_GET,
+	OP_DIV_LIST,
+	OP_DIV_PATCH,
+	OP_DIV_DELETE,
+	OP_USER_CREATE,
+	OP_USER_GET,
+	OP_USER_LIST,
+	OP_USER_PATCH,
+	OP_USER_DELETE,
+	OP_AUDIT,
+	OP_TENANT,
+	OP_ME,
+	OP_FOREIGN_ID,
+	OP_FOREIGN_CURSOR,
+	OP_FOREIGN_OTHER,
+	OP_DB_CHECK,
+	N_OPS
+};
+
+static const char *const op_names[N_OPS] = {
+    "org create",     "org get",        "org list page", "org patch",   "org delete",  "div create",
+    "div get",        "div list page",  "div patch",     "div delete",  "user create", "user get",
+    "user list page", "user patch",     "user delete",   "audit query", "tenant",      "me",
+    "foreign id",     "foreign cursor", "foreign other", "db check"};
+static atomic_long op_count[N_OPS], status_count[600];
+
+/* ---- failing from any thread ---- */
+
+static void walk_fail(walker *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+static void
+walk_fail(walker *w, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[4096];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&fail_lock);
+	if (failure == NULL)
+		failure = kt_strf("seed %llu (KEEL_TEST_SEED=%llu reproduces), tenant %d, its call %ld"
+		                  " (%s by the %s):\n%s\nrequest: %s",
+		                  seed, seed, w->idx, w->calls, w->op ? w->op : "-",
+		                  w->role >= 0 ? role_names[w->role] : "nobody", msg,
+		                  w->req_text ? w->req_text : "-");
+	pthread_mutex_unlock(&fail_lock);
+	atomic_store(&stop_all, true);
+	longjmp(w->run->jb, 1);
+}
+
+/* ---- randomness (xorshift64*, one stream per tenant) ---- */
+
+static uint64_t
+rnd64(walker *w)
+{
+	w->rng ^= w->rng >> 12;
+	w->rng ^= w->rng << 25;
+	w->rng ^= w->rng >> 27;
+	return w->rng * 2685821657736338717ull;
+}
+
+static int
+rnd(walker *w, int n)
+{
+	return n <= 1 ? 0 : (int)(rnd64(w) % (uint64_t)n);
+}
+
+static bool
+chance(walker *w, int percent)
+{
+	return rnd(w, 100) < percent;
+}
+
+/* ---- the id registry and the observation pool ---- */
+
+static unsigned
+id_hash(const char *id)
+{
+	unsigned h = 2166136261u;
+
+	for (int i = 0; i < 36; i++)
+		h = (h ^ (unsigned char)id[i]) * 16777619u;
+	return h & (IDS_CAP - 1);
+}
+
+static void
+id_register(walker *w, const char *id, int tenant)
+{
+	if (strlen(id) != 36)
+		walk_fail(w, "not an id: \"%s\"", id);
+	pthread_rwlock_wrlock(&ids.lock);
+	unsigned h = id_hash(id);
+
+	while (ids.tenant[h] >= 0 && strcmp(ids.id[h], id) != 0)
+		h = (h + 1) & (IDS_CAP - 1);
+	if (ids.tenant[h] >= 0 && ids.tenant[h] != tenant) {
+		pthread_rwlock_unlock(&ids.lock);
+		walk_fail(w, "id %s of tenant %d was shown to tenant %d before", id, ids.tenant[h], tenant);
+	}
+	if (ids.tenant[h] < 0) {
+		memcpy(ids.id[h], id, 37);
+		ids.tenant[h] = (signed char)tenant;
+		if (++ids.count > IDS_CAP / 2)
+			abort(); /* the walk is far larger than planned */
+	}
+	pthread_rwlock_unlock(&ids.lock);
+}
+
+/* The tenant of id (36 characters at p), or -1. */
+static int
+id_owner(const char *p)
+{
+	int t = -1;
+
+	pthread_rwlock_rdlock(&ids.lock);
+	for (unsigned h = id_hash(p); ids.tenant[h] >= 0; h = (h + 1) & (IDS_CAP - 1))
+		if (memcmp(ids.id[h], p, 36) == 0) {
+			t = ids.tenant[h];
+			break;
+		}
+	pthread_rwlock_unlock(&ids.lock);
+	return t;
+}
+
+static void
+observe(walker *w, enum obs kind, const char *text)
+{
+	pthread_mutex_lock(&shared.lock);
+	ring *r = &shared.obs[w->idx][kind];
+
+	free(r->item[r->n % POOL]);
+	r->item[r->n % POOL] = strdup(text);
+	r->n++;
+	pthread_mutex_unlock(&shared.lock);
+}
+
+/* Something another tenant saw of kind (malloc'd), and which tenant in *from; NULL if none yet. */
+static char *
+foreign(walker *w, enum obs kind, int *from)
+{
+	int t = (w->idx + 1 + rnd(w, NT - 1)) % NT;
+	char *v = NULL;
+
+	pthread_mutex_lock(&shared.lock);
+	ring *r = &shared.obs[t][kind];
+
+	if (r->n > 0)
+		v = strdup(r->item[(unsigned)rnd(w, (int)(r->n < POOL ? r->n : POOL))]);
+	pthread_mutex_unlock(&shared.lock);
+	if (from != NULL)
+		*from = t;
+	return v;
+}
+
+/* ---- HTTP ---- */
+
+typedef struct grow {
+	char *p;
+	size_t len;
+} grow;
+
+static size_t
+collect(char *data, size_t size, size_t n, void *arg)
+{
+	grow *g = arg;
+	size_t add = size * n;
+
+	g->p = realloc(g->p, g->len + add + 1);
+	memcpy(g->p + g->len, data, add);
+	g->len += add;
+	g->p[g->len] = '\0';
+	return add;
+}
+
+static bool
+is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* A lowercase canonical UUID at p (36 characters of len)? */
+static bool
+uuid_at(const char *p, size_t len)
+{
+	if (len < 36 || p[8] != '-' || p[13] != '-' || p[18] != '-' || p[23] != '-')
+		return false;
+	for (int i = 0; i < 36; i++)
+		if (i != 8 && i != 13 && i != 18 && i != 23 && !is_hex(p[i]))
+			return false;
+	return true;
+}
+
+/* The request sent contains the 36 (or 5) characters at p? */
+static bool
+sent(const walker *w, const char *p, size_t n, bool nocase)
+{
+	size_t len = w->req_text ? strlen(w->req_text) : 0;
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (nocase ? strncasecmp(w->req_text + i, p, n) == 0 : strncmp(w->req_text + i, p, n) == 0)
+			return true;
+	return false;
+}
+
+/* Nothing of another tenant in text (see the file header). */
+static void
+scan(walker *w, const char *text, size_t len, long status)
+{
+	bool echo_ok = status >= 400;
+
+	for (size_t i = 0; i + 5 <= len; i++) {
+		const char *p = text + i;
+
+		if (uuid_at(p, len - i)) {
+			int t = id_owner(p);
+
+			if (t >= 0 && t != w->idx && !(echo_ok && sent(w, p, 36, false)))
+				walk_fail(w,
+				          "LEAK: id %.36s of tenant %d in a response to tenant %d (HTTP %ld):\n%s",
+				          p, t, w->idx, status, text);
+			i += 35;
+			continue;
+		}
+		if ((p[0] == 'L' || p[0] == 'l') && (p[1] == 'k' || p[1] == 'K') &&
+		    (p[2] == 'T' || p[2] == 't') && p[3] >= '0' && p[3] < '0' + NT &&
+		    (p[4] == 'x' || p[4] == 'X') && p[3] - '0' != w->idx &&
+		    !(echo_ok && sent(w, p, 5, true)))
+			walk_fail(w,
+			          "LEAK: marker %.5s of tenant %d in a response to tenant %d (HTTP %ld):\n%s",
+			          p, p[3] - '0', w->idx, status, text);
+	}
+}
+
+/*
+ * One call of the walk: method on path with the role's token (role -1: none)
+ * and body (JSON) or NULL, plus extra headers.  Counts it, scans the answer
+ * for leaks and returns it.
+ */
+static kt_resp *
+call(walker *w, enum op op, int role, const char *const *extra, const char *method,
+     const char *body, const char *path)
+{
+	struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+	grow b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
+	char *url = kt_strf("%s%s", srv->base, path);
+	kt_resp *r = calloc(1, sizeof(*r));
+	char auth[2048];
+
+	free(w->req_text);
+	w->req_text = kt_strf("%s %s%s%s%s%s", method, path, body ? " " : "", body ? body : "",
+	                      extra && extra[0] ? " " : "", extra && extra[0] ? extra[0] : "");
+	w->op = op_names[op];
+	w->role = role;
+	if (role >= 0) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->token[role]);
+		hl = curl_slist_append(hl, auth);
+	}
+	if (body != NULL)
+		hl = curl_slist_append(hl, "Content-Type: application/json");
+	for (const char *const *e = extra; e != NULL && *e != NULL; e++)
+		hl = curl_slist_append(hl, *e);
+	curl_easy_reset(w->curl);
+	curl_easy_setopt(w->curl, CURLOPT_URL, url);
+	curl_easy_setopt(w->curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(w->curl, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(w->curl, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
+	if (body != NULL) {
+		curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	}
+	CURLcode rc = curl_easy_perform(w->curl);
+
+	curl_slist_free_all(hl);
+	free(url);
+	if (rc != CURLE_OK)
+		walk_fail(w, "transport error: %s", curl_easy_strerror(rc));
+	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	r->body = b.p;
+	r->len = b.len;
+	r->headers = h.p;
+	r->json = json_loadb(b.p, b.len, 0, NULL);
+	w->calls++;
+	atomic_fetch_add(&op_count[op], 1);
+	atomic_fetch_add(&status_count[r->status >= 0 && r->status < 600 ? r->status : 0], 1);
+	scan(w, r->headers, h.len, r->status);
+	scan(w, r->body, r->len, r->status);
+	if (r->status >= 500)
+		walk_fail(w, "HTTP %ld: %s", r->status, r->body);
+	return r;
+}
+
+/* The status must be want; a failure is problem+json with that status. */
+static void
+expect_status(walker *w, const kt_resp *r, long want)
+{
+	if (r->status != want)
+		walk_fail(w, "HTTP %ld, the model expected %ld: %s", r->status, want, r->body);
+	if (want >= 400) {
+		char *ct = kt_header(r, "Content-Type");
+		bool ok = ct != NULL && strcmp(ct, "application/problem+json") == 0 &&
+		          json_integer_value(json_object_get(r->json, "status")) == want;
+
+		free(ct);
+		if (!ok)
+			walk_fail(w, "HTTP %ld is not a problem+json of that status: %s", want, r->body);
+	}
+}
+
+/* ---- model helpers ---- */
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "(not a string)";
+}
+
+static long
+jlong(const json_t *o, const char *key)
+{
+	return (long)json_integer_value(json_object_get(o, key));
+}
+
+static int
+pick_role(walker *w)
+{
+	int n = rnd(w, 100);
+
+	return n < 30 ? OWNER : n < 70 ? ADMIN : n < 85 ? MEMBER : VIEWER;
+}
+
+static bool
+is_admin(int role)
+{
+	return role <= ADMIN;
+}
+
+/* A random live organization's index, or -1. */
+static int
+live_org(walker *w)
+{
+	int n = 0, pick = -1;
+
+	for (int i = 0; i < w->norgs; i++)
+		if (w->orgs[i].alive && rnd(w, ++n) == 0)
+			pick = i;
+	return pick;
+}
+
+/* A random live division of org (-1: of any organization), or -1. */
+static int
+live_div(walker *w, int org)
+{
+	int n = 0, pick = -1;
+
+	for (int i = 0; i < w->ndivs; i++)
+		if (w->divs[i].alive && (org < 0 || w->divs[i].org == org) && rnd(w, ++n) == 0)
+			pick = i;
+	return pick;
+}
+
+/* A random dead entity index of kind (0 orgs, 1 divs, 2 users), or -1. */
+static int
+dead_one(walker *w, int kind)
+{
+	int n = 0, pick = -1, count = kind == 0 ? w->norgs : kind == 1 ? w->ndivs : w->nusers;
+
+	for (int i = 0; i < count; i++) {
+		bool alive = kind == 0   ? w->orgs[i].alive
+		             : kind == 1 ? w->divs[i].alive
+		                         : w->users[i].alive;
+
+		if (!alive && rnd(w, ++n) == 0)
+			pick = i;
+	}
+	return pick;
+}
+
+static int
+count_live_orgs(const walker *w)
+{
+	int n = 0;
+
+	for (int i = 0; i < w->norgs; i++)
+		n += w->orgs[i].alive;
+	return n;
+}
+
+static int
+count_live_divs(const walker *w)
+{
+	int n = 0;
+
+	for (int i = 0; i < w->ndivs; i++)
+		n += w->divs[i].alive;
+	return n;
+}
+
+/* A well-formed id of no row anywhere (version 7, from a far future millisecond). */
+static char *
+nowhere_id(walker *w)
+{
+	return kt_strf("ffff%04x-%04x-7%03x-8%03x-%012llx", rnd(w, 65536), rnd(w, 65536), rnd(w, 4096),
+	               rnd(w, 4096), (unsigned long long)(rnd64(w) & 0xffffffffffffull));
+}
+
+/* ASCII case-insensitive substring. */
+static bool
+contains_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return true;
+	return n == 0;
+}
+
+static char *
+etag_header(long version)
+{
+	return kt_strf("If-Match: \"%ld\"", version);
+}
+
+/* ---- checking rendered resources against the model ---- */
+
+static void
+check_org(walker *w, const json_t *o, const org_m *m)
+{
+	if (strcmp(jstr(o, "id"), m->id) != 0 || strcmp(jstr(o, "tenant_id"), w->tenant_id) != 0 ||
+	    strcmp(jstr(o, "name"), m->name) != 0 || strcmp(jstr(o, "code"), m->code) != 0 ||
+	    strcmp(jstr(o, "description"), m->description) != 0 ||
+	    strcmp(jstr(o, "status"), m->status) != 0 || jlong(o, "version") != m->version ||
+	    !json_equal(json_object_get(o, "settings"), m->settings)) {
+		char *text = json_dumps(o, JSON_COMPACT), *want = json_dumps(m->settings, JSON_COMPACT);
+
+		walk_fail(w,
+		          "organization %s is %s; the model has name \"%s\" code %s status %s version %ld"
+		          " settings %s",
+		          m->id, text, m->name, m->code, m->status, m->version, want);
+	}
+}
+
+static void
+check_div(walker *w, const json_t *o, const div_m *m)
+{
+	const char *parent = json_string_value(json_object_get(o, "parent_id"));
+
+	if (strcmp(jstr(o, "id"), m->id) != 0 || strcmp(jstr(o, "tenant_id"), w->tenant_id) != 0 ||
+	    strcmp(jstr(o, "organization_id"), w->orgs[m->org].id) != 0 ||
+	    (m->parent < 0 ? parent != NULL
+	                   : parent == NULL || strcmp(parent, w->divs[m->parent].id) != 0) ||
+	    strcmp(jstr(o, "name"), m->name) != 0 || strcmp(jstr(o, "code"), m->code) != 0 ||
+	    strcmp(jstr(o, "description"), m->description) != 0 || jlong(o, "version") != m->version) {
+		char *text = json_dumps(o, JSON_COMPACT);
+
+		walk_fail(w, "division %s is %s; the model has name \"%s\" code %s parent %s version %ld",
+		          m->id, text, m->name, m->code, m->parent < 0 ? "null" : w->divs[m->parent].id,
+		          m->version);
+	}
+}
+
+static void
+check_user(walker *w, const json_t *o, const user_m *m)
+{
+	if (strcmp(jstr(o, "id"), m->id) != 0 || strcmp(jstr(o, "tenant_id"), w->tenant_id) != 0 ||
+	    strcmp(jstr(o, "email"), m->email) != 0 ||
+	    strcmp(jstr(o, "role"), role_names[m->role]) != 0 ||
+	    strcmp(jstr(o, "status"), m->active ? "active" : "disabled") != 0 ||
+	    jlong(o, "version") != m->version) {
+		char *text = json_dumps(o, JSON_COMPACT);
+
+		walk_fail(w, "user %s is %s; the model has %s %s %s version %ld", m->id, text, m->email,
+		          role_names[m->role], m->active ? "active" : "disabled", m->version);
+	}
+}
+
+/* The ETag of a single resource is its version. */
+static void
+check_etag(walker *w, const kt_resp *r, long version)
+{
+	char *etag = kt_header(r, "ETag");
+	char want[32];
+
+	snprintf(want, sizeof(want), "\"%ld\"", version);
+	if (etag == NULL || strcmp(etag, want) != 0)
+		walk_fail(w, "ETag %s, expected %s", etag ? etag : "(none)", want);
+	free(etag);
+}
+
+/* ---- cursors ---- */
+
+/* The id a list cursor (kind 0x01) positions after, into out[37]; false if it is not one. */
+static bool
+cursor_id(const char *cursor, char out[37])
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char bin[18];
+	size_t n = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	for (const char *c = cursor; *c != '\0'; c++) {
+		const char *p = strchr(b64, *c);
+
+		if (p == NULL)
+			return false;
+		acc = acc << 6 | (uint32_t)(p - b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n == sizeof(bin))
+				return false;
+			bin[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	if (n != 17 || bin[0] != 0x01)
+		return false;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         bin[1], bin[2], bin[3], bin[4], bin[5], bin[6], bin[7], bin[8], bin[9], bin[10],
+	         bin[11], bin[12], bin[13], bin[14], bin[15], bin[16]);
+	return true;
+}
+
+/* ---- lists ---- */
+
+/* Indexes of the rows a list must show, in id order. */
+typedef struct rowset {
+	int *idx;
+	int n;
+} rowset;
+
+/* The id of row i of a kind (0 organizations, 1 divisions, 2 users). */
+static const char *
+row_id(const walker *w, int kind, int i)
+{
+	return kind == 0 ? w->orgs[i].id : kind == 1 ? w->divs[i].id : w->users[i].id;
+}
+
+typedef struct sort_by {
+	const walker *w;
+	int kind;
+} sort_by;
+
+static int
+by_id(const void *a, const void *b, void *arg)
+{
+	const sort_by *by = arg;
+
+	return strcmp(row_id(by->w, by->kind, *(const int *)a),
+	              row_id(by->w, by->kind, *(const int *)b));
+}
+
+/* Rows in id order, as every list but the audit log's. */
+static void
+sort_rows(const walker *w, rowset *s, int kind)
+{
+	sort_by by = {w, kind};
+
+	qsort_r(s->idx, (size_t)s->n, sizeof(int), by_id, &by);
+}
+
+/*
+ * Walk a list of kind (0 organizations, 1 divisions, 2 users) at path with
+ * query (ending in '&' or empty) page by page, limit rows a page, for at
+ * most max_pages pages, from cursor (may be NULL), as role; each page must
+ * be exactly the model's rows s after the position, and next_cursor must be
+ * given exactly when the page is full.  Publishes the cursors seen.
+ */
+static void
+walk_list(walker *w, enum op op, int role, int kind, const char *path, const char *query,
+          const rowset *s, int limit, int max_pages, const char *cursor)
+{
+	char *cur = cursor ? strdup(cursor) : NULL;
+	int pos = 0;
+
+	if (cur != NULL) { /* a cursor is a position: the first of the model's rows after it */
+		char after[37];
+
+		if (!cursor_id(cur, after))
+			walk_fail(w, "cursor %s does not decode", cur);
+		while (pos < s->n && strcmp(row_id(w, kind, s->idx[pos]), after) <= 0)
+			pos++;
+	}
+	for (int page = 0; page < max_pages; page++) {
+		char *p = cur ? kt_strf("%s?%slimit=%d&cursor=%s", path, query, limit, cur)
+		              : kt_strf("%s?%slimit=%d", path, query, limit);
+		kt_resp *r = call(w, op, role, NULL, "GET", NULL, p);
+
+		free(p);
+		expect_status(w, r, 200);
+		json_t *data = json_object_get(r->json, "data");
+		json_t *next = json_object_get(r->json, "next_cursor");
+		int expect_n = s->n - pos < limit ? s->n - pos : limit;
+
+		if ((int)json_array_size(data) != expect_n)
+			walk_fail(w, "a page of %zu rows, the model has %d here (of %d): %s",
+			          json_array_size(data), expect_n, s->n, r->body);
+		for (int k = 0; k < expect_n; k++) {
+			json_t *o = json_array_get(data, (size_t)k);
+			int i = s->idx[pos + k];
+
+			if (kind == 0)
+				check_org(w, o, &w->orgs[i]);
+			else if (kind == 1)
+				check_div(w, o, &w->divs[i]);
+			else
+				check_user(w, o, &w->users[i]);
+		}
+		pos += expect_n;
+		free(cur);
+		cur = NULL;
+		if (expect_n == limit) {
+			if (!json_is_string(next))
+				walk_fail(w, "a full page without next_cursor: %s", r->body);
+			cur = strdup(json_string_value(next));
+			observe(w,
+			        kind == 0   ? OBS_ORG_CURSOR
+			        : kind == 1 ? OBS_DIV_CURSOR
+			                    : OBS_USER_CURSOR,
+			        cur);
+		} else if (!json_is_null(next)) {
+			walk_fail(w, "a last page with a next_cursor: %s", r->body);
+		}
+		kt_resp_free(r);
+		if (cur == NULL)
+			break;
+	}
+	free(cur);
+}
+
+/* The organizations a list with status and q shows. */
+static rowset
+orgs_matching(walker *w, const char *status, const char *q)
+{
+	rowset s = {calloc((size_t)w->norgs + 1, sizeof(int)), 0};
+
+	for (int i = 0; i < w->norgs; i++) {
+		org_m *o = &w->orgs[i];
+
+		if (o->alive && (status == NULL || strcmp(o->status, status) == 0) &&
+		    (q == NULL || contains_ci(o->name, q) || contains_ci(o->code, q)))
+			s.idx[s.n++] = i;
+	}
+	sort_rows(w, &s, 0);
+	return s;
+}
+
+/* The divisions of org a list shows: all (parent -2), top-level ones (-1) or children. */
+static rowset
+divs_matching(walker *w, int org, int parent)
+{
+	rowset s = {calloc((size_t)w->ndivs + 1, sizeof(int)), 0};
+
+	for (int i = 0; i < w->ndivs; i++) {
+		div_m *d = &w->divs[i];
+
+		if (d->alive && d->org == org && (parent == -2 || d->parent == parent))
+			s.idx[s.n++] = i;
+	}
+	sort_rows(w, &s, 1);
+	return s;
+}
+
+static rowset
+users_all(walker *w)
+{
+	rowset s = {calloc((size_t)w->nusers + 1, sizeof(int)), 0};
+
+	for (int i = 0; i < w->nusers; i++)
+		if (w->users[i].alive)
+			s.idx[s.n++] = i;
+	sort_rows(w, &s, 2);
+	return s;
+}
+
+static int
+random_limit(walker *w)
+{
+	static const int limits[] = {1, 2, 3, 5, 10, 20, 50, 200};
+
+	return limits[rnd(w, sizeof(limits) / sizeof(limits[0]))];
+}
+
+/* ---- organizations ---- */
+
+/* A new organization in the model: what the create request asked for, under the id given. */
+static org_m *
+org_add(walker *w, const char *id, const json_t *body)
+{
+	const char *description = json_string_value(json_object_get(body, "description"));
+	const char *status = json_string_value(json_object_get(body, "status"));
+	const json_t *settings = json_object_get(body, "settings");
+
+	w->orgs = realloc(w->orgs, sizeof(org_m) * (size_t)(w->norgs + 1));
+	org_m *m = &w->orgs[w->norgs++];
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->name = strdup(jstr(body, "name"));
+	m->code = strdup(jstr(body, "code"));
+	m->description = strdup(description ? description : "");
+	m->status = strdup(status ? status : "active");
+	m->settings = settings ? json_deep_copy(settings) : json_object();
+	m->version = 1;
+	m->audit = 1;
+	m->alive = true;
+	id_register(w, m->id, w->idx);
+	observe(w, OBS_ORG, m->id);
+	observe(w, OBS_CODE, m->code);
+	return m;
+}
+
+static void
+op_org_create(walker *w)
+{
+	int role = pick_role(w), dup = -1;
+	int n = ++w->seq;
+	json_t *body = json_object();
+	char *key = NULL;
+	long want = is_admin(role) ? 201 : 403;
+
+	json_object_set_new(body, "name", json_sprintf("Org %s %d", w->marker, n));
+	if (chance(w, 8) && (dup = live_org(w)) >= 0)
+		json_object_set_new(body, "code", json_string(w->orgs[dup].code));
+	else
+		json_object_set_new(body, "code", json_sprintf("%s-o%d", w->marker, n));
+	if (chance(w, 40))
+		json_object_set_new(body, "description", json_sprintf("about %s %d", w->marker, n));
+	if (chance(w, 20))
+		json_object_set_new(body, "status", json_string("archived"));
+	if (chance(w, 30))
+		json_object_set_new(body, "settings",
+		                    json_pack("{s:i, s:s, s:[b, n]}", "n", n, "tag", w->marker, "list", 1));
+	bool invalid = chance(w, 4);
+
+	if (invalid)
+		json_object_set_new(body, "name", json_string("   "));
+	if (want == 201)
+		want = invalid ? 422 : dup >= 0 ? 409 : 201;
+	if (chance(w, 20))
+		key = kt_strf("Idempotency-Key: k-%s-%d", w->marker, n);
+	char *text = json_dumps(body, JSON_COMPACT);
+	const char *h[] = {key, NULL};
+	kt_resp *r = call(w, OP_ORG_CREATE, role, key ? h : NULL, "POST", text, ORGS);
+
+	expect_status(w, r, want);
+	if (want == 201) {
+		org_m *m = org_add(w, jstr(r->json, "id"), body);
+
+		check_org(w, r->json, m);
+		check_etag(w, r, 1);
+		if (key != NULL) {
+			observe(w, OBS_KEY, key + strlen("Idempotency-Key: "));
+			if (chance(w, 30)) { /* a retry gets the first answer, byte for byte */
+				kt_resp *again = call(w, OP_ORG_CREATE, role, h, "POST", text, ORGS);
+				char *replayed = kt_header(again, "Idempotent-Replayed");
+
+				expect_status(w, again, 201);
+				if (replayed == NULL || strcmp(replayed, "true") != 0 || again->len != r->len ||
+				    memcmp(again->body, r->body, r->len) != 0)
+					walk_fail(w, "not a replay: %s", again->body);
+				free(replayed);
+				kt_resp_free(again);
+			}
+		}
+	}
+	kt_resp_free(r);
+	free(text);
+	free(key);
+	json_decref(body);
+}
+
+/* An own organization (live or not) or an id of no row; the expected status of reading it. */
+static char *
+org_target(walker *w, int *idx)
+{
+	int i = chance(w, 85) ? live_org(w) : dead_one(w, 0);
+
+	*idx = i;
+	if (i < 0 || chance(w, 4))
+		return (*idx = -1, nowhere_id(w));
+	return strdup(w->orgs[i].id);
+}
+
+static void
+op_org_get(walker *w)
+{
+	int role = pick_role(w), i;
+	char *id = org_target(w, &i);
+	char *path = kt_strf(ORGS "/%s", id);
+	kt_resp *r = call(w, OP_ORG_GET, role, NULL, "GET", NULL, path);
+
+	if (i >= 0 && w->orgs[i].alive) {
+		expect_status(w, r, 200);
+		check_org(w, r->json, &w->orgs[i]);
+		check_etag(w, r, w->orgs[i].version);
+	} else {
+		expect_status(w, r, 404);
+	}
+	kt_resp_free(r);
+	free(path);
+	free(id);
+}
+
+/* A q that matches something of ours: a piece of a name or code, in another case. */
+static char *
+some_q(walker *w)
+{
+	int i = live_org(w);
+
+	if (i < 0 || chance(w, 10))
+		return strdup(chance(w, 50) ? "Org" : w->marker);
+	const char *src = chance(w, 50) ? w->orgs[i].name : w->orgs[i].code;
+	size_t len = strlen(src), start = (size_t)rnd(w, (int)len), n = 1 + (size_t)rnd(w, 8);
+
+	if (start + n > len)
+		n = len - start;
+	char *q = strndup(src + start, n);
+
+	for (char *c = q; *c; c++)
+		*c = (char)(chance(w, 50) ? toupper((unsigned char)*c) : tolower((unsigned char)*c));
+	return q;
+}
+
+static void
+op_org_list(walker *w)
+{
+	int role = pick_role(w);
+	const char *status = chance(w, 20) ? (chance(w, 50) ? "active" : "archived") : NULL;
+	char *q = chance(w, 30) ? some_q(w) : NULL;
+	char *esc = q ? curl_easy_escape(w->curl, q, 0) : NULL;
+	char *query = kt_strf("%s%s%s%s%s", status ? "status=" : "", status ? status : "",
+	                      status ? "&" : "", q ? "q=" : "", q ? esc : "");
+
+	if (q != NULL) {
+		char *with_amp = kt_strf("%s&", query);
+
+		free(query);
+		query = with_amp;
+	}
+	rowset s = orgs_matching(w, status, q);
+
+	walk_list(w, OP_ORG_LIST, role, 0, ORGS, query, &s, random_limit(w), 1 + rnd(w, 3), NULL);
+	free(s.idx);
+	free(query);
+	curl_free(esc);
+	free(q);
+}
+
+/* Random changes to an organization: a JSON body and what it must become. */
+static void
+op_org_patch(walker *w)
+{
+	int role = pick_role(w), i, dup = -1;
+	char *id = org_target(w, &i);
+	char *path = kt_strf(ORGS "/%s", id);
+	json_t *body = json_object();
+	int n = ++w->seq;
+
+	if (chance(w, 50))
+		json_object_set_new(body, "name", json_sprintf("Org %s %d renamed", w->marker, n));
+	if (chance(w, 25)) {
+		if (chance(w, 20) && (dup = live_org(w)) >= 0 && dup != i)
+			json_object_set_new(body, "code", json_string(w->orgs[dup].code));
+		else
+			json_object_set_new(body, "code", json_sprintf("%s-p%d", w->marker, n)), dup = -1;
+	}
+	if (chance(w, 30))
+		json_object_set_new(body, "description", json_sprintf("now %s %d", w->marker, n));
+	if (chance(w, 30))
+		json_object_set_new(body, "status", json_string(chance(w, 50) ? "active" : "archived"));
+	if (chance(w, 20))
+		json_object_set_new(body, "settings", json_pack("{s:i}", "v", n));
+	bool empty = json_object_size(body) == 0;
+	bool invalid = !empty && chance(w, 3);
+
+	if (invalid)
+		json_object_set_new(body, "status", json_string("deleted"));
+	/* If-Match: none, the current version, or a stale one */
+	int how = rnd(w, 100);
+	bool alive = i >= 0 && w->orgs[i].alive;
+	long version = i >= 0 ? w->orgs[i].version : 1;
+	char *ifm = how < 50 ? NULL : etag_header(how < 85 ? version : version + 1 + rnd(w, 3));
+	bool stale = ifm != NULL && how >= 85;
+	long want = !is_admin(role)    ? 403
+	            : empty || invalid ? 422
+	            : !alive           ? 404
+	            : stale            ? 412
+	            : dup >= 0         ? 409
+	                               : 200;
+	char *text = json_dumps(body, JSON_COMPACT);
+	const char *h[] = {ifm, NULL};
+	kt_resp *r = call(w, OP_ORG_PATCH, role, ifm ? h : NULL, "PATCH", text, path);
+
+	expect_status(w, r, want);
+	if (want == 200) {
+		org_m *o = &w->orgs[i];
+		json_t *v;
+
+		if ((v = json_object_get(body, "name")) != NULL)
+			free(o->name), o->name = strdup(json_string_value(v));
+		if ((v = json_object_get(body, "code")) != NULL)
+			free(o->code), o->code = strdup(json_string_value(v)), observe(w, OBS_CODE, o->code);
+		if ((v = json_object_get(body, "description")) != NULL)
+			free(o->description), o->description = strdup(json_string_value(v));
+		if ((v = json_object_get(body, "status")) != NULL)
+			free(o->status), o->status = strdup(json_string_value(v));
+		if ((v = json_object_get(body, "settings")) != NULL)
+			json_decref(o->settings), o->settings = json_deep_copy(v);
+		o->version++;
+		o->audit++;
+		check_org(w, r->json, o);
+		check_etag(w, r, o->version);
+	}
+	kt_resp_free(r);
+	free(text);
+	free(ifm);
+	free(path);
+	free(id);
+	json_decref(body);
+}
+
+static void
+op_org_delete(walker *w)
+{
+	if (count_live_orgs(w) < 6)
+		return;
+	int role = pick_role(w), i;
+	char *id = org_target(w, &i);
+	char *path = kt_strf(ORGS "/%s", id);
+	int how = rnd(w, 100);
+	bool alive = i >= 0 && w->orgs[i].alive;
+	long version = i >= 0 ? w->orgs[i].version : 1;
+	char *ifm = how < 60 ? NULL : etag_header(how < 85 ? version : version + 1);
+	bool stale = ifm != NULL && how >= 85;
+	long want = !is_admin(role) ? 403 : !alive ? 404 : stale ? 412 : 204;
+	const char *h[] = {ifm, NULL};
+	kt_resp *r = call(w, OP_ORG_DELETE, role, ifm ? h : NULL, "DELETE", NULL, path);
+
+	expect_status(w, r, want);
+	if (want == 204) {
+		if (r->len != 0)
+			walk_fail(w, "a 204 with a body: %s", r->body);
+		w->orgs[i].alive = false;
+		w->orgs[i].audit++;
+		for (int d = 0; d < w->ndivs; d++)
+			if (w->divs[d].alive && w->divs[d].org == i)
+				w->divs[d].alive = false, w->divs[d].audit++;
+	}
+	kt_resp_free(r);
+	free(ifm);
+	free(path);
+	free(id);
+}
+
+/* ---- divisions ---- */
+
+/* A new division in the model: what the create request asked for, under the id given. */
+static div_m *
+div_add(walker *w, const char *id, const json_t *body, int org, int parent)
+{
+	const char *description = json_string_value(json_object_get(body, "description"));
+
+	w->divs = realloc(w->divs, sizeof(div_m) * (size_t)(w->ndivs + 1));
+	div_m *m = &w->divs[w->ndivs++];
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->org = org;
+	m->parent = parent;
+	m->name = strdup(jstr(body, "name"));
+	m->code = strdup(jstr(body, "code"));
+	m->description = strdup(description ? description : "");
+	m->version = 1;
+	m->audit = 1;
+	m->alive = true;
+	id_register(w, m->id, w->idx);
+	observe(w, OBS_DIV, m->id);
+	observe(w, OBS_CODE, m->code);
+	return m;
+}
+
+/* Is d (a division index) a descendant of, or, a? */
+static bool
+under(const walker *w, int d, int a)
+{
+	for (int hops = 0; d >= 0 && hops < 10000; hops++, d = w->divs[d].parent)
+		if (d == a)
+			return true;
+	return false;
+}
+
+static bool
+has_live_children(const walker *w, int d)
+{
+	for (int i = 0; i < w->ndivs; i++)
+		if (w->divs[i].alive && w->divs[i].parent == d)
+			return true;
+	return false;
+}
+
+/*
+ * A parent_id for a division of org: kept (-3, not sent), none (-1), one of
+ * org's divisions (its index), or a wrong one (-2: another organization's,
+ * a deleted one, another tenant's, or no row).  *text gets the id sent.
+ */
+static int
+pick_parent(walker *w, int org, bool allow_keep, char **text)
+{
+	int n = rnd(w, 100);
+
+	*text = NULL;
+	if (allow_keep && n < 50)
+		return -3;
+	if (n < 65)
+		return -1;
+	if (n < 94) {
+		int d = live_div(w, org);
+
+		if (d >= 0) {
+			*text = strdup(w->divs[d].id);
+			return d;
+		}
+		return -1;
+	}
+	int other = live_div(w, -1), dead = dead_one(w, 1), from;
+	char *f = foreign(w, OBS_DIV, &from);
+
+	if (n < 96 && other >= 0 && w->divs[other].org != org)
+		*text = strdup(w->divs[other].id);
+	else if (n < 98 && dead >= 0)
+		*text = strdup(w->divs[dead].id);
+	else if (f != NULL)
+		*text = strdup(f);
+	else
+		*text = nowhere_id(w);
+	free(f);
+	return -2;
+}
+
+static void
+op_div_create(walker *w)
+{
+	int role = pick_role(w), org = chance(w, 92) ? live_org(w) : dead_one(w, 0);
+	char *org_id = org >= 0 ? strdup(w->orgs[org].id) : nowhere_id(w);
+	bool org_alive = org >= 0 && w->orgs[org].alive;
+	int n = ++w->seq, dup = -1;
+	json_t *body = json_object();
+	char *parent_text = NULL;
+	int parent = org >= 0 ? pick_parent(w, org, false, &parent_text) : -1;
+
+	json_object_set_new(body, "name", json_sprintf("Div %s %d", w->marker, n));
+	if (parent != -2 && org >= 0 && chance(w, 6) && (dup = live_div(w, org)) >= 0)
+		json_object_set_new(body, "code", json_string(w->divs[dup].code));
+	else
+		json_object_set_new(body, "code", json_sprintf("%s-d%d", w->marker, n)), dup = -1;
+	if (chance(w, 30))
+		json_object_set_new(body, "description", json_sprintf("div of %s", w->marker));
+	if (parent_text != NULL)
+		json_object_set_new(body, "parent_id", json_string(parent_text));
+	else if (parent == -1 && chance(w, 30))
+		json_object_set_new(body, "parent_id", json_null());
+	long want = !is_admin(role) ? 403
+	            : !org_alive    ? 404
+	            : dup >= 0      ? 409
+	            : parent == -2  ? 422
+	                            : 201;
+	char *path = kt_strf(ORGS "/%s/divisions", org_id);
+	char *key = chance(w, 15) ? kt_strf("Idempotency-Key: kd-%s-%d", w->marker, n) : NULL;
+	const char *h[] = {key, NULL};
+	char *text = json_dumps(body, JSON_COMPACT);
+	kt_resp *r = call(w, OP_DIV_CREATE, role, key ? h : NULL, "POST", text, path);
+
+	expect_status(w, r, want);
+	if (want == 422 && !strstr(r->body, "\"parent_id\""))
+		walk_fail(w, "a 422 not about parent_id: %s", r->body);
+	if (want == 201) {
+		div_m *m = div_add(w, jstr(r->json, "id"), body, org, parent >= 0 ? parent : -1);
+
+		check_div(w, r->json, m);
+		check_etag(w, r, 1);
+		if (key != NULL)
+			observe(w, OBS_KEY, key + strlen("Idempotency-Key: "));
+	}
+	kt_resp_free(r);
+	free(text);
+	free(key);
+	free(path);
+	free(parent_text);
+	free(org_id);
+	json_decref(body);
+}
+
+static char *
+div_target(walker *w, int *idx)
+{
+	int i = chance(w, 88) ? live_div(w, -1) : dead_one(w, 1);
+
+	*idx = i;
+	if (i < 0 || chance(w, 4))
+		return (*idx = -1, nowhere_id(w));
+	return strdup(w->divs[i].id);
+}
+
+static void
+op_div_get(walker *w)
+{
+	int role = pick_role(w), i;
+	char *id = div_target(w, &i);
+	char *path = kt_strf("/api/v1/divisions/%s", id);
+	kt_resp *r = call(w, OP_DIV_GET, role, NULL, "GET", NULL, path);
+
+	if (i >= 0 && w->divs[i].alive) {
+		expect_status(w, r, 200);
+		check_div(w, r->json, &w->divs[i]);
+		check_etag(w, r, w->divs[i].version);
+	} else {
+		expect_status(w, r, 404);
+	}
+	kt_resp_free(r);
+	free(path);
+	free(id);
+}
+
+static void
+op_div_list(walker *w)
+{
+	int role = pick_role(w), org = chance(w, 94) ? live_org(w) : dead_one(w, 0);
+
+	if (org < 0)
+		return;
+	char *path = kt_strf(ORGS "/%s/divisions", w->orgs[org].id);
+
+	if (!w->orgs[org].alive) {
+		kt_resp *r = call(w, OP_DIV_LIST, role, NULL, "GET", NULL, path);
+
+		expect_status(w, r, 404);
+		kt_resp_free(r);
+		free(path);
+		return;
+	}
+	int n = rnd(w, 100), parent = -2;
+	char *query;
+
+	if (n < 20) {
+		parent = -1;
+		query = strdup("parent_id=null&");
+	} else if (n < 40 && (parent = live_div(w, org)) >= 0) {
+		query = kt_strf("parent_id=%s&", w->divs[parent].id);
+	} else {
+		parent = -2;
+		query = strdup("");
+	}
+	rowset s = divs_matching(w, org, parent);
+
+	walk_list(w, OP_DIV_LIST, role, 1, path, query, &s, random_limit(w), 1 + rnd(w, 3), NULL);
+	free(s.idx);
+	free(query);
+	free(path);
+}
+
+static void
+op_div_patch(walker *w)
+{
+	int role = pick_role(w), i;
+	char *id = div_target(w, &i);
+	char *path = kt_strf("/api/v1/divisions/%s", id);
+	json_t *body = json_object();
+	int n = ++w->seq, dup = -1, parent = -3;
+	char *parent_text = NULL;
+	bool alive = i >= 0 && w->divs[i].alive;
+
+	if (chance(w, 40))
+		json_object_set_new(body, "name", json_sprintf("Div %s %d moved", w->marker, n));
+	if (chance(w, 20)) {
+		if (alive && chance(w, 25) && (dup = live_div(w, w->divs[i].org)) >= 0 && dup != i)
+			json_object_set_new(body, "code", json_string(w->divs[dup].code));
+		else
+			json_object_set_new(body, "code", json_sprintf("%s-q%d", w->marker, n)), dup = -1;
+	}
+	if (chance(w, 20))
+		json_object_set_new(body, "description", json_sprintf("desc %s %d", w->marker, n));
+	if (alive)
+		parent = pick_parent(w, w->divs[i].org, true, &parent_text);
+	if (parent >= 0 || parent == -2)
+		json_object_set_new(body, "parent_id", json_string(parent_text));
+	else if (parent == -1)
+		json_object_set_new(body, "parent_id", json_null());
+	if (json_object_size(body) == 0)
+		json_object_set_new(body, "name", json_sprintf("Div %s %d named", w->marker, n));
+
+	int how = rnd(w, 100);
+	long version = i >= 0 ? w->divs[i].version : 1;
+	char *ifm = how < 50 ? NULL : etag_header(how < 85 ? version : version + 2);
+	bool stale = ifm != NULL && how >= 85;
+	/* a move under itself or its own subtree is a cycle */
+	bool cycle = alive && parent >= 0 && under(w, parent, i);
+	long want = !is_admin(role) ? 403
+	            : !alive        ? 404
+	            : stale         ? 412
+	            : cycle         ? 422
+	            : dup >= 0      ? 409
+	            : parent == -2  ? 422
+	                            : 200;
+	char *text = json_dumps(body, JSON_COMPACT);
+	const char *h[] = {ifm, NULL};
+	kt_resp *r = call(w, OP_DIV_PATCH, role, ifm ? h : NULL, "PATCH", text, path);
+
+	expect_status(w, r, want);
+	if (want == 422 && !strstr(r->body, "\"parent_id\""))
+		walk_fail(w, "a 422 not about parent_id: %s", r->body);
+	if (want == 200) {
+		div_m *d = &w->divs[i];
+		json_t *v;
+
+		if ((v = json_object_get(body, "name")) != NULL)
+			free(d->name), d->name = strdup(json_string_value(v));
+		if ((v = json_object_get(body, "code")) != NULL)
+			free(d->code), d->code = strdup(json_string_value(v));
+		if ((v = json_object_get(body, "description")) != NULL)
+			free(d->description), d->description = strdup(json_string_value(v));
+		if (parent != -3)
+			d->parent = parent;
+		d->version++;
+		d->audit++;
+		check_div(w, r->json, d);
+		check_etag(w, r, d->version);
+	}
+	kt_resp_free(r);
+	free(text);
+	free(ifm);
+	free(parent_text);
+	free(path);
+	free(id);
+	json_decref(body);
+}
+
+/* Mark d and its subtree deleted. */
+static void
+div_remove(walker *w, int d)
+{
+	w->divs[d].alive = false;
+	w->divs[d].audit++;
+	for (int i = 0; i < w->ndivs; i++)
+		if (w->divs[i].alive && w->divs[i].parent == d)
+			div_remove(w, i);
+}
+
+static void
+op_div_delete(walker *w)
+{
+	if (count_live_divs(w) < 6)
+		return;
+	int role = pick_role(w), i;
+	char *id = div_target(w, &i);
+	bool cascade = chance(w, 40);
+	char *path = kt_strf("/api/v1/divisions/%s%s", id,
+	                     cascade         ? "?cascade=true"
+	                     : chance(w, 10) ? "?cascade=false"
+	                                     : "");
+	int how = rnd(w, 100);
+	bool alive = i >= 0 && w->divs[i].alive;
+	long version = i >= 0 ? w->divs[i].version : 1;
+	char *ifm = how < 60 ? NULL : etag_header(how < 85 ? version : version + 1);
+	bool stale = ifm != NULL && how >= 85;
+	long want = !is_admin(role)                       ? 403
+	            : !alive                              ? 404
+	            : stale                               ? 412
+	            : !cascade && has_live_children(w, i) ? 409
+	                                                  : 204;
+	const char *h[] = {ifm, NULL};
+	kt_resp *r = call(w, OP_DIV_DELETE, role, ifm ? h : NULL, "DELETE", NULL, path);
+
+	expect_status(w, r, want);
+	if (want == 204)
+		div_remove(w, i);
+	kt_resp_free(r);
+	free(ifm);
+	free(path);
+	free(id);
+}
+
+/* ---- users ---- */
+
+/* A user in the model: id, email, role, active, version. */
+static user_m *
+user_add(walker *w, const char *id, const char *email, int role, bool active, long version,
+         bool actor)
+{
+	w->users = realloc(w->users, sizeof(user_m) * (size_t)(w->nusers + 1));
+	user_m *m = &w->users[w->nusers++];
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->email = strdup(email);
+	m->role = role;
+	m->active = active;
+	m->version = version;
+	m->audit = 1;
+	m->alive = true;
+	m->actor = actor;
+	id_register(w, m->id, w->idx);
+	observe(w, OBS_USER, m->id);
+	return m;
+}
+
+/* May an actor of role change a user of role target (or give that role)? */
+static bool
+may_manage(int role, int target)
+{
+	return role == OWNER || target > ADMIN;
+}
+
+static int
+active_owners(const walker *w)
+{
+	int n = 0;
+
+	for (int i = 0; i < w->nusers; i++)
+		n += w->users[i].alive && w->users[i].active && w->users[i].role == OWNER;
+	return n;
+}
+
+/* A live user that is not an actor, or -1. */
+static int
+extra_user(walker *w)
+{
+	int n = 0, pick = -1;
+
+	for (int i = 0; i < w->nusers; i++)
+		if (w->users[i].alive && !w->users[i].actor && rnd(w, ++n) == 0)
+			pick = i;
+	return pick;
+}
+
+static int
+count_extras(const walker *w)
+{
+	int n = 0;
+
+	for (int i = 0; i < w->nusers; i++)
+		n += w->users[i].alive && !w->users[i].actor;
+	return n;
+}
+
+static void
+op_user_create(walker *w)
+{
+	if (count_extras(w) > 25)
+		return;
+	int role = pick_role(w), n = ++w->seq, target = rnd(w, 100);
+
+	target = target < 50 ? MEMBER : target < 80 ? VIEWER : target < 95 ? ADMIN : OWNER;
+	int dup = chance(w, 8) ? extra_user(w) : -1;
+	char *email;
+
+	if (dup >= 0) { /* emails compare case-insensitively */
+		email = strdup(w->users[dup].email);
+		for (char *c = email; *c; c++)
+			*c = (char)toupper((unsigned char)*c);
+	} else {
+		email = kt_strf("u%d.%s@leak.test", n, w->marker);
+	}
+	bool invalid = chance(w, 4);
+	char *body = kt_strf("{\"email\":\"%s\",\"password\":\"%s\",\"role\":\"%s\"}",
+	                     invalid ? "not-an-email" : email, PASSWORD, role_names[target]);
+	long want = !is_admin(role)             ? 403
+	            : invalid                   ? 422
+	            : !may_manage(role, target) ? 403
+	            : dup >= 0                  ? 409
+	                                        : 201;
+	kt_resp *r = call(w, OP_USER_CREATE, role, NULL, "POST", body, "/api/v1/users");
+
+	expect_status(w, r, want);
+	if (want == 201)
+		check_user(w, r->json, user_add(w, jstr(r->json, "id"), email, target, true, 1, false));
+	kt_resp_free(r);
+	free(body);
+	free(email);
+}
+
+static void
+op_user_get(walker *w)
+{
+	int role = pick_role(w), n = rnd(w, 100), i;
+	char *id;
+
+	if (n < 20)
+		i = w->actor[role];
+	else if (n < 40)
+		i = w->actor[rnd(w, NROLES)];
+	else if (n < 85)
+		i = extra_user(w);
+	else
+		i = dead_one(w, 2);
+	id = i >= 0 && !chance(w, 5) ? strdup(w->users[i].id) : (i = -1, nowhere_id(w));
+	bool self = i == w->actor[role];
+	bool alive = i >= 0 && w->users[i].alive;
+	long want = !is_admin(role) && !self ? 403 : alive ? 200 : 404;
+	char *path = kt_strf("/api/v1/users/%s", id);
+	kt_resp *r = call(w, OP_USER_GET, role, NULL, "GET", NULL, path);
+
+	expect_status(w, r, want);
+	if (want == 200) {
+		check_user(w, r->json, &w->users[i]);
+		check_etag(w, r, w->users[i].version);
+	}
+	kt_resp_free(r);
+	free(path);
+	free(id);
+}
+
+static void
+op_user_list(walker *w)
+{
+	int role = pick_role(w);
+
+	if (!is_admin(role)) {
+		kt_resp *r = call(w, OP_USER_LIST, role, NULL, "GET", NULL, "/api/v1/users");
+
+		expect_status(w, r, 403);
+		kt_resp_free(r);
+		return;
+	}
+	rowset s = users_all(w);
+
+	walk_list(w, OP_USER_LIST, role, 2, "/api/v1/users", "", &s, random_limit(w), 1 + rnd(w, 3),
+	          NULL);
+	free(s.idx);
+}
+
+/*
+ * A change to a user, or its deletion.  Targets are extra users, except
+ * that an actor may be the target where the model says the change is
+ * refused (actors must stay as they are).
+ */
+static void
+op_user_change(walker *w, bool delete)
+{
+	int role = pick_role(w), i = chance(w, 85) ? extra_user(w) : -1;
+	int new_role = -1, new_active = -1;
+	char *id;
+
+	if (!delete) {
+		if (chance(w, 60))
+			new_role = rnd(w, NROLES);
+		if (new_role < 0 || chance(w, 40))
+			new_active = chance(w, 50);
+	}
+	if (i < 0 && chance(w, 50)) { /* an actor, only where it must be refused */
+		int a = w->actor[rnd(w, NROLES)];
+		bool removes = delete || (new_role >= 0 && new_role != OWNER) || new_active == 0;
+		bool refused = !is_admin(role) || !may_manage(role, w->users[a].role) ||
+		               (new_role >= 0 && !may_manage(role, new_role)) ||
+		               (w->users[a].role == OWNER && removes && active_owners(w) <= 1);
+
+		i = refused ? a : -1;
+	}
+	if (i < 0 && chance(w, 50))
+		i = dead_one(w, 2);
+	id = i >= 0 ? strdup(w->users[i].id) : nowhere_id(w);
+
+	bool alive = i >= 0 && w->users[i].alive;
+	int target = i >= 0 ? w->users[i].role : MEMBER;
+	bool removes = delete || (new_role >= 0 && new_role != OWNER) || new_active == 0;
+	int how = rnd(w, 100);
+	long version = i >= 0 ? w->users[i].version : 1;
+	char *ifm = how < 60 ? NULL : etag_header(how < 85 ? version : version + 1);
+	bool stale = ifm != NULL && how >= 85;
+	long want = !is_admin(role)                                                               ? 403
+	            : !alive                                                                      ? 404
+	            : stale                                                                       ? 412
+	            : !may_manage(role, target) || (new_role >= 0 && !may_manage(role, new_role)) ? 403
+	            : target == OWNER && w->users[i].active && removes && active_owners(w) <= 1   ? 409
+	            : delete                                                                      ? 204
+	                                                                                          : 200;
+	char *body = NULL;
+
+	if (!delete) {
+		json_t *b = json_object();
+
+		if (new_role >= 0)
+			json_object_set_new(b, "role", json_string(role_names[new_role]));
+		if (new_active >= 0)
+			json_object_set_new(b, "status", json_string(new_active ? "active" : "disabled"));
+		body = json_dumps(b, JSON_COMPACT);
+		json_decref(b);
+	}
+	if ((want == 200 || want == 204) && w->users[i].actor)
+		walk_fail(w, "the walk would change an actor (a bug of the test)");
+	char *path = kt_strf("/api/v1/users/%s", id);
+	const char *h[] = {ifm, NULL};
+	kt_resp *r =
+	    call(w, delete ? 14 : 13, role, ifm ? h : NULL, delete ? "DELETE" : "PATCH", body, path);
+
+	expect_status(w, r, want);
+	if (want == 200) {
+		user_m *u = &w->users[i];
+
+		if (new_role >= 0)
+			u->role = new_role;
+		if (new_active >= 0)
+			u->active = new_active;
+		u->version++;
+		u->audit++;
+		check_user(w, r->json, u);
+		check_etag(w, r, u->version);
+	} else if (want == 204) {
+		w->users[i].alive = false;
+		w->users[i].audit++;
+	}
+	kt_resp_free(r);
+	free(body);
+	free(ifm);
+	free(path);
+	free(id);
+}
+
+/* ---- audit log, tenant, me ---- */
+
+/* Register the ids of audit rows as this tenant's; every row is of this tenant's records. */
+static void
+audit_rows(walker *w, const json_t *data)
+{
+	size_t k;
+	json_t *row;
+
+	json_array_foreach(data, k, row)
+	{
+		id_register(w, jstr(row, "id"), w->idx);
+	}
+}
+
+static void
+op_audit(walker *w)
+{
+	int role = pick_role(w), n = rnd(w, 100);
+
+	if (!is_admin(role)) {
+		kt_resp *r = call(w, OP_AUDIT, role, NULL, "GET", NULL, "/api/v1/audit-logs?limit=5");
+
+		expect_status(w, r, 403);
+		kt_resp_free(r);
+		return;
+	}
+	if (n < 50) { /* an entity's history: exactly one row per change */
+		int kind = rnd(w, 3), i = -1, audit = 0;
+		const char *id = NULL, *table = NULL;
+
+		if (kind == 0 && w->norgs > 0)
+			i = rnd(w, w->norgs), id = w->orgs[i].id, audit = w->orgs[i].audit,
+			table = "org.organizations";
+		else if (kind == 1 && w->ndivs > 0)
+			i = rnd(w, w->ndivs), id = w->divs[i].id, audit = w->divs[i].audit,
+			table = "org.divisions";
+		else if (kind == 2 && (i = rnd(w, w->nusers)) >= 0 && !w->users[i].actor)
+			id = w->users[i].id, audit = w->users[i].audit, table = "auth.users";
+		if (id == NULL)
+			return;
+		char *path = kt_strf("/api/v1/audit-logs?record_id=%s&table=%s&limit=200", id, table);
+		kt_resp *r = call(w, OP_AUDIT, role, NULL, "GET", NULL, path);
+		json_t *data = json_object_get(r->json, "data");
+		size_t k;
+		json_t *row;
+
+		expect_status(w, r, 200);
+		if ((int)json_array_size(data) != audit)
+			walk_fail(w, "%s %s has %zu audit rows, the model %d: %s", table, id,
+			          json_array_size(data), audit, r->body);
+		json_array_foreach(data, k, row)
+		{
+			if (strcmp(jstr(row, "record_id"), id) != 0 || strcmp(jstr(row, "table"), table) != 0)
+				walk_fail(w, "an audit row of another record: %s", r->body);
+			/* newest first: the oldest, last, is the insert */
+			if (k + 1 == json_array_size(data) && strcmp(jstr(row, "action"), "INSERT") != 0)
+				walk_fail(w, "the first audit row of %s is not its INSERT: %s", id, r->body);
+		}
+		audit_rows(w, data);
+		kt_resp_free(r);
+		free(path);
+		return;
+	}
+	/* filters and pages: every row as filtered, the cursors shared */
+	static const char *const tables[] = {"org.organizations", "org.divisions", "auth.users"};
+	static const char *const actions[] = {"INSERT", "UPDATE", "DELETE"};
+	const char *table = tables[rnd(w, 3)], *action = actions[rnd(w, 3)];
+	int actor = w->actor[rnd(w, 2)]; /* the owner or the admin made the changes */
+	char *query = n < 75 ? kt_strf("table=%s&action=%s", table, action)
+	                     : kt_strf("actor_id=%s&since=2000-01-01T00:00:00Z", w->users[actor].id);
+	char *cursor = NULL;
+
+	for (int page = 0; page < 1 + rnd(w, 2); page++) {
+		char *path = cursor ? kt_strf("/api/v1/audit-logs?%s&limit=%d&cursor=%s", query,
+		                              random_limit(w), cursor)
+		                    : kt_strf("/api/v1/audit-logs?%s&limit=%d", query, random_limit(w));
+		kt_resp *r = call(w, OP_AUDIT, role, NULL, "GET", NULL, path);
+		json_t *data = json_object_get(r->json, "data"), *row;
+		size_t k;
+
+		expect_status(w, r, 200);
+		json_array_foreach(data, k, row)
+		{
+			if (n < 75 ? strcmp(jstr(row, "table"), table) != 0 ||
+			                 strcmp(jstr(row, "action"), action) != 0
+			           : strcmp(jstr(row, "actor_id"), w->users[actor].id) != 0)
+				walk_fail(w, "an audit row the filter excludes: %s", r->body);
+		}
+		audit_rows(w, data);
+		free(cursor);
+		cursor = json_is_string(json_object_get(r->json, "next_cursor"))
+		             ? strdup(jstr(r->json, "next_cursor"))
+		             : NULL;
+		if (cursor != NULL)
+			observe(w, OBS_AUDIT_CURSOR, cursor);
+		kt_resp_free(r);
+		free(path);
+		if (cursor == NULL)
+			break;
+	}
+	free(cursor);
+	free(query);
+}
+
+static void
+op_tenant(walker *w)
+{
+	int role = pick_role(w);
+
+	if (chance(w, 70)) {
+		kt_resp *r = call(w, OP_TENANT, role, NULL, "GET", NULL, "/api/v1/tenant");
+
+		expect_status(w, r, 200);
+		if (strcmp(jstr(r->json, "id"), w->tenant_id) != 0 ||
+		    strcmp(jstr(r->json, "name"), w->tenant_name) != 0 ||
+		    jlong(r->json, "version") != w->tenant_version)
+			walk_fail(w, "the tenant is %s; the model has \"%s\" version %ld", r->body,
+			          w->tenant_name, w->tenant_version);
+		kt_resp_free(r);
+		return;
+	}
+	char *name = kt_strf("Tenant %s %d", w->marker, ++w->seq);
+	char *body = kt_strf("{\"name\":\"%s\"}", name);
+	kt_resp *r = call(w, OP_TENANT, role, NULL, "PATCH", body, "/api/v1/tenant");
+
+	expect_status(w, r, role == OWNER ? 200 : 403);
+	if (role == OWNER) {
+		free(w->tenant_name);
+		w->tenant_name = name;
+		w->tenant_version++;
+		name = NULL;
+		if (strcmp(jstr(r->json, "name"), w->tenant_name) != 0 ||
+		    jlong(r->json, "version") != w->tenant_version)
+			walk_fail(w, "the renamed tenant is %s", r->body);
+	}
+	kt_resp_free(r);
+	free(body);
+	free(name);
+}
+
+static void
+op_me(walker *w)
+{
+	int role = pick_role(w);
+	kt_resp *r = call(w, OP_ME, role, NULL, "GET", NULL, "/api/v1/auth/me");
+
+	expect_status(w, r, 200);
+	if (strcmp(jstr(r->json, "id"), w->users[w->actor[role]].id) != 0 ||
+	    strcmp(jstr(r->json, "role"), role_names[role]) != 0 ||
+	    strcmp(jstr(r->json, "tenant_id"), w->tenant_id) != 0)
+		walk_fail(w, "me is %s", r->body);
+	kt_resp_free(r);
+}
+
+/* ---- crafted requests from other tenants' observations ---- */
+
+/* Another tenant's id of kind, or an id of no row while none has been seen. */
+static char *
+foreign_id(walker *w, enum obs kind)
+{
+	char *id = foreign(w, kind, NULL);
+
+	return id ? id : nowhere_id(w);
+}
+
+static void
+op_foreign_id(walker *w)
+{
+	int role = pick_role(w), n = rnd(w, 15);
+	char *id = foreign_id(w, n < 6 ? OBS_ORG : n < 11 ? OBS_DIV : OBS_USER);
+	char *ifm = chance(w, 30) ? strdup("If-Match: \"1\"") : NULL;
+	const char *h[] = {ifm, NULL};
+	const char *method = "GET", *body = NULL;
+	char *path;
+	long want = 404;
+	char *own_body = NULL;
+
+	switch (n) {
+	case 0:
+		path = kt_strf(ORGS "/%s", id);
+		break;
+	case 1:
+		method = "PATCH", path = kt_strf(ORGS "/%s", id);
+		body = own_body = kt_strf("{\"name\":\"Org %s taken\"}", w->marker);
+		break;
+	case 2:
+		method = "DELETE", path = kt_strf(ORGS "/%s", id);
+		break;
+	case 3:
+		path = kt_strf(ORGS "/%s/divisions", id);
+		break;
+	case 4:
+		path = kt_strf(ORGS "/%s/divisions?parent_id=null", id);
+		break;
+	case 5:
+		method = "POST", path = kt_strf(ORGS "/%s/divisions", id);
+		body = own_body = kt_strf("{\"name\":\"Div %s\",\"code\":\"%s-x\"}", w->marker, w->marker);
+		break;
+	case 6:
+		path = kt_strf("/api/v1/divisions/%s", id);
+		break;
+	case 7:
+		method = "PATCH", path = kt_strf("/api/v1/divisions/%s", id);
+		body = own_body = kt_strf("{\"description\":\"%s\"}", w->marker);
+		break;
+	case 8:
+		method = "DELETE", path = kt_strf("/api/v1/divisions/%s?cascade=true", id);
+		break;
+	case 9:
+	case 10: { /* as the parent of a division of ours: not a division of the same organization */
+		int d = live_div(w, -1);
+
+		if (d < 0) {
+			path = kt_strf("/api/v1/divisions/%s", id);
+			break;
+		}
+		want = 422;
+		body = own_body = kt_strf("{\"parent_id\":\"%s\"}", id);
+		if (n == 9) {
+			method = "PATCH", path = kt_strf("/api/v1/divisions/%s", w->divs[d].id);
+		} else {
+			free(own_body);
+			body = own_body =
+			    kt_strf("{\"name\":\"Div %s\",\"code\":\"%s-y%d\",\"parent_id\":\"%s\"}", w->marker,
+			            w->marker, ++w->seq, id);
+			method = "POST", path = kt_strf(ORGS "/%s/divisions", w->orgs[w->divs[d].org].id);
+		}
+		if (ifm != NULL && n == 9) /* keep the version out of it */
+			free(ifm), ifm = NULL, h[0] = NULL;
+		break;
+	}
+	case 11:
+		path = kt_strf("/api/v1/users/%s", id);
+		want = is_admin(role) ? 404 : 403;
+		break;
+	case 12:
+		method = "PATCH", path = kt_strf("/api/v1/users/%s", id);
+		body = own_body = strdup("{\"status\":\"disabled\"}");
+		break;
+	case 13:
+		method = "DELETE", path = kt_strf("/api/v1/users/%s", id);
+		break;
+	default: /* as a filter of the audit log: nothing */
+		path = kt_strf("/api/v1/audit-logs?%s=%s", chance(w, 50) ? "record_id" : "actor_id", id);
+		want = 200;
+		break;
+	}
+	bool write = strcmp(method, "GET") != 0;
+
+	if ((write || n == 14) && !is_admin(role))
+		want = 403;
+	kt_resp *r = call(w, OP_FOREIGN_ID, role, ifm ? h : NULL, method, body, path);
+
+	expect_status(w, r, want);
+	if (want == 404 && chance(w, 30) && strstr(path, id) != NULL) {
+		/* the answer for an id of no row at all is the same: no oracle for existence */
+		char *none = nowhere_id(w), *at = strstr(path, id);
+		char *other = kt_strf("%.*s%s%s", (int)(at - path), path, none, at + strlen(id));
+		kt_resp *r2 = call(w, OP_FOREIGN_ID, role, ifm ? h : NULL, method, body, other);
+
+		expect_status(w, r2, 404);
+		if (strcmp(jstr(r2->json, "detail"), jstr(r->json, "detail")) != 0)
+			walk_fail(w, "another tenant's id is told apart from no row: \"%s\" vs \"%s\"",
+			          jstr(r->json, "detail"), jstr(r2->json, "detail"));
+		kt_resp_free(r2);
+		free(other);
+		free(none);
+	}
+	if (want == 200 && json_array_size(json_object_get(r->json, "data")) != 0)
+		walk_fail(w, "another tenant's id as a filter found rows: %s", r->body);
+	if (want == 422 && !strstr(r->body, "\"parent_id\""))
+		walk_fail(w, "a 422 not about parent_id: %s", r->body);
+	kt_resp_free(r);
+	free(own_body);
+	free(path);
+	free(ifm);
+	free(id);
+}
+
+static void
+op_foreign_cursor(walker *w)
+{
+	int role = pick_role(w), n = rnd(w, 4);
+	static const enum obs kinds[] = {OBS_ORG_CURSOR, OBS_DIV_CURSOR, OBS_USER_CURSOR,
+	                                 OBS_AUDIT_CURSOR};
+	char *cursor = foreign(w, kinds[n], NULL);
+
+	if (cursor == NULL)
+		return;
+	if (n == 3) { /* a position in time: the caller's own rows before it */
+		char *path = kt_strf("/api/v1/audit-logs?limit=%d&cursor=%s", random_limit(w), cursor);
+		kt_resp *r = call(w, OP_FOREIGN_CURSOR, role, NULL, "GET", NULL, path);
+
+		expect_status(w, r, is_admin(role) ? 200 : 403);
+		if (r->status == 200)
+			audit_rows(w, json_object_get(r->json, "data"));
+		kt_resp_free(r);
+		free(path);
+	} else if (n == 2 && !is_admin(role)) {
+		char *path = kt_strf("/api/v1/users?cursor=%s", cursor);
+		kt_resp *r = call(w, OP_FOREIGN_CURSOR, role, NULL, "GET", NULL, path);
+
+		expect_status(w, r, 403);
+		kt_resp_free(r);
+		free(path);
+	} else if (n == 2) {
+		rowset s = users_all(w);
+
+		walk_list(w, OP_FOREIGN_CURSOR, role, 2, "/api/v1/users", "", &s, random_limit(w), 1,
+		          cursor);
+		free(s.idx);
+	} else if (n == 0) {
+		rowset s = orgs_matching(w, NULL, NULL);
+
+		walk_list(w, OP_FOREIGN_CURSOR, role, 0, ORGS, "", &s, random_limit(w), 1, cursor);
+		free(s.idx);
+	} else {
+		int org = live_org(w);
+
+		if (org >= 0) {
+			char *path = kt_strf(ORGS "/%s/divisions", w->orgs[org].id);
+			rowset s = divs_matching(w, org, -2);
+
+			walk_list(w, OP_FOREIGN_CURSOR, role, 1, path, "", &s, random_limit(w), 1, cursor);
+			free(s.idx);
+			free(path);
+		}
+	}
+	free(cursor);
+}
+
+static void
+op_foreign_other(walker *w)
+{
+	int role = pick_role(w), n = rnd(w, 4), from;
+
+	if (n == 0) { /* another tenant named in X-Tenant-ID: 403, whatever the route */
+		char *tid = kt_strf("X-Tenant-ID: %s", W[(w->idx + 1 + rnd(w, NT - 1)) % NT].tenant_id);
+		const char *h[] = {tid, NULL};
+		static const char *const paths[] = {ORGS, "/api/v1/tenant", "/api/v1/auth/me",
+		                                    "/api/v1/audit-logs"};
+		kt_resp *r = call(w, OP_FOREIGN_OTHER, role, h, "GET", NULL, paths[rnd(w, 4)]);
+
+		expect_status(w, r, 403);
+		kt_resp_free(r);
+		free(tid);
+	} else if (n == 1) { /* its code or marker as a search: nothing of ours matches it */
+		char *code = foreign(w, OBS_CODE, &from);
+		char *q = code ? code : strdup(W[from].marker);
+		char *path = kt_strf(ORGS "?q=%s", q);
+		kt_resp *r = call(w, OP_FOREIGN_OTHER, role, NULL, "GET", NULL, path);
+
+		expect_status(w, r, 200);
+		if (json_array_size(json_object_get(r->json, "data")) != 0)
+			walk_fail(w, "another tenant's code found our rows: %s", r->body);
+		kt_resp_free(r);
+		free(path);
+		free(q);
+	} else if (n == 2) { /* its Idempotency-Key: keys are per tenant, so a new create */
+		char *key = foreign(w, OBS_KEY, NULL);
+		bool used = key == NULL || w->nused == 64;
+
+		for (int k = 0; k < w->nused && !used; k++)
+			used = strcmp(w->used_keys[k], key) == 0;
+		if (used) { /* once ours, the same key with another body would be 422 */
+			free(key);
+			return;
+		}
+		int seq = ++w->seq;
+		char *hk = kt_strf("Idempotency-Key: %s", key);
+		const char *h[] = {hk, NULL};
+		json_t *body = json_object();
+		char *text;
+
+		json_object_set_new(body, "name", json_sprintf("Org %s %d", w->marker, seq));
+		json_object_set_new(body, "code", json_sprintf("%s-k%d", w->marker, seq));
+		text = json_dumps(body, JSON_COMPACT);
+		kt_resp *r = call(w, OP_FOREIGN_OTHER, role, h, "POST", text, ORGS);
+		char *replayed = kt_header(r, "Idempotent-Replayed");
+
+		expect_status(w, r, is_admin(role) ? 201 : 403);
+		if (replayed != NULL)
+			walk_fail(w, "another tenant's Idempotency-Key replayed: %s", r->body);
+		if (r->status == 201) {
+			check_org(w, r->json, org_add(w, jstr(r->json, "id"), body));
+			w->used_keys[w->nused++] = strdup(key);
+		}
+		kt_resp_free(r);
+		free(replayed);
+		free(text);
+		json_decref(body);
+		free(hk);
+		free(key);
+	} else { /* our own tenant in X-Tenant-ID is fine */
+		char *tid = kt_strf("X-Tenant-ID: %s", w->tenant_id);
+		const char *h[] = {tid, NULL};
+		kt_resp *r = call(w, OP_FOREIGN_OTHER, role, h, "GET", NULL, "/api/v1/auth/me");
+
+		expect_status(w, r, 200);
+		kt_resp_free(r);
+		free(tid);
+	}
+}
+
+/* ---- the database ---- */
+
+static PGresult *
+db_rows(walker *w, const char *sql)
+{
+	const char *p[] = {w->tenant_id};
+	PGresult *set = PQexecParams(w->pg, "SELECT set_config('app.tenant_id', $1, false)", 1, NULL, p,
+	                             NULL, NULL, 0);
+
+	if (PQresultStatus(set) != PGRES_TUPLES_OK)
+		walk_fail(w, "set the tenant: %s", PQerrorMessage(w->pg));
+	PQclear(set);
+	PGresult *r = PQexec(w->pg, sql);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		walk_fail(w, "%s: %s", sql, PQerrorMessage(w->pg));
+	return r;
+}
+
+static int
+audit_of(walker *w, PGresult *audit, const char *id)
+{
+	for (int k = 0; k < PQntuples(audit); k++)
+		if (strcmp(PQgetvalue(audit, k, 0), id) == 0)
+			return atoi(PQgetvalue(audit, k, 1));
+	(void)w;
+	return 0;
+}
+
+/* The database holds exactly the model's rows of this tenant, and their audit rows. */
+static void
+check_db(walker *w)
+{
+	const char *saved = w->op;
+
+	w->op = op_names[OP_DB_CHECK];
+	atomic_fetch_add(&op_count[OP_DB_CHECK], 1);
+	PGresult *audit = db_rows(w, "SELECT record_id::text, count(*) FROM audit.logs"
+	                             " WHERE (schema_name, table_name) IN (('org', 'organizations'),"
+	                             " ('org', 'divisions'), ('auth', 'users')) GROUP BY 1");
+	rowset s = orgs_matching(w, NULL, NULL);
+	PGresult *r = db_rows(w, "SELECT id, name, code, description, status, version, settings::text"
+	                         " FROM org.organizations ORDER BY id");
+
+	if (PQntuples(r) != s.n)
+		walk_fail(w, "the database has %d organizations, the model %d", PQntuples(r), s.n);
+	for (int k = 0; k < s.n; k++) {
+		org_m *o = &w->orgs[s.idx[k]];
+		json_t *settings = json_loads(PQgetvalue(r, k, 6), 0, NULL);
+
+		if (strcmp(PQgetvalue(r, k, 0), o->id) != 0 || strcmp(PQgetvalue(r, k, 1), o->name) != 0 ||
+		    strcmp(PQgetvalue(r, k, 2), o->code) != 0 ||
+		    strcmp(PQgetvalue(r, k, 3), o->description) != 0 ||
+		    strcmp(PQgetvalue(r, k, 4), o->status) != 0 ||
+		    atol(PQgetvalue(r, k, 5)) != o->version || !json_equal(settings, o->settings))
+			walk_fail(w, "organization row %s (%s, %s, v%s) differs from the model (%s, %s, v%ld)",
+			          PQgetvalue(r, k, 0), PQgetvalue(r, k, 1), PQgetvalue(r, k, 2),
+			          PQgetvalue(r, k, 5), o->name, o->code, o->version);
+		json_decref(settings);
+	}
+	PQclear(r);
+	free(s.idx);
+	for (int i = 0; i < w->norgs; i++)
+		if (audit_of(w, audit, w->orgs[i].id) != w->orgs[i].audit)
+			walk_fail(w, "organization %s has %d audit rows, the model %d", w->orgs[i].id,
+			          audit_of(w, audit, w->orgs[i].id), w->orgs[i].audit);
+
+	r = db_rows(w, "SELECT id, organization_id, coalesce(parent_id::text, ''), name, code,"
+	               " description, version FROM org.divisions ORDER BY id");
+	int live = 0;
+
+	for (int i = 0; i < w->ndivs; i++) {
+		div_m *d = &w->divs[i];
+
+		if (audit_of(w, audit, d->id) != d->audit)
+			walk_fail(w, "division %s has %d audit rows, the model %d", d->id,
+			          audit_of(w, audit, d->id), d->audit);
+		if (!d->alive)
+			continue;
+		live++;
+		int k = 0;
+
+		while (k < PQntuples(r) && strcmp(PQgetvalue(r, k, 0), d->id) != 0)
+			k++;
+		if (k == PQntuples(r) || strcmp(PQgetvalue(r, k, 1), w->orgs[d->org].id) != 0 ||
+		    strcmp(PQgetvalue(r, k, 2), d->parent < 0 ? "" : w->divs[d->parent].id) != 0 ||
+		    strcmp(PQgetvalue(r, k, 3), d->name) != 0 ||
+		    strcmp(PQgetvalue(r, k, 4), d->code) != 0 ||
+		    strcmp(PQgetvalue(r, k, 5), d->description) != 0 ||
+		    atol(PQgetvalue(r, k, 6)) != d->version)
+			walk_fail(w, "division %s differs from the model (or is missing)", d->id);
+	}
+	if (PQntuples(r) != live)
+		walk_fail(w, "the database has %d divisions, the model %d", PQntuples(r), live);
+	PQclear(r);
+
+	r = db_rows(w, "SELECT id, email, role, status, version FROM auth.users ORDER BY id");
+	live = 0;
+	for (int i = 0; i < w->nusers; i++) {
+		user_m *u = &w->users[i];
+
+		if (!u->actor && audit_of(w, audit, u->id) != u->audit)
+			walk_fail(w, "user %s has %d audit rows, the model %d", u->id,
+			          audit_of(w, audit, u->id), u->audit);
+		if (!u->alive)
+			continue;
+		live++;
+		int k = 0;
+
+		while (k < PQntuples(r) && strcmp(PQgetvalue(r, k, 0), u->id) != 0)
+			k++;
+		if (k == PQntuples(r) || strcmp(PQgetvalue(r, k, 1), u->email) != 0 ||
+		    strcmp(PQgetvalue(r, k, 2), role_names[u->role]) != 0 ||
+		    strcmp(PQgetvalue(r, k, 3), u->active ? "active" : "disabled") != 0 ||
+		    atol(PQgetvalue(r, k, 4)) != u->version)
+			walk_fail(w, "user %s differs from the model (or is missing)", u->id);
+	}
+	if (PQntuples(r) != live)
+		walk_fail(w, "the database has %d users, the model %d", PQntuples(r), live);
+	PQclear(r);
+	PQclear(audit);
+	w->op = saved;
+}
+
+/* ---- the walk ---- */
+
+typedef struct weighted {
+	void (*op)(walker *w);
+	int weight;
+} weighted;
+
+static void
+op_user_patch(walker *w)
+{
+	op_user_change(w, false);
+}
+
+static void
+op_user_delete(walker *w)
+{
+	op_user_change(w, true);
+}
+
+static const weighted ops[] = {
+    {op_org_create, 9},    {op_org_get, 7},     {op_org_list, 7},    {op_org_patch, 8},
+    {op_org_delete, 3},    {op_div_create, 11}, {op_div_get, 6},     {op_div_list, 6},
+    {op_div_patch, 8},     {op_div_delete, 4},  {op_user_create, 3}, {op_user_get, 4},
+    {op_user_list, 2},     {op_user_patch, 4},  {op_user_delete, 2}, {op_audit, 5},
+    {op_tenant, 2},        {op_me, 1},          {op_foreign_id, 10}, {op_foreign_cursor, 4},
+    {op_foreign_other, 4},
+};
+
+static void
+step(walker *w)
+{
+	int total = 0;
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		total += ops[i].weight;
+	int n = rnd(w, total);
+	size_t i = 0;
+
+	while (n >= ops[i].weight)
+		n -= ops[i++].weight;
+	long before = w->calls / CHECK_DB;
+
+	ops[i].op(w);
+	if (w->calls / CHECK_DB != before)
+		check_db(w);
+}
+
+static void *
+run_walkers(void *arg)
+{
+	runner *run = arg;
+
+	if (setjmp(run->jb) != 0)
+		return NULL; /* failed: the message is in failure */
+	for (bool more = true; more && !atomic_load(&stop_all);) {
+		more = false;
+		for (int k = 0; k < run->nwalkers && !atomic_load(&stop_all); k++) {
+			walker *w = run->walkers[k];
+
+			if (w->calls < w->target) {
+				step(w);
+				more = true;
+			}
+		}
+	}
+	for (int k = 0; k < run->nwalkers && !atomic_load(&stop_all); k++)
+		check_db(run->walkers[k]);
+	return NULL;
+}
+
+/* ---- setup ---- */
+
+static char *
+login(walker *w, const char *email)
+{
+	return kt_login(srv->base, w->slug, email, PASSWORD);
+}
+
+static void
+tenant_make(walker *w, int idx)
+{
+	w->idx = idx;
+	snprintf(w->marker, sizeof(w->marker), "LkT%dx", idx);
+	snprintf(w->slug, sizeof(w->slug), "lkt%dx-leak", idx);
+	w->tenant_id = kt_signup(srv->base, w->slug, PASSWORD);
+	w->tenant_name = kt_strf("Tenant %s", w->slug);
+	w->tenant_version = 1;
+	char *owner = kt_strf("owner@%s.test", w->slug);
+
+	w->token[OWNER] = login(w, owner);
+	free(owner);
+	for (int r = ADMIN; r < NROLES; r++) {
+		char *body =
+		    kt_strf("{\"email\":\"%s.%s@leak.test\",\"password\":\"" PASSWORD "\",\"role\":\"%s\"}",
+		            role_names[r], w->marker, role_names[r]);
+		kt_resp *resp = kt_api(srv->base, "POST", w->token[OWNER], body, "/api/v1/users");
+
+		if (resp->status != 201)
+			fail_msg("user: %ld %s", resp->status, resp->body);
+		kt_resp_free(resp);
+		free(body);
+		char *email = kt_strf("%s.%s@leak.test", role_names[r], w->marker);
+
+		w->token[r] = login(w, email);
+		free(email);
+	}
+	/* the actors as the database has them after their sign-ins */
+	kt_resp *r = kt_api(srv->base, "GET", w->token[OWNER], NULL, "/api/v1/users?limit=10");
+	size_t k;
+	json_t *u;
+
+	assert_int_equal(r->status, 200);
+	id_register(w, w->tenant_id, idx);
+	json_array_foreach(json_object_get(r->json, "data"), k, u)
+	{
+		int role = 0;
+
+		while (role < NROLES && strcmp(jstr(u, "role"), role_names[role]) != 0)
+			role++;
+		assert_true(role < NROLES && strcmp(jstr(u, "status"), "active") == 0);
+		user_add(w, jstr(u, "id"), jstr(u, "email"), role, true, jlong(u, "version"), true);
+		w->actor[role] = w->nusers - 1;
+	}
+	assert_int_equal(w->nusers, NROLES);
+	kt_resp_free(r);
+	w->curl = curl_easy_init();
+	w->pg = kt_pg_owner();
+	w->role = -1;
+}
+
+/*
+ * A setting of this test, taken out of the environment: keel refuses to
+ * start with a KEEL_* variable it does not know.
+ */
+static long
+env_take(const char *name, long fallback)
+{
+	const char *v = getenv(name);
+	long n = v != NULL && *v ? strtol(v, NULL, 10) : fallback;
+
+	unsetenv(name);
+	return n > 0 ? n : fallback;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	char *out = NULL;
+	const char *up[] = {"migrate", "up", NULL};
+	const char *s = getenv("KEEL_TEST_SEED");
+
+	seed = s != NULL && *s ? strtoull(s, NULL, 10) : (unsigned long long)time(NULL);
+	n_calls = env_take("KEEL_LEAK_CALLS", 10000);
+	n_threads = env_take("KEEL_LEAK_THREADS", NT) == 1 ? 1 : NT;
+	print_message("leak: seed %llu (KEEL_TEST_SEED=%llu reproduces it)\n", seed, seed);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	json_object_seed(0);
+	ids.id = calloc(IDS_CAP, 37);
+	ids.tenant = malloc(IDS_CAP);
+	memset(ids.tenant, -1, IDS_CAP);
+	kt_db_fresh("leak");
+	if (kt_keel_run(up, NULL, &out) != 0) {
+		print_error("keel migrate up failed:\n%s\n", out ? out : "");
+		free(out);
+		return -1;
+	}
+	free(out);
+	const char *env[] = {"KEEL_WORKERS=4", "KEEL_LOG_LEVEL=warn", NULL};
+
+	srv = kt_keel_start(env, NULL);
+	for (int i = 0; i < NT; i++)
+		tenant_make(&W[i], i);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	int status = srv ? kt_keel_stop(srv) : 0;
+
+	for (int i = 0; i < NT; i++) {
+		if (W[i].curl)
+			curl_easy_cleanup(W[i].curl);
+		if (W[i].pg)
+			PQfinish(W[i].pg);
+	}
+	curl_global_cleanup();
+	return status == 0 ? 0 : -1;
+}
+
+static void
+random_walk_never_leaks_and_matches_the_model(void **state)
+{
+	(void)state;
+	long calls = n_calls;
+	int threads = (int)n_threads;
+	runner runs[NT];
+	walker *all[NT];
+	long long t0 = kt_now_ms();
+
+	for (int i = 0; i < NT; i++) {
+		W[i].rng = (seed + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(i + 1) * 0xBF58476D1CE4E5B9ull;
+		W[i].target = (calls + NT - 1) / NT;
+		all[i] = &W[i];
+	}
+	for (int t = 0; t < threads; t++) {
+		runs[t] =
+		    (runner){.walkers = threads == 1 ? all : &all[t], .nwalkers = threads == 1 ? NT : 1};
+		for (int k = 0; k < runs[t].nwalkers; k++)
+			runs[t].walkers[k]->run = &runs[t];
+		pthread_create(&runs[t].thread, NULL, run_walkers, &runs[t]);
+	}
+	for (int t = 0; t < threads; t++)
+		pthread_join(runs[t].thread, NULL);
+	long long ms = kt_now_ms() - t0;
+	long done = 0;
+
+	for (int i = 0; i < NT; i++)
+		done += W[i].calls;
+	print_message("leak: %ld calls in %lld ms on %d thread%s (seed %llu)\n", done, ms, threads,
+	              threads == 1 ? "" : "s", seed);
+	for (int k = 0; k < N_OPS; k++)
+		print_message("  %-16s %6ld\n", op_names[k], atomic_load(&op_count[k]));
+	char statuses[512] = "";
+
+	for (int s = 0; s < 600; s++)
+		if (atomic_load(&status_count[s]) > 0)
+			snprintf(statuses + strlen(statuses), sizeof(statuses) - strlen(statuses), " %d:%ld", s,
+			         atomic_load(&status_count[s]));
+	print_message("  statuses:%s\n", statuses);
+	for (int i = 0; i < NT; i++)
+		print_message(
+		    "  tenant %d: %d organizations, %d divisions, %d users made; %d, %d, %d live\n", i,
+		    W[i].norgs, W[i].ndivs, W[i].nusers - NROLES, count_live_orgs(&W[i]),
+		    count_live_divs(&W[i]), count_extras(&W[i]));
+	if (failure != NULL)
+		fail_msg("%s", failure);
+	assert_true(done >= calls);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(random_walk_never_leaks_and_matches_the_model),
+	};
+
+	return cmocka_run_group_tests_name("leak", tests, setup, teardown);
+}
