@@ -7,6 +7,7 @@
 
 #include "http/http.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/str.h"
 
 struct MHD_Connection;
@@ -33,6 +34,7 @@ struct keel_req {
 
 	keel_match match;
 	keel_principal principal;
+	keel_log_context log_ctx; /* what this request's log lines carry (server.c) */
 
 	/* the client's address: who is trusted to name it, and the answer once computed */
 	const keel_cidr_list *trusted;

@@ -223,21 +223,44 @@ precheck(keel_server *s, keel_req *req)
 	return err;
 }
 
+/*
+ * The ids every log line of this thread carries while it works for req (its
+ * tenant once authenticated); NULL ends that.
+ */
+static void
+log_context(keel_req *req)
+{
+	if (req == NULL) {
+		keel_log_context_set(NULL);
+		return;
+	}
+	req->log_ctx = (keel_log_context){.request_id = req->request_id,
+	                                  .trace_id = req->trace_hex,
+	                                  .span_id = req->span_hex,
+	                                  .tenant_id = req->principal.tenant_id};
+	keel_log_context_set(&req->log_ctx);
+}
+
 static void
 dispatch(keel_server *s, keel_req *req)
 {
+	log_context(req);
 	keel_err err = req->resumed ? KEEL_OK : precheck(s, req);
 
 	if (err == KEEL_OK && !req->responded) {
+		log_context(req); /* now with the tenant, once authenticated */
 		err = req->match.route->handler(req, req->match.ctx);
-		if (req->offload_pending && err == KEEL_OK && !req->responded)
+		if (req->offload_pending && err == KEEL_OK && !req->responded) {
+			log_context(NULL);
 			return; /* answered after the offloaded work (see start_offload) */
+		}
 		if (err != KEEL_OK && !req->responded)
 			keel_req_fail(req, err, NULL, "%s", keel_err_name(err));
 		else if (!req->responded)
 			keel_req_fail(req, KEEL_EINTERNAL, NULL, "handler for %s gave no response",
 			              req->match.route->path);
 	}
+	log_context(NULL);
 }
 
 static void
@@ -253,7 +276,9 @@ offload_run(void *arg)
 {
 	keel_req *req = arg;
 
+	log_context(req);
 	req->offload_job.run(req->offload_job.arg);
+	log_context(NULL);
 }
 
 /*

@@ -230,6 +230,75 @@ database_round_trips_are_child_spans(void **state)
 	assert_int_equal(kt_keel_stop(k), 0);
 }
 
+/* The log line of kt_keel's log whose msg is msg (a new reference), or NULL. */
+static json_t *
+log_line(const char *log, const char *msg)
+{
+	for (const char *line = log; line != NULL && *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		json_t *j = json_loadb(line, end ? (size_t)(end - line) : strlen(line), 0, NULL);
+
+		if (j != NULL && json_string_value(json_object_get(j, "msg")) != NULL &&
+		    strcmp(json_string_value(json_object_get(j, "msg")), msg) == 0)
+			return j;
+		json_decref(j);
+		line = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * A line a handler logs carries its request's ids: the refresh-token reuse warning names
+ * the request, its trace and its span, as the access line of the same request does.
+ */
+static void
+log_lines_of_a_request_carry_its_ids(void **state)
+{
+	(void)state;
+	kt_keel *k = kt_keel_start(NULL, NULL);
+	const char *pw = "correct horse battery staple";
+	char *tenant = kt_signup(k->base, "logged", pw);
+	char *body = kt_strf("{\"tenant\":\"logged\",\"email\":\"owner@logged.test\","
+	                     "\"password\":\"%s\"}",
+	                     pw);
+	kt_resp *r = kt_api(k->base, "POST", NULL, body, "/api/v1/auth/login");
+
+	kt_assert_status(r, 200);
+	char *refresh = kt_strf("{\"refresh_token\":\"%s\"}", kt_jstr(r->json, "refresh_token"));
+
+	kt_resp_free(r);
+	r = kt_api(k->base, "POST", NULL, refresh, "/api/v1/auth/refresh");
+	kt_assert_status(r, 200);
+	kt_resp_free(r);
+	const char *h[] = {"traceparent: 00-8af7651916cd43dd8448eb211c80319c-d7ad6b7169203331-01",
+	                   "X-Request-ID: reuse-1", "Content-Type: application/json", NULL};
+
+	r = kt_request(k->base, "POST", "/api/v1/auth/refresh", h, refresh, strlen(refresh));
+	kt_assert_status(r, 401);
+	char *tp = kt_header(r, "traceparent");
+	char span[17];
+
+	snprintf(span, sizeof(span), "%.16s", tp + 36);
+	kt_resp_free(r);
+	char *log;
+
+	assert_int_equal(kt_keel_stop_log(k, &log), 0);
+	json_t *line = log_line(log, "refresh token reused; revoking its family");
+
+	assert_non_null(line);
+	assert_string_equal(json_string_value(json_object_get(line, "level")), "warn");
+	assert_string_equal(json_string_value(json_object_get(line, "request_id")), "reuse-1");
+	assert_string_equal(json_string_value(json_object_get(line, "trace_id")),
+	                    "8af7651916cd43dd8448eb211c80319c");
+	assert_string_equal(json_string_value(json_object_get(line, "span_id")), span);
+	json_decref(line);
+	free(tp);
+	free(log);
+	free(refresh);
+	free(body);
+	free(tenant);
+}
+
 static void
 the_sampler_is_honoured(void **state)
 {
@@ -275,6 +344,7 @@ main(void)
 	    cmocka_unit_test(metrics_can_live_on_their_own_listener),
 	    cmocka_unit_test(server_spans_join_the_callers_trace),
 	    cmocka_unit_test(database_round_trips_are_child_spans),
+	    cmocka_unit_test(log_lines_of_a_request_carry_its_ids),
 	    cmocka_unit_test(the_sampler_is_honoured),
 	};
 
