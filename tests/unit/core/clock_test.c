@@ -104,6 +104,30 @@ format_us_round_trips(void **state)
 	}
 }
 
+/*
+ * Any int64_t is safe to format (UBSan would stop the program on an overflow) and stays
+ * within out; the text is meaningful only for years 0001..9999 (the callers refuse
+ * instants outside them), as the instants either side of the epoch and of a second show.
+ */
+static void
+format_us_takes_every_int64(void **state)
+{
+	(void)state;
+	const int64_t values[] = {INT64_MIN, INT64_MIN + 1, -1000001,      -1000000, -999999, -1, 0,
+	                          1,         999999,        INT64_MAX - 1, INT64_MAX};
+	char out[KEEL_RFC3339_US_LEN + 1];
+
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		memset(out, 'x', sizeof(out));
+		keel_clock_format_us(values[i], out);
+		assert_true(strlen(out) <= KEEL_RFC3339_US_LEN);
+	}
+	keel_clock_format_us(-1, out);
+	assert_string_equal(out, "1969-12-31T23:59:59.999999Z");
+	keel_clock_format_us(-1000001, out);
+	assert_string_equal(out, "1969-12-31T23:59:58.999999Z");
+}
+
 /* Every day of 1900..2100 agrees with the C library's calendar. */
 static void
 format_us_agrees_with_gmtime(void **state)
@@ -130,6 +154,7 @@ main(void)
 	    cmocka_unit_test(parse_accepts_rfc3339_date_times),
 	    cmocka_unit_test(parse_rejects_everything_else),
 	    cmocka_unit_test(format_us_round_trips),
+	    cmocka_unit_test(format_us_takes_every_int64),
 	    cmocka_unit_test(format_us_agrees_with_gmtime),
 	};
 
