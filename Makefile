@@ -1,5 +1,5 @@
 # keel: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: all build run test format format-check clean
+.PHONY: all build run test fuzz format format-check clean
 
 all: build
 
@@ -14,6 +14,11 @@ run:
 test:
 	scripts/test
 
+# The libFuzzer harnesses (tests/fuzz) for 10 minutes each instead of make test's 20 s;
+# inputs that reach new code are merged into tests/fuzz/corpus (commit them).
+fuzz:
+	KEEL_TEST_FUZZ_SECONDS=$${KEEL_TEST_FUZZ_SECONDS:-600} KEEL_TEST_FUZZ_MERGE=1 scripts/test-fuzz
+
 SOURCES = $(shell git ls-files '*.c' '*.h')
 
 format:
@@ -23,7 +28,7 @@ format-check:
 	clang-format --dry-run --Werror $(SOURCES)
 
 clean:
-	rm -rf build build-test build-memcheck
+	rm -rf build build-test build-memcheck build-fuzz
 
 # Suites too slow or too long for every `make test` run: valgrind's memcheck
 # on its own (make test runs it too), and the 10-minute soak (SOAK_SECONDS).

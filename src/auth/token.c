@@ -8,6 +8,7 @@
  * copy of the database holds no usable token.
  */
 #include "auth/auth_int.h"
+#include "core/str.h"
 #include "core/uuid.h"
 
 #include <string.h>
@@ -50,7 +51,7 @@ refresh_decode(const char *text, refresh_token *t)
 	size_t len = 0;
 	keel_uuid tenant, id;
 
-	if (strlen(text) > 128 ||
+	if (strlen(text) > 128 || !keel_b64url_chars(text) ||
 	    sodium_base642bin(raw, sizeof(raw), text, strlen(text), NULL, &len, NULL,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    len != RAW_BYTES)

@@ -159,3 +159,12 @@ keel_str_trim(char *s)
 	s[len - start] = '\0';
 	return s;
 }
+
+bool
+keel_b64url_chars(const char *s)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+	return s[strspn(s, alphabet)] == '\0';
+}

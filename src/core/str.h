@@ -29,6 +29,13 @@ bool keel_utf8_valid(const char *s, size_t n);
 /* Number of code points in well-formed UTF-8 s[0..n). */
 size_t keel_utf8_length(const char *s, size_t n);
 
+/*
+ * True when s is made only of base64url's 64 characters.  Check before
+ * libsodium's decoder (1.0.18), which reads every byte from 0x80 up as '_':
+ * one token or cursor would otherwise have many spellings.
+ */
+bool keel_b64url_chars(const char *s);
+
 /* True when s is 1..max characters of [A-Za-z0-9._-] (request ids, keys). */
 bool keel_token_sane(const char *s, size_t max);
 

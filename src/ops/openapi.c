@@ -290,6 +290,9 @@ operation(const keel_route *r, const op_doc *d)
 		add_problem(responses, "403");
 		json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
 	}
+	/* sign-in, refresh and sign-out take credentials in the body: wrong ones are 401 */
+	if ((r->flags & KEEL_ROUTE_PUBLIC) && strncmp(r->path, "/api/v1/auth/", 13) == 0)
+		add_problem(responses, "401");
 	if (has_id)
 		add_problem(responses, "404");
 	if (strcmp(r->method, "POST") == 0 || strcmp(r->method, "PATCH") == 0 ||

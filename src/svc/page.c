@@ -11,6 +11,7 @@
  * not decode, or is of another kind, is a precise 400, never a crash.
  */
 #include "svc/svc.h"
+#include "core/str.h"
 #include "core/uuid.h"
 
 #include <errno.h>
@@ -53,6 +54,7 @@ keel_svc_cursor_decode(keel_req *req, unsigned char kind, void *payload, size_t 
 	if (cursor == NULL)
 		return KEEL_OK;
 	if (len > KEEL_CURSOR_PAYLOAD_MAX || strlen(cursor) > CURSOR_MAX_LEN ||
+	    !keel_b64url_chars(cursor) ||
 	    sodium_base642bin(bin, sizeof(bin), cursor, strlen(cursor), NULL, &got, NULL,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    got != len + 1 || bin[0] != kind)

@@ -89,10 +89,25 @@ trim_and_buffer(void **state)
 	keel_arena_destroy(a);
 }
 
+static void
+b64url_chars_are_exactly_the_alphabet(void **state)
+{
+	(void)state;
+	assert_true(keel_b64url_chars(""));
+	assert_true(keel_b64url_chars("AZaz09-_"));
+	assert_false(keel_b64url_chars("ab+c"));
+	assert_false(keel_b64url_chars("ab/c"));
+	assert_false(keel_b64url_chars("abc="));
+	assert_false(keel_b64url_chars("ab c"));
+	assert_false(keel_b64url_chars("ab\xff"));
+	assert_false(keel_b64url_chars("\xc3\xbf"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(b64url_chars_are_exactly_the_alphabet),
 	    cmocka_unit_test(utf8_accepts_well_formed),
 	    cmocka_unit_test(utf8_rejects_ill_formed),
 	    cmocka_unit_test(utf8_length_counts_code_points),
