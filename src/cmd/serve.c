@@ -40,6 +40,7 @@ keel_cmd_db_opts(const keel_config *cfg, bool owner)
 
 /* Everything a serving process holds; lives on serve's stack. */
 typedef struct app {
+	observe *obs;
 	keel_db_pool *pool;
 	keel_workpool *hashers;
 	keel_auth *auth;
@@ -50,6 +51,8 @@ typedef struct app {
 	/* the audit partitions' upkeep thread; NULL without an owner connection */
 	keel_audit_maintainer *audit_upkeep;
 	keel_relay *relay; /* outbox -> Kafka, when KEEL_KAFKA_BROKERS is set */
+	keel_router *router, *metrics_router;
+	keel_server *server, *metrics_server; /* metrics_server: with KEEL_METRICS_LISTEN */
 } app;
 
 static void
@@ -215,6 +218,152 @@ usage(void)
 	fprintf(stderr, "usage: keel serve [--listen ADDR] [--services all|NAME,...] [--migrate]\n");
 }
 
+/*
+ * A worker thread waits for its own database round trips, each bounded by
+ * the statement timeout plus the connect timeout.  While one waits, the other
+ * connections the thread serves wait too, and libmicrohttpd closes those idle
+ * for the request timeout meanwhile, without an answer: say so when the
+ * settings allow it.
+ */
+static void
+timeouts_check(const keel_config *cfg)
+{
+	int64_t round_trip = cfg->db_statement_timeout_ms + cfg->db_connect_timeout_ms;
+
+	if (cfg->db_statement_timeout_ms == 0 || round_trip >= cfg->request_timeout_ms)
+		keel_log_warn("KEEL_REQUEST_TIMEOUT should exceed KEEL_DB_STATEMENT_TIMEOUT +"
+		              " KEEL_DB_CONNECT_TIMEOUT (a round trip's deadline): connections waiting"
+		              " behind a stuck round trip are closed without an answer");
+}
+
+/*
+ * The pool, the hashing pool and the modules, wired to the metrics and spans;
+ * the relay when KEEL_KAFKA_BROKERS is set.  False (logged) on a
+ * configuration error; app_close() releases what was made either way.
+ */
+static bool
+app_open(app *a, const keel_config *cfg)
+{
+	keel_db_opts dbo = keel_cmd_db_opts(cfg, false);
+	char err[512];
+
+	a->obs = observe_create();
+	dbo.observe = observe_query;
+	dbo.observe_ctx = a->obs;
+	a->pool = keel_db_pool_create(&dbo, cfg->workers);
+	a->hashers = keel_workpool_create(cfg->hash_workers, cfg->hash_queue, 10);
+	a->router = keel_router_create();
+	a->metrics_router = keel_router_create();
+	a->ops = (keel_ops){
+	    .pool = a->pool, .migrations = &keel_migrations_embedded, .metrics = a->obs->metrics};
+	keel_metrics_collector(a->obs->metrics, observe_pool, a->pool);
+	if (keel_auth_create(cfg, a->pool, a->hashers, &a->auth, err, sizeof(err)) != KEEL_OK) {
+		keel_log_error("configuration: %s", err);
+		return false;
+	}
+	keel_auth_set_metrics(a->auth, a->obs->metrics);
+	a->tenancy = (keel_tenancy){
+	    .pool = a->pool, .auth = a->auth, .signup_open = strcmp(cfg->signup, "open") == 0};
+	a->org = (keel_org){.pool = a->pool};
+	a->audit = (keel_audit){.pool = a->pool};
+	if (cfg->kafka_brokers != NULL) {
+		keel_relay_opts ro = keel_cmd_relay_opts(cfg);
+
+		ro.on_produce = observe_produce;
+		ro.on_produce_ctx = a->obs;
+		if (keel_relay_create(&ro, &a->relay, err, sizeof(err)) != KEEL_OK) {
+			keel_log_error("configuration: %s", err);
+			return false;
+		}
+		keel_metrics_collector(a->obs->metrics, observe_relay, a->relay);
+	}
+	return true;
+}
+
+static void
+app_close(app *a)
+{
+	keel_audit_maintainer_stop(a->audit_upkeep);
+	keel_relay_destroy(a->relay);
+	keel_server_destroy(a->metrics_server);
+	keel_server_destroy(a->server);
+	keel_router_destroy(a->metrics_router);
+	keel_router_destroy(a->router);
+	keel_workpool_destroy(a->hashers);
+	keel_auth_destroy(a->auth);
+	keel_db_pool_destroy(a->pool);
+	keel_ops_release(&a->ops);
+	observe_destroy(a->obs);
+}
+
+/* The routes of the selected services, the operations routes, and the listeners. */
+static bool
+app_listen(app *a, const keel_config *cfg, const char *listen, const char *list)
+{
+	char err[512];
+
+	keel_ops_routes(a->router, &a->ops);
+	keel_ops_metrics_route(cfg->metrics_listen ? a->metrics_router : a->router, &a->ops);
+	for (const service *sv = services; sv->name != NULL; sv++)
+		if (service_selected(list, sv->name))
+			sv->add(a->router, a);
+	keel_ops_finish(&a->ops, a->router, KEEL_VERSION);
+
+	keel_server_opts so = {.listen = listen,
+	                       .workers = cfg->workers,
+	                       .max_connections = cfg->max_connections,
+	                       .request_timeout_ms = cfg->request_timeout_ms,
+	                       .auth = keel_auth_authenticate,
+	                       .auth_ctx = a->auth,
+	                       .observe = observe_request,
+	                       .observe_ctx = a->obs,
+	                       .trace_ratio = a->obs->trace_ratio,
+	                       .trusted_proxies = &cfg->trusted_proxies};
+
+	a->server = keel_server_create(&so, a->router);
+	if (keel_server_start(a->server, err, sizeof(err)) != KEEL_OK) {
+		keel_log_error("%s", err);
+		return false;
+	}
+	keel_metrics_collector(a->obs->metrics, observe_server, a->server);
+	if (cfg->metrics_listen != NULL) {
+		keel_server_opts mo = {.listen = cfg->metrics_listen,
+		                       .workers = 1,
+		                       .max_connections = 16,
+		                       .request_timeout_ms = cfg->request_timeout_ms};
+
+		a->metrics_server = keel_server_create(&mo, a->metrics_router);
+		if (keel_server_start(a->metrics_server, err, sizeof(err)) != KEEL_OK) {
+			keel_log_error("metrics: %s", err);
+			return false;
+		}
+	}
+	keel_log_json(
+	    KEEL_LOG_INFO, "listening",
+	    json_pack("{s:s, s:i, s:s}", "address", listen, "workers", cfg->workers, "services", list));
+	return true;
+}
+
+/* Serve until SIGINT or SIGTERM, then finish what is in flight. */
+static void
+app_run(app *a, const keel_config *cfg)
+{
+	a->audit_upkeep = audit_upkeep_start(cfg);
+	if (a->relay != NULL && keel_relay_start(a->relay) != KEEL_OK)
+		keel_log_error("relay: could not start its thread; events stay in the outbox");
+	int sig = wait_for_signal();
+
+	keel_log_info("received %s; finishing requests in flight",
+	              sig == SIGINT ? "SIGINT" : "SIGTERM");
+	keel_server_stop(a->server, cfg->shutdown_timeout_ms);
+	if (a->metrics_server != NULL)
+		keel_server_stop(a->metrics_server, 1000);
+	keel_audit_maintainer_stop(a->audit_upkeep);
+	a->audit_upkeep = NULL;
+	keel_relay_stop(a->relay);
+	keel_log_info("stopped");
+}
+
 int
 keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 {
@@ -250,111 +399,15 @@ keel_cmd_serve(const keel_config *cfg, int argc, char **argv)
 	}
 	if (migrate && !migrate_first(cfg))
 		return 1;
+	timeouts_check(cfg);
 
-	observe *obs = observe_create();
-	keel_db_opts dbo = keel_cmd_db_opts(cfg, false);
-
-	dbo.observe = observe_query;
-	dbo.observe_ctx = obs;
-	app a = {.pool = keel_db_pool_create(&dbo, cfg->workers),
-	         .hashers = keel_workpool_create(cfg->hash_workers, cfg->hash_queue, 10)};
+	app a = {0};
 	int status = 1;
-	keel_router *router = keel_router_create(), *metrics_router = keel_router_create();
-	keel_server *server = NULL, *metrics_server = NULL;
-	char err[512];
 
-	a.ops = (keel_ops){
-	    .pool = a.pool, .migrations = &keel_migrations_embedded, .metrics = obs->metrics};
-	keel_metrics_collector(obs->metrics, observe_pool, a.pool);
-	if (keel_auth_create(cfg, a.pool, a.hashers, &a.auth, err, sizeof(err)) != KEEL_OK) {
-		keel_log_error("configuration: %s", err);
-		goto out;
+	if (app_open(&a, cfg) && schema_ready(a.pool) && app_listen(&a, cfg, listen, list)) {
+		app_run(&a, cfg);
+		status = 0;
 	}
-	keel_auth_set_metrics(a.auth, obs->metrics);
-	a.tenancy = (keel_tenancy){
-	    .pool = a.pool, .auth = a.auth, .signup_open = strcmp(cfg->signup, "open") == 0};
-	a.org = (keel_org){.pool = a.pool};
-	a.audit = (keel_audit){.pool = a.pool};
-	if (cfg->kafka_brokers != NULL) {
-		keel_relay_opts ro = keel_cmd_relay_opts(cfg);
-
-		ro.on_produce = observe_produce;
-		ro.on_produce_ctx = obs;
-
-		if (keel_relay_create(&ro, &a.relay, err, sizeof(err)) != KEEL_OK) {
-			keel_log_error("configuration: %s", err);
-			goto out;
-		}
-		keel_metrics_collector(obs->metrics, observe_relay, a.relay);
-	}
-	if (!schema_ready(a.pool))
-		goto out;
-	keel_ops_routes(router, &a.ops);
-	keel_ops_metrics_route(cfg->metrics_listen ? metrics_router : router, &a.ops);
-	for (const service *sv = services; sv->name != NULL; sv++)
-		if (service_selected(list, sv->name))
-			sv->add(router, &a);
-	keel_ops_finish(&a.ops, router, KEEL_VERSION);
-
-	keel_server_opts so = {.listen = listen,
-	                       .workers = cfg->workers,
-	                       .max_connections = cfg->max_connections,
-	                       .request_timeout_ms = cfg->request_timeout_ms,
-	                       .auth = keel_auth_authenticate,
-	                       .auth_ctx = a.auth,
-	                       .observe = observe_request,
-	                       .observe_ctx = obs,
-	                       .trace_ratio = obs->trace_ratio,
-	                       .trusted_proxies = &cfg->trusted_proxies};
-
-	server = keel_server_create(&so, router);
-	if (keel_server_start(server, err, sizeof(err)) != KEEL_OK) {
-		keel_log_error("%s", err);
-		goto out;
-	}
-	keel_metrics_collector(obs->metrics, observe_server, server);
-	if (cfg->metrics_listen != NULL) {
-		keel_server_opts mo = {.listen = cfg->metrics_listen,
-		                       .workers = 1,
-		                       .max_connections = 16,
-		                       .request_timeout_ms = cfg->request_timeout_ms};
-
-		metrics_server = keel_server_create(&mo, metrics_router);
-		if (keel_server_start(metrics_server, err, sizeof(err)) != KEEL_OK) {
-			keel_log_error("metrics: %s", err);
-			goto out;
-		}
-	}
-	json_t *f =
-	    json_pack("{s:s, s:i, s:s}", "address", listen, "workers", cfg->workers, "services", list);
-
-	keel_log_json(KEEL_LOG_INFO, "listening", f);
-	a.audit_upkeep = audit_upkeep_start(cfg);
-	if (a.relay != NULL && keel_relay_start(a.relay) != KEEL_OK)
-		keel_log_error("relay: could not start its thread; events stay in the outbox");
-	int sig = wait_for_signal();
-
-	keel_log_info("received %s; finishing requests in flight",
-	              sig == SIGINT ? "SIGINT" : "SIGTERM");
-	keel_server_stop(server, cfg->shutdown_timeout_ms);
-	if (metrics_server != NULL)
-		keel_server_stop(metrics_server, 1000);
-	keel_audit_maintainer_stop(a.audit_upkeep);
-	a.audit_upkeep = NULL;
-	keel_relay_stop(a.relay);
-	keel_log_info("stopped");
-	status = 0;
-out:
-	keel_audit_maintainer_stop(a.audit_upkeep);
-	keel_relay_destroy(a.relay);
-	keel_server_destroy(metrics_server);
-	keel_server_destroy(server);
-	keel_router_destroy(metrics_router);
-	keel_router_destroy(router);
-	keel_workpool_destroy(a.hashers);
-	keel_auth_destroy(a.auth);
-	keel_db_pool_destroy(a.pool);
-	keel_ops_release(&a.ops);
-	observe_destroy(obs);
+	app_close(&a);
 	return status;
 }

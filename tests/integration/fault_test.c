@@ -684,7 +684,11 @@ writes_through(const outage *o)
 
 	snprintf(ct, sizeof(ct), "KEEL_DB_CONNECT_TIMEOUT=%ds", CONNECT_TIMEOUT_S);
 	snprintf(st, sizeof(st), "KEEL_DB_STATEMENT_TIMEOUT=%ds", STATEMENT_TIMEOUT_S);
-	const char *env[] = {ct, st, "KEEL_REQUEST_TIMEOUT=2s", "KEEL_LOG_LEVEL=error", NULL};
+	/*
+	 * A connection waiting behind another's stuck round trip counts as idle for
+	 * libmicrohttpd: the request timeout must exceed what a worker can be held (the bound).
+	 */
+	const char *env[] = {ct, st, "KEEL_REQUEST_TIMEOUT=15s", "KEEL_LOG_LEVEL=error", NULL};
 
 	srv = kt_keel_start(env, NULL);
 	char *tenant = keep(kt_signup(srv->base, o->slug, PASSWORD));

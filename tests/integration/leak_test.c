@@ -31,11 +31,11 @@
  * owner too): organizations, divisions, users, and the audit rows of each.
  *
  * The seed comes from KEEL_TEST_SEED or the clock and is printed at the
- * start and on failure; the number of calls from KEEL_LEAK_CALLS (default
+ * start and on failure; the number of calls from KEEL_TEST_LEAK_CALLS (default
  * 10,000; taken out of the environment before keel starts, which refuses
  * KEEL_* settings it does not know).  Each tenant walks on a thread of its own (only it changes its
  * rows, so its model is exact) and reads the others' observations from a
- * shared, locked pool; KEEL_LEAK_THREADS=1 walks all five round-robin on one
+ * shared, locked pool; KEEL_TEST_LEAK_THREADS=1 walks all five round-robin on one
  * thread, so that the crafted requests, too, repeat exactly for a seed.
  */
 #include <setjmp.h>
@@ -173,7 +173,7 @@ struct runner {
 static kt_keel *srv;
 static walker W[NT];
 static unsigned long long seed;
-static long n_calls, n_threads; /* KEEL_LEAK_CALLS, KEEL_LEAK_THREADS */
+static long n_calls, n_threads; /* KEEL_TEST_LEAK_CALLS, KEEL_TEST_LEAK_THREADS */
 static atomic_bool stop_all;
 static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *failure; /* the first failure, reported by the main thread */
@@ -2372,17 +2372,13 @@ tenant_make(walker *w, int idx)
 	w->role = -1;
 }
 
-/*
- * A setting of this test, taken out of the environment: keel refuses to
- * start with a KEEL_* variable it does not know.
- */
+/* A positive setting of this test (KEEL_TEST_*, which keel itself ignores), or fallback. */
 static long
-env_take(const char *name, long fallback)
+env_long(const char *name, long fallback)
 {
 	const char *v = getenv(name);
 	long n = v != NULL && *v ? strtol(v, NULL, 10) : fallback;
 
-	unsetenv(name);
 	return n > 0 ? n : fallback;
 }
 
@@ -2395,8 +2391,8 @@ setup(void **state)
 	const char *s = getenv("KEEL_TEST_SEED");
 
 	seed = s != NULL && *s ? strtoull(s, NULL, 10) : (unsigned long long)time(NULL);
-	n_calls = env_take("KEEL_LEAK_CALLS", 10000);
-	n_threads = env_take("KEEL_LEAK_THREADS", NT) == 1 ? 1 : NT;
+	n_calls = env_long("KEEL_TEST_LEAK_CALLS", 10000);
+	n_threads = env_long("KEEL_TEST_LEAK_THREADS", NT) == 1 ? 1 : NT;
 	print_message("leak: seed %llu (KEEL_TEST_SEED=%llu reproduces it)\n", seed, seed);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	json_object_seed(0);

@@ -215,6 +215,12 @@ strings_are_escaped_and_the_batch_stays_valid(void **state)
 	keel_span_attr(&s, "odd", odd);
 	keel_span_attr(&s, "not.utf8", "a\xff\xfe");
 	keel_span_attr_int(&s, "negative", -42);
+	char long_value[401];
+
+	for (int i = 0; i < 200; i++) /* 200 two-byte characters: longer than a value is kept */
+		memcpy(long_value + 2 * i, "\xc3\xa9", 2);
+	long_value[400] = '\0';
+	keel_span_attr(&s, "long", long_value);
 	assert_true(keel_tracer_record(t, &s, "name \"quoted\" \\ \x1f"));
 	keel_tracer_destroy(t);
 
@@ -225,6 +231,12 @@ strings_are_escaped_and_the_batch_stays_valid(void **state)
 	assert_string_equal(attr_of(span, "odd", "stringValue"), odd);
 	assert_string_equal(attr_of(span, "not.utf8", "stringValue"), "(not valid UTF-8)");
 	assert_string_equal(attr_of(span, "negative", "intValue"), "-42");
+	/* cut to fit, at a character boundary: still text, a prefix of whole characters */
+	const char *cut = attr_of(span, "long", "stringValue");
+
+	assert_non_null(cut);
+	assert_true(strlen(cut) >= 100 && strlen(cut) < 400 && strlen(cut) % 2 == 0);
+	assert_memory_equal(cut, long_value, strlen(cut));
 	json_t *scope = json_object_get(
 	    json_array_get(
 	        json_object_get(
