@@ -143,6 +143,13 @@ keel_err keel_tx_exec_only(keel_tx *tx, const keel_stmt *st, const char *const *
 #define KEEL_TX_DEFER_MAX 64
 keel_err keel_tx_defer(keel_tx *tx, const keel_stmt *st, const char *const *params);
 
+/*
+ * Finish tx, rolling back what it did not commit, and give its connection
+ * (from keel_db_acquire_scoped) back to the pool now.  Idempotent: later
+ * calls, and the release at the arena's end, do nothing.
+ */
+void keel_tx_release(keel_tx *tx);
+
 /* The span tx's round trips are children of (keel_ctx.trace); NULL when it has none. */
 const keel_trace_ref *keel_tx_trace(const keel_tx *tx);
 

@@ -46,6 +46,7 @@ struct keel_tx {
 	const char *constraint;
 	deferred *defer_head, *defer_tail;
 	int ndefer;
+	bool released; /* keel_tx_release() gave the connection back */
 };
 
 static const keel_stmt begin_stmt = {"BEGIN", "BEGIN", 0};
@@ -575,6 +576,16 @@ keel_tx_rollback(keel_tx *tx)
 		return;
 	if (tx_simple(tx, "ROLLBACK") != KEEL_OK)
 		tx->db->broken = true;
+}
+
+void
+keel_tx_release(keel_tx *tx)
+{
+	if (tx->released)
+		return;
+	tx->released = true;
+	keel_tx_rollback(tx);
+	keel_db_release_scoped(tx->db);
 }
 
 const keel_trace_ref *

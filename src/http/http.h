@@ -169,6 +169,16 @@ __attribute__((format(printf, 3, 4))) void keel_req_field_error(keel_req *req, c
 /* Number of field errors recorded so far. */
 size_t keel_req_field_errors(const keel_req *req);
 
+/*
+ * Call fn(arg) once the request's answer is decided, before it is sent (or
+ * before its connection is suspended for offloaded work).  For resources
+ * that must not wait for the client to read the answer: a database
+ * connection held until then would be held for as long as the worker thread
+ * takes to send it, and with every worker busy that way, none would be free
+ * for the next request.  Hooks run in the order they were added.
+ */
+void keel_req_on_answer(keel_req *req, void (*fn)(void *arg), void *arg);
+
 /* ---- offloading CPU-heavy work ---- */
 
 /*

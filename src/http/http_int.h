@@ -12,6 +12,13 @@
 
 struct MHD_Connection;
 
+/* A keel_req_on_answer() callback, in the request arena. */
+struct answer_hook {
+	void (*fn)(void *arg);
+	void *arg;
+	struct answer_hook *next;
+};
+
 typedef struct header {
 	struct header *next;
 	const char *name;
@@ -35,6 +42,7 @@ struct keel_req {
 	keel_match match;
 	keel_principal principal;
 	keel_log_context log_ctx; /* what this request's log lines carry (server.c) */
+	struct answer_hook *answer_hooks, *answer_hooks_tail; /* keel_req_on_answer() */
 
 	/* the client's address: who is trusted to name it, and the answer once computed */
 	const keel_cidr_list *trusted;
@@ -95,6 +103,9 @@ void problem_render(keel_req *req);
  */
 void client_addr_pick(const keel_cidr_list *trusted, const uint8_t peer[16], const char *forwarded,
                       char out[KEEL_ADDR_TEXT_MAX]);
+
+/* Run the request's keel_req_on_answer() hooks, once each. */
+void req_answer_hooks_run(keel_req *req);
 
 /* Set X-Request-ID from the header when sane, else a new UUIDv7. */
 void req_assign_id(keel_req *req, const char *incoming);

@@ -468,3 +468,26 @@ keel_req_fail(keel_req *req, keel_err err, const char *field, const char *fmt, .
 		field_error_add(req, field, detail);
 	return err;
 }
+
+void
+keel_req_on_answer(keel_req *req, void (*fn)(void *arg), void *arg)
+{
+	struct answer_hook *h = keel_arena_alloc(req->arena, sizeof(*h));
+
+	*h = (struct answer_hook){.fn = fn, .arg = arg};
+	if (req->answer_hooks_tail != NULL)
+		req->answer_hooks_tail->next = h;
+	else
+		req->answer_hooks = h;
+	req->answer_hooks_tail = h;
+}
+
+void
+req_answer_hooks_run(keel_req *req)
+{
+	struct answer_hook *h = req->answer_hooks;
+
+	req->answer_hooks = req->answer_hooks_tail = NULL;
+	for (; h != NULL; h = h->next)
+		h->fn(h->arg);
+}

@@ -293,6 +293,7 @@ start_offload(keel_req *req)
 
 	req->offload_pending = false;
 	req->resumed = true;
+	req_answer_hooks_run(req); /* nothing the request holds waits with it */
 	MHD_suspend_connection(req->conn);
 	if (!keel_workpool_submit(req->offload_pool, &job)) {
 		keel_req_set_header(req, "Retry-After", "1");
@@ -313,6 +314,7 @@ respond(keel_server *s, keel_req *req)
 			return MHD_YES;
 		}
 	}
+	req_answer_hooks_run(req);
 	if (req->err != KEEL_OK && req->resp_body == NULL)
 		problem_render(req);
 

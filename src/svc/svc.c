@@ -30,6 +30,18 @@ trace_of(const keel_req *req)
 	return t;
 }
 
+static void
+release_on_answer(void *tx)
+{
+	keel_tx_release(tx);
+}
+
+/*
+ * A transaction on a connection of the pool, given back when the handler has
+ * answered (keel_req_on_answer), not when the answer has been sent: the
+ * worker thread may serve other requests before it sends this one, and they
+ * may need the connection.
+ */
 static keel_err
 begin(keel_req *req, keel_db_pool *pool, const keel_ctx *ctx, keel_tx **tx)
 {
@@ -38,7 +50,10 @@ begin(keel_req *req, keel_db_pool *pool, const keel_ctx *ctx, keel_tx **tx)
 
 	if (err != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	return keel_tx_begin(db, keel_req_arena(req), ctx, tx);
+	err = keel_tx_begin(db, keel_req_arena(req), ctx, tx);
+	if (err == KEEL_OK)
+		keel_req_on_answer(req, release_on_answer, *tx);
+	return err;
 }
 
 keel_err
@@ -93,8 +108,7 @@ keel_svc_commit(keel_req *req, keel_tx *tx)
 void
 keel_svc_release(keel_tx *tx)
 {
-	keel_tx_rollback(tx);
-	keel_db_release_scoped(keel_tx_db(tx));
+	keel_tx_release(tx);
 }
 
 keel_err

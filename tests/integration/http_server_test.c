@@ -68,7 +68,50 @@ denied_auth(keel_req *req, const keel_route *route, void *ctx)
 	return keel_req_fail(req, KEEL_EUNAUTH, NULL, "missing bearer token");
 }
 
+/*
+ * keel_req_on_answer(): what the hooks have written so far (under hooks_lock), and what
+ * they had written when the job of an offloading request ran and when the request
+ * completed (the observer), for the checks of answer_hooks_run_before_the_answer_goes_out.
+ */
+static pthread_mutex_t hooks_lock = PTHREAD_MUTEX_INITIALIZER;
+static char hooks[64], hooks_at_job[64], hooks_at_completion[64];
+static keel_workpool *jobs;
+
+static void
+hook(void *arg)
+{
+	pthread_mutex_lock(&hooks_lock);
+	strncat(hooks, arg, sizeof(hooks) - strlen(hooks) - 1);
+	pthread_mutex_unlock(&hooks_lock);
+}
+
+static void
+job(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&hooks_lock);
+	snprintf(hooks_at_job, sizeof(hooks_at_job), "%s", hooks);
+	pthread_mutex_unlock(&hooks_lock);
+}
+
+static keel_err
+hooked(keel_req *req, void *ctx)
+{
+	(void)ctx;
+	if (keel_req_resumed(req)) {
+		keel_req_on_answer(req, hook, "c");
+		return keel_req_json(req, 200, json_object());
+	}
+	keel_req_on_answer(req, hook, "a");
+	keel_req_on_answer(req, hook, "b");
+	if (strcmp(keel_req_path(req), "/hooked/offloaded") == 0)
+		return keel_req_offload(req, jobs, job, NULL);
+	return keel_req_json(req, 200, json_object());
+}
+
 static const keel_route routes[] = {
+    {"GET", "/hooked/answered", hooked, KEEL_ROUTE_PUBLIC, 0, "answer hooks"},
+    {"GET", "/hooked/offloaded", hooked, KEEL_ROUTE_PUBLIC, 0, "answer hooks, offloaded"},
     {"POST", "/things/{id}", echo, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0, "echo"},
     {"GET", "/slow", slow, KEEL_ROUTE_PUBLIC, 0, "slow"},
     {"GET", "/boom", boom, KEEL_ROUTE_PUBLIC, 0, "boom"},
@@ -88,6 +131,11 @@ observe(void *ctx, keel_req *req, int status, double seconds)
 
 	(void)ctx;
 	assert_true(seconds >= 0 && seconds < 60);
+	if (route != NULL && strncmp(route->path, "/hooked/", 8) == 0) {
+		pthread_mutex_lock(&hooks_lock);
+		snprintf(hooks_at_completion, sizeof(hooks_at_completion), "%s", hooks);
+		pthread_mutex_unlock(&hooks_lock);
+	}
 	pthread_mutex_lock(&observed_lock);
 	size_t used = strlen(observed);
 
@@ -452,6 +500,50 @@ slow_client_is_cut_off(void **state)
 	stop(f);
 }
 
+/* Wait (up to 1 s) until the observer has seen the request complete. */
+static void
+await_completion(void)
+{
+	for (int i = 0; i < 200; i++) {
+		pthread_mutex_lock(&hooks_lock);
+		bool done = hooks_at_completion[0] != '\0';
+
+		pthread_mutex_unlock(&hooks_lock);
+		if (done)
+			return;
+		usleep(5000);
+	}
+}
+
+/*
+ * keel_req_on_answer() hooks run once each, in order, once the answer is decided and
+ * before it is sent (the completion sees them all); for an offloading handler, those of
+ * the first call run before the connection is suspended (the job sees them).
+ */
+static void
+answer_hooks_run_before_the_answer_goes_out(void **state)
+{
+	fixture *f = *state;
+
+	jobs = keel_workpool_create(1, 4, 0);
+	hooks[0] = hooks_at_completion[0] = '\0';
+	kt_resp *r = kt_request(f->base, "GET", "/hooked/answered", NULL, NULL, 0);
+
+	assert_int_equal(r->status, 200);
+	kt_resp_free(r);
+	await_completion();
+	assert_string_equal(hooks_at_completion, "ab");
+
+	hooks[0] = hooks_at_completion[0] = hooks_at_job[0] = '\0';
+	r = kt_request(f->base, "GET", "/hooked/offloaded", NULL, NULL, 0);
+	assert_int_equal(r->status, 200);
+	kt_resp_free(r);
+	await_completion();
+	assert_string_equal(hooks_at_job, "ab");
+	assert_string_equal(hooks_at_completion, "abc");
+	keel_workpool_destroy(jobs);
+}
+
 int
 main(void)
 {
@@ -464,6 +556,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(request_ids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(failures_are_problems, setup, teardown),
 	    cmocka_unit_test_setup_teardown(completed_requests_are_observed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(answer_hooks_run_before_the_answer_goes_out, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(trace_context_is_joined_and_returned, setup, teardown),
 	    cmocka_unit_test(graceful_stop_finishes_inflight),
 	    cmocka_unit_test(slow_client_is_cut_off),
