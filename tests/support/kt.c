@@ -191,6 +191,21 @@ kt_db_fresh(const char *name)
 	setenv("KEEL_RELAY_DATABASE_URL", url, 1);
 }
 
+bool
+kt_db_migrated(const char *name)
+{
+	const char *up[] = {"migrate", "up", NULL};
+	char *out = NULL;
+
+	kt_db_fresh(name);
+	bool ok = kt_keel_run(up, NULL, &out) == 0;
+
+	if (!ok)
+		print_error("keel migrate up failed:\n%s\n", out ? out : "");
+	free(out);
+	return ok;
+}
+
 static PGconn *
 connect_as(const char *user)
 {

@@ -54,6 +54,12 @@ int kt_free_port(void);
  */
 void kt_db_fresh(const char *name);
 
+/*
+ * kt_db_fresh(name), then `keel migrate up` into it; false (with keel's output printed)
+ * when the migrations fail.  For a group setup: return kt_db_migrated(...) ? 0 : -1.
+ */
+bool kt_db_migrated(const char *name);
+
 /* Run `scripts/dev-db --dir $KEEL_TEST_DB_DIR <verb>`; returns its exit status. */
 int kt_dev_db(const char *verb);
 
