@@ -87,6 +87,23 @@ static const struct {
 
 #define UUID "{\"type\":\"string\",\"format\":\"uuid\"}"
 #define TS   "{\"type\":\"string\",\"format\":\"date-time\"}"
+/*
+ * The writable fields of an organization and of a division: a create requires name and
+ * code, an update requires nothing.  Spelt out for both rather than an update that $refs
+ * the create with "required": [] (in JSON Schema 2020-12, which OpenAPI 3.1 uses, a
+ * sibling keyword does not replace the referenced schema's: both apply).
+ */
+#define ORG_FIELDS                                                                                 \
+	"\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200},"            \
+	"\"code\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$\"},"             \
+	"\"description\":{\"type\":\"string\",\"maxLength\":2000},\"status\":{\"type\":\"string\","    \
+	"\"enum\":[\"active\",\"archived\"]},\"settings\":{\"type\":\"object\",\"description\":"       \
+	"\"at most 16 KiB as JSON\"}}"
+#define DIV_FIELDS                                                                                 \
+	"\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200},"            \
+	"\"code\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$\"},"             \
+	"\"description\":{\"type\":\"string\",\"maxLength\":2000},\"parent_id\":{\"type\":["           \
+	"\"string\",\"null\"],\"format\":\"uuid\"}}"
 
 /* The components: schemas of bodies, the problem response, the bearer scheme. */
 static const char components[] =
@@ -148,24 +165,16 @@ static const char components[] =
     "\"settings\":{\"type\":\"object\"},\"version\":{\"type\":\"integer\"},\"created_at\":" TS
     ",\"updated_at\":" TS "}},"
     "\"OrganizationCreate\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":["
-    "\"name\",\"code\"],\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1,"
-    "\"maxLength\":200},\"code\":{\"type\":\"string\",\"pattern\":"
-    "\"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$\"},\"description\":{\"type\":\"string\",\"maxLength\":"
-    "2000},\"status\":{\"type\":\"string\",\"enum\":[\"active\",\"archived\"]},\"settings\":{"
-    "\"type\":\"object\",\"description\":\"at most 16 KiB as JSON\"}}},"
-    "\"OrganizationUpdate\":{\"$ref\":\"#/components/schemas/OrganizationCreate\","
-    "\"required\":[]},"
+    "\"name\",\"code\"]," ORG_FIELDS "},"
+    "\"OrganizationUpdate\":{\"type\":\"object\",\"additionalProperties\":false," ORG_FIELDS "},"
     "\"Division\":{\"type\":\"object\",\"properties\":{\"id\":" UUID ",\"tenant_id\":" UUID
     ",\"organization_id\":" UUID ",\"parent_id\":{\"type\":[\"string\",\"null\"],\"format\":"
     "\"uuid\"},\"name\":{\"type\":\"string\"},\"code\":{\"type\":\"string\"},\"description\":{"
     "\"type\":\"string\"},\"version\":{\"type\":\"integer\"},\"created_at\":" TS
     ",\"updated_at\":" TS "}},"
     "\"DivisionCreate\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":["
-    "\"name\",\"code\"],\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1,"
-    "\"maxLength\":200},\"code\":{\"type\":\"string\",\"pattern\":"
-    "\"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$\"},\"description\":{\"type\":\"string\",\"maxLength\":"
-    "2000},\"parent_id\":{\"type\":[\"string\",\"null\"],\"format\":\"uuid\"}}},"
-    "\"DivisionUpdate\":{\"$ref\":\"#/components/schemas/DivisionCreate\",\"required\":[]},"
+    "\"name\",\"code\"]," DIV_FIELDS "},"
+    "\"DivisionUpdate\":{\"type\":\"object\",\"additionalProperties\":false," DIV_FIELDS "},"
     "\"AuditLog\":{\"type\":\"object\",\"properties\":{\"id\":" UUID ",\"occurred_at\":" TS
     ",\"actor_id\":{\"type\":[\"string\",\"null\"]},\"action\":{\"type\":\"string\"},\"table\":"
     "{\"type\":\"string\"},\"record_id\":{\"type\":[\"string\",\"null\"]},\"old\":{\"type\":["

@@ -105,6 +105,21 @@ the_document_has_the_expected_shape(void **state)
 			fail_msg("dangling $ref to %s", name);
 	}
 	free(all);
+	/*
+	 * An organization's or a division's PATCH requires no field: its schema names none and
+	 * refers to no create schema (in JSON Schema 2020-12 the referenced schema's "required"
+	 * would apply beside a sibling "required": []).
+	 */
+	const char *updates[] = {"OrganizationUpdate", "DivisionUpdate"};
+
+	for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++) {
+		json_t *u = json_object_get(schemas, updates[i]);
+
+		assert_non_null(u);
+		assert_null(json_object_get(u, "$ref"));
+		assert_int_equal(json_array_size(json_object_get(u, "required")), 0);
+		assert_non_null(json_object_get(json_object_get(u, "properties"), "name"));
+	}
 	json_decref(doc);
 	free(text);
 	keel_router_destroy(r);
