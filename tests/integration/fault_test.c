@@ -122,24 +122,6 @@ keep(void *p)
 
 /* ---- HTTP from the load threads ---- */
 
-typedef struct buf {
-	char *p;
-	size_t len;
-} buf;
-
-static size_t
-buf_add(char *data, size_t size, size_t n, void *arg)
-{
-	buf *b = arg;
-	size_t add = size * n;
-
-	b->p = realloc(b->p, b->len + add + 1);
-	memcpy(b->p + b->len, data, add);
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
-
 /* The value of header name in a raw header block, or NULL; points into hdr. */
 static const char *
 header_in(const char *hdr, const char *name, size_t *len)
@@ -165,7 +147,7 @@ header_in(const char *hdr, const char *name, size_t *len)
 
 /* Is this 503 a problem+json with status 503 and a positive Retry-After? */
 static bool
-is_unavailable_problem(const buf *hdr, const buf *body)
+is_unavailable_problem(const kt_grow *hdr, const kt_grow *body)
 {
 	size_t len = 0;
 	const char *ct = header_in(hdr->p, "Content-Type", &len);
@@ -192,7 +174,7 @@ static void
 send_call(CURL *h, const load *l, const char *method, const char *path, const char *body, call *c)
 {
 	char url[256], auth[1024], rid[80];
-	buf b = {calloc(1, 1), 0}, hdr = {calloc(1, 1), 0};
+	kt_grow b = {calloc(1, 1), 0}, hdr = {calloc(1, 1), 0};
 	struct curl_slist *hl = NULL;
 
 	snprintf(url, sizeof(url), "%s%s", l->base, path);
@@ -206,9 +188,9 @@ send_call(CURL *h, const load *l, const char *method, const char *path, const ch
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_add);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kt_grow_add);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, buf_add);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, kt_grow_add);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &hdr);
 	/* a hung request shows as a duration over the bound, not as a stuck test */
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)BOUND_MS + 10000L);

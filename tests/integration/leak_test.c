@@ -344,24 +344,6 @@ foreign(walker *w, enum obs kind, int *from)
 
 /* ---- HTTP ---- */
 
-typedef struct grow {
-	char *p;
-	size_t len;
-} grow;
-
-static size_t
-collect(char *data, size_t size, size_t n, void *arg)
-{
-	grow *g = arg;
-	size_t add = size * n;
-
-	g->p = realloc(g->p, g->len + add + 1);
-	memcpy(g->p + g->len, data, add);
-	g->len += add;
-	g->p[g->len] = '\0';
-	return add;
-}
-
 static bool
 is_hex(char c)
 {
@@ -431,7 +413,7 @@ call(walker *w, enum op op, int role, const char *const *extra, const char *meth
      const char *body, const char *path)
 {
 	struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
-	grow b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
+	kt_grow b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
 	char *url = kt_strf("%s%s", srv->base, path);
 	kt_resp *r = calloc(1, sizeof(*r));
 	char auth[2048];
@@ -452,9 +434,9 @@ call(walker *w, enum op op, int role, const char *const *extra, const char *meth
 	curl_easy_reset(w->curl);
 	curl_easy_setopt(w->curl, CURLOPT_URL, url);
 	curl_easy_setopt(w->curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, kt_grow_add);
 	curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(w->curl, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(w->curl, CURLOPT_HEADERFUNCTION, kt_grow_add);
 	curl_easy_setopt(w->curl, CURLOPT_HEADERDATA, &h);
 	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT, 30L);

@@ -33,15 +33,10 @@ kt_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-typedef struct grow {
-	char *p;
-	size_t len;
-} grow;
-
-static size_t
-collect(char *data, size_t size, size_t n, void *arg)
+size_t
+kt_grow_add(char *data, size_t size, size_t n, void *arg)
 {
-	grow *g = arg;
+	kt_grow *g = arg;
 	size_t add = size * n;
 
 	g->p = realloc(g->p, g->len + add + 1);
@@ -64,7 +59,7 @@ kt_request_from(const char *source, const char *base, const char *method, const 
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
-	grow b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
+	kt_grow b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
 	char *url = malloc(strlen(base) + strlen(path) + 1);
 	kt_resp *r = calloc(1, sizeof(*r));
 
@@ -75,9 +70,9 @@ kt_request_from(const char *source, const char *base, const char *method, const 
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kt_grow_add);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, kt_grow_add);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	if (source != NULL)
@@ -261,12 +256,12 @@ kt_read_file(const char *path)
 
 	if (f == NULL)
 		return NULL;
-	grow g = {calloc(1, 1), 0};
+	kt_grow g = {calloc(1, 1), 0};
 	char buf[4096];
 	size_t n;
 
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		collect(buf, 1, n, &g);
+		kt_grow_add(buf, 1, n, &g);
 	fclose(f);
 	return g.p;
 }

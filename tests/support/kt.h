@@ -40,6 +40,15 @@ void kt_resp_free(kt_resp *r);
 kt_resp *kt_request_from(const char *source, const char *base, const char *method, const char *path,
                          const char *const *headers, const char *body, size_t len);
 
+/* A growing, NUL-terminated byte string (start it as {calloc(1, 1), 0}). */
+typedef struct kt_grow {
+	char *p;
+	size_t len;
+} kt_grow;
+
+/* A libcurl write or header callback appending to the kt_grow given as its data. */
+size_t kt_grow_add(char *data, size_t size, size_t n, void *arg);
+
 /* Value of a response header (case-insensitive name), malloc'd; NULL when absent. */
 char *kt_header(const kt_resp *r, const char *name);
 
