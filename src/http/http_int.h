@@ -104,6 +104,13 @@ void problem_render(keel_req *req);
 void client_addr_pick(const keel_cidr_list *trusted, const uint8_t peer[16], const char *forwarded,
                       char out[KEEL_ADDR_TEXT_MAX]);
 
+/*
+ * Percent-decode s in place (the path and query values); returns the new
+ * length.  A %00 becomes the byte 0xFF, never valid UTF-8, so a NUL smuggled
+ * in is refused as malformed instead of cutting the string short.
+ */
+size_t req_unescape(char *s);
+
 /* Run the request's keel_req_on_answer() hooks, once each. */
 void req_answer_hooks_run(keel_req *req);
 

@@ -80,40 +80,13 @@ struct keel_server {
 	pthread_t watchdog;
 };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* MHD_UnescapeCallback: decode %XX in place; %00 becomes 0xFF (see file header). */
+/* MHD_UnescapeCallback: keel's percent-decoding (req_unescape, see the file header). */
 static size_t
 unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
-	char *w = s;
-
 	(void)cls;
 	(void)conn;
-	for (const char *r = s; *r != '\0'; r++) {
-		int hi, lo;
-
-		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0) {
-			int byte = hi << 4 | lo;
-
-			*w++ = byte == 0 ? (char)0xFF : (char)byte;
-			r += 2;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-	return (size_t)(w - s);
+	return req_unescape(s);
 }
 
 static enum MHD_Result

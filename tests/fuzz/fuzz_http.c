@@ -6,9 +6,8 @@
  * MHD_get_connection_values(), MHD_get_connection_info()): they are all that
  * req.c asks of a connection while a handler runs.  Each checks that it is
  * asked about the stand-in connection, so a real libmicrohttpd connection can
- * never reach them by mistake.  Decoding
- * and the refusals before routing copy server.c's pipeline (unescape(),
- * precheck()), which is static there.
+ * never reach them by mistake.  Decoding is the server's own (req_unescape());
+ * the refusals before routing copy server.c's precheck(), which is static there.
  */
 #include "fuzz_http.h"
 
@@ -25,39 +24,6 @@ static char conn_tag;
 
 /* The request whose values the lookups answer with. */
 static const fz_request *current;
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode s in place as the server does: %00 becomes 0xFF, never a NUL. */
-static void
-unescape(char *s)
-{
-	char *w = s;
-
-	for (const char *r = s; *r != '\0'; r++) {
-		int hi, lo;
-
-		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0) {
-			int byte = hi << 4 | lo;
-
-			*w++ = byte == 0 ? (char)0xFF : (char)byte;
-			r += 2;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
 
 static bool
 utf8_ok(const char *s)
@@ -113,9 +79,9 @@ parse_query(char *q, fz_request *r)
 			return false;
 		if (eq != NULL) {
 			*eq = '\0';
-			unescape(eq + 1);
+			req_unescape(eq + 1);
 		}
-		unescape(item);
+		req_unescape(item);
 		r->args[r->nargs++] = (fz_pair){item, eq != NULL ? eq + 1 : NULL};
 		if (!utf8_ok(item) || !utf8_ok(eq != NULL ? eq + 1 : NULL))
 			return false;
@@ -146,7 +112,7 @@ parse_request_line(char *line, fz_request *r)
 		if (!parse_query(q + 1, r))
 			return false;
 	}
-	unescape(target);
+	req_unescape(target);
 	r->path = target;
 	return target[0] != '\0' && utf8_ok(target);
 }
