@@ -1831,11 +1831,14 @@ async_finish(async_req *q)
 	return q->resp;
 }
 
-/* Wait until a session waits for the transaction of c (a row lock c holds). */
+/*
+ * Wait until a session waits for the transaction of c (a row lock c holds); as generously as
+ * wait_for_waiters(), for the same reason: the request hashes a password first.
+ */
 static void
 wait_for_a_waiter(PGconn *c)
 {
-	for (long long until = kt_now_ms() + 10000;;) {
+	for (long long until = kt_now_ms() + 60000;;) {
 		char *n = pg_run(c,
 		                 "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'"
 		                 " AND NOT granted AND transactionid::text = pg_current_xact_id()::text",
@@ -1851,14 +1854,18 @@ wait_for_a_waiter(PGconn *c)
 	}
 }
 
-/* Wait until n sessions of this database wait for a lock. */
+/*
+ * Wait until n sessions of this database wait for a lock.  Generously: a request may first
+ * hash passwords on keel's lower-priority pool, which other test programs running at the
+ * same time can hold back for seconds.
+ */
 static void
 wait_for_waiters(PGconn *c, int n)
 {
 	char want[16];
 
 	snprintf(want, sizeof(want), "%d", n);
-	for (long long until = kt_now_ms() + 10000;;) {
+	for (long long until = kt_now_ms() + 60000;;) {
 		char *got =
 		    pg_run(c,
 		           "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a"
