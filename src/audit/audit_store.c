@@ -160,34 +160,33 @@ audit_store_unlock(keel_db *db, keel_arena *a)
 	return keel_db_exec(db, a, &st_unlock, NULL, NULL);
 }
 
+/* exec_text() of a statement whose one parameter is the integer v. */
+static keel_err
+exec_int_text(keel_db *db, keel_arena *a, const keel_stmt *st, long long v, const char **out)
+{
+	char text[32];
+	const char *p[] = {text};
+
+	snprintf(text, sizeof(text), "%lld", v);
+	return exec_text(db, a, st, p, out);
+}
+
 keel_err
 audit_store_create_partition(keel_db *db, keel_arena *a, int offset, const char **name)
 {
-	char months[16];
-	const char *p[] = {months};
-
-	snprintf(months, sizeof(months), "%d", offset);
-	return exec_text(db, a, &st_create, p, name);
+	return exec_int_text(db, a, &st_create, offset, name);
 }
 
 keel_err
 audit_store_month(keel_db *db, keel_arena *a, int offset, const char **month)
 {
-	char months[16];
-	const char *p[] = {months};
-
-	snprintf(months, sizeof(months), "%d", offset);
-	return exec_text(db, a, &st_month, p, month);
+	return exec_int_text(db, a, &st_month, offset, month);
 }
 
 keel_err
 audit_store_cutoff(keel_db *db, keel_arena *a, int64_t keep_ms, const char **cutoff)
 {
-	char keep[32];
-	const char *p[] = {keep};
-
-	snprintf(keep, sizeof(keep), "%lld", (long long)keep_ms);
-	return exec_text(db, a, &st_cutoff, p, cutoff);
+	return exec_int_text(db, a, &st_cutoff, (long long)keep_ms, cutoff);
 }
 
 keel_err

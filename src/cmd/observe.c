@@ -45,6 +45,26 @@ sampler_ratio(void)
 	return 1.0; /* always_on, parentbased_always_on */
 }
 
+/* The families serve declares up front (the relay's are declared by its collector). */
+static const struct {
+	const char *name;
+	keel_metric_type type;
+	const char *help;
+} families[] = {
+    {"keel_http_requests_total", KEEL_METRIC_COUNTER,
+     "HTTP requests by route template, method and status class."},
+    {"keel_http_request_duration_seconds", KEEL_METRIC_HISTOGRAM,
+     "HTTP request latency by route and method."},
+    {"keel_http_requests_in_flight", KEEL_METRIC_GAUGE, "Requests being processed."},
+    {"keel_db_query_duration_seconds", KEEL_METRIC_HISTOGRAM,
+     "PostgreSQL round trips by the statement they carried."},
+    {"keel_db_connections", KEEL_METRIC_GAUGE,
+     "Connections of the pool by state: idle, busy, closed."},
+    {"keel_spans_dropped_total", KEEL_METRIC_COUNTER,
+     "Spans dropped because the export queue was full or no exporter runs."},
+    {"keel_build_info", KEEL_METRIC_GAUGE, "Build information; the value is always 1."},
+};
+
 observe *
 observe_create(void)
 {
@@ -63,20 +83,8 @@ observe_create(void)
 	o->metrics = keel_metrics_create();
 	o->tracer = keel_tracer_create(&to);
 	o->trace_ratio = sampler_ratio();
-	keel_metrics_declare(o->metrics, "keel_http_requests_total", KEEL_METRIC_COUNTER,
-	                     "HTTP requests by route template, method and status class.");
-	keel_metrics_declare(o->metrics, "keel_http_request_duration_seconds", KEEL_METRIC_HISTOGRAM,
-	                     "HTTP request latency by route and method.");
-	keel_metrics_declare(o->metrics, "keel_http_requests_in_flight", KEEL_METRIC_GAUGE,
-	                     "Requests being processed.");
-	keel_metrics_declare(o->metrics, "keel_db_query_duration_seconds", KEEL_METRIC_HISTOGRAM,
-	                     "PostgreSQL round trips by the statement they carried.");
-	keel_metrics_declare(o->metrics, "keel_db_connections", KEEL_METRIC_GAUGE,
-	                     "Connections of the pool by state: idle, busy, closed.");
-	keel_metrics_declare(o->metrics, "keel_spans_dropped_total", KEEL_METRIC_COUNTER,
-	                     "Spans dropped because the export queue was full or no exporter runs.");
-	keel_metrics_declare(o->metrics, "keel_build_info", KEEL_METRIC_GAUGE,
-	                     "Build information; the value is always 1.");
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		keel_metrics_declare(o->metrics, families[i].name, families[i].type, families[i].help);
 	keel_metrics_set(o->metrics, "keel_build_info", "version=\"" KEEL_VERSION "\"", 1);
 	keel_metrics_collector(o->metrics, keel_metrics_process, NULL);
 	return o;

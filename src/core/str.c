@@ -168,3 +168,15 @@ keel_b64url_chars(const char *s)
 
 	return s[strspn(s, alphabet)] == '\0';
 }
+
+int
+keel_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

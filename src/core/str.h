@@ -23,6 +23,9 @@ void keel_buf_append(keel_buf *b, const void *p, size_t n);
 void keel_buf_puts(keel_buf *b, const char *s);
 __attribute__((format(printf, 2, 3))) void keel_buf_printf(keel_buf *b, const char *fmt, ...);
 
+/* The value of hex digit c (either case), or -1. */
+int keel_hex_digit(char c);
+
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or NULs). */
 bool keel_utf8_valid(const char *s, size_t n);
 

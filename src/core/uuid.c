@@ -6,6 +6,7 @@
  * thread-local state and bumping it when the clock has not moved past it, so
  * ids a worker creates in a burst still sort in creation order.
  */
+#include "core/str.h"
 #include "core/uuid.h"
 #include "core/clock.h"
 
@@ -70,18 +71,6 @@ keel_uuid_format(const keel_uuid *u, char *out)
 	*p = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool
 keel_uuid_parse(const char *s, keel_uuid *out)
 {
@@ -94,8 +83,8 @@ keel_uuid_parse(const char *s, keel_uuid *out)
 				return false;
 			continue;
 		}
-		int hi = hexval(s[i]);
-		int lo = hi < 0 ? -1 : hexval(s[i + 1]);
+		int hi = keel_hex_digit(s[i]);
+		int lo = hi < 0 ? -1 : keel_hex_digit(s[i + 1]);
 
 		if (lo < 0)
 			return false;

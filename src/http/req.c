@@ -12,6 +12,7 @@
  * address was written by someone keel cannot vouch for, the client included.
  */
 #include "http/http_int.h"
+#include "core/str.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -492,18 +493,6 @@ req_answer_hooks_run(keel_req *req)
 		h->fn(h->arg);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 size_t
 req_unescape(char *s)
 {
@@ -512,7 +501,7 @@ req_unescape(char *s)
 	for (const char *r = s; *r != '\0'; r++) {
 		int hi, lo;
 
-		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0) {
+		if (r[0] == '%' && (hi = keel_hex_digit(r[1])) >= 0 && (lo = keel_hex_digit(r[2])) >= 0) {
 			int byte = hi << 4 | lo;
 
 			*w++ = byte == 0 ? (char)0xFF : (char)byte;
