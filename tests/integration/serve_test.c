@@ -195,6 +195,28 @@ unreachable_database_at_start_is_503_not_a_crash(void **state)
 	assert_int_equal(kt_keel_stop(k), 0);
 }
 
+/*
+ * serve warns when a round trip's deadline (statement + connect timeout) could outlast the
+ * request timeout, and not with the defaults (5 s + 5 s < 30 s).
+ */
+static void
+timeouts_that_let_a_round_trip_outlast_a_request_are_warned_of(void **state)
+{
+	(void)state;
+	const char *tight[] = {"KEEL_REQUEST_TIMEOUT=8s", NULL};
+	const char *needle = "KEEL_REQUEST_TIMEOUT should exceed KEEL_DB_STATEMENT_TIMEOUT";
+	kt_keel *k = kt_keel_start(tight, NULL);
+	char *log;
+
+	assert_int_equal(kt_keel_stop_log(k, &log), 0);
+	assert_non_null(strstr(log, needle));
+	free(log);
+	k = kt_keel_start(NULL, NULL);
+	assert_int_equal(kt_keel_stop_log(k, &log), 0);
+	assert_null(strstr(log, needle));
+	free(log);
+}
+
 int
 main(void)
 {
@@ -204,6 +226,7 @@ main(void)
 	    cmocka_unit_test(sigterm_stops_cleanly_and_logs),
 	    cmocka_unit_test(raw_paths_and_queries_stay_out_of_logs),
 	    cmocka_unit_test(configuration_errors),
+	    cmocka_unit_test(timeouts_that_let_a_round_trip_outlast_a_request_are_warned_of),
 	    cmocka_unit_test(unreachable_database_at_start_is_503_not_a_crash),
 	};
 
