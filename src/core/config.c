@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,7 @@ static const opt opts[] = {
     {"KEEL_PASSWORD_PASSES", OPT_INT, F(password_passes), false, "2", 2, 20,
      "argon2id passes (OWASP minimum 2)"},
     {"KEEL_HASH_WORKERS", OPT_INT, F(hash_workers), false, NULL, 1, 256,
-     "threads hashing passwords (default: cores)"},
+     "threads hashing passwords (default: cores - 1, at least 1)"},
     {"KEEL_HASH_QUEUE", OPT_INT, F(hash_queue), false, "64", 1, 100000,
      "password hashes that may wait; more are answered 503"},
     {"KEEL_AUDIT_MONTHS_AHEAD", OPT_INT, F(audit_months_ahead), false, "3", 0, 120,
@@ -520,6 +521,20 @@ check_unknown(char *const *envp, char *err, size_t errlen)
 	return true;
 }
 
+/* Processors this process may run on (a container's cpuset, taskset), 1..255. */
+static int
+usable_cores(void)
+{
+	cpu_set_t set;
+	long n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 && n < 256 ? (int)n : 1;
+}
+
 keel_err
 keel_config_load(keel_config *cfg, char *const *envp, char *err, size_t errlen)
 {
@@ -545,16 +560,19 @@ keel_config_load(keel_config *cfg, char *const *envp, char *err, size_t errlen)
 		if (!ok)
 			goto fail;
 	}
-	if (cfg->workers == 0) {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int cores = usable_cores();
 
-		cfg->workers = cores > 0 && cores < 256 ? (int)cores * 2 : 2;
-	}
-	if (cfg->hash_workers == 0) {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-
-		cfg->hash_workers = cores > 0 && cores < 256 ? (int)cores : 1;
-	}
+	if (cfg->workers == 0)
+		cfg->workers = cores * 2;
+	/*
+	 * Hashing leaves one core to request handling: with every core hashing,
+	 * a request thread or its PostgreSQL backend waits for a processor
+	 * behind the hashes (nice 10 shortens the wait, it does not remove it),
+	 * and on two cores one hashing thread signs in as many users per second
+	 * as two (bench/auth, docs/design.md "Password hashing").
+	 */
+	if (cfg->hash_workers == 0)
+		cfg->hash_workers = cores > 1 ? cores - 1 : 1;
 	return KEEL_OK;
 fail:
 	keel_config_free(cfg);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,51 @@ defaults(void **state)
 	assert_int_equal(cfg.request_timeout_ms, 30000);
 	assert_int_equal(cfg.shutdown_timeout_ms, 10000);
 	assert_int_equal(cfg.db_statement_timeout_ms, 5000);
+	keel_config_free(&cfg);
+}
+
+/* Thread counts follow the processors keel may run on; hashing leaves one free. */
+static void
+default_thread_counts(void **state)
+{
+	(void)state;
+	cpu_set_t saved, one;
+	const char *env[] = {"PATH=/bin", NULL};
+	keel_config cfg;
+	char err[256];
+
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	int first = -1, second = -1;
+
+	for (int c = 0; c < CPU_SETSIZE && second < 0; c++)
+		if (CPU_ISSET(c, &saved)) {
+			if (first < 0)
+				first = c;
+			else
+				second = c;
+		}
+	assert_true(first >= 0);
+	CPU_ZERO(&one);
+	CPU_SET(first, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	assert_int_equal(load(&cfg, err, env), KEEL_OK);
+	assert_int_equal(cfg.workers, 2);
+	assert_int_equal(cfg.hash_workers, 1);
+	keel_config_free(&cfg);
+	if (second >= 0) {
+		cpu_set_t two = one;
+
+		CPU_SET(second, &two);
+		assert_int_equal(sched_setaffinity(0, sizeof(two), &two), 0);
+		assert_int_equal(load(&cfg, err, env), KEEL_OK);
+		assert_int_equal(cfg.workers, 4);
+		assert_int_equal(cfg.hash_workers, 1);
+		keel_config_free(&cfg);
+	}
+	assert_int_equal(sched_setaffinity(0, sizeof(saved), &saved), 0);
+	assert_int_equal(load(&cfg, err, env), KEEL_OK);
+	assert_int_equal(cfg.hash_workers, CPU_COUNT(&saved) > 1 ? CPU_COUNT(&saved) - 1 : 1);
+	assert_int_equal(cfg.workers, 2 * CPU_COUNT(&saved));
 	keel_config_free(&cfg);
 }
 
@@ -207,6 +253,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(defaults),
+	    cmocka_unit_test(default_thread_counts),
 	    cmocka_unit_test(valid_values),
 	    cmocka_unit_test(invalid_values_are_errors),
 	    cmocka_unit_test(secret_values_are_not_echoed),
