@@ -93,43 +93,6 @@ api(const char *method, const char *token, const char *body, const char *fmt, ..
 
 /* ---- the database, as keel_owner inside one tenant ---- */
 
-/* Run sql with up to four text parameters (NULL-terminated) among tenant_id's rows. */
-static PGresult *
-db_query(const char *tenant_id, const char *sql, const char *p1, const char *p2, const char *p3,
-         const char *p4)
-{
-	const char *p[] = {p1, p2, p3, p4};
-	int n = p1 == NULL ? 0 : p2 == NULL ? 1 : p3 == NULL ? 2 : p4 == NULL ? 3 : 4;
-
-	kt_pg_set_tenant(pg, tenant_id);
-	PGresult *res = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(pg));
-	return res;
-}
-
-/* First column of the first row (malloc'd; NULL for SQL NULL or no row). */
-static char *
-db_value(const char *tenant_id, const char *sql, const char *p1, const char *p2)
-{
-	PGresult *res = db_query(tenant_id, sql, p1, p2, NULL, NULL);
-	char *v = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
-
-	PQclear(res);
-	return v;
-}
-
-static long
-db_long(const char *tenant_id, const char *sql, const char *p1, const char *p2)
-{
-	char *v = db_value(tenant_id, sql, p1, p2);
-	long n = v != NULL ? atol(v) : -1;
-
-	free(v);
-	return n;
-}
-
 /* A statement of the owner outside any tenant (DDL, maintenance functions). */
 static char *
 owner_value(const char *sql)
@@ -145,13 +108,13 @@ owner_value(const char *sql)
 static char *
 record_trail(const char *tenant_id, const char *record_id)
 {
-	PGresult *res =
-	    db_query(tenant_id,
-	             "SELECT string_agg(concat_ws('|', action, coalesce(actor_id::text, '-'),"
-	             " coalesce(request_id, '-'), coalesce(host(client_addr), '-'),"
-	             " coalesce(changed_fields::text, '-'), schema_name || '.' || table_name), E'\\n'"
-	             " ORDER BY occurred_at, id) FROM audit.logs WHERE record_id = $1",
-	             record_id, NULL, NULL, NULL);
+	PGresult *res = kt_pg_tenant_query(
+	    pg, tenant_id,
+	    "SELECT string_agg(concat_ws('|', action, coalesce(actor_id::text, '-'),"
+	    " coalesce(request_id, '-'), coalesce(host(client_addr), '-'),"
+	    " coalesce(changed_fields::text, '-'), schema_name || '.' || table_name), E'\\n'"
+	    " ORDER BY occurred_at, id) FROM audit.logs WHERE record_id = $1",
+	    (const char *[]){record_id, NULL});
 	char *v = strdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
 
 	PQclear(res);
@@ -173,7 +136,7 @@ row_field(const tenant *t, const char *record_id, int n, const char *which, cons
 	char *sql = kt_strf("SELECT %s ->> $2 FROM audit.logs WHERE record_id = $1"
 	                    " ORDER BY occurred_at, id OFFSET %d LIMIT 1",
 	                    strcmp(which, "old") == 0 ? "old" : "new", n);
-	char *v = db_value(t->id, sql, record_id, key);
+	char *v = kt_pg_tenant_value(pg, t->id, sql, (const char *[]){record_id, key, NULL});
 
 	free(sql);
 	return v;
@@ -194,7 +157,7 @@ static long
 log_count(const tenant *t, const char *where, const char *p1)
 {
 	char *sql = kt_strf("SELECT count(*) FROM audit.logs WHERE %s", where ? where : "true");
-	long n = db_long(t->id, sql, p1, NULL);
+	long n = kt_pg_tenant_long(pg, t->id, sql, (const char *[]){p1, NULL});
 
 	free(sql);
 	return n;
@@ -570,12 +533,13 @@ user_changes_are_recorded_without_the_password_hash(void **state)
 static char *
 events_of(const tenant *t, const char *req)
 {
-	PGresult *res = db_query(t->id,
-	                         "SELECT coalesce(string_agg(concat_ws('|', action,"
-	                         " coalesce(actor_id::text, '-'), coalesce(host(client_addr), '-')),"
-	                         " E'\\n' ORDER BY occurred_at, id), '') FROM audit.logs"
-	                         " WHERE request_id = $1 AND table_name = 'security_events'",
-	                         req, NULL, NULL, NULL);
+	PGresult *res =
+	    kt_pg_tenant_query(pg, t->id,
+	                       "SELECT coalesce(string_agg(concat_ws('|', action,"
+	                       " coalesce(actor_id::text, '-'), coalesce(host(client_addr), '-')),"
+	                       " E'\\n' ORDER BY occurred_at, id), '') FROM audit.logs"
+	                       " WHERE request_id = $1 AND table_name = 'security_events'",
+	                       (const char *[]){req, NULL});
 	char *v = strdup(PQgetvalue(res, 0, 0));
 
 	PQclear(res);
@@ -595,12 +559,12 @@ static char *
 changes_of(const tenant *t, const char *req, const char *table)
 {
 	PGresult *res =
-	    db_query(t->id,
-	             "SELECT coalesce(string_agg(action || '|' ||"
-	             " coalesce(changed_fields::text, '-'), E'\\n' ORDER BY occurred_at, id),"
-	             " '') FROM audit.logs WHERE request_id = $1"
-	             " AND schema_name || '.' || table_name = $2",
-	             req, table, NULL, NULL);
+	    kt_pg_tenant_query(pg, t->id,
+	                       "SELECT coalesce(string_agg(action || '|' ||"
+	                       " coalesce(changed_fields::text, '-'), E'\\n' ORDER BY occurred_at, id),"
+	                       " '') FROM audit.logs WHERE request_id = $1"
+	                       " AND schema_name || '.' || table_name = $2",
+	                       (const char *[]){req, table, NULL});
 	char *v = strdup(PQgetvalue(res, 0, 0));
 
 	PQclear(res);
@@ -764,11 +728,12 @@ a_statement_of_many_rows_records_each_row(void **state)
 	                           " 'many' AND old ->> 'organization_id' = $1",
 	                           org),
 	                 2);
-	assert_int_equal(db_long(A.id,
-	                         "SELECT count(DISTINCT (occurred_at, txid)) FROM audit.logs"
-	                         " WHERE request_id = 'many-rows' AND table_name = 'divisions'",
-	                         NULL, NULL),
-	                 1);
+	assert_int_equal(
+	    kt_pg_tenant_long(pg, A.id,
+	                      "SELECT count(DISTINCT (occurred_at, txid)) FROM audit.logs"
+	                      " WHERE request_id = 'many-rows' AND table_name = 'divisions'",
+	                      NULL),
+	    1);
 	assert_int_equal(log_count(&A, "request_id = 'many-rows' AND record_id = $1", d[2]), 0);
 	/* an id that changes (keel never does): the old row and the new one, unpaired */
 	free(sql);
@@ -816,7 +781,8 @@ a_rolled_back_transaction_leaves_no_audit_row(void **state)
 	assert_int_equal(log_count(&A, "new ->> 'code' = 'GONE1'", NULL), 0);
 	/* a request that fails writes nothing either (a duplicate code) */
 	char *id = org_make(A.admin.token);
-	char *code = db_value(A.id, "SELECT code FROM org.organizations WHERE id = $1", id, NULL);
+	char *code = kt_pg_tenant_value(pg, A.id, "SELECT code FROM org.organizations WHERE id = $1",
+	                                (const char *[]){id, NULL});
 	char *body = kt_strf("{\"name\":\"Twin\",\"code\":\"%s\"}", code);
 
 	before = log_count(&A, NULL, NULL);
@@ -837,8 +803,9 @@ a_rolled_back_transaction_leaves_no_audit_row(void **state)
 static long
 occurrences_in_log(const tenant *t, const char *needle)
 {
-	return db_long(t->id, "SELECT count(*) FROM audit.logs l WHERE strpos(l::text, $1) > 0", needle,
-	               NULL);
+	return kt_pg_tenant_long(pg, t->id,
+	                         "SELECT count(*) FROM audit.logs l WHERE strpos(l::text, $1) > 0",
+	                         (const char *[]){needle, NULL});
 }
 
 static void
@@ -858,12 +825,13 @@ secrets_never_reach_the_audit_log(void **state)
 		                           NULL),
 		                 0);
 		/* the values: every hash the tenant holds, anywhere in a row's text */
-		PGresult *res = db_query(t->id,
-		                         "SELECT password_hash FROM auth.users UNION ALL"
-		                         " SELECT encode(token_hash, 'hex') FROM auth.refresh_tokens"
-		                         " UNION ALL SELECT encode(token_hash, 'base64')"
-		                         " FROM auth.refresh_tokens",
-		                         NULL, NULL, NULL, NULL);
+		PGresult *res =
+		    kt_pg_tenant_query(pg, t->id,
+		                       "SELECT password_hash FROM auth.users UNION ALL"
+		                       " SELECT encode(token_hash, 'hex') FROM auth.refresh_tokens"
+		                       " UNION ALL SELECT encode(token_hash, 'base64')"
+		                       " FROM auth.refresh_tokens",
+		                       NULL);
 		int n = PQntuples(res);
 
 		assert_true(n >= 3);
@@ -882,7 +850,8 @@ secrets_never_reach_the_audit_log(void **state)
 	user U = {0};
 
 	user_make(&A, &U, "rehashed", "member");
-	char *old = db_value(A.id, "SELECT password_hash FROM auth.users WHERE id = $1", U.id, NULL);
+	char *old = kt_pg_tenant_value(pg, A.id, "SELECT password_hash FROM auth.users WHERE id = $1",
+	                               (const char *[]){U.id, NULL});
 	kt_resp *r = api("POST", U.token,
 	                 "{\"current_password\":\"" PASSWORD "\",\"new_password\":"
 	                 "\"a fresh long password\"}",
@@ -1046,7 +1015,7 @@ ids_where(const tenant *t, const char *where, const char *p1, const char *p2)
 	char *sql = kt_strf("SELECT coalesce(string_agg(id::text, ',' ORDER BY occurred_at DESC,"
 	                    " id DESC), '') FROM audit.logs WHERE %s",
 	                    where);
-	char *v = db_value(t->id, sql, p1, p2);
+	char *v = kt_pg_tenant_value(pg, t->id, sql, (const char *[]){p1, p2, NULL});
 
 	free(sql);
 	return v;
@@ -1198,7 +1167,7 @@ time_at(int n)
 	                    " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM audit.logs"
 	                    " ORDER BY occurred_at DESC, id DESC OFFSET %d LIMIT 1",
 	                    n);
-	char *v = db_value(A.id, sql, NULL, NULL);
+	char *v = kt_pg_tenant_value(pg, A.id, sql, NULL);
 
 	free(sql);
 	return v;
@@ -1441,7 +1410,7 @@ rows_without_a_partition_move_into_the_one_made_for_them(void **state)
 	free(out);
 	assert_int_equal(
 	    log_count(&A, "action = 'EARLY' AND tableoid = 'audit.logs_default'::regclass", NULL), 0);
-	assert_int_equal(db_long(A.id, sql, NULL, NULL), 1);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id, sql, NULL), 1);
 	free(sql);
 	free(month);
 }
@@ -1599,7 +1568,7 @@ plan_of(const char *sql, const char *p1)
 {
 	kt_pg_exec(pg, "SET enable_seqscan = off");
 	char *explain = kt_strf("EXPLAIN %s", sql);
-	PGresult *res = db_query(A.id, explain, p1, NULL, NULL, NULL);
+	PGresult *res = kt_pg_tenant_query(pg, A.id, explain, (const char *[]){p1, NULL});
 	size_t len = 0;
 	char *plan = calloc(1, 1);
 
@@ -1623,24 +1592,30 @@ history_and_user_activity_answer_from_their_indexes(void **state)
 
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
-	char *hist = db_value(A.id,
-	                      "SELECT string_agg(action, ',') FROM audit.history('org.organizations',"
-	                      " $1)",
-	                      id, NULL);
+	char *hist =
+	    kt_pg_tenant_value(pg, A.id,
+	                       "SELECT string_agg(action, ',') FROM audit.history('org.organizations',"
+	                       " $1)",
+	                       (const char *[]){id, NULL});
 
 	assert_string_equal(hist, "UPDATE,INSERT");
 	free(hist);
-	assert_int_equal(
-	    db_long(A.id, "SELECT count(*) FROM audit.history('org.divisions', $1)", id, NULL), 0);
-	long mine = db_long(A.id,
-	                    "SELECT count(*) FROM audit.user_activity($1, now() - interval '1 hour',"
-	                    " now() + interval '1 minute')",
-	                    A.admin.id, NULL);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id,
+	                                   "SELECT count(*) FROM audit.history('org.divisions', $1)",
+	                                   (const char *[]){id, NULL}),
+	                 0);
+	long mine =
+	    kt_pg_tenant_long(pg, A.id,
+	                      "SELECT count(*) FROM audit.user_activity($1, now() - interval '1 hour',"
+	                      " now() + interval '1 minute')",
+	                      (const char *[]){A.admin.id, NULL});
 
 	assert_int_equal(mine, log_count(&A, "actor_id = $1", A.admin.id));
 	/* under row-level security like everything: another tenant or none sees nothing */
 	assert_int_equal(
-	    db_long(B.id, "SELECT count(*) FROM audit.history('org.organizations', $1)", id, NULL), 0);
+	    kt_pg_tenant_long(pg, B.id, "SELECT count(*) FROM audit.history('org.organizations', $1)",
+	                      (const char *[]){id, NULL}),
+	    0);
 	kt_pg_exec(pg, "RESET app.tenant_id");
 	char *sql = kt_strf("SELECT count(*) FROM audit.history('org.organizations', '%s')", id);
 	char *v = kt_pg_value(pg, sql);

@@ -317,34 +317,17 @@ get_json(const tenant *t, const char *path)
 
 /* ---- the database ---- */
 
-/* count(*) of sql (with $1 = p1) in tenant's rows, as keel_owner on c. */
-static long
-db_count(PGconn *c, const char *tenant_id, const char *sql, const char *p1)
-{
-	const char *p[] = {p1};
-
-	kt_pg_set_tenant(c, tenant_id);
-	PGresult *res = PQexecParams(c, sql, p1 ? 1 : 0, NULL, p, NULL, NULL, 0);
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(c));
-	long n = atol(PQgetvalue(res, 0, 0));
-
-	PQclear(res);
-	return n;
-}
-
 static long
 outbox_count(PGconn *c, const char *tenant_id)
 {
-	return db_count(c, tenant_id, "SELECT count(*) FROM events.outbox", NULL);
+	return kt_pg_tenant_long(c, tenant_id, "SELECT count(*) FROM events.outbox", NULL);
 }
 
 static long
 outbox_unpublished(PGconn *c, const char *tenant_id)
 {
-	return db_count(c, tenant_id, "SELECT count(*) FROM events.outbox WHERE published_at IS NULL",
-	                NULL);
+	return kt_pg_tenant_long(c, tenant_id,
+	                         "SELECT count(*) FROM events.outbox WHERE published_at IS NULL", NULL);
 }
 
 /* Wait until none of tenant's events waits in the outbox. */
@@ -807,7 +790,8 @@ failed_changes_produce_no_events(void **state)
 static long
 subject_rows(PGconn *c, const char *tenant_id, const char *subject)
 {
-	return db_count(c, tenant_id, "SELECT count(*) FROM events.outbox WHERE subject = $1", subject);
+	return kt_pg_tenant_long(c, tenant_id, "SELECT count(*) FROM events.outbox WHERE subject = $1",
+	                         (const char *[]){subject, NULL});
 }
 
 /* keel_events_enqueue in a transaction of our own, as keel_app; commit or not. */

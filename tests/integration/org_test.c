@@ -148,45 +148,9 @@ check_problem(const kt_resp *r, long status, const char *field, const char *file
 
 /* ---- the database, as keel_owner inside one tenant ---- */
 
-/* Run sql with up to three text parameters (NULL-terminated) in tenant's rows. */
-static PGresult *
-db_query(const char *tenant_id, const char *sql, const char *p1, const char *p2, const char *p3)
-{
-	const char *p[] = {p1, p2, p3};
-	int n = p1 == NULL ? 0 : p2 == NULL ? 1 : p3 == NULL ? 2 : 3;
-
-	kt_pg_set_tenant(pg, tenant_id);
-	PGresult *res = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(pg));
-	return res;
-}
-
-/* First column of the first row (malloc'd; NULL for SQL NULL or no row). */
-static char *
-db_value(const char *tenant_id, const char *sql, const char *p1, const char *p2)
-{
-	PGresult *res = db_query(tenant_id, sql, p1, p2, NULL);
-	char *v = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
-
-	PQclear(res);
-	return v;
-}
-
-static long
-db_long(const char *tenant_id, const char *sql, const char *p1, const char *p2)
-{
-	char *v = db_value(tenant_id, sql, p1, p2);
-	long n = v != NULL ? atol(v) : -1;
-
-	free(v);
-	return n;
-}
-
 #define assert_db_text(tenant_id, sql, p1, p2, want)                                               \
 	do {                                                                                           \
-		char *v_ = db_value((tenant_id), (sql), (p1), (p2));                                       \
+		char *v_ = kt_pg_tenant_value(pg, (tenant_id), (sql), (const char *[]){(p1), (p2), NULL}); \
 		const char *w_ = (want);                                                                   \
 		if ((v_ == NULL) != (w_ == NULL) || (v_ != NULL && strcmp(v_, w_) != 0))                   \
 			fail_msg("%s: \"%s\", expected \"%s\"", (sql), v_ ? v_ : "NULL", w_ ? w_ : "NULL");    \
@@ -196,26 +160,29 @@ db_long(const char *tenant_id, const char *sql, const char *p1, const char *p2)
 static long
 org_count(const tenant *t)
 {
-	return db_long(t->id, "SELECT count(*) FROM org.organizations", NULL, NULL);
+	return kt_pg_tenant_long(pg, t->id, "SELECT count(*) FROM org.organizations", NULL);
 }
 
 static long
 div_count(const tenant *t, const char *org_id)
 {
-	return db_long(t->id, "SELECT count(*) FROM org.divisions WHERE organization_id = $1", org_id,
-	               NULL);
+	return kt_pg_tenant_long(pg, t->id,
+	                         "SELECT count(*) FROM org.divisions WHERE organization_id = $1",
+	                         (const char *[]){org_id, NULL});
 }
 
 static long
 org_version(const tenant *t, const char *id)
 {
-	return db_long(t->id, "SELECT version FROM org.organizations WHERE id = $1", id, NULL);
+	return kt_pg_tenant_long(pg, t->id, "SELECT version FROM org.organizations WHERE id = $1",
+	                         (const char *[]){id, NULL});
 }
 
 static long
 div_version(const tenant *t, const char *id)
 {
-	return db_long(t->id, "SELECT version FROM org.divisions WHERE id = $1", id, NULL);
+	return kt_pg_tenant_long(pg, t->id, "SELECT version FROM org.divisions WHERE id = $1",
+	                         (const char *[]){id, NULL});
 }
 
 /* ---- formats ---- */
@@ -530,13 +497,13 @@ static void
 check_org_row(const tenant *t, const json_t *o)
 {
 	const char *id = kt_jstr(o, "id");
-	PGresult *res =
-	    db_query(t->id,
-	             "SELECT tenant_id, name, code, description, status, settings::text, version,"
-	             " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-	             " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-	             " FROM org.organizations WHERE id = $1",
-	             id, NULL, NULL);
+	PGresult *res = kt_pg_tenant_query(
+	    pg, t->id,
+	    "SELECT tenant_id, name, code, description, status, settings::text, version,"
+	    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	    " FROM org.organizations WHERE id = $1",
+	    (const char *[]){id, NULL});
 
 	assert_int_equal(PQntuples(res), 1);
 	assert_string_equal(PQgetvalue(res, 0, 0), t->id);
@@ -627,11 +594,12 @@ org_patch_changes_fields_and_bumps_version(void **state)
 	(void)state;
 	char code[40], code2[40];
 	char *id = org_make(A.admin, fresh_code(code, sizeof(code), "Pa"));
-	char *created = db_value(A.id,
-	                         "SELECT to_char(created_at AT TIME ZONE 'UTC',"
-	                         " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM org.organizations"
-	                         " WHERE id = $1",
-	                         id, NULL);
+	char *created =
+	    kt_pg_tenant_value(pg, A.id,
+	                       "SELECT to_char(created_at AT TIME ZONE 'UTC',"
+	                       " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM org.organizations"
+	                       " WHERE id = $1",
+	                       (const char *[]){id, NULL});
 	char *body = kt_strf("{\"name\":\" Renamed \",\"code\":\"%s\",\"description\":\"d\","
 	                     "\"status\":\"archived\",\"settings\":{\"x\":[true]}}",
 	                     fresh_code(code2, sizeof(code2), "Pb"));
@@ -668,8 +636,10 @@ org_delete_removes_the_row(void **state)
 	kt_assert_status(r, 204);
 	assert_int_equal(r->len, 0);
 	kt_resp_free(r);
-	assert_int_equal(
-	    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE id = $1", id, NULL), 0);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id,
+	                                   "SELECT count(*) FROM org.organizations WHERE id = $1",
+	                                   (const char *[]){id, NULL}),
+	                 0);
 	r = api("GET", A.admin, NULL, NULL, ORGS "/%s", id);
 	assert_problem(r, 404, NULL);
 	kt_resp_free(r);
@@ -859,11 +829,12 @@ org_create_accepts_boundary_lengths(void **state)
 		check_org_row(&A, r->json);
 		if (i == 2) {
 			assert_string_equal(kt_jstr(r->json, "name"), name200_mb);
-			assert_int_equal(db_long(A.id,
-			                         "SELECT char_length(name) * 1000 + octet_length(name)"
-			                         " FROM org.organizations WHERE id = $1",
-			                         kt_jstr(r->json, "id"), NULL),
-			                 200 * 1000 + 400);
+			assert_int_equal(
+			    kt_pg_tenant_long(pg, A.id,
+			                      "SELECT char_length(name) * 1000 + octet_length(name)"
+			                      " FROM org.organizations WHERE id = $1",
+			                      (const char *[]){kt_jstr(r->json, "id"), NULL}),
+			    200 * 1000 + 400);
 		}
 		if (i == 1)
 			assert_string_equal(kt_jstr(r->json, "name"), name200);
@@ -946,14 +917,18 @@ org_duplicate_code_is_409_per_tenant(void **state)
 
 	assert_problem(r, 409, "code");
 	kt_resp_free(r);
-	assert_int_equal(
-	    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE code = $1", code, NULL), 1);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id,
+	                                   "SELECT count(*) FROM org.organizations WHERE code = $1",
+	                                   (const char *[]){code, NULL}),
+	                 1);
 
 	/* another tenant may use the same code */
 	char *in_b = org_make(B.admin, code);
 
-	assert_int_equal(
-	    db_long(B.id, "SELECT count(*) FROM org.organizations WHERE code = $1", code, NULL), 1);
+	assert_int_equal(kt_pg_tenant_long(pg, B.id,
+	                                   "SELECT count(*) FROM org.organizations WHERE code = $1",
+	                                   (const char *[]){code, NULL}),
+	                 1);
 
 	/* taking it by PATCH is a conflict too, and changes nothing */
 	char *other = org_new(A.admin);
@@ -963,8 +938,10 @@ org_duplicate_code_is_409_per_tenant(void **state)
 	assert_problem(r, 409, "code");
 	kt_resp_free(r);
 	assert_int_equal(org_version(&A, other), 1);
-	assert_int_equal(
-	    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE code = $1", code, NULL), 1);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id,
+	                                   "SELECT count(*) FROM org.organizations WHERE code = $1",
+	                                   (const char *[]){code, NULL}),
+	                 1);
 	free(first);
 	free(in_b);
 	free(other);
@@ -1051,8 +1028,10 @@ admin_and_owner_may_do_everything(void **state)
 		r = api("DELETE", t, NULL, NULL, ORGS "/%s", org);
 		kt_assert_status(r, 204);
 		kt_resp_free(r);
-		assert_int_equal(
-		    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE id = $1", org, NULL), 0);
+		assert_int_equal(kt_pg_tenant_long(pg, A.id,
+		                                   "SELECT count(*) FROM org.organizations WHERE id = $1",
+		                                   (const char *[]){org, NULL}),
+		                 0);
 		free(div);
 		free(org);
 	}
@@ -1148,8 +1127,10 @@ org_if_match_guards_patch_and_delete(void **state)
 	r = api("DELETE", A.admin, v2, NULL, ORGS "/%s", id);
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
-	assert_int_equal(
-	    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE id = $1", id, NULL), 0);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id,
+	                                   "SELECT count(*) FROM org.organizations WHERE id = $1",
+	                                   (const char *[]){id, NULL}),
+	                 0);
 
 	/* a conditional write to a row that is gone is 404, not 412 */
 	r = api("PATCH", A.admin, v2, "{\"name\":\"Gone\"}", ORGS "/%s", id);
@@ -1250,8 +1231,10 @@ org_idempotency_key_replays_the_first_create(void **state)
 
 	assert_replay(first, again);
 	kt_resp_free(again);
-	assert_int_equal(
-	    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE code = $1", code, NULL), 1);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id,
+	                                   "SELECT count(*) FROM org.organizations WHERE code = $1",
+	                                   (const char *[]){code, NULL}),
+	                 1);
 
 	/* the same key with another body (or another route) is refused, and writes nothing */
 	char *body2 =
@@ -1263,8 +1246,10 @@ org_idempotency_key_replays_the_first_create(void **state)
 	again = api("POST", A.admin, h, body2, ORGS "/%s/divisions", kt_jstr(first->json, "id"));
 	assert_problem(again, 422, NULL);
 	kt_resp_free(again);
-	assert_int_equal(
-	    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE code = $1", other, NULL), 0);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id,
+	                                   "SELECT count(*) FROM org.organizations WHERE code = $1",
+	                                   (const char *[]){other, NULL}),
+	                 0);
 	assert_int_equal(div_count(&A, kt_jstr(first->json, "id")), 0);
 
 	/* another tenant's key space is its own */
@@ -1274,10 +1259,14 @@ org_idempotency_key_replays_the_first_create(void **state)
 	assert_null(kt_header(in_b, "Idempotent-Replayed"));
 	assert_string_equal(kt_jstr(in_b->json, "tenant_id"), B.id);
 	assert_string_not_equal(kt_jstr(in_b->json, "id"), kt_jstr(first->json, "id"));
-	assert_int_equal(
-	    db_long(B.id, "SELECT count(*) FROM org.organizations WHERE code = $1", code, NULL), 1);
-	assert_int_equal(
-	    db_long(A.id, "SELECT count(*) FROM org.organizations WHERE code = $1", code, NULL), 1);
+	assert_int_equal(kt_pg_tenant_long(pg, B.id,
+	                                   "SELECT count(*) FROM org.organizations WHERE code = $1",
+	                                   (const char *[]){code, NULL}),
+	                 1);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id,
+	                                   "SELECT count(*) FROM org.organizations WHERE code = $1",
+	                                   (const char *[]){code, NULL}),
+	                 1);
 	kt_resp_free(in_b);
 	kt_resp_free(first);
 	free(header);
@@ -1331,7 +1320,7 @@ static json_t *
 db_org_ids(const tenant *t)
 {
 	PGresult *res =
-	    db_query(t->id, "SELECT id FROM org.organizations ORDER BY id", NULL, NULL, NULL);
+	    kt_pg_tenant_query(pg, t->id, "SELECT id FROM org.organizations ORDER BY id", NULL);
 	json_t *ids = json_array();
 
 	for (int i = 0; i < PQntuples(res); i++)
@@ -1559,8 +1548,9 @@ list_filters_by_status(void **state)
 		assert_string_equal(kt_jstr(o, "status"), "archived");
 	}
 	assert_int_equal(json_array_size(list),
-	                 db_long(A.id, "SELECT count(*) FROM org.organizations WHERE status = $1",
-	                         "archived", NULL));
+	                 kt_pg_tenant_long(pg, A.id,
+	                                   "SELECT count(*) FROM org.organizations WHERE status = $1",
+	                                   (const char *[]){"archived", NULL}));
 	json_decref(list);
 	list = list_all(A.viewer, ORGS, "status=active&", 7);
 	assert_true(find_id(list, active) >= 0);
@@ -1739,13 +1729,13 @@ check_div(const json_t *d, const char *tenant_id, const char *org_id, const char
 static void
 check_div_row(const tenant *t, const json_t *d)
 {
-	PGresult *res =
-	    db_query(t->id,
-	             "SELECT tenant_id, organization_id, parent_id, name, code, description, version,"
-	             " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-	             " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-	             " FROM org.divisions WHERE id = $1",
-	             kt_jstr(d, "id"), NULL, NULL);
+	PGresult *res = kt_pg_tenant_query(
+	    pg, t->id,
+	    "SELECT tenant_id, organization_id, parent_id, name, code, description, version,"
+	    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	    " FROM org.divisions WHERE id = $1",
+	    (const char *[]){kt_jstr(d, "id"), NULL});
 
 	assert_int_equal(PQntuples(res), 1);
 	assert_string_equal(PQgetvalue(res, 0, 0), t->id);
@@ -1957,11 +1947,12 @@ div_code_is_unique_within_its_organization_only(void **state)
 	assert_problem(r, 409, "code");
 	kt_resp_free(r);
 	assert_int_equal(div_version(&A, d3), 1);
-	assert_int_equal(db_long(A.id,
-	                         "SELECT count(*) FROM org.divisions WHERE organization_id = $1"
-	                         " AND code = $2",
-	                         org1, code),
-	                 1);
+	assert_int_equal(
+	    kt_pg_tenant_long(pg, A.id,
+	                      "SELECT count(*) FROM org.divisions WHERE organization_id = $1"
+	                      " AND code = $2",
+	                      (const char *[]){org1, code, NULL}),
+	    1);
 	free(patch);
 	free(body);
 	free(d1);
@@ -2142,16 +2133,16 @@ move_run(void *arg)
 static long
 cycles_in(const char *org)
 {
-	return db_long(A.id,
-	               "WITH RECURSIVE up (start, id, depth) AS ("
-	               " SELECT d.id, d.parent_id, 1 FROM org.divisions d"
-	               "  WHERE d.organization_id = $1 AND d.parent_id IS NOT NULL"
-	               " UNION ALL"
-	               " SELECT up.start, d.parent_id, up.depth + 1 FROM up"
-	               "  JOIN org.divisions d ON d.id = up.id"
-	               "  WHERE d.parent_id IS NOT NULL AND up.depth < 64)"
-	               " SELECT count(DISTINCT start) FROM up WHERE id = start",
-	               org, NULL);
+	return kt_pg_tenant_long(pg, A.id,
+	                         "WITH RECURSIVE up (start, id, depth) AS ("
+	                         " SELECT d.id, d.parent_id, 1 FROM org.divisions d"
+	                         "  WHERE d.organization_id = $1 AND d.parent_id IS NOT NULL"
+	                         " UNION ALL"
+	                         " SELECT up.start, d.parent_id, up.depth + 1 FROM up"
+	                         "  JOIN org.divisions d ON d.id = up.id"
+	                         "  WHERE d.parent_id IS NOT NULL AND up.depth < 64)"
+	                         " SELECT count(DISTINCT start) FROM up WHERE id = start",
+	                         (const char *[]){org, NULL});
 }
 
 static void
@@ -2175,10 +2166,10 @@ div_concurrent_opposite_moves_never_make_a_cycle(void **state)
 		if (!((m1.status == 200 && m2.status == 422) || (m1.status == 422 && m2.status == 200) ||
 		      (m1.status == 422 && m2.status == 422)))
 			fail_msg("round %d: statuses %ld and %ld", round, m1.status, m2.status);
-		assert_int_equal(db_long(A.id,
-		                         "SELECT count(*) FROM org.divisions WHERE id IN ($1, $2)"
-		                         " AND parent_id IN ($1, $2)",
-		                         a, b),
+		assert_int_equal(kt_pg_tenant_long(pg, A.id,
+		                                   "SELECT count(*) FROM org.divisions WHERE id IN ($1, $2)"
+		                                   " AND parent_id IN ($1, $2)",
+		                                   (const char *[]){a, b, NULL}),
 		                 m1.status == 200 || m2.status == 200 ? 1 : 0);
 		free(a);
 		free(b);
@@ -2219,10 +2210,13 @@ div_delete_with_children_is_409_unless_cascade(void **state)
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 1);
-	assert_int_equal(
-	    db_long(A.id, "SELECT count(*) FROM org.divisions WHERE id = $1", sibling, NULL), 1);
-	assert_int_equal(
-	    db_long(A.id, "SELECT count(*) FROM org.divisions WHERE id IN ($1, $2)", c1, g1), 0);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id, "SELECT count(*) FROM org.divisions WHERE id = $1",
+	                                   (const char *[]){sibling, NULL}),
+	                 1);
+	assert_int_equal(kt_pg_tenant_long(pg, A.id,
+	                                   "SELECT count(*) FROM org.divisions WHERE id IN ($1, $2)",
+	                                   (const char *[]){c1, g1, NULL}),
+	                 0);
 	free(root);
 	free(c1);
 	free(c2);
@@ -2330,8 +2324,10 @@ another_tenants_ids_are_404_everywhere(void **state)
 	assert_int_equal(div_version(&A, child), 1);
 	assert_db_text(A.id, "SELECT parent_id FROM org.divisions WHERE id = $1", child, NULL, div);
 	assert_int_equal(div_count(&A, org), 2);
-	assert_int_equal(
-	    db_long(B.id, "SELECT count(*) FROM org.divisions WHERE code = 'Intruder'", NULL, NULL), 0);
+	assert_int_equal(kt_pg_tenant_long(pg, B.id,
+	                                   "SELECT count(*) FROM org.divisions WHERE code = 'Intruder'",
+	                                   NULL),
+	                 0);
 	assert_int_equal(div_count(&B, org_b), 1);
 	free(name);
 	free(reparent);

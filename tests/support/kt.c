@@ -548,3 +548,38 @@ kt_pg_set_tenant(PGconn *c, const char *tenant_id)
 		fail_msg("set app.tenant_id: %s", PQerrorMessage(c));
 	PQclear(r);
 }
+
+PGresult *
+kt_pg_tenant_query(PGconn *c, const char *tenant_id, const char *sql, const char *const *params)
+{
+	int n = 0;
+
+	while (params != NULL && params[n] != NULL)
+		n++;
+	kt_pg_set_tenant(c, tenant_id);
+	PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	return res;
+}
+
+char *
+kt_pg_tenant_value(PGconn *c, const char *tenant_id, const char *sql, const char *const *params)
+{
+	PGresult *res = kt_pg_tenant_query(c, tenant_id, sql, params);
+	char *v = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
+
+	PQclear(res);
+	return v;
+}
+
+long
+kt_pg_tenant_long(PGconn *c, const char *tenant_id, const char *sql, const char *const *params)
+{
+	char *v = kt_pg_tenant_value(c, tenant_id, sql, params);
+	long n = v != NULL ? atol(v) : -1;
+
+	free(v);
+	return n;
+}

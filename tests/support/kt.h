@@ -83,6 +83,23 @@ void kt_pg_exec(PGconn *c, const char *sql);
 /* Scope c's later statements to one tenant (app.tenant_id): row-level security shows its rows. */
 void kt_pg_set_tenant(PGconn *c, const char *tenant_id);
 
+/*
+ * sql among tenant_id's rows: kt_pg_set_tenant(c, tenant_id) (which stays set on c), then
+ * sql with the text parameters params ($1, $2, ...; NULL-terminated, so a NULL params[0]
+ * or a NULL params means none).  Fails the test unless sql returns rows (PGRES_TUPLES_OK).
+ * The caller PQclears the result.
+ */
+PGresult *kt_pg_tenant_query(PGconn *c, const char *tenant_id, const char *sql,
+                             const char *const *params);
+
+/* First column of the first row of kt_pg_tenant_query, malloc'd; NULL for SQL NULL or no row. */
+char *kt_pg_tenant_value(PGconn *c, const char *tenant_id, const char *sql,
+                         const char *const *params);
+
+/* kt_pg_tenant_value as a number (atol); -1 for SQL NULL or no row. */
+long kt_pg_tenant_long(PGconn *c, const char *tenant_id, const char *sql,
+                       const char *const *params);
+
 /* Run the keel binary with args (NULL-terminated) and extra "NAME=value" env; returns exit status.
  */
 int kt_keel_run(const char *const *args, const char *const *env, char **output);
