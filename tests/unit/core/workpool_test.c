@@ -5,8 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/workpool.h"
@@ -88,12 +90,47 @@ many_jobs_on_many_threads(void **state)
 	assert_int_equal(atomic_load(&g.done), 500);
 }
 
+/* The nice value of the thread a job runs on, read by the job itself. */
+static void
+read_nice(void *arg)
+{
+	errno = 0;
+	*(int *)arg = getpriority(PRIO_PROCESS, (id_t)gettid());
+	assert_int_equal(errno, 0);
+}
+
+/*
+ * Hashing yields to request handling: workers of a pool made with nice 10 run
+ * at nice 10 (or at the process's own, when that is already lower priority),
+ * and only they do: the rest of the process keeps its priority.
+ */
+static void
+nice_lowers_only_the_workers(void **state)
+{
+	(void)state;
+	errno = 0;
+	int base = getpriority(PRIO_PROCESS, (id_t)gettid());
+
+	assert_int_equal(errno, 0);
+	for (int want = 0; want <= 10; want += 10) {
+		int seen = -100;
+		keel_workpool *p = keel_workpool_create(1, 1, want);
+		keel_job job = {.run = read_nice, .arg = &seen};
+
+		assert_true(keel_workpool_submit(p, &job));
+		keel_workpool_destroy(p);
+		assert_int_equal(seen, want > base ? want : base);
+	}
+	assert_int_equal(getpriority(PRIO_PROCESS, (id_t)gettid()), base);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(full_queue_refuses_at_once),
 	    cmocka_unit_test(many_jobs_on_many_threads),
+	    cmocka_unit_test(nice_lowers_only_the_workers),
 	};
 
 	return cmocka_run_group_tests_name("core_workpool", tests, NULL, NULL);
