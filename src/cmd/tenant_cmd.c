@@ -49,35 +49,85 @@ read_password(const char *path)
 	return keel_xstrdup(buf);
 }
 
-/* Validate like sign-up: PostgreSQL's CHECKs would catch it too, less clearly. */
-static bool
-valid(const char *name, const char *slug, const char *email, const char *password)
+/* The command-line option that gives sign-up's field. */
+static const char *
+option_of(const char *field)
 {
+	static const char *const map[][2] = {{"name", "--name"},
+	                                     {"slug", "--slug"},
+	                                     {"owner_email", "--owner-email"},
+	                                     {"owner_password", "the password"}};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i][0], field) == 0)
+			return map[i][1];
+	return field;
+}
+
+/* Release a sign-up body, its copy of the password overwritten first. */
+static void
+body_free(json_t *body)
+{
+	json_t *password = json_object_get(body, "owner_password");
+
+	if (json_is_string(password)) /* jansson's own copy: nothing else reads it */
+		sodium_memzero((char *)json_string_value(password), json_string_length(password));
+	json_decref(body);
+}
+
+/*
+ * The sign-up body for the arguments, checked by sign-up's own rules
+ * (keel_tenancy_signup_check: trimmed like the API trims); NULL, each
+ * problem printed, when they break one. Messages never repeat a value.
+ */
+static json_t *
+signup_body(const char *name, const char *slug, const char *email, const char *password)
+{
+	const char *const given[][2] = {
+	    {"name", name}, {"slug", slug}, {"owner_email", email}, {"owner_password", password}};
+	json_t *body = json_object();
 	bool ok = true;
 
-	if (strlen(name) == 0 || strlen(name) > 200) {
-		fprintf(stderr, "keel tenant create: --name must be 1..200 characters\n");
-		ok = false;
+	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+		json_t *v = json_string(given[i][1]);
+
+		if (v == NULL) {
+			fprintf(stderr, "keel tenant create: %s must be UTF-8 text\n", option_of(given[i][0]));
+			ok = false;
+			continue;
+		}
+		json_object_set_new(body, given[i][0], v);
 	}
-	if (!keel_tenancy_slug_valid(slug)) {
-		fprintf(stderr, "keel tenant create: --slug must match ^[a-z0-9][a-z0-9-]{1,62}$\n");
-		ok = false;
+	if (ok) {
+		keel_req *check = keel_req_detached();
+		const json_t *errors;
+		size_t i;
+		json_t *e;
+
+		ok = keel_tenancy_signup_check(check, body) == 0;
+		errors = keel_req_field_error_list(check);
+		json_array_foreach(errors, i, e)
+		{
+			fprintf(stderr, "keel tenant create: %s %s\n",
+			        option_of(json_string_value(json_object_get(e, "field"))),
+			        json_string_value(json_object_get(e, "message")));
+		}
+		keel_req_detached_free(check);
 	}
-	if (strchr(email, '@') == NULL || strlen(email) > 254) {
-		fprintf(stderr, "keel tenant create: --owner-email must be an email address\n");
-		ok = false;
+	if (!ok) {
+		body_free(body);
+		return NULL;
 	}
-	if (strlen(password) < 12 || strlen(password) > 256) {
-		fprintf(stderr, "keel tenant create: the password must be 12..256 bytes\n");
-		ok = false;
-	}
-	return ok;
+	return body;
 }
 
 static int
-create(const keel_config *cfg, const char *name, const char *slug, const char *email,
-       const char *password)
+create(const keel_config *cfg, json_t *body)
 {
+	const char *name = json_string_value(json_object_get(body, "name"));
+	const char *slug = json_string_value(json_object_get(body, "slug"));
+	const char *email = json_string_value(json_object_get(body, "owner_email"));
+	const char *password = json_string_value(json_object_get(body, "owner_password"));
 	keel_db_opts o = keel_cmd_db_opts(cfg, false);
 	keel_workpool *hashers = keel_workpool_create(1, 1, 0);
 	keel_auth *auth = NULL;
@@ -160,9 +210,12 @@ keel_cmd_tenant(const keel_config *cfg, int argc, char **argv)
 		fprintf(stderr, "keel tenant create: the owner's generated password (shown once): %s\n",
 		        password);
 	}
-	int status = valid(name, slug, email, password) ? create(cfg, name, slug, email, password) : 2;
+	json_t *body = signup_body(name, slug, email, password);
+	int status = body != NULL ? create(cfg, body) : 2;
 
 	sodium_memzero(password, strlen(password));
 	free(password);
+	if (body != NULL)
+		body_free(body);
 	return status;
 }

@@ -169,6 +169,18 @@ __attribute__((format(printf, 3, 4))) void keel_req_field_error(keel_req *req, c
 /* Number of field errors recorded so far. */
 size_t keel_req_field_errors(const keel_req *req);
 
+/* The field errors so far, [{"field": ..., "message": ...}, ...], owned by req; NULL: none. */
+const json_t *keel_req_field_error_list(const keel_req *req);
+
+/*
+ * A request no client sent, for a command that checks its input by the API's
+ * own rules (keel tenant create): keel_json_check and the modules' checks
+ * collect field errors on it. It has no connection and nothing to answer.
+ * Release with keel_req_detached_free.
+ */
+keel_req *keel_req_detached(void);
+void keel_req_detached_free(keel_req *req);
+
 /*
  * Call fn(arg) once the request's answer is decided, before it is sent (or
  * before its connection is suspended for offloaded work).  For resources

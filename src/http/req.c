@@ -451,6 +451,24 @@ keel_req_field_errors(const keel_req *req)
 	return req->field_errors ? json_array_size(req->field_errors) : 0;
 }
 
+const json_t *
+keel_req_field_error_list(const keel_req *req)
+{
+	return req->field_errors;
+}
+
+keel_req *
+keel_req_detached(void)
+{
+	return req_new(NULL, "", "");
+}
+
+void
+keel_req_detached_free(keel_req *req)
+{
+	req_free(req);
+}
+
 keel_err
 keel_req_fail(keel_req *req, keel_err err, const char *field, const char *fmt, ...)
 {

@@ -27,6 +27,13 @@ void keel_tenancy_routes(keel_router *r, keel_tenancy *t);
 keel_err keel_tenancy_create(keel_db *db, keel_arena *arena, const char *name, const char *slug,
                              const char *owner_email, const char *hash, json_t **out);
 
+/*
+ * Sign-up's checks of body ({"name", "slug", "owner_email", "owner_password"}):
+ * each problem a field error on req, trimmed values replaced in body, as
+ * POST /api/v1/tenants makes them. Returns the number of problems.
+ */
+size_t keel_tenancy_signup_check(keel_req *req, json_t *body);
+
 /* True when slug matches ^[a-z0-9][a-z0-9-]{1,62}$. */
 bool keel_tenancy_slug_valid(const char *slug);
 

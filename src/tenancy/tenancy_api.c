@@ -96,6 +96,20 @@ keel_tenancy_create(keel_db *db, keel_arena *arena, const char *name, const char
 	return err;
 }
 
+size_t
+keel_tenancy_signup_check(keel_req *req, json_t *body)
+{
+	size_t before = keel_req_field_errors(req);
+	const char *email, *password;
+
+	keel_json_check(req, body, signup_spec, 4);
+	if ((email = json_string_value(json_object_get(body, "owner_email"))) != NULL)
+		keel_auth_check_email(req, "owner_email", email);
+	if ((password = json_string_value(json_object_get(body, "owner_password"))) != NULL)
+		keel_auth_check_new_password(req, "owner_password", password);
+	return keel_req_field_errors(req) - before;
+}
+
 static keel_err
 signup_start(keel_req *req, keel_tenancy *t)
 {
@@ -106,18 +120,13 @@ signup_start(keel_req *req, keel_tenancy *t)
 		return keel_req_fail(req, KEEL_EDENIED, NULL, "sign-up is closed on this server");
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	keel_json_check(req, body, signup_spec, 4);
+	if (keel_tenancy_signup_check(req, body) > 0)
+		return keel_req_fail(req, KEEL_EINVAL, NULL, "the sign-up is invalid");
 	s->name = json_string_value(json_object_get(body, "name"));
 	s->slug = json_string_value(json_object_get(body, "slug"));
 	s->email = json_string_value(json_object_get(body, "owner_email"));
 	s->job.password = json_string_value(json_object_get(body, "owner_password"));
 	s->job.auth = t->auth;
-	if (s->email != NULL)
-		keel_auth_check_email(req, "owner_email", s->email);
-	if (s->job.password != NULL)
-		keel_auth_check_new_password(req, "owner_password", s->job.password);
-	if (keel_req_field_errors(req) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the sign-up is invalid");
 	return keel_req_offload(req, keel_auth_hashers(t->auth), keel_auth_hash_run, s);
 }
 

@@ -746,6 +746,154 @@ signup_rejects_each_invalid_field_with_422(void **state)
 	free(pw257);
 }
 
+/* `keel tenant create` with the arguments of body (its password through a file). */
+static int
+operator_create(const json_t *body, char **out)
+{
+	char *dir = kt_tmpdir();
+	char pwfile[512];
+	const char *closed[] = {"KEEL_SIGNUP=closed", NULL}; /* the operator's way works anyway */
+
+	kt_write_file(dir, "password", jstr(body, "owner_password"));
+	snprintf(pwfile, sizeof(pwfile), "%s/password", dir);
+	const char *args[] = {"tenant",
+	                      "create",
+	                      "--name",
+	                      jstr(body, "name"),
+	                      "--slug",
+	                      jstr(body, "slug"),
+	                      "--owner-email",
+	                      jstr(body, "owner_email"),
+	                      "--owner-password-file",
+	                      pwfile,
+	                      NULL};
+	int status = kt_keel_run(args, closed, out);
+
+	kt_tmpdir_remove(dir);
+	return status;
+}
+
+/*
+ * keel tenant create checks by sign-up's own rules: each text the API
+ * refuses, the command refuses with the API's words (naming its option), exit
+ * 2, nothing created; never repeating a password.
+ */
+static void
+operator_create_refuses_what_signup_refuses(void **state)
+{
+	env *e = *state;
+	char *slug64 = repeat('s', 64), *name201 = repeat('n', 201), *pw257 = repeat('p', 257);
+	const struct {
+		const char *field, *option, *value;
+	} cases[] = {
+	    {"slug", "--slug", "Upper-case"},
+	    {"slug", "--slug", "-leading-dash"},
+	    {"slug", "--slug", "a"},
+	    {"slug", "--slug", "sp ace"},
+	    {"slug", "--slug", slug64},
+	    {"slug", "--slug", ""},
+	    {"name", "--name", ""},
+	    {"name", "--name", "   "},
+	    {"name", "--name", name201},
+	    {"owner_email", "--owner-email", "not-an-email"},
+	    {"owner_email", "--owner-email", "a@"},
+	    {"owner_email", "--owner-email", "a b@example.test"},
+	    {"owner_email", "--owner-email", "a@b@example.test"},
+	    {"owner_password", "the password", "elevenchars"},
+	    {"owner_password", "the password", E_ACUTE_11}, /* 11 characters in 22 bytes */
+	    {"owner_password", "the password", pw257},
+	};
+	int before = tenant_count();
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char slug[64], email[128], want[1024], *out;
+
+		slug_new(e, slug, sizeof(slug));
+		snprintf(email, sizeof(email), "o@%s.test", slug);
+		json_t *body = signup_body(slug, email, PASSWORD);
+
+		json_object_set_new(body, cases[i].field, json_string(cases[i].value));
+		kt_resp *r = call(e->keel, "POST", "/api/v1/tenants", NULL, json_incref(body));
+		json_t *errors = json_object_get(r->json, "errors");
+
+		if (r->status != 422 || json_array_size(errors) != 1 || !has_field_error(r, cases[i].field))
+			fail_msg("case %zu: the API answered %ld: %s", i, r->status, r->body);
+		snprintf(want, sizeof(want), "keel tenant create: %s %s\n", cases[i].option,
+		         jstr(json_array_get(errors, 0), "message"));
+		int status = operator_create(body, &out);
+
+		if (status != 2 || strstr(out, want) == NULL)
+			fail_msg("case %zu: exit %d, expected 2 and \"%s\" in:\n%s", i, status, want, out);
+		if (strcmp(cases[i].field, "owner_password") == 0 && strstr(out, cases[i].value) != NULL)
+			fail_msg("case %zu: the output repeats the password:\n%s", i, out);
+		free(out);
+		kt_resp_free(r);
+		json_decref(body);
+	}
+	/* text that is not UTF-8 cannot reach the API as JSON; the command names it */
+	char slug[64], email[128], *out;
+
+	slug_new(e, slug, sizeof(slug));
+	snprintf(email, sizeof(email), "o@%s.test", slug);
+	const char *args[] = {"tenant", "create",        "--name", "Acme \xff", "--slug",
+	                      slug,     "--owner-email", email,    NULL};
+
+	assert_int_equal(kt_keel_run(args, NULL, &out), 2);
+	assert_non_null(strstr(out, "keel tenant create: --name must be UTF-8 text\n"));
+	free(out);
+	assert_int_equal(tenant_count(), before);
+	free(slug64);
+	free(name201);
+	free(pw257);
+}
+
+/*
+ * What keel tenant create makes is what sign-up makes: trimmed as the API
+ * trims, a password counted in characters, an owner who signs in through the
+ * API; its output holds neither the password nor its hash; a taken slug is
+ * refused with nothing created.
+ */
+static void
+operator_create_makes_a_tenant_like_signup(void **state)
+{
+	env *e = *state;
+	char slug[64], email[128], padded[160], *out;
+	int before = tenant_count();
+
+	slug_new(e, slug, sizeof(slug));
+	snprintf(email, sizeof(email), "owner@%s.test", slug);
+	snprintf(padded, sizeof(padded), "  %s \t", email);
+	json_t *body = signup_body(slug, padded, E_ACUTE_12); /* 12 characters */
+
+	json_object_set_new(body, "name", json_string("  Operator Co  "));
+	assert_int_equal(operator_create(body, &out), 0);
+	assert_null(strstr(out, E_ACUTE_12));
+	assert_null(strstr(out, "$argon2"));
+	json_t *made = json_loads(strchr(out, '{'), JSON_DISABLE_EOF_CHECK, NULL);
+
+	assert_non_null(made);
+	assert_string_equal(jstr(json_object_get(made, "tenant"), "name"), "Operator Co");
+	assert_string_equal(jstr(json_object_get(made, "tenant"), "slug"), slug);
+	assert_string_equal(jstr(json_object_get(made, "owner"), "email"), email);
+	assert_string_equal(jstr(json_object_get(made, "owner"), "role"), "owner");
+	assert_int_equal(tenant_count(), before + 1);
+	json_decref(made);
+	free(out);
+
+	kt_resp *r = login_from(e->keel, NULL, slug, email, E_ACUTE_12);
+
+	assert_status(r, 200);
+	kt_resp_free(r);
+
+	/* the same slug again: refused, nothing more */
+	json_object_set_new(body, "owner_email", json_string("other@operator.test"));
+	assert_int_equal(operator_create(body, &out), 1);
+	assert_non_null(strstr(out, "is already taken"));
+	assert_int_equal(tenant_count(), before + 1);
+	free(out);
+	json_decref(body);
+}
+
 static void
 signup_accepts_boundary_values(void **state)
 {
@@ -2677,6 +2825,8 @@ main(void)
 	    cmocka_unit_test(signup_creates_tenant_and_owner),
 	    cmocka_unit_test(signup_rejects_each_invalid_field_with_422),
 	    cmocka_unit_test(signup_accepts_boundary_values),
+	    cmocka_unit_test(operator_create_refuses_what_signup_refuses),
+	    cmocka_unit_test(operator_create_makes_a_tenant_like_signup),
 	    cmocka_unit_test(signup_rejects_malformed_bodies),
 	    cmocka_unit_test(signup_duplicate_slug_is_409_and_creates_nothing),
 	    cmocka_unit_test(signup_closed_is_403),
