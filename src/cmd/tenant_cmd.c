@@ -86,27 +86,23 @@ signup_body(const char *name, const char *slug, const char *email, const char *p
 	const char *const given[][2] = {
 	    {"name", name}, {"slug", slug}, {"owner_email", email}, {"owner_password", password}};
 	json_t *body = json_object();
-	bool ok = true;
+	size_t bad = 0, i;
+	json_t *e;
 
-	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+	for (i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
 		json_t *v = json_string(given[i][1]);
 
 		if (v == NULL) {
 			fprintf(stderr, "keel tenant create: %s must be UTF-8 text\n", option_of(given[i][0]));
-			ok = false;
-			continue;
-		}
-		json_object_set_new(body, given[i][0], v);
+			bad++;
+		} else
+			json_object_set_new(body, given[i][0], v);
 	}
-	if (ok) {
+	if (bad == 0) {
 		keel_req *check = keel_req_detached();
-		const json_t *errors;
-		size_t i;
-		json_t *e;
 
-		ok = keel_tenancy_signup_check(check, body) == 0;
-		errors = keel_req_field_error_list(check);
-		json_array_foreach(errors, i, e)
+		bad = keel_tenancy_signup_check(check, body);
+		json_array_foreach(keel_req_field_error_list(check), i, e)
 		{
 			fprintf(stderr, "keel tenant create: %s %s\n",
 			        option_of(json_string_value(json_object_get(e, "field"))),
@@ -114,7 +110,7 @@ signup_body(const char *name, const char *slug, const char *email, const char *p
 		}
 		keel_req_detached_free(check);
 	}
-	if (!ok) {
+	if (bad > 0) {
 		body_free(body);
 		return NULL;
 	}

@@ -521,7 +521,7 @@ check_unknown(char *const *envp, char *err, size_t errlen)
 	return true;
 }
 
-/* Processors this process may run on (a container's cpuset, taskset), 1..255. */
+/* Processors this process may run on (a container's cpuset, taskset), 1..256. */
 static int
 usable_cores(void)
 {
@@ -532,7 +532,7 @@ usable_cores(void)
 		n = CPU_COUNT(&set);
 	if (n <= 0)
 		n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 && n < 256 ? (int)n : 1;
+	return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
 keel_err

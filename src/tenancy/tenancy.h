@@ -34,7 +34,4 @@ keel_err keel_tenancy_create(keel_db *db, keel_arena *arena, const char *name, c
  */
 size_t keel_tenancy_signup_check(keel_req *req, json_t *body);
 
-/* True when slug matches ^[a-z0-9][a-z0-9-]{1,62}$. */
-bool keel_tenancy_slug_valid(const char *slug);
-
 #endif

@@ -12,8 +12,9 @@
 
 #include <string.h>
 
-bool
-keel_tenancy_slug_valid(const char *s)
+/* True when s matches ^[a-z0-9][a-z0-9-]{1,62}$. */
+static bool
+slug_valid(const char *s)
 {
 	size_t len = strlen(s);
 
@@ -29,12 +30,6 @@ keel_tenancy_slug_valid(const char *s)
 	return true;
 }
 
-static bool
-slug_check(const char *s)
-{
-	return keel_tenancy_slug_valid(s);
-}
-
 static const keel_field_spec signup_spec[] = {
     {.name = "name", .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1, .max = 200},
     {.name = "slug",
@@ -42,7 +37,7 @@ static const keel_field_spec signup_spec[] = {
      .required = true,
      .min = 1,
      .max = 63,
-     .check = slug_check,
+     .check = slug_valid,
      .check_msg = "must match ^[a-z0-9][a-z0-9-]{1,62}$"},
     {.name = "owner_email",
      .type = KEEL_F_STRING,
