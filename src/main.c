@@ -27,6 +27,7 @@ usage(FILE *out)
 	             "  migrate up|down [N]|status|verify|create NAME --module M\n"
 	             "  tenant create --name NAME --slug SLUG --owner-email EMAIL\n"
 	             "                [--owner-password-file FILE]\n"
+	             "  tenant suspend SLUG [--reason TEXT] | resume SLUG\n"
 	             "  audit maintain [--months N] | prune --keep DURATION [--dry-run]\n"
 	             "  relay [--drain]\n"
 	             "  help\n\n"

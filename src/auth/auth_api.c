@@ -546,8 +546,8 @@ refresh(keel_req *req, void *ctx)
 
 	if (err != KEEL_OK)
 		return err;
-	if (row.revoked || row.expired)
-		return invalid_refresh(req);
+	if (row.revoked || row.expired || !row.tenant_active)
+		return invalid_refresh(req); /* a suspended tenant's tokens work again on resume */
 	if (row.used) {
 		/* A spent token came back: it was stolen, or the client is confused. */
 		keel_log_warn("refresh token reused; revoking its family");

@@ -103,6 +103,7 @@ typedef struct auth_token_row {
 	bool used, revoked, expired;
 	keel_role role;
 	bool user_active;
+	bool tenant_active; /* false while the tenant is suspended */
 } auth_token_row;
 
 /*

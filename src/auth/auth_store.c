@@ -89,9 +89,10 @@ static const keel_stmt st_token_insert = {
 static const keel_stmt st_token_lock = {
     "auth_token_lock",
     "SELECT t.user_id, t.family_id, t.token_hash::text, t.used_at IS NOT NULL,"
-    " t.revoked_at IS NOT NULL, t.expires_at <= now(), u.role, u.status"
+    " t.revoked_at IS NOT NULL, t.expires_at <= now(), u.role, u.status, n.status"
     " FROM auth.refresh_tokens t"
     " JOIN auth.users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id"
+    " JOIN core.tenants n ON n.id = t.tenant_id"
     " WHERE t.tenant_id = " CURRENT " AND t.id = $1 FOR UPDATE OF t",
     1};
 /*
@@ -374,6 +375,7 @@ auth_store_token_lock(keel_tx *tx, keel_arena *a, const char *id, auth_token_row
 	row->expired = keel_res_get(res, 0, 5)[0] == 't';
 	row->role = keel_role_parse(keel_res_get(res, 0, 6));
 	row->user_active = strcmp(keel_res_get(res, 0, 7), "active") == 0;
+	row->tenant_active = strcmp(keel_res_get(res, 0, 8), "active") == 0;
 	return KEEL_OK;
 }
 

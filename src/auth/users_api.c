@@ -94,6 +94,9 @@ create_start(keel_req *req, keel_auth *a)
 		keel_auth_check_new_password(req, "password", s->job.password);
 	if (keel_req_field_errors(req) > 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the user is invalid");
+	/* no hash for a caller who has lost its access since its token was issued */
+	if (keel_svc_access(req, a->pool, KEEL_ROLE_ADMIN) != KEEL_OK)
+		return KEEL_EDENIED;
 	if (!may_manage(req, s->role))
 		return forbidden_role(req);
 	return keel_req_offload(req, keel_auth_hashers(a), keel_auth_hash_run, s);
@@ -108,7 +111,10 @@ create_finish(keel_req *req, keel_auth *a, create_state *s)
 
 	if (!s->job.ok)
 		return keel_req_fail(req, KEEL_EINTERNAL, NULL, "password hashing failed");
-	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
+	/* checked again: the caller's role may have changed while the password was hashed */
+	if (keel_svc_tx_role(req, a->pool,
+	                     s->role >= KEEL_ROLE_ADMIN ? KEEL_ROLE_OWNER : KEEL_ROLE_ADMIN,
+	                     &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
 	err = keel_auth_user_insert(tx, keel_req_arena(req), s->email, s->job.hash, s->role, &user);
 	if (err == KEEL_ECONFLICT)
@@ -168,12 +174,14 @@ user_get(keel_req *req, void *ctx)
 
 	if (id == NULL)
 		return not_found(req);
-	if (caller_role(req) < KEEL_ROLE_ADMIN && strcmp(id, keel_req_principal(req)->user_id) != 0)
-		return keel_req_fail(req, KEEL_EDENIED, NULL, "only admins may read other users");
 	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
 	keel_err err = auth_store_user_get(tx, keel_req_arena(req), id, &user);
 
+	/* the role as of this transaction, and before 404: a member learns nothing of others */
+	if ((err == KEEL_OK || err == KEEL_ENOTFOUND) && caller_role(req) < KEEL_ROLE_ADMIN &&
+	    strcmp(id, keel_req_principal(req)->user_id) != 0)
+		return keel_req_fail(req, KEEL_EDENIED, NULL, "only admins may read other users");
 	if (err == KEEL_ENOTFOUND)
 		return not_found(req);
 	if (err != KEEL_OK)

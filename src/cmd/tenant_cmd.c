@@ -3,10 +3,15 @@
  * owner, through the same code as sign-up (and so the same rules), working
  * even when KEEL_SIGNUP=closed.  The owner's password is read from
  * --owner-password-file, or generated and printed once.
+ *
+ * keel tenant suspend SLUG [--reason TEXT] | resume SLUG: as the owner role
+ * (KEEL_MIGRATE_DATABASE_URL), since keel_app may not change a tenant's
+ * status.  Both print the tenant; doing what is already done is no error.
  */
 #include "auth/auth.h"
 #include "cmd/cmd.h"
 #include "core/alloc.h"
+#include "core/str.h"
 #include "tenancy/tenancy.h"
 
 #include <getopt.h>
@@ -19,7 +24,87 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: keel tenant create --name NAME --slug SLUG --owner-email EMAIL\n"
-	                "                          [--owner-password-file FILE]\n");
+	                "                          [--owner-password-file FILE]\n"
+	                "       keel tenant suspend SLUG [--reason TEXT]\n"
+	                "       keel tenant resume SLUG\n");
+}
+
+#define REASON_MAX 500 /* characters, as core.tenants allows */
+
+static int
+suspension(const keel_config *cfg, const char *slug, bool suspend, const char *reason)
+{
+	const char *verb = suspend ? "suspend" : "resume";
+	keel_db_opts o = keel_cmd_db_opts(cfg, true);
+	keel_arena *arena = keel_arena_create(4096);
+	keel_db *db = NULL;
+	json_t *tenant;
+	bool changed;
+	char err[512];
+	int status = 1;
+
+	o.application_name = "keel tenant";
+	if (keel_db_open(&o, &db, err, sizeof(err)) != KEEL_OK) {
+		fprintf(stderr, "keel tenant %s: %s\n", verb, err);
+		goto out;
+	}
+	keel_err e = keel_tenancy_suspend(db, arena, slug, suspend, reason, &tenant, &changed);
+
+	if (e == KEEL_ENOTFOUND)
+		fprintf(stderr, "keel tenant %s: no tenant has the slug \"%s\"\n", verb, slug);
+	else if (e == KEEL_EDENIED)
+		fprintf(stderr,
+		        "keel tenant %s: permission denied: run it as the owner role "
+		        "(KEEL_MIGRATE_DATABASE_URL)\n",
+		        verb);
+	else if (e != KEEL_OK)
+		fprintf(stderr, "keel tenant %s: could not change the tenant (%s)\n", verb,
+		        keel_err_name(e));
+	else {
+		char *text = json_dumps(tenant, JSON_INDENT(2));
+
+		if (!changed)
+			fprintf(stderr, "keel tenant %s: the tenant already is %s\n", verb,
+			        suspend ? "suspended" : "active");
+		printf("%s\n", text);
+		free(text);
+		status = 0;
+	}
+out:
+	keel_db_close(db);
+	keel_arena_destroy(arena);
+	return status;
+}
+
+/* keel tenant suspend SLUG [--reason TEXT] | resume SLUG */
+static int
+suspension_cmd(const keel_config *cfg, int argc, char **argv, bool suspend)
+{
+	static const struct option longopts[] = {{"reason", required_argument, NULL, 'r'},
+	                                         {NULL, 0, NULL, 0}};
+	const char *reason = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'r' || !suspend) {
+			usage();
+			return 2;
+		}
+		reason = optarg;
+	}
+	if (optind + 1 != argc) {
+		usage();
+		return 2;
+	}
+	if (reason != NULL && (!keel_utf8_valid(reason, strlen(reason)) ||
+	                       keel_utf8_length(reason, strlen(reason)) > REASON_MAX)) {
+		fprintf(stderr,
+		        "keel tenant suspend: --reason must be UTF-8 text of at most %d characters\n",
+		        REASON_MAX);
+		return 2;
+	}
+	return suspension(cfg, argv[optind], suspend, reason);
 }
 
 /* A 24-character password from an unambiguous alphabet. */
@@ -177,6 +262,8 @@ keel_cmd_tenant(const keel_config *cfg, int argc, char **argv)
 	char *password = NULL;
 	int c;
 
+	if (argc >= 2 && (strcmp(argv[1], "suspend") == 0 || strcmp(argv[1], "resume") == 0))
+		return suspension_cmd(cfg, argc - 1, argv + 1, strcmp(argv[1], "suspend") == 0);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == 'n')

@@ -63,6 +63,19 @@ typedef struct keel_ctx {
 	const char *trace_id;
 	const char *client_addr;     /* the client's address as text, for audit rows */
 	const keel_trace_ref *trace; /* round trips are child spans of it; NULL: none */
+	/*
+	 * A statement run right after the settings, in the same pipeline as the
+	 * transaction's first statement, so it costs no round trip: one that
+	 * raises when the transaction must not go on (the caller's access), which
+	 * stops everything queued after it.  NULL: none.  Its parameters are
+	 * copied.  guarded(), when set, is told the outcome once: the statement's
+	 * result, or (res NULL) its error, SQLSTATE and primary message.
+	 */
+	const keel_stmt *guard;
+	const char *const *guard_params;
+	void (*guarded)(void *arg, const keel_res *res, keel_err err, const char *sqlstate,
+	                const char *message);
+	void *guard_arg;
 } keel_ctx;
 
 /* ---- single connections (commands: migrate, tenant create) ---- */

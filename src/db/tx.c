@@ -47,6 +47,7 @@ struct keel_tx {
 	deferred *defer_head, *defer_tail;
 	int ndefer;
 	bool released; /* keel_tx_release() gave the connection back */
+	bool guarded;  /* the guard's outcome was reported */
 };
 
 static const keel_stmt begin_stmt = {"BEGIN", "BEGIN", 0};
@@ -96,8 +97,10 @@ db_result_err(keel_db *db, const PGresult *res)
 		return KEEL_ECONFLICT;
 	if (state_is(state, "23") || state_is(state, "22") || state_is(state, "P0001"))
 		return KEEL_EINVAL;
-	if (state_is(state, "42501"))
+	if (state_is(state, "42501") || state_is(state, "KA403") || state_is(state, "KA423"))
 		return KEEL_EDENIED;
+	if (state_is(state, "KA401"))
+		return KEEL_EUNAUTH;
 	return KEEL_EINTERNAL;
 }
 
@@ -123,6 +126,45 @@ log_failure(keel_err err, const char *what, const PGresult *res, const keel_db *
 	keel_log_json(level, "db: statement failed", f);
 }
 
+/* Keep ctx's guard, with a copy of its parameters, in tx. */
+static void
+guard_copy(keel_tx *tx, const keel_ctx *ctx)
+{
+	const keel_stmt *g = ctx->guard;
+
+	if (g == NULL)
+		return;
+	const char **p =
+	    keel_arena_calloc(tx->arena, (size_t)(g->nparams > 0 ? g->nparams : 1), sizeof(*p));
+
+	for (int i = 0; i < g->nparams; i++)
+		p[i] = ctx->guard_params[i] ? keel_arena_strdup(tx->arena, ctx->guard_params[i]) : NULL;
+	tx->ctx.guard = g;
+	tx->ctx.guard_params = p;
+	tx->ctx.guarded = ctx->guarded;
+	tx->ctx.guard_arg = ctx->guard_arg;
+}
+
+/*
+ * Tell the caller how the guard went, once: res is the guard step's result
+ * when it succeeded; otherwise err (and the failed result's details).
+ */
+static void
+guard_report(keel_tx *tx, const PGresult *res, keel_err err)
+{
+	if (tx->ctx.guarded == NULL || tx->guarded)
+		return;
+	tx->guarded = true;
+	if (err == KEEL_OK) {
+		tx->ctx.guarded(tx->ctx.guard_arg, (const keel_res *)res, KEEL_OK, "", "");
+		return;
+	}
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	tx->ctx.guarded(tx->ctx.guard_arg, NULL, err, state ? state : "", msg ? msg : "");
+}
+
 static void
 tx_cleanup(void *arg)
 {
@@ -142,6 +184,7 @@ keel_tx_begin(keel_db *db, keel_arena *arena, const keel_ctx *ctx, keel_tx **out
 		tx->ctx.request_id = ctx->request_id ? keel_arena_strdup(arena, ctx->request_id) : NULL;
 		tx->ctx.trace_id = ctx->trace_id ? keel_arena_strdup(arena, ctx->trace_id) : NULL;
 		tx->ctx.client_addr = ctx->client_addr ? keel_arena_strdup(arena, ctx->client_addr) : NULL;
+		guard_copy(tx, ctx);
 	}
 	/* The connection is this transaction's until it ends: its round trips carry the trace. */
 	db->traced = ctx != NULL && ctx->trace != NULL;
@@ -300,8 +343,27 @@ steps_clear(step *steps, int n, int keep)
 			PQclear(steps[i].res);
 }
 
+/* Queue the guard's steps after the settings: [PREPARE guard,] guard. */
+static int
+plan_guard(const keel_tx *tx, step *s, int n)
+{
+	if (tx->ctx.guard == NULL)
+		return n;
+	if (!db_is_prepared(tx->db, tx->ctx.guard))
+		s[n++] = (step){.kind = STEP_PREPARE, .st = tx->ctx.guard};
+	s[n++] = (step){.kind = STEP_EXEC, .st = tx->ctx.guard, .params = tx->ctx.guard_params};
+	return n;
+}
+
+/* Is s the guard's own execution? */
+static bool
+is_guard(const keel_tx *tx, const step *s)
+{
+	return tx->ctx.guard != NULL && s->kind == STEP_EXEC && s->st == tx->ctx.guard;
+}
+
 /*
- * Build the steps for st: [BEGIN, PREPARE ctx, ctx,] [PREPARE st,] st.  A
+ * Build the steps for st: [BEGIN, PREPARE ctx, ctx, guard steps,] [PREPARE st,] st.  A
  * transaction run as a single statement (only) has no BEGIN: the pipeline
  * segment up to its Sync is one implicit transaction.
  */
@@ -317,6 +379,7 @@ plan(keel_tx *tx, const keel_stmt *st, const char *const *params, const char **c
 		if (!db_is_prepared(tx->db, &ctx_stmt))
 			s[n++] = (step){.kind = STEP_PREPARE, .st = &ctx_stmt};
 		s[n++] = (step){.kind = STEP_EXEC, .st = &ctx_stmt, .params = ctxp};
+		n = plan_guard(tx, s, n);
 	}
 	if (!db_is_prepared(tx->db, st))
 		s[n++] = (step){.kind = STEP_PREPARE, .st = st};
@@ -346,7 +409,7 @@ exec_once(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res 
 {
 	const char *ctxp[5] = {tx->ctx.tenant_id, tx->ctx.user_id, tx->ctx.request_id, tx->ctx.trace_id,
 	                       tx->ctx.client_addr};
-	step steps[6];
+	step steps[8];
 	int n = plan(tx, st, params, ctxp, steps, only);
 	bool first = tx->state == TX_PENDING;
 
@@ -360,12 +423,16 @@ exec_once(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res 
 		if (result_ok(steps[i].res)) {
 			if (steps[i].kind == STEP_PREPARE)
 				db_mark_prepared(tx->db, steps[i].st);
+			if (is_guard(tx, &steps[i]))
+				guard_report(tx, steps[i].res, KEEL_OK);
 			continue;
 		}
 		PGresult *bad = steps[i].res;
 		keel_err err = db_result_err(tx->db, bad);
 
 		*retry = first && tx->db->broken;
+		if (is_guard(tx, &steps[i]) && !*retry)
+			guard_report(tx, bad, err);
 		err = tx_fail(tx, err, st, bad);
 		steps_clear(steps, n, -1);
 		return err;
@@ -478,7 +545,7 @@ defer_flush(keel_tx *tx, bool commit)
 {
 	const char *ctxp[5] = {tx->ctx.tenant_id, tx->ctx.user_id, tx->ctx.request_id, tx->ctx.trace_id,
 	                       tx->ctx.client_addr};
-	step *s = keel_arena_calloc(tx->arena, (size_t)(2 * tx->ndefer + 5), sizeof(*s));
+	step *s = keel_arena_calloc(tx->arena, (size_t)(2 * tx->ndefer + 7), sizeof(*s));
 	int n = 0;
 
 	if (tx->state == TX_PENDING) {
@@ -486,6 +553,7 @@ defer_flush(keel_tx *tx, bool commit)
 		if (!db_is_prepared(tx->db, &ctx_stmt))
 			s[n++] = (step){.kind = STEP_PREPARE, .st = &ctx_stmt};
 		s[n++] = (step){.kind = STEP_EXEC, .st = &ctx_stmt, .params = ctxp};
+		n = plan_guard(tx, s, n);
 	}
 	for (deferred *d = tx->defer_head; d != NULL; d = d->next) {
 		if (!db_is_prepared(tx->db, d->st) && !planned(s, n, d->st))
@@ -504,10 +572,14 @@ defer_flush(keel_tx *tx, bool commit)
 		if (result_ok(s[i].res)) {
 			if (s[i].kind == STEP_PREPARE)
 				db_mark_prepared(tx->db, s[i].st);
+			if (is_guard(tx, &s[i]))
+				guard_report(tx, s[i].res, KEEL_OK);
 			continue;
 		}
 		keel_err err = db_result_err(tx->db, s[i].res);
 
+		if (is_guard(tx, &s[i]))
+			guard_report(tx, s[i].res, err);
 		err = tx_fail(tx, err, s[i].st, s[i].res);
 		if (s[i].st == &commit_stmt)
 			tx->state = TX_DONE;

@@ -38,6 +38,8 @@ typedef keel_err (*keel_handler)(keel_req *req, void *ctx);
 /* Route flags. */
 #define KEEL_ROUTE_PUBLIC 0x1u /* no authentication */
 #define KEEL_ROUTE_BODY   0x2u /* takes a JSON body (Content-Type checked, 415) */
+#define KEEL_ROUTE_SUSPENDED                                                                       \
+	0x4u /* still answers while the caller's tenant is suspended (GET /api/v1/tenant) */
 
 typedef struct keel_route {
 	const char *method; /* "GET", "POST", ... */
@@ -137,6 +139,10 @@ const char *keel_req_client_addr(keel_req *req);
 void keel_req_set_principal(keel_req *req, const keel_principal *p);
 const keel_principal *keel_req_principal(const keel_req *req);
 
+/* The principal's role as the database has it now (svc, once the request's transaction has
+ * read it). */
+void keel_req_set_role(keel_req *req, int role);
+
 /* ---- response ---- */
 
 /* Add a response header; name and value are copied. */
@@ -161,6 +167,15 @@ keel_err keel_req_no_content(keel_req *req);
  */
 __attribute__((format(printf, 4, 5))) keel_err
 keel_req_fail(keel_req *req, keel_err err, const char *field, const char *fmt, ...);
+
+/* Whether the request's answer is already decided (a failure or a response). */
+bool keel_req_answered(const keel_req *req);
+
+/*
+ * The problem type of the request's failure, "urn:keel:problem:<slug>", when
+ * it is more precise than its status's (slug and title are static text).
+ */
+void keel_req_problem_type(keel_req *req, const char *slug, const char *title);
 
 /* Add a per-field error without failing yet (collect them, then keel_req_fail). */
 __attribute__((format(printf, 3, 4))) void keel_req_field_error(keel_req *req, const char *field,

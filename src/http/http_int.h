@@ -70,7 +70,9 @@ struct keel_req {
 	/* failure recorded by keel_req_fail, rendered by problem_render */
 	keel_err err;
 	const char *detail;
-	json_t *field_errors; /* array of {field, message}, owned via arena */
+	json_t *field_errors;     /* array of {field, message}, owned via arena */
+	const char *problem_slug; /* keel_req_problem_type(), or NULL: the status's */
+	const char *problem_title;
 };
 
 /* A fresh request in its own arena; conn may be NULL. */

@@ -89,9 +89,11 @@ problem_render(keel_req *req)
 	json_t *p = json_object();
 	char type[96];
 
-	snprintf(type, sizeof(type), "urn:keel:problem:%s", k->slug);
+	snprintf(type, sizeof(type), "urn:keel:problem:%s",
+	         req->problem_slug != NULL ? req->problem_slug : k->slug);
 	json_object_set_new(p, "type", json_string(type));
-	json_object_set_new(p, "title", json_string(k->title));
+	json_object_set_new(p, "title",
+	                    json_string(req->problem_title != NULL ? req->problem_title : k->title));
 	json_object_set_new(p, "status", json_integer(k->status));
 	if (req->err == KEEL_EINTERNAL) {
 		log_internal(req);

@@ -331,6 +331,25 @@ keel_req_principal(const keel_req *req)
 }
 
 void
+keel_req_set_role(keel_req *req, int role)
+{
+	req->principal.role = role;
+}
+
+bool
+keel_req_answered(const keel_req *req)
+{
+	return req->responded;
+}
+
+void
+keel_req_problem_type(keel_req *req, const char *slug, const char *title)
+{
+	req->problem_slug = slug;
+	req->problem_title = title;
+}
+
+void
 keel_req_set_header(keel_req *req, const char *name, const char *value)
 {
 	header *h = keel_arena_alloc(req->arena, sizeof(*h));

@@ -56,11 +56,52 @@ begin(keel_req *req, keel_db_pool *pool, const keel_ctx *ctx, keel_tx **tx)
 	return err;
 }
 
+/*
+ * The caller's access, checked by the database in the transaction itself
+ * (migration 0007): the user must be active, its tenant active (unless the
+ * route answers while suspended), its role at least the one asked for.
+ */
+static const keel_stmt access_stmt = {"svc_acting_role",
+                                      "SELECT auth.acting_role($1::integer, $2::boolean)", 2};
+
+/* The access check's outcome: the live role, or the request's failure. */
+static void
+access_checked(void *arg, const keel_res *res, keel_err err, const char *sqlstate,
+               const char *message)
+{
+	keel_req *req = arg;
+
+	if (err == KEEL_OK) {
+		keel_req_set_role(req, atoi(keel_res_get(res, 0, 0)));
+		return;
+	}
+	if (strcmp(sqlstate, "KA401") == 0) {
+		keel_req_set_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+		keel_req_fail(req, KEEL_EUNAUTH, NULL, "invalid access token: %s", message);
+	} else if (strcmp(sqlstate, "KA423") == 0) {
+		keel_req_problem_type(req, "tenant-suspended", "Tenant Suspended");
+		keel_req_fail(req, KEEL_EDENIED, NULL,
+		              "%s; its data is kept and access returns when an operator resumes it",
+		              message);
+	} else if (strcmp(sqlstate, "KA403") == 0) {
+		keel_req_fail(req, KEEL_EDENIED, NULL, "%s", message);
+	}
+	/* anything else (the database went away) is the handler's to answer */
+}
+
 keel_err
-keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
+keel_svc_tx_role(keel_req *req, keel_db_pool *pool, int min_role, keel_tx **tx)
 {
 	const keel_principal *p = keel_req_principal(req);
+	const keel_route *route = keel_req_route(req);
 	keel_trace_ref trace = trace_of(req);
+	char min[12];
+
+	if (route != NULL && route->min_role > min_role)
+		min_role = route->min_role;
+	snprintf(min, sizeof(min), "%d", min_role);
+	const char *params[2] = {min,
+	                         route != NULL && (route->flags & KEEL_ROUTE_SUSPENDED) ? "t" : "f"};
 	keel_ctx ctx = {.tenant_id = p->tenant_id,
 	                .user_id = p->user_id,
 	                .request_id = keel_req_id(req),
@@ -68,7 +109,34 @@ keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
 	                .client_addr = client_addr(req),
 	                .trace = &trace};
 
+	if (p->user_id != NULL) {
+		ctx.guard = &access_stmt;
+		ctx.guard_params = params;
+		ctx.guarded = access_checked;
+		ctx.guard_arg = req;
+	}
 	return begin(req, pool, &ctx, tx);
+}
+
+keel_err
+keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
+{
+	return keel_svc_tx_role(req, pool, 0, tx);
+}
+
+keel_err
+keel_svc_access(keel_req *req, keel_db_pool *pool, int min_role)
+{
+	static const keel_stmt nothing = {"svc_nothing", "SELECT 1", 0};
+	keel_tx *tx;
+	keel_err err;
+
+	if ((err = keel_svc_tx_role(req, pool, min_role, &tx)) != KEEL_OK)
+		return err;
+	if ((err = keel_tx_exec_only(tx, &nothing, NULL, NULL)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	keel_svc_release(tx);
+	return KEEL_OK;
 }
 
 keel_err
@@ -87,6 +155,8 @@ keel_svc_tx_tenant(keel_req *req, keel_db_pool *pool, const char *tenant_id, kee
 keel_err
 keel_svc_fail(keel_req *req, keel_err err, const char *detail)
 {
+	if (keel_req_answered(req))
+		return err; /* the access check answered already */
 	switch (err) {
 	case KEEL_EUNAVAIL:
 		return keel_req_fail(req, err, NULL, "the database is unavailable; retry shortly");

@@ -14,9 +14,24 @@
 #include "db/db.h"
 #include "http/http.h"
 
-/* A transaction acting for the request's principal; fails the request with 503 when the database is
- * down. */
+/*
+ * A transaction acting for the request's principal; fails the request with 503 when the database is
+ * down.  With a user, the transaction's first round trip also checks the user's access as the
+ * database has it now (auth.acting_role): a disabled or deleted user fails the request with 401, a
+ * suspended tenant with 403 (unless the route has KEEL_ROUTE_SUSPENDED), a role below the route's
+ * with 403; the statement that found it failed is answered already (keel_svc_fail does nothing
+ * more).  Once that round trip is done, keel_req_principal()'s role is the live one.
+ */
 keel_err keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx);
+
+/* keel_svc_tx() for a request that needs at least min_role (or the route's, if higher). */
+keel_err keel_svc_tx_role(keel_req *req, keel_db_pool *pool, int min_role, keel_tx **tx);
+
+/*
+ * Check the caller's access (keel_svc_tx_role's rules) in a round trip of its own, before work
+ * that must not start for a caller who lost it (a password hash).  Fails the request otherwise.
+ */
+keel_err keel_svc_access(keel_req *req, keel_db_pool *pool, int min_role);
 
 /* A transaction acting for tenant_id with no user (sign-in, sign-up, refresh before the user is
  * known). */

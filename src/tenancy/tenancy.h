@@ -28,6 +28,18 @@ keel_err keel_tenancy_create(keel_db *db, keel_arena *arena, const char *name, c
                              const char *owner_email, const char *hash, json_t **out);
 
 /*
+ * Suspend or resume the tenant of slug (`keel tenant suspend|resume`), on a
+ * connection of the owner role.  A suspended tenant's requests get 403
+ * (GET /api/v1/tenant excepted), its refresh tokens and sign-ins 401; nothing
+ * is deleted, and resuming restores access as it was.  *out gets the tenant
+ * (owned by arena);
+ * *changed is false when it already was in that state.  KEEL_ENOTFOUND: no
+ * such tenant.
+ */
+keel_err keel_tenancy_suspend(keel_db *db, keel_arena *arena, const char *slug, bool suspend,
+                              const char *reason, json_t **out, bool *changed);
+
+/*
  * Sign-up's checks of body ({"name", "slug", "owner_email", "owner_password"}):
  * each problem a field error on req, trimmed values replaced in body, as
  * POST /api/v1/tenants makes them. Returns the number of problems.

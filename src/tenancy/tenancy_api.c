@@ -91,6 +91,34 @@ keel_tenancy_create(keel_db *db, keel_arena *arena, const char *name, const char
 	return err;
 }
 
+keel_err
+keel_tenancy_suspend(keel_db *db, keel_arena *arena, const char *slug, bool suspend,
+                     const char *reason, json_t **out, bool *changed)
+{
+	const char *id;
+	bool suspended;
+	keel_tx *tx;
+	keel_err err = tenancy_store_id_by_slug(db, arena, slug, &id, &suspended);
+
+	*out = NULL;
+	*changed = false;
+	if (err != KEEL_OK)
+		return err;
+	keel_ctx ctx = {.tenant_id = id};
+
+	if ((err = keel_tx_begin(db, arena, &ctx, &tx)) != KEEL_OK)
+		return err;
+	if (suspended == suspend) {
+		err = tenancy_store_get(tx, arena, out);
+	} else {
+		err = tenancy_store_set_suspended(tx, arena, suspend, reason, out);
+		*changed = err == KEEL_OK;
+	}
+	if (err == KEEL_OK)
+		err = keel_tx_commit(tx);
+	return err;
+}
+
 size_t
 keel_tenancy_signup_check(keel_req *req, json_t *body)
 {
@@ -212,7 +240,8 @@ tenant_rename(keel_req *req, void *ctx)
 static const keel_route routes[] = {
     {"POST", "/api/v1/tenants", signup, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0,
      "Sign up: a new tenant and its first owner"},
-    {"GET", "/api/v1/tenant", tenant_get, 0, KEEL_ROLE_VIEWER, "The caller's tenant"},
+    {"GET", "/api/v1/tenant", tenant_get, KEEL_ROUTE_SUSPENDED, KEEL_ROLE_VIEWER,
+     "The caller's tenant (also while it is suspended)"},
     {"PATCH", "/api/v1/tenant", tenant_rename, KEEL_ROUTE_BODY, KEEL_ROLE_OWNER,
      "Rename the caller's tenant"},
 };

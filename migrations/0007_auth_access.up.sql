@@ -1,0 +1,59 @@
+-- 0007 auth: every authenticated request acts as its user is now.
+--
+-- An access token names a user; what that user may do is read from the
+-- database in the request's own transaction, not from the token.  keel sends
+-- auth.acting_role() right after the transaction's settings, in the same
+-- pipeline as the handler's first statement (no round trip of its own).  It
+-- raises, and so stops everything after it in the transaction, when the user
+-- is disabled or deleted (KA401), when the tenant is suspended (KA423) or
+-- when the user's role is below what the request needs (KA403).
+--
+-- Suspension is the operator's (`keel tenant suspend|resume`, run as the
+-- owner role): keel_app loses the right to change a tenant's status.
+
+ALTER TABLE core.tenants
+	ADD COLUMN suspended_at timestamptz,
+	ADD COLUMN suspended_reason text CHECK (char_length(suspended_reason) <= 500),
+	ADD CONSTRAINT tenants_suspension_check
+		CHECK ((status = 'suspended') = (suspended_at IS NOT NULL)
+		       AND (suspended_reason IS NULL OR status = 'suspended'));
+
+REVOKE UPDATE (status) ON core.tenants FROM keel_app;
+
+-- The rank of role (viewer 1 .. owner 4), as src/auth's keel_role numbers it.
+CREATE FUNCTION auth.role_rank(p_role text) RETURNS integer
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT array_position(ARRAY['viewer', 'member', 'admin', 'owner'], p_role) $$;
+
+-- The calling user's role rank, now; raises unless the user is active, the
+-- tenant is active (or p_suspended_ok) and the rank is at least p_min.
+CREATE FUNCTION auth.acting_role(p_min integer, p_suspended_ok boolean) RETURNS integer
+	LANGUAGE plpgsql STABLE
+	AS $$
+DECLARE
+	v_rank integer;
+	v_tenant text;
+BEGIN
+	SELECT auth.role_rank(u.role), t.status INTO v_rank, v_tenant
+	FROM auth.users u
+	JOIN core.tenants t ON t.id = u.tenant_id
+	WHERE u.tenant_id = core.current_tenant_id()
+	  AND u.id = core.current_user_id()
+	  AND u.status = 'active';
+	IF v_rank IS NULL THEN
+		RAISE EXCEPTION 'the user of this access token is disabled or no longer exists'
+			USING ERRCODE = 'KA401';
+	END IF;
+	IF v_tenant <> 'active' AND NOT p_suspended_ok THEN
+		RAISE EXCEPTION 'this tenant is suspended' USING ERRCODE = 'KA423';
+	END IF;
+	IF v_rank < p_min THEN
+		RAISE EXCEPTION 'this requires the % role or higher',
+			(ARRAY['viewer', 'member', 'admin', 'owner'])[p_min]
+			USING ERRCODE = 'KA403';
+	END IF;
+	RETURN v_rank;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION auth.role_rank(text), auth.acting_role(integer, boolean) TO keel_app;
