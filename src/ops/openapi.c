@@ -131,8 +131,10 @@ static const char components[] =
     "\"SignUpResult\":{\"type\":\"object\",\"properties\":{\"tenant\":{\"$ref\":"
     "\"#/components/schemas/Tenant\"},\"owner\":{\"$ref\":\"#/components/schemas/User\"}}},"
     "\"Tenant\":{\"type\":\"object\",\"properties\":{\"id\":" UUID ",\"name\":{\"type\":"
-    "\"string\"},\"slug\":{\"type\":\"string\"},\"status\":{\"type\":\"string\"},\"version\":{"
-    "\"type\":\"integer\"},\"created_at\":" TS ",\"updated_at\":" TS "}},"
+    "\"string\"},\"slug\":{\"type\":\"string\"},\"status\":{\"type\":\"string\",\"enum\":["
+    "\"active\",\"suspended\"]},\"version\":{\"type\":\"integer\"},\"created_at\":" TS
+    ",\"updated_at\":" TS ",\"suspended_at\":{\"type\":[\"string\",\"null\"],\"format\":"
+    "\"date-time\"}}},"
     "\"TenantUpdate\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":["
     "\"name\"],\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200}}},"
     "\"Login\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"email\","
