@@ -5,9 +5,11 @@
  * Sign-in does its database reads, gives its connection back, hashes on the
  * hashing pool (the worker goes on serving others meanwhile), then writes in
  * a second transaction.  An unknown tenant, an unknown email, a disabled
- * user and a wrong password all cost one argon2id verification and all get
- * the same 401, so neither tenants nor accounts can be enumerated by status,
- * body or time.
+ * user and a wrong password all cost one argon2id verification at the
+ * current parameters (login_verify) and all get the same 401, so neither
+ * tenants nor accounts can be enumerated by status, body or time.  A wrong
+ * current password of a password change counts against the same account
+ * limit as a failed sign-in.
  */
 #include "auth/auth_int.h"
 #include "core/alloc.h"

@@ -18,6 +18,13 @@
  * (KEEL_JWT_SECRET_FILE) and OpenSSL.  Every response body is checked for
  * password hashes on the way in (req_from).
  *
+ * The password hashing work a request cost is read from keel's /metrics
+ * (hashes and verifications counted, never timed): a wrong current password
+ * at a password change, throttled like a failed sign-in (one account limit),
+ * is shown to be refused before any hash; and a keel of its own with other
+ * hashing parameters shows that every failed sign-in still costs a
+ * verification at the current ones.
+ *
  * Races are forced, not hoped for: the test holds a row lock as keel_owner, so
  * keel's transaction waits at a known point (seen in pg_locks), changes the row
  * meanwhile and commits.  That covers a sign-in across a password change or a
