@@ -30,15 +30,23 @@
 #define US_MAX (253402300800LL * 1000000 - 1) /* 9999-12-31T23:59:59.999999Z */
 
 /* The actions the log holds: row changes, and the events of auth.security_events. */
-static const char *const actions[] = {"INSERT",         "UPDATE",
-                                      "DELETE",         "SIGN_IN_SUCCEEDED",
-                                      "SIGN_IN_FAILED", "SIGN_IN_THROTTLED",
-                                      "REFRESH_REUSED", "PASSWORD_CHANGED",
-                                      "SIGNED_OUT",     NULL};
+static const char *const actions[] = {"INSERT",
+                                      "UPDATE",
+                                      "DELETE",
+                                      "SIGN_IN_SUCCEEDED",
+                                      "SIGN_IN_FAILED",
+                                      "SIGN_IN_THROTTLED",
+                                      "REFRESH_REUSED",
+                                      "PASSWORD_CHANGED",
+                                      "PASSWORD_CHANGE_FAILED",
+                                      "PASSWORD_CHANGE_THROTTLED",
+                                      "SIGNED_OUT",
+                                      NULL};
 
 #define ACTION_RULE                                                                                \
 	"INSERT, UPDATE, DELETE, SIGN_IN_SUCCEEDED, SIGN_IN_FAILED, SIGN_IN_THROTTLED,"                \
-	" REFRESH_REUSED, PASSWORD_CHANGED or SIGNED_OUT"
+	" REFRESH_REUSED, PASSWORD_CHANGED, PASSWORD_CHANGE_FAILED, PASSWORD_CHANGE_THROTTLED"         \
+	" or SIGNED_OUT"
 
 /* A lowercase SQL identifier: [a-z_][a-z0-9_]*, at most 63 bytes. */
 static bool

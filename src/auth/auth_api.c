@@ -5,9 +5,11 @@
  * Sign-in does its database reads, gives its connection back, hashes on the
  * hashing pool (the worker goes on serving others meanwhile), then writes in
  * a second transaction.  An unknown tenant, an unknown email, a disabled
- * user and a wrong password all cost one argon2id verification and all get
- * the same 401, so neither tenants nor accounts can be enumerated by status,
- * body or time.
+ * user and a wrong password all cost one argon2id verification at the
+ * current parameters (login_verify) and all get the same 401, so neither
+ * tenants nor accounts can be enumerated by status, body or time.  A wrong
+ * current password of a password change counts against the same account
+ * limit as a failed sign-in.
  */
 #include "auth/auth_int.h"
 #include "core/alloc.h"
@@ -98,6 +100,11 @@ keel_auth_set_metrics(keel_auth *a, keel_metrics *metrics)
 	a->metrics = metrics;
 	keel_metrics_declare(metrics, "keel_sign_ins_total", KEEL_METRIC_COUNTER,
 	                     "Sign-in attempts by outcome: success, failure, throttled.");
+	keel_metrics_declare(metrics, "keel_password_hashes_total", KEEL_METRIC_COUNTER,
+	                     "New argon2id password hashes computed.");
+	keel_metrics_declare(metrics, "keel_password_verifications_total", KEEL_METRIC_COUNTER,
+	                     "Argon2id password verifications, by the parameters of the hash verified"
+	                     " against: current or other.");
 }
 
 static void
@@ -196,16 +203,25 @@ typedef struct login_state {
 	char rehash[crypto_pwhash_STRBYTES];
 } login_state;
 
-/* On the hashing pool: the one argon2id verification every sign-in costs. */
+/*
+ * On the hashing pool: every sign-in costs at least one argon2id verification at the current
+ * parameters.  A failure against a stored hash of other parameters (made before the operator
+ * changed KEEL_PASSWORD_MEMORY_KIB or KEEL_PASSWORD_PASSES; cheaper ones verify faster) also
+ * verifies the dummy hash, so it costs no less than an unknown email.
+ */
 static void
 login_verify(void *arg)
 {
 	login_state *s = arg;
 	bool known = s->tenant_id != NULL && s->user.id != NULL;
-	bool match = auth_password_verify(known ? s->user.hash : s->auth->dummy_hash, s->password);
+	const char *hash = known ? s->user.hash : s->auth->dummy_hash;
+	bool match = auth_password_verify(s->auth, hash, s->password);
+	bool current = !auth_password_needs_rehash(s->auth, hash);
 
 	s->verified = known && match && s->user.active;
-	if (s->verified && auth_password_needs_rehash(s->auth, s->user.hash))
+	if (!s->verified && !current)
+		auth_password_verify(s->auth, s->auth->dummy_hash, s->password);
+	if (s->verified && !current)
 		s->rehashed = auth_password_hash(s->auth, s->password, s->rehash, sizeof(s->rehash));
 }
 
@@ -612,11 +628,19 @@ me(keel_req *req, void *ctx)
 
 /* ---- password change ---- */
 
+/*
+ * A wrong current password is a guess at the account's password like a failed sign-in: it
+ * counts against the same account limit (ACCOUNT_FAILURES_MAX in 15 minutes, its attempt
+ * counted while it runs, as login_read does), checked before any hash is queued, and is put on
+ * record (password_change_failed; password_change_throttled when refused).
+ */
 typedef struct password_state {
 	keel_auth *auth;
 	const char *current;
 	const char *next;
-	const char *hash; /* stored */
+	const char *hash;                      /* stored */
+	const char *email;                     /* the account the throttle counts */
+	char attempt_id[KEEL_UUID_STRLEN + 1]; /* the account attempt in progress */
 	bool verified;
 	bool ok;
 	char new_hash[crypto_pwhash_STRBYTES];
@@ -627,7 +651,7 @@ password_work(void *arg)
 {
 	password_state *s = arg;
 
-	s->verified = auth_password_verify(s->hash, s->current);
+	s->verified = auth_password_verify(s->auth, s->hash, s->current);
 	if (s->verified)
 		s->ok = auth_password_hash(s->auth, s->next, s->new_hash, sizeof(s->new_hash));
 }
@@ -637,12 +661,70 @@ static const keel_field_spec password_spec[] = {
     {.name = "new_password", .type = KEEL_F_STRING, .required = true},
 };
 
+/* The caller's stored hash and email, and its attempt put on record (committed). */
+static keel_err
+password_attempt_begin(keel_req *req, password_state *s)
+{
+	keel_tx *tx;
+	auth_user u;
+	keel_uuid attempt;
+
+	if (keel_svc_tx(req, s->auth->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_err err =
+	    auth_store_user_by_id(tx, keel_req_arena(req), keel_req_principal(req)->user_id, &u);
+
+	if (err == KEEL_ENOTFOUND)
+		return keel_req_fail(req, KEEL_EUNAUTH, NULL, "the user of this token no longer exists");
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	s->hash = u.hash;
+	s->email = u.email;
+	keel_uuid_v7(&attempt);
+	keel_uuid_format(&attempt, s->attempt_id);
+	if ((err = auth_store_attempt_begin(tx, s->attempt_id, s->email)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_svc_release(tx);
+	return KEEL_OK;
+}
+
+/*
+ * Read phase: the attempt on record, then counted with the account's failures and attempts
+ * (its own included); past the limit it ends at once, on record, with 429.
+ */
+static keel_err
+password_read(keel_req *req, password_state *s)
+{
+	keel_tx *tx;
+	int fails, retry;
+	keel_err err = password_attempt_begin(req, s);
+
+	if (err != KEEL_OK)
+		return err;
+	if (keel_svc_tx(req, s->auth->pool, &tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	if ((err = auth_store_account_failures(tx, s->email, &fails, &retry)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (fails > ACCOUNT_FAILURES_MAX) {
+		auth_event e =
+		    event_of(req, "password_change_throttled", keel_req_principal(req)->user_id, s->email);
+
+		if ((err = auth_store_attempt_end(tx, s->attempt_id)) || (err = auth_store_event(tx, &e)))
+			return keel_svc_fail(req, err, NULL);
+		if (keel_svc_commit(req, tx) != KEEL_OK)
+			return KEEL_EUNAVAIL;
+		return throttled(req, retry, "or password changes for this account");
+	}
+	keel_svc_release(tx);
+	return KEEL_OK;
+}
+
 static keel_err
 password_start(keel_req *req, keel_auth *a)
 {
 	json_t *body;
-	keel_tx *tx;
-	auth_user u;
 	password_state *s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
 
 	if (keel_req_json_body(req, &body) != KEEL_OK)
@@ -655,20 +737,31 @@ password_start(keel_req *req, keel_auth *a)
 		keel_auth_check_new_password(req, "new_password", s->next);
 	if (keel_req_field_errors(req) > 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the request is invalid");
-	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err =
-	    auth_store_user_by_id(tx, keel_req_arena(req), keel_req_principal(req)->user_id, &u);
+	keel_err err = password_read(req, s);
 
-	if (err == KEEL_ENOTFOUND)
-		return keel_req_fail(req, KEEL_EUNAUTH, NULL, "the user of this token no longer exists");
 	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	keel_svc_release(tx);
-	s->hash = u.hash;
+		return err;
 	return keel_req_offload(req, a->hashers, password_work, s);
 }
 
+/* A wrong current password (on record: it counts against the account) or a failed hash. */
+static keel_err
+password_refused(keel_req *req, keel_tx *tx, const password_state *s)
+{
+	auth_event e =
+	    event_of(req, "password_change_failed", keel_req_principal(req)->user_id, s->email);
+	keel_err err;
+
+	if (!s->verified && (err = auth_store_event(tx, &e)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	if (!s->verified)
+		return keel_req_fail(req, KEEL_EINVAL, "current_password", "is incorrect");
+	return keel_req_fail(req, KEEL_EINTERNAL, NULL, "password hashing failed");
+}
+
+/* Write phase: the attempt ends; the new hash, every session revoked, and the event. */
 static keel_err
 password_finish(keel_req *req, keel_auth *a, password_state *s)
 {
@@ -676,13 +769,13 @@ password_finish(keel_req *req, keel_auth *a, password_state *s)
 	keel_tx *tx;
 	keel_err err;
 
-	if (!s->verified)
-		return keel_req_fail(req, KEEL_EINVAL, "current_password", "is incorrect");
-	if (!s->ok)
-		return keel_req_fail(req, KEEL_EINTERNAL, NULL, "password hashing failed");
 	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	auth_event e = event_of(req, "password_changed", user_id, NULL);
+	if ((err = auth_store_attempt_end(tx, s->attempt_id)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (!s->verified || !s->ok)
+		return password_refused(req, tx, s);
+	auth_event e = event_of(req, "password_changed", user_id, s->email);
 
 	if ((err = auth_store_password_set(tx, user_id, s->new_hash)) != KEEL_OK ||
 	    (err = auth_store_user_tokens_revoke(tx, user_id)) != KEEL_OK ||

@@ -23,13 +23,19 @@ struct keel_auth {
 	int64_t access_ttl_s;
 	int64_t refresh_ttl_s;
 	char dummy_hash[crypto_pwhash_STRBYTES]; /* verified against when the user is unknown */
-	keel_metrics *metrics;                   /* sign-in outcomes; may be NULL */
+	keel_metrics *metrics; /* sign-in outcomes, password hashing work; may be NULL */
 };
 
 /* ---- password.c ---- */
 
+/*
+ * Every argon2id computation goes through these two and is counted on a's metrics (when set):
+ * keel_password_hashes_total for new hashes, keel_password_verifications_total by whether the
+ * hash verified against has the current parameters (params="current") or not ("other").
+ */
 bool auth_password_hash(const keel_auth *a, const char *password, char *out, size_t outlen);
-bool auth_password_verify(const char *hash, const char *password);
+bool auth_password_verify(const keel_auth *a, const char *hash, const char *password);
+/* True when hash is not an argon2id hash of the current parameters (also when malformed). */
 bool auth_password_needs_rehash(const keel_auth *a, const char *hash);
 
 /* ---- token.c: refresh tokens ---- */
@@ -59,6 +65,7 @@ typedef struct auth_user {
 	const char *hash;
 	keel_role role;
 	bool active;
+	const char *email; /* as stored */
 } auth_user;
 
 typedef struct auth_event {

@@ -30,25 +30,31 @@ static const keel_stmt st_tenant_by_slug = {"auth_tenant_by_slug",
                                             "SELECT id, status FROM core.tenant_by_slug($1)", 1};
 static const keel_stmt st_tenant_exists = {"auth_tenant_exists",
                                            "SELECT status FROM core.tenants WHERE id = $1", 1};
-static const keel_stmt st_user_by_email = {"auth_user_by_email",
-                                           "SELECT id, password_hash, role, status FROM auth.users"
-                                           " WHERE tenant_id = " CURRENT
-                                           " AND lower(email) = lower($1)",
-                                           1};
-static const keel_stmt st_user_by_id = {"auth_user_by_id",
-                                        "SELECT id, password_hash, role, status FROM auth.users"
-                                        " WHERE tenant_id = " CURRENT " AND id = $1",
-                                        1};
-/* Failures since the last success, and attempts still running, in the last 15 minutes. */
+static const keel_stmt st_user_by_email = {
+    "auth_user_by_email",
+    "SELECT id, password_hash, role, status, email FROM auth.users"
+    " WHERE tenant_id = " CURRENT " AND lower(email) = lower($1)",
+    1};
+static const keel_stmt st_user_by_id = {
+    "auth_user_by_id",
+    "SELECT id, password_hash, role, status, email FROM auth.users"
+    " WHERE tenant_id = " CURRENT " AND id = $1",
+    1};
+/*
+ * Failures of the account's password (wrong at sign-in or as the current password of a change)
+ * since its last success (a sign-in or a change), and attempts still running, in the last 15
+ * minutes.
+ */
 static const keel_stmt st_account_failures = {
     "auth_account_failures",
     "WITH f (at) AS ("
     " SELECT e.occurred_at FROM auth.security_events e"
     " WHERE e.tenant_id = " CURRENT " AND lower(e.email) = lower($1)"
-    " AND e.kind = 'sign_in_failed' AND e.occurred_at > now() - interval '15 minutes'"
+    " AND e.kind IN ('sign_in_failed', 'password_change_failed')"
+    " AND e.occurred_at > now() - interval '15 minutes'"
     " AND e.occurred_at > coalesce((SELECT max(s.occurred_at) FROM auth.security_events s"
     "  WHERE s.tenant_id = " CURRENT " AND lower(s.email) = lower($1)"
-    "  AND s.kind = 'sign_in_succeeded'), '-infinity')"
+    "  AND s.kind IN ('sign_in_succeeded', 'password_changed')), '-infinity')"
     " UNION ALL"
     " SELECT a.started_at FROM auth.sign_in_attempts a"
     " WHERE a.tenant_id = " CURRENT " AND lower(a.email) = lower($1)"
@@ -245,6 +251,7 @@ user_row(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *key, auth_
 	u->hash = keel_arena_strdup(a, keel_res_get(res, 0, 1));
 	u->role = keel_role_parse(keel_res_get(res, 0, 2));
 	u->active = strcmp(keel_res_get(res, 0, 3), "active") == 0;
+	u->email = keel_arena_strdup(a, keel_res_get(res, 0, 4));
 	return KEEL_OK;
 }
 

@@ -316,7 +316,8 @@ operation(const keel_route *r, const op_doc *d)
 		add_problem(responses, "415");
 		add_problem(responses, "422");
 	}
-	if (strcmp(r->path, "/api/v1/auth/login") == 0)
+	/* the account throttle: sign-in, and the current password of a password change */
+	if (strcmp(r->path, "/api/v1/auth/login") == 0 || strcmp(r->path, "/api/v1/auth/password") == 0)
 		add_problem(responses, "429");
 	if (db)
 		add_problem(responses, "503");

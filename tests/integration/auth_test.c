@@ -18,6 +18,13 @@
  * (KEEL_JWT_SECRET_FILE) and OpenSSL.  Every response body is checked for
  * password hashes on the way in (req_from).
  *
+ * The password hashing work a request cost is read from keel's /metrics
+ * (hashes and verifications counted, never timed): a wrong current password
+ * at a password change, throttled like a failed sign-in (one account limit),
+ * is shown to be refused before any hash; and a keel of its own with other
+ * hashing parameters shows that every failed sign-in still costs a
+ * verification at the current ones.
+ *
  * Races are forced, not hoped for: the test holds a row lock as keel_owner, so
  * keel's transaction waits at a known point (seen in pg_locks), changes the row
  * meanwhile and commits.  That covers a sign-in across a password change or a
@@ -31,6 +38,7 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
@@ -43,6 +51,7 @@
 #include <unistd.h>
 
 #include "kt.h"
+#include "prom.h"
 
 #define PASSWORD     "correct horse battery staple"
 #define NEW_PASSWORD "another long passphrase 2"
@@ -65,6 +74,9 @@
 #define SRC_SECRETS  "127.0.0.9"
 #define SRC_RACE     "127.0.0.10"
 #define SRC_PARALLEL "127.0.0.11"
+#define SRC_GUESS    "127.0.0.12"
+#define SRC_MIXED    "127.0.0.13"
+#define SRC_PARAMS   "127.0.0.14"
 
 typedef struct env {
 	kt_keel *keel;
@@ -1147,6 +1159,56 @@ problem_core(const kt_resp *r)
 	return text;
 }
 
+/* ---- the password hashing work keel has done (its /metrics) ---- */
+
+typedef struct hash_work {
+	double hashes;  /* new hashes */
+	double current; /* verifications against hashes of the current parameters */
+	double other;   /* verifications against hashes of other parameters */
+} hash_work;
+
+static double
+metric(const char *text, const char *name, const char *labels)
+{
+	double v = prom_value(text, name, labels);
+
+	return isnan(v) ? 0 : v;
+}
+
+static hash_work
+hash_work_of(const kt_keel *k)
+{
+	kt_resp *r = kt_request(k->base, "GET", "/metrics", NULL, NULL, 0);
+	hash_work w;
+
+	assert_status(r, 200);
+	w.hashes = metric(r->body, "keel_password_hashes_total", "");
+	w.current = metric(r->body, "keel_password_verifications_total", "params=\"current\"");
+	w.other = metric(r->body, "keel_password_verifications_total", "params=\"other\"");
+	kt_resp_free(r);
+	return w;
+}
+
+/* The work done since before: hashes, current and other verifications, exactly. */
+#define assert_hash_work(k, before, h, c, o)                                                       \
+	hash_work_is((k), (before), (h), (c), (o), __FILE__, __LINE__)
+
+static void
+hash_work_is(const kt_keel *k, hash_work before, double hashes, double current, double other,
+             const char *file, int line)
+{
+	hash_work now = hash_work_of(k);
+	hash_work d = {now.hashes - before.hashes, now.current - before.current,
+	               now.other - before.other};
+
+	if (d.hashes == hashes && d.current == current && d.other == other)
+		return;
+	print_error("%s:%d: password work %g hashes, %g current and %g other verifications;"
+	            " expected %g, %g, %g\n",
+	            file, line, d.hashes, d.current, d.other, hashes, current, other);
+	_fail(file, line);
+}
+
 static void
 login_failures_are_indistinguishable(void **state)
 {
@@ -1171,23 +1233,23 @@ login_failures_are_indistinguishable(void **state)
 	    {d.slug, d.email, d.password}, /* disabled */
 	};
 	kt_resp *res[5];
-	long long fastest[5];
+	long long ms[5];
 
-	/* twice each (ten failures from this test's address), keeping the fastest time */
-	for (int round = 0; round < 2; round++) {
-		for (int i = 0; i < 5; i++) {
-			long long t0 = kt_now_ms();
-			kt_resp *r =
-			    login_from(e->keel, SRC_ENUM, attempts[i][0], attempts[i][1], attempts[i][2]);
-			long long ms = kt_now_ms() - t0;
+	/*
+	 * The same work: every failure pays for exactly one password verification at the current
+	 * parameters and nothing else, so none is faster than a wrong password.  Counted, not
+	 * timed (times on a busy machine are noise; they are printed for information only).
+	 */
+	for (int i = 0; i < 5; i++) {
+		hash_work before = hash_work_of(e->keel);
+		long long t0 = kt_now_ms();
 
-			fastest[i] = round == 0 || ms < fastest[i] ? ms : fastest[i];
-			if (round == 0)
-				res[i] = r;
-			else
-				kt_resp_free(r);
-		}
+		res[i] = login_from(e->keel, SRC_ENUM, attempts[i][0], attempts[i][1], attempts[i][2]);
+		ms[i] = kt_now_ms() - t0;
+		assert_hash_work(e->keel, before, 0, 1, 0);
 	}
+	print_message("sign-in failures (ms): %lld %lld %lld %lld %lld\n", ms[0], ms[1], ms[2], ms[3],
+	              ms[4]);
 	char *first = problem_core(res[0]);
 	char *www0 = kt_header(res[0], "WWW-Authenticate");
 
@@ -1204,16 +1266,55 @@ login_failures_are_indistinguishable(void **state)
 	}
 	free(first);
 	free(www0);
-	/*
-	 * About the same time: every failure pays for one password verification, so none is
-	 * much faster than a wrong password (a loose bound: timing on a busy machine is noisy).
-	 */
-	print_message("sign-in failures, fastest of two (ms): %lld %lld %lld %lld %lld\n", fastest[0],
-	              fastest[1], fastest[2], fastest[3], fastest[4]);
-	for (int i = 1; i < 5; i++)
-		if (fastest[i] * 3 < fastest[0])
-			fail_msg("failure %d took %lld ms, a wrong password %lld ms", i, fastest[i],
-			         fastest[0]);
+}
+
+/*
+ * After the operator changed the hashing parameters, a user whose stored hash has the old ones
+ * (here: cheaper, KEEL_PASSWORD_PASSES 2 where keel now uses 3) verifies faster; a wrong
+ * password for that user still costs a verification at the current parameters (of the dummy
+ * hash), like an unknown email and a wrong password for a user with a current hash.  A right
+ * password signs in and is rehashed with the current parameters.
+ */
+static void
+failures_cost_a_current_verification_whatever_the_stored_parameters(void **state)
+{
+	env *e = *state;
+	const char *raised[] = {"KEEL_PASSWORD_PASSES=3", NULL};
+	kt_keel *k = kt_keel_start(raised, NULL);
+	account cur, old;
+	char unknown_email[160];
+
+	tenant_on(e, k, &cur); /* hashed by k: current parameters */
+	tenant_new(e, &old);   /* hashed by the group's keel: passes 2 */
+	snprintf(unknown_email, sizeof(unknown_email), "nobody@%s.test", cur.slug);
+	hash_work before = hash_work_of(k);
+	kt_resp *r = login_from(k, SRC_PARAMS, cur.slug, unknown_email, WRONG);
+
+	assert_unauthenticated(r);
+	kt_resp_free(r);
+	assert_hash_work(k, before, 0, 1, 0);
+	before = hash_work_of(k);
+	r = login_from(k, SRC_PARAMS, cur.slug, cur.email, WRONG);
+	assert_unauthenticated(r);
+	kt_resp_free(r);
+	assert_hash_work(k, before, 0, 1, 0);
+	before = hash_work_of(k);
+	r = login_from(k, SRC_PARAMS, old.slug, old.email, WRONG);
+	assert_unauthenticated(r);
+	kt_resp_free(r);
+	assert_hash_work(k, before, 0, 1, 1); /* the stored hash, then the dummy */
+	before = hash_work_of(k);
+	r = login_from(k, SRC_PARAMS, old.slug, old.email, old.password);
+	assert_status(r, 200);
+	kt_resp_free(r);
+	assert_hash_work(k, before, 1, 0, 1); /* verified, then rehashed */
+	char *hash =
+	    db_value(old.tenant_id, "SELECT password_hash FROM auth.users WHERE id = $1", old.id);
+
+	assert_non_null(hash);
+	assert_non_null(strstr(hash, ",t=3,"));
+	free(hash);
+	assert_int_equal(kt_keel_stop(k), 0);
 }
 
 /* ==== throttling ==== */
@@ -1586,6 +1687,194 @@ password_change_revokes_sessions_and_swaps_password(void **state)
 	         json_pack("{s:s, s:s}", "current_password", o.password, "new_password", PASSWORD));
 	assert_unauthenticated(r);
 	kt_resp_free(r);
+}
+
+/* password_change from the loopback address source. */
+static kt_resp *
+password_change_from(const env *e, const char *source, const account *u, const char *current,
+                     const char *next)
+{
+	return call_ex(e->keel, source, "POST", "/api/v1/auth/password", u->access, NULL,
+	               json_pack("{s:s, s:s}", "current_password", current, "new_password", next));
+}
+
+/* The number of security events of kind about user u (by id, address and user agent). */
+static char *
+events_of(const account *u, const char *kind, const char *source)
+{
+	char sql[512];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM auth.security_events WHERE kind = '%s' AND user_id = $1"
+	         " AND lower(email) = lower('%s') AND client_addr = '%s' AND user_agent = '" UA "'"
+	         " AND request_id IS NOT NULL",
+	         kind, u->email, source);
+	return db_value(u->tenant_id, sql, u->id);
+}
+
+#define assert_events(u, kind, source, want)                                                       \
+	do {                                                                                           \
+		char *n_ = events_of((u), (kind), (source));                                               \
+		assert_string_equal(n_, (want));                                                           \
+		free(n_);                                                                                  \
+	} while (0)
+
+/*
+ * A wrong current password counts against the account like a failed sign-in: five are
+ * answered 422, each on record; the sixth is refused with 429 before any hash is queued, even
+ * with the right password, and sign-in is refused too.
+ */
+static void
+wrong_current_passwords_are_throttled_like_sign_ins(void **state)
+{
+	env *e = *state;
+	account o;
+
+	tenant_new(e, &o);
+	for (int i = 0; i < 5; i++) {
+		hash_work before = hash_work_of(e->keel);
+		kt_resp *r = password_change_from(e, SRC_GUESS, &o, WRONG, NEW_PASSWORD);
+
+		assert_problem(r, 422, "validation-failed");
+		assert_field_error(r, "current_password");
+		kt_resp_free(r);
+		assert_hash_work(e->keel, before, 0, 1, 0);
+		char want[8];
+
+		snprintf(want, sizeof(want), "%d", i + 1);
+		assert_events(&o, "password_change_failed", SRC_GUESS, want);
+	}
+	hash_work before = hash_work_of(e->keel);
+	kt_resp *r = password_change_from(e, SRC_GUESS, &o, o.password, NEW_PASSWORD);
+
+	assert_problem(r, 429, "too-many-requests");
+	assert_retry_after(r, 15 * 60);
+	kt_resp_free(r);
+	assert_hash_work(e->keel, before, 0, 0, 0);
+	assert_events(&o, "password_change_throttled", SRC_GUESS, "1");
+	/* the same account limit as sign-in: signing in is refused too, and hashes nothing */
+	r = login_from(e->keel, SRC_GUESS, o.slug, o.email, o.password);
+	assert_problem(r, 429, "too-many-requests");
+	kt_resp_free(r);
+	assert_hash_work(e->keel, before, 0, 0, 0);
+	assert_db(o.tenant_id, "SELECT count(*) FROM auth.sign_in_attempts WHERE lower(email) = $1",
+	          o.email, "0");
+	assert_db(o.tenant_id,
+	          "SELECT count(*) FROM auth.security_events WHERE kind = 'password_changed'"
+	          " AND user_id = $1",
+	          o.id, "0");
+}
+
+/* Fewer than five wrong current passwords: the right one still changes the password. */
+static void
+right_current_password_after_fewer_failures_changes_it(void **state)
+{
+	env *e = *state;
+	account o;
+
+	tenant_new(e, &o);
+	for (int i = 0; i < 4; i++) {
+		kt_resp *r = password_change_from(e, SRC_GUESS, &o, WRONG, NEW_PASSWORD);
+
+		assert_problem(r, 422, "validation-failed");
+		kt_resp_free(r);
+	}
+	kt_resp *r = password_change_from(e, SRC_GUESS, &o, o.password, NEW_PASSWORD);
+
+	assert_status(r, 204);
+	kt_resp_free(r);
+	assert_events(&o, "password_change_failed", SRC_GUESS, "4");
+	assert_events(&o, "password_changed", SRC_GUESS, "1");
+	COPY(o.password, NEW_PASSWORD);
+	sign_in(e->keel, &o);
+}
+
+/*
+ * One limit for both ways of guessing: three wrong sign-ins and two wrong current passwords
+ * make five failures; the next attempt of either kind is refused.
+ */
+static void
+sign_in_and_password_change_failures_share_the_limit(void **state)
+{
+	env *e = *state;
+	account o;
+	kt_resp *r;
+
+	tenant_new(e, &o);
+	for (int i = 0; i < 3; i++) {
+		r = login_from(e->keel, SRC_MIXED, o.slug, o.email, WRONG);
+		assert_unauthenticated(r);
+		kt_resp_free(r);
+	}
+	for (int i = 0; i < 2; i++) {
+		r = password_change_from(e, SRC_MIXED, &o, WRONG, NEW_PASSWORD);
+		assert_problem(r, 422, "validation-failed");
+		kt_resp_free(r);
+	}
+	hash_work before = hash_work_of(e->keel);
+
+	r = password_change_from(e, SRC_MIXED, &o, o.password, NEW_PASSWORD);
+	assert_problem(r, 429, "too-many-requests");
+	assert_retry_after(r, 15 * 60);
+	kt_resp_free(r);
+	r = login_from(e->keel, SRC_MIXED, o.slug, o.email, o.password);
+	assert_problem(r, 429, "too-many-requests");
+	assert_retry_after(r, 15 * 60);
+	kt_resp_free(r);
+	assert_hash_work(e->keel, before, 0, 0, 0);
+	/* the password is unchanged */
+	assert_db(o.tenant_id,
+	          "SELECT count(*) FROM auth.security_events WHERE kind = 'password_changed'"
+	          " AND user_id = $1",
+	          o.id, "0");
+}
+
+typedef struct password_guess {
+	const env *e;
+	const account *u;
+	long status;
+} password_guess;
+
+static void *
+password_guess_run(void *arg)
+{
+	password_guess *g = arg;
+	kt_resp *r = password_change_from(g->e, SRC_GUESS, g->u, WRONG, NEW_PASSWORD);
+
+	g->status = r->status;
+	kt_resp_free(r);
+	return NULL;
+}
+
+/*
+ * Wrong current passwords sent all at once are counted while they run: of twelve, at most five
+ * reach the hashing pool, and exactly those are answered 422.
+ */
+static void
+parallel_wrong_current_passwords_are_throttled_too(void **state)
+{
+	env *e = *state;
+	account o;
+	pthread_t t[12];
+	password_guess g[12];
+	int refused = 0, throttled_count = 0;
+
+	tenant_new(e, &o);
+	hash_work before = hash_work_of(e->keel);
+
+	for (int i = 0; i < 12; i++) {
+		g[i] = (password_guess){e, &o, 0};
+		pthread_create(&t[i], NULL, password_guess_run, &g[i]);
+	}
+	for (int i = 0; i < 12; i++) {
+		pthread_join(t[i], NULL);
+		refused += g[i].status == 422;
+		throttled_count += g[i].status == 429;
+	}
+	assert_int_equal(refused + throttled_count, 12);
+	assert_true(refused <= 5);
+	assert_true(throttled_count >= 7);
+	assert_hash_work(e->keel, before, 0, refused, 0);
 }
 
 static void
@@ -2834,6 +3123,7 @@ main(void)
 	    cmocka_unit_test(login_names_tenant_by_slug_id_or_header),
 	    cmocka_unit_test(login_email_is_case_insensitive),
 	    cmocka_unit_test(login_failures_are_indistinguishable),
+	    cmocka_unit_test(failures_cost_a_current_verification_whatever_the_stored_parameters),
 	    cmocka_unit_test(account_throttled_after_five_failures),
 	    cmocka_unit_test(address_throttled_after_twenty_failures),
 	    cmocka_unit_test(parallel_guesses_are_throttled_too),
@@ -2842,6 +3132,10 @@ main(void)
 	    cmocka_unit_test(refresh_rejects_invalid_tokens),
 	    cmocka_unit_test(logout_revokes_the_refresh_token),
 	    cmocka_unit_test(password_change_revokes_sessions_and_swaps_password),
+	    cmocka_unit_test(wrong_current_passwords_are_throttled_like_sign_ins),
+	    cmocka_unit_test(right_current_password_after_fewer_failures_changes_it),
+	    cmocka_unit_test(sign_in_and_password_change_failures_share_the_limit),
+	    cmocka_unit_test(parallel_wrong_current_passwords_are_throttled_too),
 	    cmocka_unit_test(disabled_user_cannot_refresh_or_sign_in),
 	    cmocka_unit_test(me_returns_the_caller),
 	    cmocka_unit_test(users_create_returns_location_and_etag),

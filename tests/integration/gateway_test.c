@@ -17,8 +17,9 @@
  * (kept when sane, made when not, one header in the answer) and the trace
  * (joined by keel, carried into the audit rows); health pass-through and
  * what is not exposed; the 1 MiB body cap (413 past it, keel's answer at
- * it); the sign-in rate limit per client address (429 problem+json with
- * Retry-After); KEEL_TRUSTED_PROXIES (keel believes the gateway's
+ * it); the rate limit of password checks (sign-in and password change, one
+ * budget) per client address (429 problem+json with Retry-After);
+ * KEEL_TRUSTED_PROXIES (keel believes the gateway's
  * X-Forwarded-For: audit rows, security events, the address throttle and the
  * access log name the client, not the gateway, not what the client forged;
  * straight to keel, a forged header is ignored from an untrusted peer and
@@ -704,38 +705,68 @@ body_cap(void **state)
 	free(big);
 }
 
-/* Sign-in attempts per client address: a burst of 11, then 429 problem+json. */
+/*
+ * Requests to path from source until the first 429 (at most 40), each answered 422 by keel
+ * before that ({} costs keel no hash; the gateway counts the attempt all the same); 11 to 14
+ * pass, then *limited is the 429 (the caller frees it).
+ */
+static void
+attempts_until_limited(const char *source, const char *path, const char *tok, kt_resp **limited)
+{
+	int passed = 0;
+
+	*limited = NULL;
+	for (int i = 0; i < 40; i++) {
+		kt_resp *r = call(gw, source, "POST", path, tok, "{}", NULL);
+
+		if (r->status == 429) {
+			*limited = r;
+			break;
+		}
+		assert_problem(r, 422, "validation-failed", path);
+		passed++;
+		kt_resp_free(r);
+	}
+	if (*limited == NULL)
+		fail_msg("40 attempts at %s from one address and no 429", path);
+	/* burst=10 nodelay at 10 a minute: 11 at once, one more for every 6 s taken */
+	if (passed < 11 || passed > 14)
+		fail_msg("%d attempts at %s passed before the 429; expected 11", passed, path);
+	assert_problem(*limited, 429, "too-many-requests", path);
+	assert_header(*limited, "Retry-After", "60");
+}
+
+/*
+ * Password checks per client address, sign-ins and password changes alike: a burst of 11,
+ * then 429 problem+json, and one budget for both routes.
+ */
 static void
 sign_in_rate_limit(void **state)
 {
 	(void)state;
-	int passed = 0;
-	kt_resp *r = NULL;
+	kt_resp *r;
 
-	/* {} costs keel no hash: it answers 422; the gateway counts the attempt all the same */
-	for (int i = 0; i < 40; i++) {
-		r = call(gw, "127.0.0.31", "POST", "/api/v1/auth/login", NULL, "{}", NULL);
-		if (r->status == 429)
-			break;
-		assert_problem(r, 422, "validation-failed", "/api/v1/auth/login");
-		passed++;
-		kt_resp_free(r);
-		r = NULL;
-	}
-	if (r == NULL)
-		fail_msg("40 sign-in attempts from one address and no 429");
-	/* burst=10 nodelay at 10 a minute: 11 at once, one more for every 6 s taken */
-	if (passed < 11 || passed > 14)
-		fail_msg("%d attempts passed before the 429; expected 11", passed);
-	assert_problem(r, 429, "too-many-requests", "/api/v1/auth/login");
-	assert_header(r, "Retry-After", "60");
+	attempts_until_limited("127.0.0.31", "/api/v1/auth/login", NULL, &r);
 	kt_resp_free(r);
-
 	/* another address is not affected; nor are other routes of the same address */
 	r = call(gw, "127.0.0.32", "POST", "/api/v1/auth/login", NULL, "{}", NULL);
 	assert_problem(r, 422, "validation-failed", "/api/v1/auth/login");
 	kt_resp_free(r);
 	r = call(gw, "127.0.0.31", "GET", "/api/v1/auth/me", token, NULL, NULL);
+	kt_assert_status(r, 200);
+	kt_resp_free(r);
+	/* a password change checks a password too: the budget spent on sign-ins is spent */
+	r = call(gw, "127.0.0.31", "POST", "/api/v1/auth/password", token, "{}", NULL);
+	assert_problem(r, 429, "too-many-requests", "/api/v1/auth/password");
+	assert_header(r, "Retry-After", "60");
+	kt_resp_free(r);
+	/* and the other way round, from an address of its own */
+	attempts_until_limited("127.0.0.33", "/api/v1/auth/password", token, &r);
+	kt_resp_free(r);
+	r = call(gw, "127.0.0.33", "POST", "/api/v1/auth/login", NULL, "{}", NULL);
+	assert_problem(r, 429, "too-many-requests", "/api/v1/auth/login");
+	kt_resp_free(r);
+	r = call(gw, "127.0.0.33", "GET", "/api/v1/auth/me", token, NULL, NULL);
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
 }

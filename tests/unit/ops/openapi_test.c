@@ -92,6 +92,9 @@ the_document_has_the_expected_shape(void **state)
 	assert_non_null(json_object_get(json_object_get(me, "responses"), "401"));
 	assert_null(json_object_get(login, "security"));
 	assert_non_null(json_object_get(json_object_get(login, "responses"), "429"));
+	json_t *password = json_object_get(json_object_get(paths, "/api/v1/auth/password"), "post");
+
+	assert_non_null(json_object_get(json_object_get(password, "responses"), "429"));
 	/* every $ref resolves */
 	json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
 	char *all = json_dumps(doc, 0);
