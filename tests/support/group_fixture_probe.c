@@ -8,6 +8,7 @@
  *   setup-asserts      the group setup fails an assertion
  *   teardown-returns   the group teardown returns -1
  *   teardown-asserts   the group teardown fails an assertion
+ *   256-failures       256 tests fail (an exit status keeps 8 bits of a count)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,14 +53,27 @@ passes(void **state)
 	assert_true(1);
 }
 
+static void
+fails(void **state)
+{
+	(void)state;
+	fail_msg("fails on purpose");
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(passes),
 	};
+	struct CMUnitTest failing[256];
 
 	if (argc > 1)
 		mode = argv[1];
+	if (strcmp(mode, "256-failures") == 0) {
+		for (size_t i = 0; i < sizeof(failing) / sizeof(failing[0]); i++)
+			failing[i] = (struct CMUnitTest)cmocka_unit_test(fails);
+		return cmocka_run_group_tests_name("group_fixture_probe", failing, NULL, NULL);
+	}
 	return cmocka_run_group_tests_name("group_fixture_probe", tests, setup, teardown);
 }
