@@ -636,7 +636,7 @@ static int
 group_teardown(void **state)
 {
 	env *e = *state;
-	int rc = kt_keel_stop(e->keel);
+	int rc = e->keel != NULL ? kt_keel_stop(e->keel) : 0;
 
 	free(e);
 	return rc == 0 ? 0 : -1;
@@ -2270,7 +2270,7 @@ async_finish(async_req *q)
 
 /*
  * Wait until a session waits for the transaction of c (a row lock c holds); as generously as
- * wait_for_waiters(), for the same reason: the request hashes a password first.
+ * wait_blocked_by(), for the same reason: the request hashes a password first.
  */
 static void
 wait_for_a_waiter(PGconn *c)
@@ -2292,86 +2292,137 @@ wait_for_a_waiter(PGconn *c)
 }
 
 /*
- * Wait until n sessions of this database wait for a lock.  Generously: a request may first
- * hash passwords on keel's lower-priority pool, which other test programs running at the
- * same time can hold back for seconds.
+ * The pid of a session that waits for a lock the session blocker holds, once there is one.
+ * From pg_locks, which each call reads afresh: pg_stat_activity, read inside c's transaction,
+ * would show the sessions of its first reading only, not one keel connects meanwhile.
+ * Generously: the request may first hash passwords on keel's lower-priority pool, which other
+ * test programs running at the same time can hold back for seconds.
  */
-static void
-wait_for_waiters(PGconn *c, int n)
+static int
+wait_blocked_by(PGconn *c, int blocker)
 {
-	char want[16];
+	char pid[16];
 
-	snprintf(want, sizeof(want), "%d", n);
+	snprintf(pid, sizeof(pid), "%d", blocker);
 	for (long long until = kt_now_ms() + 60000;;) {
-		char *got =
-		    pg_run(c,
-		           "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a"
-		           " ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()",
-		           NULL);
-		bool done = atoi(got) >= n;
+		char *got = pg_run(c,
+		                   "SELECT min(pid) FROM pg_locks"
+		                   " WHERE NOT granted AND $1::int = ANY(pg_blocking_pids(pid))",
+		                   pid);
 
-		free(got);
-		if (done)
-			return;
+		if (got != NULL) {
+			int waiter = atoi(got);
+
+			free(got);
+			return waiter;
+		}
 		if (kt_now_ms() > until)
-			fail_msg("fewer than %s sessions ever waited for a lock", want);
+			fail_msg("no session ever waited for a lock of session %s", pid);
 		usleep(10000);
 	}
+}
+
+/*
+ * A refresh and a password change of o at once, on k, in a known order: the test holds the row
+ * lock of o's refresh token, starts the first request and waits until it waits for that lock
+ * (the refresh for the token row; the password change, having written the user row, to revoke
+ * the token), then starts the second and waits until it waits for the first (for the user row,
+ * which the refresh share-locks and the password change writes).  Then it lets them go.
+ * Returns the refresh's response; the password change must have answered 204.
+ */
+static kt_resp *
+refresh_and_password_change(const kt_keel *k, const account *o, bool refresh_first)
+{
+	PGconn *c = kt_pg_owner();
+
+	kt_pg_set_tenant(c, o->tenant_id);
+	kt_pg_exec(c, "BEGIN");
+	char *token_id =
+	    pg_run(c, "SELECT id FROM auth.refresh_tokens WHERE user_id = $1 FOR UPDATE", o->id);
+
+	assert_non_null(token_id);
+	free(token_id);
+	json_t *jr = json_pack("{s:s}", "refresh_token", o->refresh);
+	json_t *jp =
+	    json_pack("{s:s, s:s}", "current_password", o->password, "new_password", NEW_PASSWORD);
+	char *refresh_body = json_dumps(jr, JSON_COMPACT), *password_body = json_dumps(jp, 0);
+	async_req rq = {.keel = k, .method = "POST", .body = refresh_body};
+	async_req pq = {.keel = k, .method = "POST", .token = o->access, .body = password_body};
+
+	json_decref(jr);
+	json_decref(jp);
+	snprintf(rq.path, sizeof(rq.path), "/api/v1/auth/refresh");
+	snprintf(pq.path, sizeof(pq.path), "/api/v1/auth/password");
+	async_start(refresh_first ? &rq : &pq);
+	int first = wait_blocked_by(c, PQbackendPID(c));
+
+	async_start(refresh_first ? &pq : &rq);
+	wait_blocked_by(c, first);
+	kt_pg_exec(c, "COMMIT");
+	PQfinish(c);
+	kt_resp *rr = async_finish(&rq), *pr = async_finish(&pq);
+
+	assert_status(pr, 204);
+	kt_resp_free(pr);
+	free(refresh_body);
+	free(password_body);
+	return rr;
+}
+
+/* o's refresh tokens: how many there are, how many were used; none may be left unrevoked. */
+static void
+assert_tokens(const account *o, const char *count, const char *used)
+{
+	assert_db(o->tenant_id, "SELECT count(*) FROM auth.refresh_tokens WHERE user_id = $1", o->id,
+	          count);
+	assert_db(o->tenant_id,
+	          "SELECT count(*) FROM auth.refresh_tokens WHERE user_id = $1 AND used_at IS NOT NULL",
+	          o->id, used);
+	assert_db(o->tenant_id,
+	          "SELECT count(*) FROM auth.refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL",
+	          o->id, "0");
 }
 
 static void
 refresh_across_a_password_change_is_revoked(void **state)
 {
 	/*
-	 * A refresh and a password change at once: the test holds the row lock of the refresh
-	 * token, so the refresh waits; the password change starts meanwhile.  Whichever order
-	 * they end up in, no refresh token may survive the password change.
+	 * A refresh and a password change at once, in each order: no refresh token may survive
+	 * the password change.  On a keel of its own whose statements may wait as long as the
+	 * test does: the first request waits for its lock while the second one starts (and the
+	 * password change hashes twice first), longer than the default statement timeout on a
+	 * loaded machine.
 	 */
 	env *e = *state;
+	const char *patient[] = {"KEEL_DB_STATEMENT_TIMEOUT=60s", "KEEL_REQUEST_TIMEOUT=90s", NULL};
+	kt_keel *k = kt_keel_start(patient, NULL);
 	account o;
-	char *token_id;
 
-	tenant_new(e, &o);
-	PGconn *c = kt_pg_owner();
+	/* the refresh first: it rotates the token, then the password change revokes the new one */
+	tenant_on(e, k, &o);
+	kt_resp *r = refresh_and_password_change(k, &o, true);
 
-	kt_pg_set_tenant(c, o.tenant_id);
-	kt_pg_exec(c, "BEGIN");
-	token_id = pg_run(c, "SELECT id FROM auth.refresh_tokens WHERE user_id = $1 FOR UPDATE", o.id);
-	assert_non_null(token_id);
-	free(token_id);
-	json_t *jr = json_pack("{s:s}", "refresh_token", o.refresh);
-	json_t *jp =
-	    json_pack("{s:s, s:s}", "current_password", o.password, "new_password", NEW_PASSWORD);
-	char *refresh_body = json_dumps(jr, JSON_COMPACT), *password_body = json_dumps(jp, 0);
-	async_req rq = {.keel = e->keel, .method = "POST", .body = refresh_body};
-	async_req pq = {.keel = e->keel, .method = "POST", .token = o.access, .body = password_body};
+	assert_status(r, 200);
+	assert_non_null(jstr(r->json, "access_token"));
+	assert_non_null(jstr(r->json, "refresh_token"));
+	kt_resp *again = refresh_with(k, jstr(r->json, "refresh_token"));
 
-	json_decref(jr);
-	json_decref(jp);
-	snprintf(rq.path, sizeof(rq.path), "/api/v1/auth/refresh");
-	snprintf(pq.path, sizeof(pq.path), "/api/v1/auth/password");
-	async_start(&rq);
-	wait_for_waiters(c, 1);
-	async_start(&pq);
-	wait_for_waiters(c, 2);
-	kt_pg_exec(c, "COMMIT");
-	PQfinish(c);
-	kt_resp *rr = async_finish(&rq), *pr = async_finish(&pq);
+	assert_unauthenticated(again);
+	kt_resp_free(again);
+	kt_resp_free(r);
+	assert_tokens(&o, "2", "1");
+	COPY(o.password, NEW_PASSWORD);
+	sign_in(k, &o);
 
-	assert_status(pr, 204);
-	if (rr->status == 200) {
-		kt_resp *again = refresh_with(e->keel, jstr(rr->json, "refresh_token"));
-
-		assert_unauthenticated(again);
-		kt_resp_free(again);
-	}
-	assert_db(o.tenant_id,
-	          "SELECT count(*) FROM auth.refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL",
-	          o.id, "0");
-	kt_resp_free(rr);
-	kt_resp_free(pr);
-	free(refresh_body);
-	free(password_body);
+	/* the password change first: the refresh finds its token revoked */
+	tenant_on(e, k, &o);
+	r = refresh_and_password_change(k, &o, false);
+	assert_unauthenticated(r);
+	kt_resp_free(r);
+	assert_tokens(&o, "1", "0");
+	COPY(o.password, NEW_PASSWORD);
+	sign_in(k, &o);
+	kt_keel_stop_clean(&k, NULL);
 }
 
 /* A connection as keel_owner inside a transaction that holds the row lock of a user. */
@@ -3107,6 +3158,15 @@ secrets_stay_out_of_log_and_events(void **state)
 	free(log);
 }
 
+/* Last: keel stops on SIGTERM with exit status 0, its log free of sanitizer reports. */
+static void
+keel_stops_cleanly(void **state)
+{
+	env *e = *state;
+
+	kt_keel_stop_clean(&e->keel, NULL);
+}
+
 int
 main(void)
 {
@@ -3164,6 +3224,7 @@ main(void)
 	    cmocka_unit_test(tenant_header_must_match_the_token),
 	    cmocka_unit_test(jwks_is_empty_for_hs256),
 	    cmocka_unit_test(secrets_stay_out_of_log_and_events),
+	    cmocka_unit_test(keel_stops_cleanly),
 	};
 
 	return cmocka_run_group_tests_name("auth", tests, group_setup, group_teardown);

@@ -438,6 +438,30 @@ kt_keel_stop_log(kt_keel *k, char **log_out)
 	return code;
 }
 
+void
+kt_keel_stop_clean(kt_keel **k, const char *const *also)
+{
+	static const char *const reports[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+	                                      "runtime error", NULL};
+	char *log = NULL;
+
+	if (*k == NULL)
+		fail_msg("keel is not running");
+	int status = kt_keel_stop_log(*k, &log);
+
+	*k = NULL;
+	assert_non_null(log);
+	for (const char *const *s = reports; *s != NULL; s++)
+		if (strstr(log, *s) != NULL)
+			fail_msg("keel's log has \"%s\":\n%s", *s, strstr(log, *s));
+	for (const char *const *s = also; s != NULL && *s != NULL; s++)
+		if (strstr(log, *s) != NULL)
+			fail_msg("keel's log has \"%s\":\n%s", *s, strstr(log, *s));
+	free(log);
+	if (status != 0)
+		fail_msg("keel exited with %d", status);
+}
+
 struct kt_run {
 	pid_t pid;
 	char path[64];

@@ -120,6 +120,14 @@ int kt_keel_stop(kt_keel *k);
 /* kt_keel_stop, handing over the process's whole log (malloc'd). */
 int kt_keel_stop_log(kt_keel *k, char **log);
 
+/*
+ * For a program's last test: stop *k (SIGTERM, wait) and set *k to NULL, so a group teardown
+ * that stops what is left finds nothing to stop.  Fails the test unless keel exited 0 and its log
+ * has no sanitizer report ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", UBSan's "runtime
+ * error") nor any string of also (NULL-terminated; may be NULL).
+ */
+void kt_keel_stop_clean(kt_keel **k, const char *const *also);
+
 /* The keel process's log so far, malloc'd. */
 char *kt_keel_log(const kt_keel *k);
 
