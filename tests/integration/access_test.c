@@ -490,10 +490,7 @@ static void
 keel_stops_cleanly(void **state)
 {
 	(void)state;
-	int status = kt_keel_stop(srv);
-
-	srv = NULL;
-	assert_int_equal(status, 0);
+	kt_keel_stop_clean(&srv, NULL);
 }
 
 static int
