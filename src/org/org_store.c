@@ -6,8 +6,8 @@
  * to the client as it is.  Each list filter combination has its own
  * statement, so that every prepared (generic) plan can use its index: the
  * tenant-leading primary key, (tenant_id, status, id), or the (tenant_id,
- * trigrams) index for ?q=.  Every statement names tenant_id = core.current_tenant_id() on top
- * of row-level security.
+ * trigrams) index for ?q=.  Every statement names tenant_id =
+ * core.current_tenant_id() on top of row-level security.
  *
  * Domain events: each write below enqueues its event into the outbox in the
  * same transaction (one keel_events_enqueue() per changed row), with the row
