@@ -41,6 +41,19 @@ keel_err org_store_create(keel_tx *tx, keel_arena *a, const char *id, const org_
 keel_err org_store_get(keel_tx *tx, keel_arena *a, const char *id, org_row *row);
 keel_err org_store_list(keel_tx *tx, keel_arena *a, const char *status, const char *q,
                         const char *after, int limit, org_page *page);
+/*
+ * The statement org_store_list runs for these filters, and its parameters as it binds them
+ * (after, limit, status, LIKE pattern; the pattern from a, the limit's text in the call
+ * itself).  Also what the tests explain, so that they check the plan of the very statement.
+ */
+typedef struct org_list_call {
+	const keel_stmt *st;
+	const char *params[4];
+	char limit[16];
+} org_list_call;
+
+void org_store_list_call(keel_arena *a, const char *status, const char *q, const char *after,
+                         int limit, org_list_call *call);
 keel_err org_store_update(keel_tx *tx, keel_arena *a, const char *id, const org_input *in,
                           const char *version, org_row *row);
 keel_err org_store_delete(keel_tx *tx, const char *id, const char *version);

@@ -5,9 +5,9 @@
  * (json_build_object), so a read costs no JSON work in keel: the text goes
  * to the client as it is.  Each list filter combination has its own
  * statement, so that every prepared (generic) plan can use its index: the
- * tenant-leading primary key, (tenant_id, status, id), or the trigram index
- * for ?q=.  Every statement names tenant_id = core.current_tenant_id() on top
- * of row-level security.
+ * tenant-leading primary key, (tenant_id, status, id), or the (tenant_id,
+ * trigrams) index for ?q=.  Every statement names tenant_id =
+ * core.current_tenant_id() on top of row-level security.
  *
  * Domain events: each write below enqueues its event into the outbox in the
  * same transaction (one keel_events_enqueue() per changed row), with the row
@@ -60,15 +60,22 @@ static const keel_stmt st_org_exists = {
     1};
 /*
  * $3 status and $4 pattern are unused by the statements that don't filter on
- * them.  ?q= goes through org.search_organizations() (migration 0003 says why).
+ * them.  ?q= goes through org.search_organizations() (migrations 0003 and
+ * 0008 say why), whose GIN index (tenant_id, text) yields only the tenant's
+ * rows.  A q without a trigram (no three letters or digits in a row) would
+ * make that index read its whole trigram column, every tenant's entries: such
+ * a q is matched here instead, on the tenant's own rows along the primary key
+ * (or (tenant_id, status, id)), against the same text the search table holds.
  */
-static const keel_stmt st_org_list[4] = {
+#define SEARCH_TEXT "lower(o.name) || E'\\n' || lower(o.code)"
+#define SEARCH_IDS  "o.id IN (SELECT org.search_organizations(lower($4)))"
+static const keel_stmt st_org_list[6] = {
     ORG_LIST("org_list", " AND $3::text IS NULL AND $4::text IS NULL"),
     ORG_LIST("org_list_status", " AND o.status = $3 AND $4::text IS NULL"),
-    ORG_LIST("org_list_q",
-             " AND $3::text IS NULL AND o.id IN (SELECT org.search_organizations(lower($4)))"),
-    ORG_LIST("org_list_status_q",
-             " AND o.status = $3 AND o.id IN (SELECT org.search_organizations(lower($4)))"),
+    ORG_LIST("org_list_q", " AND $3::text IS NULL AND " SEARCH_IDS),
+    ORG_LIST("org_list_status_q", " AND o.status = $3 AND " SEARCH_IDS),
+    ORG_LIST("org_list_q_rows", " AND $3::text IS NULL AND " SEARCH_TEXT " LIKE lower($4)"),
+    ORG_LIST("org_list_status_q_rows", " AND o.status = $3 AND " SEARCH_TEXT " LIKE lower($4)"),
 };
 static const keel_stmt st_org_update = {
     "org_update",
@@ -271,17 +278,41 @@ like_pattern(keel_arena *a, const char *q)
 	return b.data;
 }
 
+/* Whether q has three ASCII letters or digits in a row: pg_trgm then finds a trigram in it. */
+static bool
+has_trigram(const char *q)
+{
+	int run = 0;
+
+	for (const char *c = q; *c != '\0' && run < 3; c++)
+		run = ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))
+		          ? run + 1
+		          : 0;
+	return run >= 3;
+}
+
+void
+org_store_list_call(keel_arena *a, const char *status, const char *q, const char *after, int limit,
+                    org_list_call *call)
+{
+	int which = (status != NULL ? 1 : 0) + (q == NULL ? 0 : has_trigram(q) ? 2 : 4);
+
+	snprintf(call->limit, sizeof(call->limit), "%d", limit);
+	call->st = &st_org_list[which];
+	call->params[0] = after;
+	call->params[1] = call->limit;
+	call->params[2] = status;
+	call->params[3] = q != NULL ? like_pattern(a, q) : NULL;
+}
+
 keel_err
 org_store_list(keel_tx *tx, keel_arena *a, const char *status, const char *q, const char *after,
                int limit, org_page *page)
 {
-	char lim[16];
-	const char *pattern = q != NULL ? like_pattern(a, q) : NULL;
-	const char *p[] = {after, lim, status, pattern};
-	int which = (status != NULL ? 1 : 0) + (q != NULL ? 2 : 0);
+	org_list_call call;
 
-	snprintf(lim, sizeof(lim), "%d", limit);
-	return run_page(tx, a, &st_org_list[which], p, page, true);
+	org_store_list_call(a, status, q, after, limit, &call);
+	return run_page(tx, a, call.st, call.params, page, true);
 }
 
 keel_err
