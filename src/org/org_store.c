@@ -61,7 +61,7 @@ static const keel_stmt st_org_exists = {
 /*
  * $3 status and $4 pattern are unused by the statements that don't filter on
  * them.  ?q= goes through org.search_organizations() (migrations 0003 and
- * 0008 say why), whose GIN index (tenant_id, text) yields only the tenant's
+ * 0009 say why), whose GIN index (tenant_id, text) yields only the tenant's
  * rows.  A q without a trigram (no three letters or digits in a row) would
  * make that index read its whole trigram column, every tenant's entries: such
  * a q is matched here instead, on the tenant's own rows along the primary key

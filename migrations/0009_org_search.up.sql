@@ -1,4 +1,4 @@
--- 0008 org: the ?q= search index leads with the tenant.
+-- 0009 org: the ?q= search index leads with the tenant.
 --
 -- 0003 indexed the trigrams of org.organization_search alone, so a search
 -- fetched the matching rows of every tenant and only then dropped the other
