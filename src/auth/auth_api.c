@@ -363,6 +363,13 @@ login_start(keel_req *req, keel_auth *a)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the sign-in request is invalid");
 	if (login_tenant_name(req, body, &tenant_name) != KEEL_OK)
 		return KEEL_EINVAL;
+	/*
+	 * A place on the hashing queue first: the attempt login_read puts on
+	 * record counts against the account until the hash ends it, so a
+	 * sign-in that could not be queued must not have written one.
+	 */
+	if (keel_req_offload_reserve(req, a->hashers) != KEEL_OK)
+		return KEEL_EUNAVAIL;
 	s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
 	s->auth = a;
 	s->email = json_string_value(json_object_get(body, "email"));
