@@ -1,6 +1,6 @@
 /*
  * Sign-ins when the hashing queue is full, through the real binary: keel
- * runs with one hashing thread, a queue of one and slow hashing parameters,
+ * runs with one hashing thread, a queue of two and slow hashing parameters,
  * so a handful of clients fill the queue.  A sign-in refused for a full
  * queue (503) leaves no attempt on record against its account, and a SIGTERM
  * while sign-ins wait for their hash stops keel cleanly: every client gets an
@@ -28,10 +28,13 @@
 #define CLIENTS  16
 #define WAIT_MS  60000 /* the longest any state is waited for */
 
-/* One hashing thread, one waiting place, hashes of about half a second. */
+/*
+ * One hashing thread, two waiting places, hashes of about a second: a full
+ * queue takes longer to run than the stop gives it (KEEL_SHUTDOWN_TIMEOUT).
+ */
 static const char *const slow_hashing[] = {
-    "KEEL_HASH_WORKERS=1",    "KEEL_HASH_QUEUE=1",        "KEEL_PASSWORD_MEMORY_KIB=19456",
-    "KEEL_PASSWORD_PASSES=8", "KEEL_SHUTDOWN_TIMEOUT=1s", NULL};
+    "KEEL_HASH_WORKERS=1",     "KEEL_HASH_QUEUE=2",        "KEEL_PASSWORD_MEMORY_KIB=32768",
+    "KEEL_PASSWORD_PASSES=10", "KEEL_SHUTDOWN_TIMEOUT=1s", NULL};
 
 static int
 setup_db(void **state)
@@ -225,7 +228,7 @@ sign_ins_refused_for_a_full_queue_leave_no_attempt(void **state)
 	                 .path = "/api/v1/users",
 	                 .token = filler_token,
 	                 .body = taken,
-	                 .n = 4,
+	                 .n = 6,
 	                 .repeat = true};
 	crowd_start(&filler);
 	for (long long until = kt_now_ms() + WAIT_MS; atomic_load(&target.busy) < 8;) {
