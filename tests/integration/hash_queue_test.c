@@ -130,7 +130,7 @@ in_flight(const char *base)
 
 /*
  * Wait until a 503 has said the hashing queue is full, and every client of w
- * still waiting (two at least: one hashing, one queued) is inside keel, not
+ * still waiting (two at least: one behind the hash running) is inside keel, not
  * still connecting.  The finished count is read before the scrape: a client
  * inside keel then has not finished, so as many inside as not finished means
  * all of them.
