@@ -379,6 +379,13 @@ login_start(keel_req *req, keel_auth *a)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the sign-in request is invalid");
 	if (login_tenant_name(req, body, &tenant_name) != KEEL_OK)
 		return KEEL_EINVAL;
+	/*
+	 * A place on the hashing queue first: the attempt login_read puts on
+	 * record counts against the account until the hash ends it, so a
+	 * sign-in that could not be queued must not have written one.
+	 */
+	if (keel_req_offload_reserve(req, a->hashers) != KEEL_OK)
+		return KEEL_EUNAVAIL;
 	s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
 	s->auth = a;
 	s->email = json_string_value(json_object_get(body, "email"));
@@ -737,6 +744,9 @@ password_start(keel_req *req, keel_auth *a)
 		keel_auth_check_new_password(req, "new_password", s->next);
 	if (keel_req_field_errors(req) > 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the request is invalid");
+	/* a place on the hashing queue first: the attempt password_read puts on record counts */
+	if (keel_req_offload_reserve(req, a->hashers) != KEEL_OK)
+		return KEEL_EUNAVAIL;
 	keel_err err = password_read(req, s);
 
 	if (err != KEEL_OK)

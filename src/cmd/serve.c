@@ -16,6 +16,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "cmd/cmd_int.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "ops/ops.h"
@@ -285,6 +286,8 @@ app_close(app *a)
 {
 	keel_audit_maintainer_stop(a->audit_upkeep);
 	keel_relay_destroy(a->relay);
+	if (a->hashers != NULL) /* first: no connection may wait for a hash (see app_stop) */
+		keel_workpool_stop(a->hashers, keel_clock_mono_ns());
 	keel_server_destroy(a->metrics_server);
 	keel_server_destroy(a->server);
 	keel_router_destroy(a->metrics_router);
@@ -344,6 +347,30 @@ app_listen(app *a, const keel_config *cfg, const char *listen, const char *list)
 	return true;
 }
 
+/*
+ * The graceful stop, within KEEL_SHUTDOWN_TIMEOUT: stop accepting; then the
+ * hashing pool, which takes no new work and runs what is queued for at most
+ * half the timeout, then answers what still waits 503 (Retry-After) and
+ * finishes the hashes running; then the requests in flight, the sign-ins
+ * resumed from the pool among them, for the rest of it.  The pool goes
+ * first because a request waiting for a hash holds a suspended connection,
+ * which libmicrohttpd cannot close, and its job, run later, would resume a
+ * connection of a server gone.
+ */
+static void
+app_stop(app *a, const keel_config *cfg)
+{
+	uint64_t start = keel_clock_mono_ns();
+	uint64_t budget = (uint64_t)cfg->shutdown_timeout_ms * 1000000u;
+
+	keel_server_quiesce(a->server);
+	keel_workpool_stop(a->hashers, start + budget / 2);
+
+	uint64_t spent = keel_clock_mono_ns() - start;
+
+	keel_server_stop(a->server, spent < budget ? (int64_t)((budget - spent) / 1000000u) : 0);
+}
+
 /* Serve until SIGINT or SIGTERM, then finish what is in flight. */
 static void
 app_run(app *a, const keel_config *cfg)
@@ -355,7 +382,7 @@ app_run(app *a, const keel_config *cfg)
 
 	keel_log_info("received %s; finishing requests in flight",
 	              sig == SIGINT ? "SIGINT" : "SIGTERM");
-	keel_server_stop(a->server, cfg->shutdown_timeout_ms);
+	app_stop(a, cfg);
 	if (a->metrics_server != NULL)
 		keel_server_stop(a->metrics_server, 1000);
 	keel_audit_maintainer_stop(a->audit_upkeep);

@@ -214,9 +214,22 @@ void keel_req_on_answer(keel_req *req, void (*fn)(void *arg), void *arg);
  * after this call (return its result); once run(arg) has finished, the server
  * calls the same handler again with keel_req_resumed() true, and the handler
  * continues from what run() left in arg (allocate arg in the request arena).
- * When the pool's queue is full the request fails with 503 + Retry-After.
+ * When the pool's queue is full, or the pool stops before run(arg) could
+ * start (keel_workpool_stop), the request fails with 503 + Retry-After and
+ * the handler is not called again.
  */
 keel_err keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *arg), void *arg);
+
+/*
+ * Hold a place on pool's queue for this request's keel_req_offload(), for a
+ * handler with work worth doing only if the offload will be queued (a
+ * sign-in puts its attempt on record, counted against the account, before it
+ * hashes).  When the queue is full (or the pool stops) the request fails
+ * with 503 + Retry-After at once: return the result.  A place not used by
+ * keel_req_offload() on the same pool is given back when the request is
+ * answered.
+ */
+keel_err keel_req_offload_reserve(keel_req *req, keel_workpool *pool);
 
 /* True in the second call of a handler that offloaded work. */
 bool keel_req_resumed(const keel_req *req);
@@ -294,8 +307,17 @@ keel_server *keel_server_create(const keel_server_opts *opts, const keel_router 
 keel_err keel_server_start(keel_server *s, char *err, size_t errlen);
 
 /*
- * Graceful stop: stop accepting, let requests in flight finish for at most
- * timeout_ms, then close every connection and join the workers.
+ * First step of a graceful stop: stop accepting connections, and close each
+ * open one after its next answer.  Requests in flight go on; so may those a
+ * kept-alive connection sends meanwhile.  A second call does nothing.
+ */
+void keel_server_quiesce(keel_server *s);
+
+/*
+ * Graceful stop: keel_server_quiesce() unless done, let requests in flight
+ * finish for at most timeout_ms, then close every connection and join the
+ * workers.  Stop the pools requests offload to first (keel_workpool_stop):
+ * a connection still waiting for offloaded work cannot be closed.
  */
 void keel_server_stop(keel_server *s, int64_t timeout_ms);
 

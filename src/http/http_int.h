@@ -63,6 +63,7 @@ struct keel_req {
 
 	/* offloaded work: set by keel_req_offload, started by the server */
 	keel_workpool *offload_pool;
+	keel_workpool *offload_reserved; /* keel_req_offload_reserve's pool, until used or released */
 	keel_job offload_job;
 	bool offload_pending;
 	bool resumed;
@@ -112,6 +113,12 @@ void client_addr_pick(const keel_cidr_list *trusted, const uint8_t peer[16], con
  * in is refused as malformed instead of cutting the string short.
  */
 size_t req_unescape(char *s);
+
+/* Fail the request with 503 + Retry-After: offloaded work could not be queued or run. */
+keel_err req_busy(keel_req *req);
+
+/* Give back the request's unused keel_req_offload_reserve() place, if it holds one. */
+void req_offload_release(keel_req *req);
 
 /* Run the request's keel_req_on_answer() hooks, once each. */
 void req_answer_hooks_run(keel_req *req);

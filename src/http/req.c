@@ -419,6 +419,33 @@ keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *arg), voi
 	return KEEL_OK;
 }
 
+keel_err
+keel_req_offload_reserve(keel_req *req, keel_workpool *pool)
+{
+	if (req->conn == NULL || req->resumed || req->offload_reserved == pool)
+		return KEEL_OK; /* offloaded work would run inline, or the place is held already */
+	req_offload_release(req);
+	if (!keel_workpool_reserve(pool))
+		return req_busy(req);
+	req->offload_reserved = pool;
+	return KEEL_OK;
+}
+
+void
+req_offload_release(keel_req *req)
+{
+	if (req->offload_reserved != NULL)
+		keel_workpool_release(req->offload_reserved);
+	req->offload_reserved = NULL;
+}
+
+keel_err
+req_busy(keel_req *req)
+{
+	keel_req_set_header(req, "Retry-After", "1");
+	return keel_req_fail(req, KEEL_EUNAVAIL, NULL, "the server is busy; retry shortly");
+}
+
 bool
 keel_req_resumed(const keel_req *req)
 {

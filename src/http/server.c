@@ -254,23 +254,39 @@ offload_run(void *arg)
 	log_context(NULL);
 }
 
+/* The pool stopped before the work ran: answer 503 (respond() sends it when resumed). */
+static void
+offload_cancel(void *arg)
+{
+	keel_req *req = arg;
+
+	req_busy(req);
+	MHD_resume_connection(req->conn);
+}
+
 /*
- * Suspend the connection, then queue the work: in that order, so the work
- * can never resume a connection that is not suspended yet.  The access
- * handler is called again after MHD_resume_connection().
+ * Suspend the connection, then queue the work (into the place the handler
+ * reserved, when it did): in that order, so the work can never resume a
+ * connection that is not suspended yet.  The access handler is called again
+ * after MHD_resume_connection().
  */
 static void
 start_offload(keel_req *req)
 {
-	keel_job job = {.run = offload_run, .done = offload_done, .arg = req};
+	keel_job job = {.run = offload_run, .done = offload_done, .cancel = offload_cancel, .arg = req};
+	keel_workpool *pool = req->offload_pool;
+	bool reserved = req->offload_reserved == pool;
 
 	req->offload_pending = false;
 	req->resumed = true;
+	if (reserved)
+		req->offload_reserved = NULL;
+	req_offload_release(req);  /* a place held on another pool */
 	req_answer_hooks_run(req); /* nothing the request holds waits with it */
 	MHD_suspend_connection(req->conn);
-	if (!keel_workpool_submit(req->offload_pool, &job)) {
-		keel_req_set_header(req, "Retry-After", "1");
-		keel_req_fail(req, KEEL_EUNAVAIL, NULL, "the server is busy; retry shortly");
+	if (!(reserved ? keel_workpool_submit_reserved(pool, &job)
+	               : keel_workpool_submit(pool, &job))) {
+		req_busy(req);
 		MHD_resume_connection(req->conn);
 	}
 }
@@ -279,13 +295,14 @@ static enum MHD_Result
 respond(keel_server *s, keel_req *req)
 {
 	if (req->resumed && req->responded) {
-		/* the offload could not be queued: answer the failure recorded */
+		/* the offload could not be queued, or was cancelled: answer the failure */
 	} else {
 		dispatch(s, req);
 		if (req->offload_pending) {
 			start_offload(req);
 			return MHD_YES;
 		}
+		req_offload_release(req);
 	}
 	req_answer_hooks_run(req);
 	if (req->err != KEEL_OK && req->resp_body == NULL)
@@ -539,6 +556,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		s->opts.observe(s->opts.observe_ctx, req, req->status,
 		                (double)(keel_clock_mono_ns() - req->start_ns) / 1e9);
 	*con_cls = NULL;
+	req_offload_release(req);
 	req_free(req);
 	atomic_fetch_sub(&s->inflight, 1);
 }
@@ -613,15 +631,22 @@ keel_server_start(keel_server *s, char *err, size_t errlen)
 }
 
 void
-keel_server_stop(keel_server *s, int64_t timeout_ms)
+keel_server_quiesce(keel_server *s)
 {
-	if (s->daemon == NULL)
+	if (s->daemon == NULL || atomic_exchange(&s->stopping, true))
 		return;
-	atomic_store(&s->stopping, true);
 	MHD_socket fd = MHD_quiesce_daemon(s->daemon);
 
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
+}
+
+void
+keel_server_stop(keel_server *s, int64_t timeout_ms)
+{
+	if (s->daemon == NULL)
+		return;
+	keel_server_quiesce(s);
 	uint64_t deadline = keel_clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	while (atomic_load(&s->inflight) > 0 && keel_clock_mono_ns() < deadline)

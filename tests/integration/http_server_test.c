@@ -109,7 +109,50 @@ hooked(keel_req *req, void *ctx)
 	return keel_req_json(req, 200, json_object());
 }
 
+/* A job that waits until the test opens the gate (open unless a test closes it). */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_closed;
+static int gated_running;
+
+static void
+gated(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&gate_lock);
+	gated_running++;
+	while (gate_closed)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+static void
+gate_set(bool closed)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_closed = closed;
+	gated_running = 0;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+/* A place reserved on jobs, then used by an offload (/reserve/offloaded) or not. */
+static keel_err
+reserving(keel_req *req, void *ctx)
+{
+	(void)ctx;
+	if (keel_req_resumed(req))
+		return keel_req_json(req, 200, json_object());
+	if (keel_req_offload_reserve(req, jobs) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	if (strcmp(keel_req_path(req), "/reserve/offloaded") == 0)
+		return keel_req_offload(req, jobs, gated, NULL);
+	return keel_req_json(req, 200, json_object());
+}
+
 static const keel_route routes[] = {
+    {"GET", "/reserve/answered", reserving, KEEL_ROUTE_PUBLIC, 0, "a place, given back"},
+    {"GET", "/reserve/offloaded", reserving, KEEL_ROUTE_PUBLIC, 0, "a place, used"},
     {"GET", "/hooked/answered", hooked, KEEL_ROUTE_PUBLIC, 0, "answer hooks"},
     {"GET", "/hooked/offloaded", hooked, KEEL_ROUTE_PUBLIC, 0, "answer hooks, offloaded"},
     {"POST", "/things/{id}", echo, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0, "echo"},
@@ -544,6 +587,119 @@ answer_hooks_run_before_the_answer_goes_out(void **state)
 	keel_workpool_destroy(jobs);
 }
 
+/*
+ * keel_req_offload_reserve(): a place is used by the offload, or given back
+ * when the request is answered without one; none is lost (with two places,
+ * a third request would be refused).
+ */
+static void
+reserved_places_are_used_or_given_back(void **state)
+{
+	fixture *f = *state;
+
+	jobs = keel_workpool_create(1, 2, 0);
+	for (int i = 0; i < 5; i++) {
+		kt_resp *r = kt_request(f->base, "GET", "/reserve/answered", NULL, NULL, 0);
+
+		assert_int_equal(r->status, 200);
+		kt_resp_free(r);
+		r = kt_request(f->base, "GET", "/reserve/offloaded", NULL, NULL, 0);
+		assert_int_equal(r->status, 200);
+		kt_resp_free(r);
+	}
+	assert_true(keel_workpool_reserve(jobs));
+	assert_true(keel_workpool_reserve(jobs));
+	keel_workpool_release(jobs);
+	keel_workpool_release(jobs);
+	keel_workpool_destroy(jobs);
+}
+
+typedef struct get {
+	const char *base, *path;
+	kt_resp *resp;
+	pthread_t thread;
+} get;
+
+static void *
+get_run(void *arg)
+{
+	get *g = arg;
+
+	g->resp = kt_request(g->base, "GET", g->path, NULL, NULL, 0);
+	return NULL;
+}
+
+static void *
+jobs_stop_now(void *arg)
+{
+	(void)arg;
+	keel_workpool_stop(jobs, 0); /* the deadline has passed: cancel what waits */
+	return NULL;
+}
+
+/* Wait (at most 60 s) until cond(); a state, not a time. */
+static void
+await(bool (*cond)(void))
+{
+	for (long long until = kt_now_ms() + 60000; !cond(); usleep(2000))
+		assert_true(kt_now_ms() < until);
+}
+
+static bool
+gated_job_runs(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	bool running = gated_running > 0;
+
+	pthread_mutex_unlock(&gate_lock);
+	return running;
+}
+
+static bool
+one_job_waits(void)
+{
+	return keel_workpool_waiting(jobs) == 1;
+}
+
+/*
+ * Stopping the pool answers an offloaded request still waiting in its queue
+ * 503 + Retry-After (its connection resumed, not left suspended), refuses
+ * new places, and finishes the job running, whose request is answered.
+ */
+static void
+stopping_the_pool_answers_waiting_offloads(void **state)
+{
+	fixture *f = *state;
+	get running = {.base = f->base, .path = "/reserve/offloaded"};
+	get waiting = {.base = f->base, .path = "/reserve/offloaded"};
+	pthread_t stopper;
+
+	jobs = keel_workpool_create(1, 1, 0);
+	gate_set(true);
+	assert_int_equal(pthread_create(&running.thread, NULL, get_run, &running), 0);
+	await(gated_job_runs);
+	assert_int_equal(pthread_create(&waiting.thread, NULL, get_run, &waiting), 0);
+	await(one_job_waits);
+	assert_int_equal(pthread_create(&stopper, NULL, jobs_stop_now, NULL), 0);
+	assert_int_equal(pthread_join(waiting.thread, NULL), 0);
+	assert_problem(waiting.resp, 503, "urn:keel:problem:unavailable");
+	char *ra = kt_header(waiting.resp, "Retry-After");
+
+	assert_string_equal(ra, "1");
+	free(ra);
+	kt_resp *r = kt_request(f->base, "GET", "/reserve/answered", NULL, NULL, 0);
+
+	assert_int_equal(r->status, 503); /* a stopping pool gives no place */
+	kt_resp_free(r);
+	gate_set(false);
+	assert_int_equal(pthread_join(running.thread, NULL), 0);
+	assert_int_equal(running.resp->status, 200);
+	assert_int_equal(pthread_join(stopper, NULL), 0);
+	kt_resp_free(running.resp);
+	kt_resp_free(waiting.resp);
+	keel_workpool_destroy(jobs);
+}
+
 int
 main(void)
 {
@@ -559,6 +715,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(answer_hooks_run_before_the_answer_goes_out, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(trace_context_is_joined_and_returned, setup, teardown),
+	    cmocka_unit_test_setup_teardown(reserved_places_are_used_or_given_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(stopping_the_pool_answers_waiting_offloads, setup,
+	                                    teardown),
 	    cmocka_unit_test(graceful_stop_finishes_inflight),
 	    cmocka_unit_test(slow_client_is_cut_off),
 	};

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/workpool.h"
 
 typedef struct gate {
@@ -19,6 +20,7 @@ typedef struct gate {
 	bool open;
 	atomic_int ran;
 	atomic_int done;
+	atomic_int cancelled;
 } gate;
 
 /* Blocks until the test opens the gate: keeps the worker busy on purpose. */
@@ -90,6 +92,139 @@ many_jobs_on_many_threads(void **state)
 	assert_int_equal(atomic_load(&g.done), 500);
 }
 
+static void
+count_cancel(void *arg)
+{
+	gate *g = arg;
+
+	atomic_fetch_add(&g->cancelled, 1);
+}
+
+/* Wait (at most 60 s) until the pool's one worker has taken every queued job. */
+static void
+wait_taken(keel_workpool *p)
+{
+	for (uint64_t until = keel_clock_mono_ns() + 60000000000u; keel_workpool_waiting(p) > 0;) {
+		assert_true(keel_clock_mono_ns() < until);
+		usleep(1000);
+	}
+}
+
+/* A reservation holds a place: the queue is full with waiting jobs and reservations together. */
+static void
+reservations_hold_places(void **state)
+{
+	(void)state;
+	gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .open_cond = PTHREAD_COND_INITIALIZER};
+	keel_workpool *p = keel_workpool_create(1, 2, 0);
+	keel_job job = {.run = wait_gate, .done = count_done, .arg = &g};
+
+	assert_true(keel_workpool_submit(p, &job)); /* taken by the worker */
+	wait_taken(p);
+	assert_true(keel_workpool_reserve(p));
+	assert_true(keel_workpool_submit(p, &job)); /* queued: one waits, one is reserved */
+	assert_false(keel_workpool_reserve(p));
+	assert_false(keel_workpool_submit(p, &job));
+	keel_workpool_release(p);
+	assert_true(keel_workpool_reserve(p)); /* the place given back */
+	assert_true(keel_workpool_submit_reserved(p, &job));
+	assert_int_equal(keel_workpool_waiting(p), 2);
+	open_gate(&g);
+	keel_workpool_destroy(p);
+	assert_int_equal(atomic_load(&g.ran), 3);
+	assert_int_equal(atomic_load(&g.done), 3);
+}
+
+typedef struct stopper {
+	keel_workpool *pool;
+	uint64_t deadline_ns;
+	pthread_t thread;
+} stopper;
+
+static void *
+stop_run(void *arg)
+{
+	stopper *s = arg;
+
+	keel_workpool_stop(s->pool, s->deadline_ns);
+	return NULL;
+}
+
+/* Wait (at most 60 s) until p refuses new work, i.e. keel_workpool_stop has begun. */
+static void
+wait_stopping(keel_workpool *p)
+{
+	for (uint64_t until = keel_clock_mono_ns() + 60000000000u; keel_workpool_reserve(p);) {
+		keel_workpool_release(p);
+		assert_true(keel_clock_mono_ns() < until);
+		usleep(1000);
+	}
+}
+
+/*
+ * A stopping pool takes no new work but runs what is queued and what was
+ * reserved before, then its threads end.
+ */
+static void
+stop_runs_what_was_queued_or_reserved(void **state)
+{
+	(void)state;
+	gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .open_cond = PTHREAD_COND_INITIALIZER};
+	keel_workpool *p = keel_workpool_create(1, 4, 0);
+	keel_job job = {.run = wait_gate, .done = count_done, .cancel = count_cancel, .arg = &g};
+	stopper s = {.pool = p, .deadline_ns = keel_clock_mono_ns() + 600000000000u};
+
+	assert_true(keel_workpool_submit(p, &job)); /* taken by the worker */
+	wait_taken(p);
+	assert_true(keel_workpool_submit(p, &job)); /* queued */
+	assert_true(keel_workpool_reserve(p));
+	assert_int_equal(pthread_create(&s.thread, NULL, stop_run, &s), 0);
+	wait_stopping(p);
+	assert_false(keel_workpool_submit(p, &job));         /* no new work */
+	assert_true(keel_workpool_submit_reserved(p, &job)); /* but what was promised */
+	open_gate(&g);
+	assert_int_equal(pthread_join(s.thread, NULL), 0);
+	assert_int_equal(atomic_load(&g.ran), 3);
+	assert_int_equal(atomic_load(&g.done), 3);
+	assert_int_equal(atomic_load(&g.cancelled), 0);
+	assert_false(keel_workpool_submit(p, &job));
+	keel_workpool_destroy(p); /* stopped already: nothing more */
+}
+
+/*
+ * Past the stop's deadline, the jobs still waiting are cancelled (not run),
+ * a reservation can no longer be submitted into, and the running job is
+ * finished before the stop returns.
+ */
+static void
+stop_cancels_what_waits_past_its_deadline(void **state)
+{
+	(void)state;
+	gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .open_cond = PTHREAD_COND_INITIALIZER};
+	keel_workpool *p = keel_workpool_create(1, 4, 0);
+	keel_job job = {.run = wait_gate, .done = count_done, .cancel = count_cancel, .arg = &g};
+	stopper s = {.pool = p, .deadline_ns = keel_clock_mono_ns()};
+
+	assert_true(keel_workpool_submit(p, &job)); /* taken by the worker */
+	wait_taken(p);
+	assert_true(keel_workpool_submit(p, &job));
+	assert_true(keel_workpool_submit(p, &job));
+	assert_true(keel_workpool_reserve(p));
+	assert_int_equal(pthread_create(&s.thread, NULL, stop_run, &s), 0);
+	for (uint64_t until = keel_clock_mono_ns() + 60000000000u; atomic_load(&g.cancelled) < 2;) {
+		assert_true(keel_clock_mono_ns() < until);
+		usleep(1000);
+	}
+	assert_false(keel_workpool_submit_reserved(p, &job));
+	assert_int_equal(atomic_load(&g.ran), 0); /* the first job still runs */
+	open_gate(&g);
+	assert_int_equal(pthread_join(s.thread, NULL), 0);
+	assert_int_equal(atomic_load(&g.ran), 1);
+	assert_int_equal(atomic_load(&g.done), 1);
+	assert_int_equal(atomic_load(&g.cancelled), 2);
+	keel_workpool_destroy(p);
+}
+
 /* The nice value of the thread a job runs on, read by the job itself. */
 static void
 read_nice(void *arg)
@@ -130,6 +265,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(full_queue_refuses_at_once),
 	    cmocka_unit_test(many_jobs_on_many_threads),
+	    cmocka_unit_test(reservations_hold_places),
+	    cmocka_unit_test(stop_runs_what_was_queued_or_reserved),
+	    cmocka_unit_test(stop_cancels_what_waits_past_its_deadline),
 	    cmocka_unit_test(nice_lowers_only_the_workers),
 	};
 
