@@ -389,15 +389,17 @@ serve_deletes_at_start_with_the_owner_connection(void **state)
 			break;
 	}
 	assert_int_equal(kt_keel_stop_log(k, &log), 0);
-	assert_only_old_gone(4);
 	char *line = strstr(log, "\"msg\":\"retention: rows deleted\"");
+	bool counted = line != NULL && strstr(line, "\"core.idempotency_keys\":2") != NULL &&
+	               strstr(line, "\"auth.address_failures\":1") != NULL &&
+	               strstr(line, "\"auth.security_events\":2") != NULL &&
+	               strstr(line, "\"auth.refresh_tokens\":4") != NULL;
 
-	if (line == NULL || strstr(line, "\"core.idempotency_keys\":2") == NULL ||
-	    strstr(line, "\"auth.address_failures\":1") == NULL ||
-	    strstr(line, "\"auth.security_events\":2") == NULL ||
-	    strstr(line, "\"auth.refresh_tokens\":4") == NULL)
-		fail_msg("serve logged:\n%s", log);
+	if (!counted)
+		printf("serve logged:\n%s", log);
 	free(log);
+	assert_true(counted);
+	assert_only_old_gone(4);
 }
 
 static void
