@@ -56,6 +56,13 @@ keel_retention_table(int i)
 	return tables[i].table;
 }
 
+keel_retention_opts
+keel_retention_opts_of(const keel_config *cfg)
+{
+	return (keel_retention_opts){.security_events_keep_ms = cfg->security_events_keep_ms,
+	                             .batch = KEEL_RETENTION_BATCH};
+}
+
 static bool
 cancelled(const keel_retention_opts *o)
 {
@@ -254,11 +261,4 @@ keel_retention_upkeep_stop(keel_retention_upkeep *u)
 	pthread_mutex_destroy(&u->lock);
 	free(u->conninfo);
 	free(u);
-}
-
-keel_retention_opts
-keel_retention_opts_of(const keel_config *cfg)
-{
-	return (keel_retention_opts){.security_events_keep_ms = cfg->security_events_keep_ms,
-	                             .batch = KEEL_RETENTION_BATCH};
 }

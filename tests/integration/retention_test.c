@@ -320,7 +320,10 @@ security_events_retention_is_honoured(void **state)
 	assert_str(events_left(&A, 3), "1day23hours,0days");
 }
 
-/* A bad KEEL_SECURITY_EVENTS_RETENTION stops keel (maintain and serve) with a message naming it. */
+/*
+ * A bad KEEL_SECURITY_EVENTS_RETENTION stops keel (maintain and serve) with a message naming
+ * it; keel help describes it.
+ */
 static void
 security_events_retention_is_validated(void **state)
 {
@@ -342,6 +345,14 @@ security_events_retention_is_validated(void **state)
 		free(out);
 		free(env0);
 	}
+	/* keel help lists it, with the command */
+	const char *help[] = {"help", NULL};
+	char *text;
+
+	assert_int_equal(kt_keel_run(help, NULL, &text), 0);
+	assert_non_null(strstr(text, "KEEL_SECURITY_EVENTS_RETENTION"));
+	assert_non_null(strstr(text, "\n  maintain\n"));
+	free(text);
 	/* the bounds themselves are accepted */
 	const char *low[] = {"KEEL_SECURITY_EVENTS_RETENTION=1d", NULL};
 	const char *high[] = {"KEEL_SECURITY_EVENTS_RETENTION=36500d", NULL};
