@@ -4,14 +4,22 @@
 --     their retention and returns how many it deleted.  The caller (`keel
 --     maintain`, serve's daily upkeep) calls it again until it deletes fewer
 --     than p_limit, each call its own short transaction, so a huge backlog
---     never holds one long transaction or many row locks at once.
+--     never holds one long transaction or many row locks at once.  A tenant
+--     table's function also returns the tenant it stopped in (resume), which
+--     the next call starts from (p_from), so a run walks the tenants once
+--     however many calls its backlog takes.
 --   * They run as keel_owner (KEEL_MIGRATE_DATABASE_URL) and are not granted
 --     to keel_app: a request must not be able to delete another tenant's
 --     rows, nor any security event.  Not SECURITY DEFINER, so nothing here
 --     runs with more rights than its caller has.
 --   * Row-level security is FORCEd on the tenant tables, the owner included,
 --     so the tenant tables are walked tenant by tenant, with app.tenant_id
---     set to each in turn (restored afterwards).  That also keeps the audit
+--     set to each in turn (restored afterwards).  A tenant with nothing to
+--     delete costs one index probe: no DELETE (whose statement trigger, on an
+--     audited table, runs even for no row), and no planning, since the
+--     statements keep their generic plans (plan_cache_mode), which the
+--     tenant-leading indexes serve for every tenant alike; custom plans would
+--     be planned again for each tenant, most of the cost of a walk.  That also keeps the audit
 --     rows that deleting refresh tokens writes (audit.log_change) within
 --     their tenant, where the WITH CHECK of audit.logs wants them; they carry
 --     the request id 'retention' so that they read as what they are.
@@ -35,30 +43,37 @@ CREATE INDEX refresh_tokens_tenant_id_expires_at_revoked_at_idx
 -- that is claimed afresh by the next request that brings it
 -- (src/svc/idempotency.c), so an older row serves nothing.  Same cutoff as
 -- that claim: created_at < now() - 24 hours.
-CREATE FUNCTION core.retention_idempotency_keys(p_limit integer) RETURNS integer
+CREATE FUNCTION core.retention_idempotency_keys(p_from uuid, p_limit integer,
+	OUT deleted integer, OUT resume uuid)
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 	AS $$
 DECLARE
 	prev text := current_setting('app.tenant_id', true);
 	cutoff timestamptz := now() - interval '24 hours';
+	first uuid := coalesce(p_from, '00000000-0000-0000-0000-000000000000');
 	t uuid;
 	got integer;
-	n integer := 0;
 BEGIN
-	FOR t IN SELECT id FROM core.tenants ORDER BY id LOOP
+	deleted := 0;
+	FOR t IN SELECT id FROM core.tenants WHERE id >= first ORDER BY id LOOP
 		PERFORM set_config('app.tenant_id', t::text, true);
+		CONTINUE WHEN NOT EXISTS (SELECT FROM core.idempotency_keys i
+		                          WHERE i.tenant_id = t AND i.created_at < cutoff);
 		DELETE FROM core.idempotency_keys k
 		WHERE k.ctid = ANY (ARRAY(SELECT i.ctid FROM core.idempotency_keys i
 		                          WHERE i.tenant_id = t AND i.created_at < cutoff
-		                          LIMIT p_limit - n))
+		                          LIMIT p_limit - deleted))
 		  AND k.tenant_id = t AND k.created_at < cutoff;
 		GET DIAGNOSTICS got = ROW_COUNT;
-		n := n + got;
-		EXIT WHEN n >= p_limit;
+		deleted := deleted + got;
+		IF deleted >= p_limit THEN
+			resume := t;
+			EXIT;
+		END IF;
 	END LOOP;
 	PERFORM set_config('app.tenant_id', coalesce(prev, ''), true);
-	RETURN n;
 END
 $$;
 
@@ -87,34 +102,40 @@ $$;
 -- excludes only failures the window excludes anyway, so any p_keep of at
 -- least 15 minutes leaves the throttle as it was (keel requires a day).  The
 -- audit log keeps its own copy of every event (audit.log_security_event).
-CREATE FUNCTION auth.retention_security_events(p_keep interval, p_limit integer)
-	RETURNS integer
+CREATE FUNCTION auth.retention_security_events(p_keep interval, p_from uuid, p_limit integer,
+	OUT deleted integer, OUT resume uuid)
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 	AS $$
 DECLARE
 	prev text := current_setting('app.tenant_id', true);
 	cutoff timestamptz := now() - p_keep;
+	first uuid := coalesce(p_from, '00000000-0000-0000-0000-000000000000');
 	t uuid;
 	got integer;
-	n integer := 0;
 BEGIN
+	deleted := 0;
 	IF p_keep < interval '15 minutes' THEN
 		RAISE EXCEPTION 'security events must be kept at least 15 minutes (the throttle''s window)';
 	END IF;
-	FOR t IN SELECT id FROM core.tenants ORDER BY id LOOP
+	FOR t IN SELECT id FROM core.tenants WHERE id >= first ORDER BY id LOOP
 		PERFORM set_config('app.tenant_id', t::text, true);
+		CONTINUE WHEN NOT EXISTS (SELECT FROM auth.security_events s
+		                          WHERE s.tenant_id = t AND s.occurred_at < cutoff);
 		DELETE FROM auth.security_events e
 		WHERE e.ctid = ANY (ARRAY(SELECT s.ctid FROM auth.security_events s
 		                          WHERE s.tenant_id = t AND s.occurred_at < cutoff
-		                          LIMIT p_limit - n))
+		                          LIMIT p_limit - deleted))
 		  AND e.tenant_id = t AND e.occurred_at < cutoff;
 		GET DIAGNOSTICS got = ROW_COUNT;
-		n := n + got;
-		EXIT WHEN n >= p_limit;
+		deleted := deleted + got;
+		IF deleted >= p_limit THEN
+			resume := t;
+			EXIT;
+		END IF;
 	END LOOP;
 	PERFORM set_config('app.tenant_id', coalesce(prev, ''), true);
-	RETURN n;
 END
 $$;
 
@@ -126,36 +147,45 @@ $$;
 -- presenting it again is how reuse is detected and its family revoked.  The
 -- day of grace keeps a just-revoked family readable for whoever looks into
 -- the reuse that revoked it, and a retried sign-out answering as the first.
-CREATE FUNCTION auth.retention_refresh_tokens(p_limit integer) RETURNS integer
+CREATE FUNCTION auth.retention_refresh_tokens(p_from uuid, p_limit integer,
+	OUT deleted integer, OUT resume uuid)
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 	AS $$
 DECLARE
 	prev text := current_setting('app.tenant_id', true);
 	prev_request text := current_setting('app.request_id', true);
 	cutoff timestamptz := now() - interval '1 day';
+	first uuid := coalesce(p_from, '00000000-0000-0000-0000-000000000000');
 	t uuid;
 	got integer;
-	n integer := 0;
 BEGIN
+	deleted := 0;
 	PERFORM set_config('app.request_id', 'retention', true);
-	FOR t IN SELECT id FROM core.tenants ORDER BY id LOOP
+	FOR t IN SELECT id FROM core.tenants WHERE id >= first ORDER BY id LOOP
 		PERFORM set_config('app.tenant_id', t::text, true);
+		CONTINUE WHEN NOT EXISTS (SELECT FROM auth.refresh_tokens x WHERE x.tenant_id = t
+		                          AND least(x.expires_at, x.revoked_at) < cutoff);
 		DELETE FROM auth.refresh_tokens r
 		WHERE r.ctid = ANY (ARRAY(SELECT x.ctid FROM auth.refresh_tokens x
-		                          WHERE x.tenant_id = t AND least(x.expires_at, x.revoked_at) < cutoff
-		                          LIMIT p_limit - n))
+		                          WHERE x.tenant_id = t
+		                            AND least(x.expires_at, x.revoked_at) < cutoff
+		                          LIMIT p_limit - deleted))
 		  AND r.tenant_id = t AND least(r.expires_at, r.revoked_at) < cutoff;
 		GET DIAGNOSTICS got = ROW_COUNT;
-		n := n + got;
-		EXIT WHEN n >= p_limit;
+		deleted := deleted + got;
+		IF deleted >= p_limit THEN
+			resume := t;
+			EXIT;
+		END IF;
 	END LOOP;
 	PERFORM set_config('app.tenant_id', coalesce(prev, ''), true);
 	PERFORM set_config('app.request_id', coalesce(prev_request, ''), true);
-	RETURN n;
 END
 $$;
 
-REVOKE ALL ON FUNCTION core.retention_idempotency_keys(integer),
-	auth.retention_address_failures(integer), auth.retention_security_events(interval, integer),
-	auth.retention_refresh_tokens(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION core.retention_idempotency_keys(uuid, integer),
+	auth.retention_address_failures(integer),
+	auth.retention_security_events(interval, uuid, integer),
+	auth.retention_refresh_tokens(uuid, integer) FROM PUBLIC;

@@ -4,7 +4,8 @@
  * The rules and the deletes are the SQL functions of migration 0009 (one per
  * table: idempotency keys, sign-in failures per address, security events,
  * refresh tokens); each call deletes at most a batch and is its own
- * transaction on an owner connection in autocommit mode.  Here are the runs
+ * transaction on an owner connection in autocommit mode, and says in which
+ * tenant it stopped, where the next call resumes.  Here are the runs
  * around them: a session-level advisory lock lets one run at a time across
  * all processes (polled with pg_try_advisory_lock(), so a waiting run holds
  * nothing and can be cancelled), then each table's function again and again
@@ -33,21 +34,29 @@ static const keel_stmt st_try_lock = {"retention_try_lock",
 static const keel_stmt st_unlock = {"retention_unlock", "SELECT pg_advisory_unlock(" LOCK_KEY ")",
                                     0};
 
-/* The tables, in keel_retention_counts' order; $1 the batch, $2 a retention in ms. */
+/*
+ * The tables, in keel_retention_counts' order.  $1 the batch, $2 the tenant to resume from
+ * (NULL: the first), $3 a retention in ms; each returns the rows deleted and the tenant it
+ * stopped in (NULL for auth.address_failures, which belongs to no tenant).
+ */
 static const struct {
 	const char *table;
 	keel_stmt st;
 } tables[KEEL_RETENTION_TABLES] = {
     {"core.idempotency_keys",
-     {"retention_idempotency_keys", "SELECT core.retention_idempotency_keys($1::integer)", 1}},
+     {"retention_idempotency_keys",
+      "SELECT deleted, resume FROM core.retention_idempotency_keys($2::uuid, $1::integer)", 2}},
     {"auth.address_failures",
-     {"retention_address_failures", "SELECT auth.retention_address_failures($1::integer)", 1}},
+     {"retention_address_failures",
+      "SELECT auth.retention_address_failures($1::integer), NULL::uuid", 1}},
     {"auth.security_events",
      {"retention_security_events",
-      "SELECT auth.retention_security_events($2::bigint * interval '1 millisecond', $1::integer)",
-      2}},
+      "SELECT deleted, resume FROM auth.retention_security_events($3::bigint * interval"
+      " '1 millisecond', $2::uuid, $1::integer)",
+      3}},
     {"auth.refresh_tokens",
-     {"retention_refresh_tokens", "SELECT auth.retention_refresh_tokens($1::integer)", 1}},
+     {"retention_refresh_tokens",
+      "SELECT deleted, resume FROM auth.retention_refresh_tokens($2::uuid, $1::integer)", 2}},
 };
 
 const char *
@@ -87,12 +96,15 @@ lock_take(keel_db *db, keel_arena *a, const keel_retention_opts *o)
 	}
 }
 
-/* Delete table i's expired rows, a batch per call, until a call deletes less than a batch. */
+/*
+ * Delete table i's expired rows, a batch per call, until a call deletes less than a batch;
+ * each call resumes in the tenant where the one before stopped.
+ */
 static keel_err
 table_run(keel_db *db, keel_arena *a, const keel_retention_opts *o, int i, long *deleted)
 {
 	char batch[16], keep[24];
-	const char *p[] = {batch, keep};
+	const char *p[] = {batch, NULL, keep};
 
 	snprintf(batch, sizeof(batch), "%d", o->batch);
 	snprintf(keep, sizeof(keep), "%lld", (long long)o->security_events_keep_ms);
@@ -110,6 +122,7 @@ table_run(keel_db *db, keel_arena *a, const keel_retention_opts *o, int i, long 
 		*deleted += n;
 		if (n < o->batch)
 			return KEEL_OK;
+		p[1] = keel_res_null(res, 0, 1) ? NULL : keel_res_get(res, 0, 1);
 	}
 }
 

@@ -443,10 +443,10 @@ the_app_role_cannot_run_retention(void **state)
 {
 	(void)state;
 	PGconn *app = kt_pg_app();
-	const char *calls[] = {"SELECT core.retention_idempotency_keys(10)",
+	const char *calls[] = {"SELECT core.retention_idempotency_keys(NULL, 10)",
 	                       "SELECT auth.retention_address_failures(10)",
-	                       "SELECT auth.retention_security_events(interval '1 day', 10)",
-	                       "SELECT auth.retention_refresh_tokens(10)"};
+	                       "SELECT auth.retention_security_events(interval '1 day', NULL, 10)",
+	                       "SELECT auth.retention_refresh_tokens(NULL, 10)"};
 
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
 		PGresult *r = PQexec(app, calls[i]);
@@ -457,7 +457,8 @@ the_app_role_cannot_run_retention(void **state)
 	}
 	PQfinish(app);
 	/* nor can the owner keep security events less than the throttle's window */
-	PGresult *r = PQexec(pg, "SELECT auth.retention_security_events(interval '1 minute', 10)");
+	PGresult *r =
+	    PQexec(pg, "SELECT auth.retention_security_events(interval '1 minute', NULL, 10)");
 
 	assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
 	PQclear(r);
