@@ -96,33 +96,47 @@ lock_take(keel_db *db, keel_arena *a, const keel_retention_opts *o)
 	}
 }
 
+/* One call of table i's function; *n rows deleted, resume[] the tenant it stopped in or "". */
+static keel_err
+table_call(keel_db *db, int i, const char *const *p, long *n, char resume[static 40])
+{
+	keel_arena *a = keel_arena_create(1024); /* per call: a long run holds no results */
+	keel_res *res;
+	keel_err err = keel_db_exec(db, a, &tables[i].st, p, &res);
+
+	if (err == KEEL_OK) {
+		*n = atol(keel_res_get(res, 0, 0));
+		snprintf(resume, 40, "%s", keel_res_get(res, 0, 1));
+	}
+	keel_arena_destroy(a);
+	return err;
+}
+
 /*
  * Delete table i's expired rows, a batch per call, until a call deletes less than a batch;
  * each call resumes in the tenant where the one before stopped.
  */
 static keel_err
-table_run(keel_db *db, keel_arena *a, const keel_retention_opts *o, int i, long *deleted)
+table_run(keel_db *db, const keel_retention_opts *o, int i, long *deleted)
 {
-	char batch[16], keep[24];
+	char batch[16], keep[24], resume[40] = "";
 	const char *p[] = {batch, NULL, keep};
 
 	snprintf(batch, sizeof(batch), "%d", o->batch);
 	snprintf(keep, sizeof(keep), "%lld", (long long)o->security_events_keep_ms);
 	for (;;) {
-		keel_res *res;
+		long n = 0;
 
 		if (cancelled(o))
 			return KEEL_ECONFLICT;
-		keel_err err = keel_db_exec(db, a, &tables[i].st, p, &res);
+		keel_err err = table_call(db, i, p, &n, resume);
 
 		if (err != KEEL_OK)
 			return err;
-		long n = atol(keel_res_get(res, 0, 0));
-
 		*deleted += n;
 		if (n < o->batch)
 			return KEEL_OK;
-		p[1] = keel_res_null(res, 0, 1) ? NULL : keel_res_get(res, 0, 1);
+		p[1] = resume[0] != '\0' ? resume : NULL;
 	}
 }
 
@@ -136,7 +150,7 @@ keel_retention_run(keel_db *db, const keel_retention_opts *o, keel_retention_cou
 	if (err != KEEL_OK)
 		goto out;
 	for (int i = 0; i < KEEL_RETENTION_TABLES && err == KEEL_OK; i++)
-		err = table_run(db, a, o, i, &out->deleted[i]);
+		err = table_run(db, o, i, &out->deleted[i]);
 	keel_db_exec(db, a, &st_unlock, NULL, NULL);
 	if (err == KEEL_OK)
 		keel_log_json(
