@@ -7,7 +7,8 @@
  * back-dated just past their limit go and rows just inside it, and fresh
  * ones, stay, in every tenant; a backlog of many batches goes entirely;
  * refresh tokens go when expired or revoked more than a day ago, while a
- * spent one (what reuse detection needs) stays until it expires; serve's
+ * spent one (what reuse detection needs) stays until it expires; a run waits
+ * for one in progress; serve's
  * upkeep does the same at start, with the owner's connection, and says so
  * without it; KEEL_SECURITY_EVENTS_RETENTION is validated (a bad value stops
  * keel naming it) and honoured (a shorter one deletes more); keel_app cannot
@@ -364,6 +365,43 @@ security_events_retention_is_validated(void **state)
 	free(out);
 }
 
+/* True once a `keel maintain` is polling for the retention lock (another run holds it). */
+static bool
+maintain_waiting(void)
+{
+	char *n = kt_pg_value(pg, "SELECT count(*) FROM pg_stat_activity"
+	                          " WHERE application_name = 'keel maintain'"
+	                          " AND query LIKE '%pg_try_advisory_lock%keel retention%'");
+	bool waiting = strcmp(n, "0") != 0;
+
+	free(n);
+	return waiting;
+}
+
+/* A run waits for the one in progress (here: the test holding the lock), then does its job. */
+static void
+a_run_waits_for_the_one_in_progress(void **state)
+{
+	(void)state;
+	const char *args[] = {"maintain", NULL};
+	char *out;
+
+	seed_all(6);
+	kt_pg_exec(pg, "SELECT pg_advisory_lock(hashtextextended('keel retention', 0))");
+	kt_run *r = kt_keel_spawn(args, NULL);
+
+	for (long long until = kt_now_ms() + 30000; !maintain_waiting() && kt_now_ms() < until;)
+		usleep(50000);
+	assert_true(maintain_waiting());
+	assert_all_there(6); /* nothing deleted while the lock is held */
+	kt_pg_exec(pg, "SELECT pg_advisory_unlock(hashtextextended('keel retention', 0))");
+	assert_int_equal(kt_keel_wait(r, 60000, &out), 0);
+	assert_non_null(strstr(out, "waiting for another retention run to finish"));
+	assert_non_null(strstr(out, "retention: deleted " SEED_DELETED "\n"));
+	free(out);
+	assert_only_old_gone(6);
+}
+
 /* The poll of serve's upkeep: true once tenant B's rows n past their limit are gone. */
 static bool
 old_rows_gone(int n)
@@ -516,6 +554,7 @@ main(void)
 	    cmocka_unit_test(a_backlog_of_many_batches_goes_entirely),
 	    cmocka_unit_test(security_events_retention_is_honoured),
 	    cmocka_unit_test(security_events_retention_is_validated),
+	    cmocka_unit_test(a_run_waits_for_the_one_in_progress),
 	    cmocka_unit_test(serve_deletes_at_start_with_the_owner_connection),
 	    cmocka_unit_test(serve_without_the_owner_connection_says_so),
 	    cmocka_unit_test(the_app_role_cannot_run_retention),
