@@ -52,8 +52,9 @@ typedef struct app {
 	keel_audit audit;
 	/* the audit partitions' upkeep thread; NULL without an owner connection */
 	keel_audit_maintainer *audit_upkeep;
-	keel_retention_upkeep *retention_upkeep; /* the same, for retention (retention.c) */
-	keel_relay *relay;                       /* outbox -> Kafka, when KEEL_KAFKA_BROKERS is set */
+	/* retention's upkeep thread (retention.c); NULL without an owner connection */
+	keel_retention_upkeep *retention_upkeep;
+	keel_relay *relay; /* outbox -> Kafka, when KEEL_KAFKA_BROKERS is set */
 	keel_router *router, *metrics_router;
 	keel_server *server, *metrics_server; /* metrics_server: with KEEL_METRICS_LISTEN */
 } app;
