@@ -30,6 +30,7 @@ usage(FILE *out)
 	             "  tenant suspend SLUG [--reason TEXT] | resume SLUG\n"
 	             "  audit maintain [--months N] | prune --keep DURATION [--dry-run]\n"
 	             "  relay [--drain]\n"
+	             "  maintain\n"
 	             "  help\n\n"
 	             "configuration (environment):\n");
 	keel_config_describe(out);
@@ -82,6 +83,8 @@ main(int argc, char **argv)
 		status = keel_cmd_audit(&cfg, argc - 1, argv + 1);
 	else if (strcmp(argv[1], "relay") == 0)
 		status = keel_cmd_relay(&cfg, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "maintain") == 0)
+		status = keel_cmd_maintain(&cfg, argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "keel: unknown command \"%s\"\n", argv[1]);
 		usage(stderr);

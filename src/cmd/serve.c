@@ -11,7 +11,9 @@
  *
  * After listening, a thread keeps the audit log's partitions made ahead (at
  * once, then daily) on the owner's connection, when there is one
- * (audit_upkeep_start); it never stops the API either.
+ * (audit_upkeep_start), and another deletes what is past its retention on
+ * that connection too (retention_upkeep_start); they never stop the API
+ * either.
  */
 #include "audit/audit.h"
 #include "auth/auth.h"
@@ -51,6 +53,8 @@ typedef struct app {
 	keel_audit audit;
 	/* the audit partitions' upkeep thread; NULL without an owner connection */
 	keel_audit_maintainer *audit_upkeep;
+	/* retention's upkeep thread (retention.c); NULL without an owner connection */
+	keel_retention_upkeep *retention_upkeep;
 	keel_relay *relay; /* outbox -> Kafka, when KEEL_KAFKA_BROKERS is set */
 	keel_router *router, *metrics_router;
 	keel_server *server, *metrics_server; /* metrics_server: with KEEL_METRICS_LISTEN */
@@ -94,6 +98,26 @@ audit_upkeep_start(const keel_config *cfg)
 
 	o.application_name = "keel audit";
 	return keel_audit_maintainer_start(&o, cfg->audit_months_ahead);
+}
+
+/*
+ * Retention's upkeep, on the owner's connection like the partitions' (the
+ * deletes cross tenants): at once, then daily.  Without it, `keel maintain`
+ * from cron does the same job.
+ */
+static keel_retention_upkeep *
+retention_upkeep_start(const keel_config *cfg)
+{
+	if (cfg->migrate_database_url == NULL) {
+		keel_log_warn("retention: KEEL_MIGRATE_DATABASE_URL is not set, so this process does "
+		              "not delete expired rows; run `keel maintain` daily");
+		return NULL;
+	}
+	keel_db_opts o = keel_cmd_db_opts(cfg, true);
+	keel_retention_opts ro = keel_retention_opts_of(cfg);
+
+	o.application_name = "keel retention";
+	return keel_retention_upkeep_start(&o, &ro);
 }
 
 /* The services a process can run; each adds its routes. */
@@ -285,6 +309,7 @@ static void
 app_close(app *a)
 {
 	keel_audit_maintainer_stop(a->audit_upkeep);
+	keel_retention_upkeep_stop(a->retention_upkeep);
 	keel_relay_destroy(a->relay);
 	if (a->hashers != NULL) /* first: no connection may wait for a hash (see app_stop) */
 		keel_workpool_stop(a->hashers, keel_clock_mono_ns());
@@ -376,6 +401,7 @@ static void
 app_run(app *a, const keel_config *cfg)
 {
 	a->audit_upkeep = audit_upkeep_start(cfg);
+	a->retention_upkeep = retention_upkeep_start(cfg);
 	if (a->relay != NULL && keel_relay_start(a->relay) != KEEL_OK)
 		keel_log_error("relay: could not start its thread; events stay in the outbox");
 	int sig = wait_for_signal();
@@ -387,6 +413,8 @@ app_run(app *a, const keel_config *cfg)
 		keel_server_stop(a->metrics_server, 1000);
 	keel_audit_maintainer_stop(a->audit_upkeep);
 	a->audit_upkeep = NULL;
+	keel_retention_upkeep_stop(a->retention_upkeep);
+	a->retention_upkeep = NULL;
 	keel_relay_stop(a->relay);
 	keel_log_info("stopped");
 }

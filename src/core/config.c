@@ -97,6 +97,10 @@ static const opt opts[] = {
      "password hashes that may wait; more are answered 503"},
     {"KEEL_AUDIT_MONTHS_AHEAD", OPT_INT, F(audit_months_ahead), false, "3", 0, 120,
      "audit log partitions kept ready: this month and the next N (serve, keel audit maintain)"},
+    {"KEEL_SECURITY_EVENTS_RETENTION", OPT_DURATION, F(security_events_keep_ms), false, "400d",
+     86400000, 3153600000000,
+     "sign-in and token events (auth.security_events) are deleted after this (serve, keel "
+     "maintain); 1d..36500d"},
     /* events (docs/events.md): the outbox relay and its Kafka producer */
     {"KEEL_KAFKA_BROKERS", OPT_STRING, F(kafka_brokers), false, NULL, 0, 0,
      "Kafka bootstrap servers HOST:PORT,... (bootstrap.servers); set: serve runs the relay"},
@@ -598,7 +602,7 @@ void
 keel_config_describe(FILE *out)
 {
 	for (size_t i = 0; i < NOPTS; i++) {
-		fprintf(out, "  %-28s %-16s %s%s\n", opts[i].name, opts[i].def ? opts[i].def : "-",
+		fprintf(out, "  %-30s %-16s %s%s\n", opts[i].name, opts[i].def ? opts[i].def : "-",
 		        opts[i].help, opts[i].secret ? " (secret; also _FILE)" : "");
 	}
 }

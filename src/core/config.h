@@ -62,6 +62,7 @@ typedef struct keel_config {
 	int hash_workers;                /* KEEL_HASH_WORKERS */
 	int hash_queue;                  /* KEEL_HASH_QUEUE */
 	int audit_months_ahead;          /* KEEL_AUDIT_MONTHS_AHEAD */
+	int64_t security_events_keep_ms; /* KEEL_SECURITY_EVENTS_RETENTION */
 	keel_cidr_list trusted_proxies;  /* KEEL_TRUSTED_PROXIES; empty: trust no X-Forwarded-For */
 	/* events: the outbox relay and its Kafka producer (docs/events.md) */
 	char *kafka_brokers;              /* KEEL_KAFKA_BROKERS; NULL: no relay in serve */

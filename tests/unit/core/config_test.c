@@ -36,6 +36,7 @@ defaults(void **state)
 	assert_int_equal(cfg.request_timeout_ms, 30000);
 	assert_int_equal(cfg.shutdown_timeout_ms, 10000);
 	assert_int_equal(cfg.db_statement_timeout_ms, 5000);
+	assert_int_equal(cfg.security_events_keep_ms, 400LL * 86400000);
 	keel_config_free(&cfg);
 }
 
@@ -88,6 +89,7 @@ valid_values(void **state)
 	                     "KEEL_REQUEST_TIMEOUT=2m",
 	                     "KEEL_DB_STATEMENT_TIMEOUT=250ms",
 	                     "KEEL_DATABASE_URL=postgresql:///x",
+	                     "KEEL_SECURITY_EVENTS_RETENTION=90d",
 	                     "KEEL_DEV_ANYTHING=ignored",
 	                     "KEEL_TEST_ANYTHING=ignored",
 	                     NULL};
@@ -99,6 +101,7 @@ valid_values(void **state)
 	assert_int_equal(cfg.request_timeout_ms, 120000);
 	assert_int_equal(cfg.db_statement_timeout_ms, 250);
 	assert_string_equal(cfg.database_url, "postgresql:///x");
+	assert_int_equal(cfg.security_events_keep_ms, 90LL * 86400000);
 	keel_config_free(&cfg);
 }
 
@@ -133,6 +136,9 @@ invalid_values_are_errors(void **state)
 	expect_error("KEEL_REQUEST_TIMEOUT=1w", "KEEL_REQUEST_TIMEOUT");
 	expect_error("KEEL_REQUEST_TIMEOUT=10ms", "KEEL_REQUEST_TIMEOUT"); /* below minimum */
 	expect_error("KEEL_DATABASE_URL=", "KEEL_DATABASE_URL");
+	expect_error("KEEL_SECURITY_EVENTS_RETENTION=400", "KEEL_SECURITY_EVENTS_RETENTION");
+	expect_error("KEEL_SECURITY_EVENTS_RETENTION=23h", "KEEL_SECURITY_EVENTS_RETENTION"); /* < 1d */
+	expect_error("KEEL_SECURITY_EVENTS_RETENTION=36501d", "KEEL_SECURITY_EVENTS_RETENTION");
 	expect_error("KEEL_LISTN=127.0.0.1:1", "unknown setting KEEL_LISTN");
 	expect_error("KEEL_WORKERS_FILE=/tmp/x", "unknown setting KEEL_WORKERS_FILE");
 }

@@ -1,0 +1,291 @@
+/*
+ * Retention: deleting the rows keel keeps only for a while.
+ *
+ * The rules and the deletes are the SQL functions of migration 0010 (one per
+ * table: idempotency keys, sign-in failures per address, security events,
+ * refresh tokens); each call deletes at most a batch and is its own
+ * transaction on an owner connection in autocommit mode, and says in which
+ * tenant it stopped, where the next call resumes.  Here are the runs
+ * around them: a session-level advisory lock lets one run at a time across
+ * all processes (polled with pg_try_advisory_lock(), so a waiting run holds
+ * nothing and can be cancelled), then each table's function again and again
+ * until a call deletes less than a batch, checking for cancellation between
+ * calls.  A run ends with one info line of what it deleted per table.
+ *
+ * serve's thread (the upkeep) runs at once and then daily, on a fresh owner
+ * connection each time, like the audit log's partition upkeep beside it
+ * (src/audit/audit_maint.c).
+ */
+#include "cmd/cmd_int.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define LOCK_KEY     "hashtextextended('keel retention', 0)"
+#define LOCK_POLL_MS 100
+
+static const keel_stmt st_try_lock = {"retention_try_lock",
+                                      "SELECT pg_try_advisory_lock(" LOCK_KEY ")", 0};
+static const keel_stmt st_unlock = {"retention_unlock", "SELECT pg_advisory_unlock(" LOCK_KEY ")",
+                                    0};
+
+/*
+ * The tables, in keel_retention_counts' order.  $1 the batch, $2 the tenant to resume from
+ * (NULL: the first), $3 a retention in ms; each returns the rows deleted and the tenant it
+ * stopped in (NULL for auth.address_failures, which belongs to no tenant).
+ */
+static const struct {
+	const char *table;
+	keel_stmt st;
+} tables[KEEL_RETENTION_TABLES] = {
+    {"core.idempotency_keys",
+     {"retention_idempotency_keys",
+      "SELECT deleted, resume FROM core.retention_idempotency_keys($2::uuid, $1::integer)", 2}},
+    {"auth.address_failures",
+     {"retention_address_failures",
+      "SELECT auth.retention_address_failures($1::integer), NULL::uuid", 1}},
+    {"auth.security_events",
+     {"retention_security_events",
+      "SELECT deleted, resume FROM auth.retention_security_events($3::bigint * interval"
+      " '1 millisecond', $2::uuid, $1::integer)",
+      3}},
+    {"auth.refresh_tokens",
+     {"retention_refresh_tokens",
+      "SELECT deleted, resume FROM auth.retention_refresh_tokens($2::uuid, $1::integer)", 2}},
+};
+
+const char *
+keel_retention_table(int i)
+{
+	return tables[i].table;
+}
+
+keel_retention_opts
+keel_retention_opts_of(const keel_config *cfg)
+{
+	return (keel_retention_opts){.security_events_keep_ms = cfg->security_events_keep_ms,
+	                             .batch = KEEL_RETENTION_BATCH};
+}
+
+static bool
+cancelled(const keel_retention_opts *o)
+{
+	return o->cancelled != NULL && o->cancelled(o->cancel_ctx);
+}
+
+/* Take the lock, polling while another run holds it when o->wait; else KEEL_ECONFLICT. */
+static keel_err
+lock_take(keel_db *db, keel_arena *a, const keel_retention_opts *o)
+{
+	for (bool told = false;; told = true) {
+		keel_res *res;
+		keel_err err = keel_db_exec(db, a, &st_try_lock, NULL, &res);
+
+		if (err != KEEL_OK || keel_res_get(res, 0, 0)[0] == 't')
+			return err;
+		if (!o->wait || cancelled(o))
+			return KEEL_ECONFLICT;
+		if (!told && o->out != NULL)
+			fprintf(o->out, "waiting for another retention run to finish\n");
+		nanosleep(&(struct timespec){.tv_nsec = LOCK_POLL_MS * 1000000L}, NULL);
+	}
+}
+
+/* One call of table i's function; *n rows deleted, resume[] the tenant it stopped in or "". */
+static keel_err
+table_call(keel_db *db, int i, const char *const *p, long *n, char resume[static 40])
+{
+	keel_arena *a = keel_arena_create(1024); /* per call: a long run holds no results */
+	keel_res *res;
+	keel_err err = keel_db_exec(db, a, &tables[i].st, p, &res);
+
+	if (err == KEEL_OK) {
+		*n = atol(keel_res_get(res, 0, 0));
+		snprintf(resume, 40, "%s", keel_res_get(res, 0, 1));
+	}
+	keel_arena_destroy(a);
+	return err;
+}
+
+/*
+ * Delete table i's expired rows, a batch per call, until a call deletes less than a batch;
+ * each call resumes in the tenant where the one before stopped.
+ */
+static keel_err
+table_run(keel_db *db, const keel_retention_opts *o, int i, long *deleted)
+{
+	char batch[16], keep[24], resume[40] = "";
+	const char *p[] = {batch, NULL, keep};
+
+	snprintf(batch, sizeof(batch), "%d", o->batch);
+	snprintf(keep, sizeof(keep), "%lld", (long long)o->security_events_keep_ms);
+	for (;;) {
+		long n = 0;
+
+		if (cancelled(o))
+			return KEEL_ECONFLICT;
+		keel_err err = table_call(db, i, p, &n, resume);
+
+		if (err != KEEL_OK)
+			return err;
+		*deleted += n;
+		if (n < o->batch)
+			return KEEL_OK;
+		p[1] = resume[0] != '\0' ? resume : NULL;
+	}
+}
+
+keel_err
+keel_retention_run(keel_db *db, const keel_retention_opts *o, keel_retention_counts *out)
+{
+	keel_arena *a = keel_arena_create(4096);
+	keel_err err = lock_take(db, a, o);
+
+	*out = (keel_retention_counts){{0}};
+	if (err != KEEL_OK)
+		goto out;
+	for (int i = 0; i < KEEL_RETENTION_TABLES && err == KEEL_OK; i++)
+		err = table_run(db, o, i, &out->deleted[i]);
+	keel_db_exec(db, a, &st_unlock, NULL, NULL);
+	if (err == KEEL_OK)
+		keel_log_json(
+		    KEEL_LOG_INFO, "retention: rows deleted",
+		    json_pack("{s:I, s:I, s:I, s:I}", tables[0].table, (json_int_t)out->deleted[0],
+		              tables[1].table, (json_int_t)out->deleted[1], tables[2].table,
+		              (json_int_t)out->deleted[2], tables[3].table, (json_int_t)out->deleted[3]));
+out:
+	keel_arena_destroy(a);
+	return err;
+}
+
+/* ---- serve's thread ---- */
+
+struct keel_retention_upkeep {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;
+	keel_db_opts opts;
+	char *conninfo;
+	keel_retention_opts run;
+};
+
+static bool
+upkeep_stopping(void *arg)
+{
+	keel_retention_upkeep *u = arg;
+
+	pthread_mutex_lock(&u->lock);
+	bool stopping = u->stopping;
+
+	pthread_mutex_unlock(&u->lock);
+	return stopping;
+}
+
+/* One run on a fresh connection; true when it worked (or another process was doing it). */
+static bool
+upkeep_run(keel_retention_upkeep *u)
+{
+	keel_retention_counts counts;
+	keel_db *db;
+	char why[512];
+
+	if (keel_db_open(&u->opts, &db, why, sizeof(why)) != KEEL_OK) {
+		keel_log_warn("retention: %s; trying again in %lld minutes", why,
+		              KEEL_RETENTION_RETRY_MS / 60000);
+		return false;
+	}
+	keel_err err = keel_retention_run(db, &u->run, &counts);
+
+	keel_db_close(db);
+	if (err == KEEL_ECONFLICT) {
+		keel_log_debug("retention: skipped: another run holds the lock, or stopping");
+		return true;
+	}
+	if (err != KEEL_OK)
+		keel_log_warn("retention: failed (%s); trying again in %lld minutes", keel_err_name(err),
+		              KEEL_RETENTION_RETRY_MS / 60000);
+	return err == KEEL_OK;
+}
+
+/* Sleep until ms from now or until stopped; true when stopped. */
+static bool
+upkeep_sleep(keel_retention_upkeep *u, long long ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&u->lock);
+	while (!u->stopping && pthread_cond_timedwait(&u->wake, &u->lock, &until) != ETIMEDOUT)
+		;
+	bool stopping = u->stopping;
+
+	pthread_mutex_unlock(&u->lock);
+	return stopping;
+}
+
+static void *
+upkeep_main(void *arg)
+{
+	keel_retention_upkeep *u = arg;
+
+	for (;;) {
+		bool ok = upkeep_run(u);
+
+		if (upkeep_sleep(u, ok ? KEEL_RETENTION_EVERY_MS : KEEL_RETENTION_RETRY_MS))
+			return NULL;
+	}
+}
+
+keel_retention_upkeep *
+keel_retention_upkeep_start(const keel_db_opts *owner, const keel_retention_opts *run)
+{
+	keel_retention_upkeep *u = keel_xcalloc(1, sizeof(*u));
+
+	u->opts = *owner;
+	u->conninfo = owner->conninfo ? keel_xstrdup(owner->conninfo) : NULL;
+	u->opts.conninfo = u->conninfo;
+	u->run = *run;
+	u->run.out = NULL;
+	u->run.wait = false;
+	u->run.cancelled = upkeep_stopping;
+	u->run.cancel_ctx = u;
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->wake, NULL);
+	if (pthread_create(&u->thread, NULL, upkeep_main, u) != 0) {
+		keel_log_error("retention: could not start the upkeep thread");
+		pthread_cond_destroy(&u->wake);
+		pthread_mutex_destroy(&u->lock);
+		free(u->conninfo);
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+void
+keel_retention_upkeep_stop(keel_retention_upkeep *u)
+{
+	if (u == NULL)
+		return;
+	pthread_mutex_lock(&u->lock);
+	u->stopping = true;
+	pthread_cond_signal(&u->wake);
+	pthread_mutex_unlock(&u->lock);
+	pthread_join(u->thread, NULL);
+	pthread_cond_destroy(&u->wake);
+	pthread_mutex_destroy(&u->lock);
+	free(u->conninfo);
+	free(u);
+}
