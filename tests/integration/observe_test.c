@@ -158,6 +158,17 @@ metrics_parse_and_counters_move(void **state)
 	assert_int_equal(kt_keel_stop(k), 0);
 }
 
+/* keel (a kt_keel) has logged "listening": every listener of it is open. */
+static bool
+all_listening(void *k)
+{
+	char *log = kt_keel_log(k);
+	bool yes = log != NULL && strstr(log, "\"msg\":\"listening\"") != NULL;
+
+	free(log);
+	return yes;
+}
+
 static void
 metrics_can_live_on_their_own_listener(void **state)
 {
@@ -169,6 +180,10 @@ metrics_can_live_on_their_own_listener(void **state)
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
 	const char *env[] = {env0, NULL};
 	kt_keel *k = kt_keel_start(env, NULL);
+
+	/* keel answers on its API listener before it opens the metrics listener */
+	if (!kt_wait_until(all_listening, k, KT_WAIT_MS))
+		fail_msg("keel never logged that it listens, in %d ms", KT_WAIT_MS);
 	kt_resp *r = kt_request(k->base, "GET", "/metrics", NULL, NULL, 0);
 
 	assert_int_equal(r->status, 404); /* not on the public listener */
