@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "kt.h"
+#include "kt_wait.h"
 
 #define PASSWORD     "correct horse battery staple"
 #define NEW_PASSWORD "another long passphrase 2"
@@ -1980,54 +1981,24 @@ async_finish(async_req *q)
 }
 
 /*
- * Wait until a session waits for the transaction of c (a row lock c holds); as generously as
- * wait_for_waiters(), for the same reason: the request hashes a password first.
+ * Wait until a session waits for the transaction of c (a row lock c holds), generously:
+ * a request may first hash passwords on keel's lower-priority pool, which other test programs
+ * running at the same time can hold back for seconds (kt_wait.h).
  */
 static void
 wait_for_a_waiter(PGconn *c)
 {
-	for (long long until = kt_now_ms() + 60000;;) {
-		char *n = pg_run(c,
-		                 "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'"
-		                 " AND NOT granted AND transactionid::text = pg_current_xact_id()::text",
-		                 NULL);
-		bool waiting = strcmp(n, "0") != 0;
-
-		free(n);
-		if (waiting)
-			return;
-		if (kt_now_ms() > until)
-			fail_msg("keel never waited for the row lock");
-		usleep(10000);
-	}
+	kt_wait_xact_waiter(c);
 }
 
 /*
- * Wait until n sessions of this database wait for a lock.  Generously: a request may first
- * hash passwords on keel's lower-priority pool, which other test programs running at the
- * same time can hold back for seconds.
+ * Wait until n sessions of this database wait for a lock, as generously; kt_wait_lock_waiters
+ * also sees sessions that connected after c's transaction began.
  */
 static void
 wait_for_waiters(PGconn *c, int n)
 {
-	char want[16];
-
-	snprintf(want, sizeof(want), "%d", n);
-	for (long long until = kt_now_ms() + 60000;;) {
-		char *got =
-		    pg_run(c,
-		           "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a"
-		           " ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()",
-		           NULL);
-		bool done = atoi(got) >= n;
-
-		free(got);
-		if (done)
-			return;
-		if (kt_now_ms() > until)
-			fail_msg("fewer than %s sessions ever waited for a lock", want);
-		usleep(10000);
-	}
+	kt_wait_lock_waiters(c, n);
 }
 
 static void
