@@ -5,7 +5,7 @@
  *
  * What is tested: slow clients (headers one byte a second, a request line
  * trickled from its first byte) are cut off by KEEL_REQUEST_TIMEOUT while
- * other requests are answered promptly, even with more slow clients than
+ * other requests are answered, even with more slow clients than
  * workers; too many or too long headers, a 64 KiB path; NUL
  * bytes and invalid UTF-8 in paths, queries, headers and JSON; JSON nested 10,000 levels; numbers
  * and times out of range, in bodies, query parameters, If-Match and crafted cursors; duplicate JSON
