@@ -27,6 +27,13 @@ typedef struct audit_page {
 	const char *last_id; /* its id */
 } audit_page;
 
+/*
+ * The statement of a page for f (one per index, see audit_store.c) and its parameters as
+ * audit_store_list binds them, into p; lim receives the limit's text, which p points to.
+ * audit_test plans exactly these.
+ */
+const keel_stmt *audit_store_list_stmt(const audit_filter *f, char lim[16], const char *p[10]);
+
 /* One page, as its transaction's only statement. */
 keel_err audit_store_list(keel_tx *tx, keel_arena *a, const audit_filter *f, audit_page *page);
 

@@ -85,25 +85,34 @@ static const keel_stmt st_prunable = {
 static const keel_stmt st_drop = {"audit_drop_partition",
                                   "SELECT audit.drop_partition($1::regclass, $2::timestamptz)", 2};
 
+const keel_stmt *
+audit_store_list_stmt(const audit_filter *f, char lim[16], const char *p[10])
+{
+	const char *bound[] = {f->since ? f->since : "-infinity",
+	                       f->until ? f->until : "infinity",
+	                       f->before_at ? f->before_at : "infinity",
+	                       f->before_id ? f->before_id : "ffffffff-ffff-ffff-ffff-ffffffffffff",
+	                       f->schema,
+	                       f->table,
+	                       f->record_id,
+	                       f->actor_id,
+	                       f->action,
+	                       lim};
+
+	snprintf(lim, 16, "%d", f->limit);
+	memcpy(p, bound, sizeof(bound));
+	return &st_list[f->record_id != NULL ? 1 : f->actor_id != NULL ? 2 : 0];
+}
+
 keel_err
 audit_store_list(keel_tx *tx, keel_arena *a, const audit_filter *f, audit_page *page)
 {
 	char lim[16];
-	const char *p[] = {f->since ? f->since : "-infinity",
-	                   f->until ? f->until : "infinity",
-	                   f->before_at ? f->before_at : "infinity",
-	                   f->before_id ? f->before_id : "ffffffff-ffff-ffff-ffff-ffffffffffff",
-	                   f->schema,
-	                   f->table,
-	                   f->record_id,
-	                   f->actor_id,
-	                   f->action,
-	                   lim};
-	int which = f->record_id != NULL ? 1 : f->actor_id != NULL ? 2 : 0;
+	const char *p[10];
+	const keel_stmt *st = audit_store_list_stmt(f, lim, p);
 	keel_res *res;
 
-	snprintf(lim, sizeof(lim), "%d", f->limit);
-	keel_err err = keel_tx_exec_only(tx, &st_list[which], p, &res);
+	keel_err err = keel_tx_exec_only(tx, st, p, &res);
 
 	if (err != KEEL_OK)
 		return err;

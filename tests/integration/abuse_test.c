@@ -5,7 +5,7 @@
  *
  * What is tested: slow clients (headers one byte a second, a request line
  * trickled from its first byte) are cut off by KEEL_REQUEST_TIMEOUT while
- * other requests are answered promptly, even with more slow clients than
+ * other requests are answered, even with more slow clients than
  * workers; too many or too long headers, a 64 KiB path; NUL
  * bytes and invalid UTF-8 in paths, queries, headers and JSON; JSON nested 10,000 levels; numbers
  * and times out of range, in bodies, query parameters, If-Match and crafted cursors; duplicate JSON
@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "kt.h"
+#include "kt_wait.h"
 
 #define PASSWORD "correct horse battery staple"
 /* KEEL_REQUEST_TIMEOUT of the keel under test: over 2 s, so one byte a second never looks idle */
@@ -302,7 +303,7 @@ check_kproblem(const char *what, const kt_resp *r, int status, const char *slug,
 static void
 check_mhd_close(const char *what, rconn *c, int status, const char *file, int line)
 {
-	rresp *r = rc_response(c, 5000);
+	rresp *r = rc_response(c, KT_WAIT_MS);
 
 	if (r == NULL)
 		fail_at(file, line, "%s: no answer, expected libmicrohttpd's %d", what, status);
@@ -315,7 +316,7 @@ check_mhd_close(const char *what, rconn *c, int status, const char *file, int li
 		fail_at(file, line, "%s: no Connection: close:\n%s", what, r->head);
 	if (ct != NULL && strstr(ct, "problem+json") != NULL)
 		fail_at(file, line, "%s: keel answered, expected libmicrohttpd to:\n%s", what, r->head);
-	if (!rc_closes(c, 5000))
+	if (!rc_closes(c, KT_WAIT_MS))
 		fail_at(file, line, "%s: the connection stayed open after %d", what, status);
 	free(conn);
 	free(ct);
@@ -331,7 +332,7 @@ exchange(const void *req, size_t len, rconn **keep)
 	rconn *c = rc_open();
 
 	rc_send(c, req, len);
-	rresp *r = rc_response(c, 5000);
+	rresp *r = rc_response(c, KT_WAIT_MS);
 
 	if (keep != NULL)
 		*keep = c;
@@ -437,9 +438,9 @@ typedef struct slow {
 	long long started, next, closed_at;
 } slow;
 
-/* Milliseconds a normal request took; fails past limit_ms or on a status other than want. */
+/* GET path (with tok when not NULL), which must answer want; how many milliseconds it took. */
 static long long
-timed_get(const char *path, const char *tok, long want, long long limit_ms)
+served_get(const char *path, const char *tok, long want)
 {
 	long long t0 = kt_now_ms();
 	kt_resp *r = kt_api(srv->base, "GET", tok, NULL, "%s", path);
@@ -447,21 +448,83 @@ timed_get(const char *path, const char *tok, long want, long long limit_ms)
 
 	if (r->status != want)
 		fail_msg("GET %s during the slow clients: %ld %s", path, r->status, r->body);
-	if (took > limit_ms)
-		fail_msg("GET %s took %lld ms while slow clients were connected", path, took);
 	kt_resp_free(r);
 	return took;
 }
 
+/* Requests answered while slow clients were connected. */
+typedef struct meanwhile {
+	int served;
+	int crowded;     /* answered while more slow clients than workers were still connected */
+	long long worst; /* the slowest pair, milliseconds (reported, not checked) */
+} meanwhile;
+
+static int slow_poll(slow *s, int n);
+
+/* Two requests of other clients, each answered as usual; counted in m. */
+static void
+served_pair(slow *s, int n, int workers, meanwhile *m)
+{
+	long long took = served_get("/healthz", NULL, 200);
+
+	took += served_get(ORGS "?limit=5", token, 200);
+	m->worst = took > m->worst ? took : m->worst;
+	m->served += 2;
+	if (slow_poll(s, n) > workers) /* counted after the answers: never more than during them */
+		m->crowded += 2;
+}
+
+/* Read what has come in on the slow clients still open; the number still open. */
+static int
+slow_poll(slow *s, int n)
+{
+	int open = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i].closed_at != 0)
+			continue;
+		while (rc_fill(s[i].c, 0) && !s[i].c->eof)
+			;
+		if (s[i].c->eof)
+			s[i].closed_at = kt_now_ms();
+		else
+			open++;
+	}
+	return open;
+}
+
+/* The next byte of each slow client still open whose second has come. */
+static void
+slow_trickle(slow *s, int n)
+{
+	long long now = kt_now_ms();
+
+	for (int i = 0; i < n; i++)
+		if (s[i].closed_at == 0 && now >= s[i].next && s[i].sent < strlen(s[i].text)) {
+			rc_send(s[i].c, s[i].text + s[i].sent, 1);
+			s[i].sent++;
+			s[i].next = now + 1000;
+		}
+}
+
+/*
+ * Slow clients, more of them than keel has workers, are cut off by KEEL_REQUEST_TIMEOUT while
+ * everyone else is served.  What is checked is what happens, not how long it took, so that a
+ * loaded machine changes nothing: other requests are answered while more slow clients than
+ * workers are still connected (counted after each answer, so never overcounted); each slow
+ * client is cut off without an answer while it is still trickling (one byte a second never
+ * keeps a request alive), and not before the timeout (the header-tricklers' time starts at
+ * their request line, the line-trickler's at its first byte, and it gets twice the time).
+ * The loop's deadline only bounds how long the test waits for the cut-offs.
+ */
 static void
 slow_clients_are_cut_off_while_others_are_served(void **state)
 {
 	(void)state;
-	enum { HEADERS = 6, ALL = 7 };
+	enum { HEADERS = 6, ALL = 7, WORKERS = 2 };
 	const char *headers = "X-Slow-Header: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
 	slow s[ALL];
-	long long t0 = kt_now_ms(), worst = 0;
-	int served = 0;
+	meanwhile m = {0};
 
 	/* six send the request line at once, then a header byte a second; one trickles it all */
 	for (int i = 0; i < ALL; i++) {
@@ -471,6 +534,7 @@ slow_clients_are_cut_off_while_others_are_served(void **state)
 		if (i < HEADERS)
 			rc_sends(s[i].c, "GET /healthz HTTP/1.1\r\nHost: keel\r\n");
 	}
+	served_pair(s, ALL, WORKERS, &m); /* at once, while all of them are surely connected */
 	/* a slow but honest client: its headers come in three parts, well within the timeout */
 	rconn *honest = rc_open();
 
@@ -479,65 +543,41 @@ slow_clients_are_cut_off_while_others_are_served(void **state)
 	rc_sends(honest, "Host: keel\r\nX-Request-ID: honest\r\n");
 	usleep(300 * 1000);
 	rc_sends(honest, "\r\n");
-	rresp *ok = rc_response(honest, 3000);
+	rresp *ok = rc_response(honest, KT_WAIT_MS);
 
 	if (ok == NULL || ok->status != 200)
-		fail_msg("a client that sent its headers in %d ms was not served: %s", 600,
+		fail_msg("a client that sent its headers in three parts was not served: %s",
 		         ok ? ok->head : "(no answer)");
 	rresp_free(ok);
 	rc_close(honest);
 
-	for (int open = ALL; open > 0 && kt_now_ms() - t0 < 12000;) {
-		long long now = kt_now_ms();
-
-		for (int i = 0; i < ALL; i++) {
-			if (s[i].closed_at != 0)
-				continue;
-			if (now >= s[i].next && s[i].sent < strlen(s[i].text)) {
-				rc_send(s[i].c, s[i].text + s[i].sent, 1);
-				s[i].sent++;
-				s[i].next = now + 1000;
-			}
-			while (rc_fill(s[i].c, 0) && !s[i].c->eof)
-				;
-			if (s[i].c->eof) {
-				s[i].closed_at = kt_now_ms();
-				open--;
-			}
-		}
-		/* meanwhile keel answers everyone else at once */
-		long long took = timed_get("/healthz", NULL, 200, 3000);
-
-		took += timed_get(ORGS "?limit=5", token, 200, 3000);
-		worst = took > worst ? took : worst;
-		served += 2;
+	for (long long until = kt_now_ms() + KT_WAIT_MS; slow_poll(s, ALL) > 0;) {
+		if (kt_now_ms() > until)
+			fail_msg("slow clients still connected after %d ms", KT_WAIT_MS);
+		slow_trickle(s, ALL);
+		served_pair(s, ALL, WORKERS, &m);
 		usleep(100 * 1000);
 	}
+	if (m.crowded == 0)
+		fail_msg("no request was answered while more than %d slow clients were connected", WORKERS);
 	for (int i = 0; i < ALL; i++) {
 		long long after = s[i].closed_at - s[i].started;
-
-		if (s[i].closed_at == 0)
-			fail_msg("slow client %d was never cut off (%zu bytes sent in %lld ms)", i, s[i].sent,
-			         kt_now_ms() - s[i].started);
-		if (s[i].c->len != 0)
-			fail_msg("slow client %d got an answer: %s", i, s[i].c->buf);
-		/*
-		 * The headers have KEEL_REQUEST_TIMEOUT after the request line; a
-		 * request line trickled from its first byte has twice that (a
-		 * connection merely idle is libmicrohttpd's to close).  The watchdog
-		 * looks four times a second; a loaded machine may be slower still.
-		 */
 		long long lo = i < HEADERS ? TIMEOUT_MS : 2 * TIMEOUT_MS;
 
-		if (after < lo - 100 || after > lo + TIMEOUT_MS)
-			fail_msg("slow client %d was cut off after %lld ms, expected about %lld", i, after, lo);
+		if (s[i].c->len != 0)
+			fail_msg("slow client %d got an answer: %s", i, s[i].c->buf);
+		if (s[i].sent >= strlen(s[i].text))
+			fail_msg("slow client %d was cut off only after it had sent everything", i);
+		/* the watchdog looks four times a second: a little early is its granularity */
+		if (after < lo - 100)
+			fail_msg("slow client %d was cut off after %lld ms, before %lld", i, after, lo);
 		print_message("slow client %d: cut off after %lld ms, %zu bytes sent\n", i, after,
 		              s[i].sent);
 		rc_close(s[i].c);
 	}
-	print_message("slow clients: %d cut off; %d other requests answered meanwhile, the slowest"
-	              " pair in %lld ms\n",
-	              ALL, served, worst);
+	print_message("slow clients: %d cut off; %d other requests answered meanwhile (%d with more"
+	              " than %d slow clients connected), the slowest pair in %lld ms\n",
+	              ALL, m.served, m.crowded, WORKERS, m.worst);
 	char *log = kt_keel_log(srv);
 
 	assert_non_null(strstr(log, "too slow to send a request's headers"));
@@ -710,7 +750,7 @@ nul_bytes_and_invalid_utf8_in_paths_and_queries(void **state)
 	char *req = post_request(ORGS "/%ff/divisions", "26", "", &len, body, strlen(body));
 
 	rc_send(c, req, len);
-	rresp *r = rc_response(c, 5000);
+	rresp *r = rc_response(c, KT_WAIT_MS);
 
 	assert_rproblem("POST to a path with %ff", r, 400, "malformed-request");
 	rresp_free(r);
@@ -1004,7 +1044,7 @@ content_length_lies(void **state)
 	rconn *c = rc_open();
 
 	rc_sends(c, req);
-	rresp *r = rc_response(c, 5000);
+	rresp *r = rc_response(c, KT_WAIT_MS);
 
 	assert_rproblem("Content-Length shorter than the body", r, 400, "malformed-request");
 	rresp_free(r);
@@ -1012,7 +1052,7 @@ content_length_lies(void **state)
 	 * ... and the rest is the next request, `r","code":"liar"}GET /healthz HTTP/1.1`:
 	 * a method keel does not serve there, never a part of the POST
 	 */
-	r = rc_response(c, 5000);
+	r = rc_response(c, KT_WAIT_MS);
 	assert_rproblem("the rest of the body as a request", r, 405, "method-not-allowed");
 	rid = head_value(r->head, "X-Request-ID");
 	assert_string_equal(rid, "after-lie");
@@ -1028,10 +1068,10 @@ content_length_lies(void **state)
 	req = kt_strf("%sGET /healthz HTTP/1.1\r\nHost: keel\r\nX-Request-ID: lie-2\r\n\r\n", head);
 	c = rc_open();
 	rc_sends(c, req);
-	r = rc_response(c, 5000);
+	r = rc_response(c, KT_WAIT_MS);
 	assert_rproblem("{} as an organization", r, 422, "validation-failed");
 	rresp_free(r);
-	r = rc_response(c, 5000);
+	r = rc_response(c, KT_WAIT_MS);
 	assert_non_null(r);
 	assert_int_equal(r->status, 200);
 	rid = head_value(r->head, "X-Request-ID");
@@ -1048,7 +1088,7 @@ content_length_lies(void **state)
 	c = rc_open();
 	rc_send(c, req, len);
 	shutdown(c->fd, SHUT_WR);
-	if (!rc_closes(c, 5000) || c->len != 0)
+	if (!rc_closes(c, KT_WAIT_MS) || c->len != 0)
 		fail_msg("a body cut short by the client: %s", c->len ? c->buf : "(still open)");
 	rc_close(c);
 
@@ -1057,7 +1097,7 @@ content_length_lies(void **state)
 	long long t0 = kt_now_ms();
 
 	rc_send(c, req, len);
-	if (!rc_closes(c, TIMEOUT_MS + 5000) || c->len != 0)
+	if (!rc_closes(c, TIMEOUT_MS + KT_WAIT_MS) || c->len != 0)
 		fail_msg("a body that never comes: %s", c->len ? c->buf : "(still open)");
 	if (kt_now_ms() - t0 < TIMEOUT_MS - 100)
 		fail_msg("closed after %lld ms, before the request timeout", kt_now_ms() - t0);
@@ -1087,7 +1127,7 @@ content_length_lies(void **state)
 	req = post_request(ORGS, "1048577", "", &len, "{", 1);
 	c = rc_open();
 	rc_send(c, req, len);
-	r = rc_response(c, 3000);
+	r = rc_response(c, KT_WAIT_MS);
 	assert_rproblem("Content-Length: 1048577", r, 413, "payload-too-large");
 	rresp_free(r);
 	rc_close(c);
@@ -1101,14 +1141,14 @@ content_length_lies(void **state)
 		req = post_request(ORGS, "29", ambiguous[i], &len, body, strlen(body));
 		c = rc_open();
 		rc_send(c, req, len);
-		r = rc_response(c, 5000);
+		r = rc_response(c, KT_WAIT_MS);
 		assert_rproblem(ambiguous[i], r, 400, "malformed-request");
 		char *conn = head_value(r->head, "Connection");
 
 		assert_non_null(conn);
 		assert_string_equal(conn, "close");
 		free(conn);
-		if (!rc_closes(c, 5000))
+		if (!rc_closes(c, KT_WAIT_MS))
 			fail_msg("%s: the connection stayed open", ambiguous[i]);
 		rresp_free(r);
 		rc_close(c);
@@ -1158,7 +1198,7 @@ pipelined_requests_are_answered_in_order(void **state)
 
 	rc_sends(c, req); /* one write */
 	for (int i = 0; i < 7; i++) {
-		rresp *r = rc_response(c, 5000);
+		rresp *r = rc_response(c, KT_WAIT_MS);
 		char expect_rid[16];
 
 		if (r == NULL)
@@ -1174,7 +1214,7 @@ pipelined_requests_are_answered_in_order(void **state)
 		free(rid);
 		rresp_free(r);
 	}
-	assert_true(rc_closes(c, 5000));
+	assert_true(rc_closes(c, KT_WAIT_MS));
 	rc_close(c);
 	free(req);
 	free(post);
@@ -1242,7 +1282,7 @@ invalid_methods_and_request_lines(void **state)
 		rc_sends(c, lines[i].request);
 		if (lines[i].status != 0) {
 			assert_mhd_close(what, c, lines[i].status);
-		} else if (!rc_closes(c, 5000) || c->len != 0) {
+		} else if (!rc_closes(c, KT_WAIT_MS) || c->len != 0) {
 			fail_msg("%s: expected the connection closed without an answer: %s", what,
 			         c->len ? c->buf : "(still open)");
 		}

@@ -52,6 +52,7 @@
 
 #include "kt.h"
 #include "prom.h"
+#include "kt_wait.h"
 
 #define PASSWORD     "correct horse battery staple"
 #define NEW_PASSWORD "another long passphrase 2"
@@ -2275,20 +2276,7 @@ async_finish(async_req *q)
 static void
 wait_for_a_waiter(PGconn *c)
 {
-	for (long long until = kt_now_ms() + 60000;;) {
-		char *n = pg_run(c,
-		                 "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'"
-		                 " AND NOT granted AND transactionid::text = pg_current_xact_id()::text",
-		                 NULL);
-		bool waiting = strcmp(n, "0") != 0;
-
-		free(n);
-		if (waiting)
-			return;
-		if (kt_now_ms() > until)
-			fail_msg("keel never waited for the row lock");
-		usleep(10000);
-	}
+	kt_wait_xact_waiter(c);
 }
 
 /*

@@ -6,11 +6,13 @@
  * The configuration is used as shipped: nginx.conf is copied unchanged into
  * a directory of the test's own (nginx's -p and -c), and the two files an
  * operator edits are the shipped ones with the default addresses replaced
- * (upstreams.conf: the keel ports; listen.conf: the gateway's port).  As
- * root, nginx's workers run as nginx's default unprivileged user, who cannot
- * even reach that directory: a request body or response that nginx wrote to
- * a temporary file would fail the test, which is the configuration's claim
- * (passwords and tokens stay in memory).
+ * (upstreams.conf: the keel ports; listen.conf: the gateway's port).  Once
+ * nginx has made its temporary directories there, the test takes away their
+ * write permission (and as root, nginx's workers run as nginx's default
+ * unprivileged user, who cannot even reach that directory): whoever runs the
+ * test, a request body or response that nginx wanted to write to a
+ * temporary file fails its request and so the test, which is the
+ * configuration's claim (passwords and tokens stay in memory).
  *
  * What is tested: sign-up -> sign-in -> organization CRUD -> audit query
  * through the gateway, each routed to the right process; the request id
@@ -38,6 +40,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -47,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -283,6 +287,39 @@ children_stop(void)
 	return status;
 }
 
+/*
+ * nginx's temporary directories, which nginx.conf keeps under -p: made by nginx at start-up,
+ * then made unwritable by the test (nginx_temp_lock).
+ */
+static const char *const nginx_temp_dirs[] = {"client_body_temp", "proxy_temp", "fastcgi_temp",
+                                              "uwsgi_temp", "scgi_temp"};
+
+/*
+ * Take write permission off nginx's temporary directories (nothing may be in them), so that
+ * nginx cannot write a body or a response there, whoever it runs as: the test's own user
+ * (nginx started by an ordinary user) owns them, nginx's unprivileged user (started by root)
+ * too, and neither may now create a file in them.
+ */
+static void
+nginx_temp_lock(void)
+{
+	for (size_t i = 0; i < sizeof(nginx_temp_dirs) / sizeof(nginx_temp_dirs[0]); i++) {
+		char *p = kt_strf("%s/%s", dir, nginx_temp_dirs[i]);
+		DIR *d = opendir(p);
+		struct dirent *e;
+
+		if (d == NULL)
+			fail_msg("%s: %s (nginx.conf no longer keeps it under -p?)", p, strerror(errno));
+		while ((e = readdir(d)) != NULL)
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+				fail_msg("%s holds %s before any request", p, e->d_name);
+		closedir(d);
+		if (chmod(p, 0500) != 0)
+			fail_msg("chmod %s: %s", p, strerror(errno));
+		free(p);
+	}
+}
+
 /* Start nginx in the foreground (the configuration says `daemon off`); wait for /healthz. */
 static void
 nginx_start(void)
@@ -334,6 +371,7 @@ nginx_start(void)
 		children_stop();
 		fail_msg("nginx did not listen on %s within 15 s:\n%s", gw, text ? text : "");
 	}
+	nginx_temp_lock();
 	free(prefix);
 	free(conf);
 	free(log);

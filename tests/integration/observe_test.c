@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "kt.h"
+#include "kt_wait.h"
 #include "otlp.h"
 #include "prom.h"
 
@@ -74,12 +75,44 @@ value(const char *text, const char *name, const char *labels)
 	return isnan(v) ? 0 : v;
 }
 
+/* Scrapes of one keel: the first, and the latest of a wait for counters to move. */
+typedef struct scrapes {
+	const char *base;
+	char *before, *after;
+} scrapes;
+
+/* How much the sample of name and labels grew from before to after. */
+static double
+grown(const scrapes *s, const char *name, const char *labels)
+{
+	return value(s->after, name, labels) - value(s->before, name, labels);
+}
+
+/*
+ * A fresh scrape shows every request of metrics_parse_and_counters_move counted: keel counts
+ * a request in its completion callback, which may run just after the client has the response.
+ */
+static bool
+requests_counted(void *arg)
+{
+	scrapes *s = arg;
+	const char *n = "keel_http_requests_total";
+
+	free(s->after);
+	s->after = scrape(s->base);
+	return grown(s, n, "route=\"/readyz\",method=\"GET\",status=\"2xx\"") >= 3 &&
+	       grown(s, n, "route=\"-\",method=\"-\",status=\"4xx\"") >= 1 &&
+	       grown(s, n, "route=\"/api/v1/tenants\",method=\"POST\",status=\"2xx\"") >= 1 &&
+	       grown(s, n, "route=\"/api/v1/auth/login\",method=\"POST\",status=\"2xx\"") >= 1 &&
+	       grown(s, n, "route=\"/api/v1/auth/login\",method=\"POST\",status=\"4xx\"") >= 1;
+}
+
 static void
 metrics_parse_and_counters_move(void **state)
 {
 	(void)state;
 	kt_keel *k = kt_keel_start(NULL, NULL);
-	char *before = scrape(k->base);
+	scrapes s = {.base = k->base, .before = scrape(k->base)};
 
 	for (int i = 0; i < 3; i++)
 		kt_resp_free(kt_request(k->base, "GET", "/readyz", NULL, NULL, 0));
@@ -94,13 +127,12 @@ metrics_parse_and_counters_move(void **state)
 	kt_resp_free(kt_request(k->base, "POST", "/api/v1/tenants", json, signup, strlen(signup)));
 	kt_resp_free(kt_request(k->base, "POST", "/api/v1/auth/login", json, login, strlen(login)));
 	kt_resp_free(kt_request(k->base, "POST", "/api/v1/auth/login", json, wrong, strlen(wrong)));
-	usleep(100000); /* completion callbacks run just after the responses */
-	char *after = scrape(k->base);
+	if (!kt_wait_until(requests_counted, &s, KT_WAIT_MS))
+		fail_msg("the requests were not all counted in %d ms:\n%s", KT_WAIT_MS, s.after);
+	char *after = s.after;
 	const char *ready = "route=\"/readyz\",method=\"GET\",status=\"2xx\"";
 
-	assert_true(value(after, "keel_http_requests_total", ready) -
-	                value(before, "keel_http_requests_total", ready) ==
-	            3);
+	assert_true(grown(&s, "keel_http_requests_total", ready) == 3);
 	assert_true(
 	    value(after, "keel_http_requests_total", "route=\"-\",method=\"-\",status=\"4xx\"") >= 1);
 	assert_null(strstr(after, "secret-path")); /* raw paths never become labels */
@@ -121,9 +153,20 @@ metrics_parse_and_counters_move(void **state)
 	assert_true(value(after, "keel_http_requests_in_flight", "") >= 1); /* the scrape itself */
 	/* no label carries an id: only route templates, methods, classes and names */
 	assert_null(strstr(after, "tenant_id"));
-	free(before);
+	free(s.before);
 	free(after);
 	assert_int_equal(kt_keel_stop(k), 0);
+}
+
+/* keel (a kt_keel) has logged "listening": every listener of it is open. */
+static bool
+all_listening(void *k)
+{
+	char *log = kt_keel_log(k);
+	bool yes = log != NULL && strstr(log, "\"msg\":\"listening\"") != NULL;
+
+	free(log);
+	return yes;
 }
 
 static void
@@ -137,6 +180,10 @@ metrics_can_live_on_their_own_listener(void **state)
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
 	const char *env[] = {env0, NULL};
 	kt_keel *k = kt_keel_start(env, NULL);
+
+	/* keel answers on its API listener before it opens the metrics listener */
+	if (!kt_wait_until(all_listening, k, KT_WAIT_MS))
+		fail_msg("keel never logged that it listens, in %d ms", KT_WAIT_MS);
 	kt_resp *r = kt_request(k->base, "GET", "/metrics", NULL, NULL, 0);
 
 	assert_int_equal(r->status, 404); /* not on the public listener */

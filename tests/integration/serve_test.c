@@ -1,6 +1,7 @@
 /*
  * The keel binary end to end: migrate, serve, health, readiness, the access
- * log, configuration errors and graceful shutdown on SIGTERM.
+ * log, configuration errors, secrets kept out of everything keel prints and
+ * graceful shutdown on SIGTERM.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -217,6 +218,68 @@ timeouts_that_let_a_round_trip_outlast_a_request_are_warned_of(void **state)
 	free(log);
 }
 
+/* Fail when text (what keel printed for what) shows one of the secrets of the next test. */
+static void
+expect_no_secret(const char *what, const char *text)
+{
+	static const char *const secrets[] = {"Pw-app-5d2Qx", "Pw-owner-8kT3m", "jwt-prev-Rz4-32",
+	                                      "kafka-Vb7-pass"};
+
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		if (strstr(text, secrets[i]) != NULL)
+			fail_msg("%s shows the secret \"%s\":\n%s", what, secrets[i], text);
+}
+
+/*
+ * Secrets given to keel (database URLs with passwords, a previous access-token key, a Kafka
+ * password) appear in nothing it prints: not keel help, not a configuration error, not the
+ * log of a serve whose databases cannot be reached (libpq's errors name the host, and keel
+ * logs them), not a failed `keel migrate status`.
+ */
+static void
+secrets_never_reach_the_output(void **state)
+{
+	(void)state;
+	int port = kt_free_port();
+	char *app = kt_strf("KEEL_DATABASE_URL=postgresql://keel_app:Pw-app-5d2Qx@127.0.0.1:%d/keel"
+	                    "?connect_timeout=1",
+	                    port);
+	char *owner = kt_strf("KEEL_MIGRATE_DATABASE_URL=postgresql://keel_owner:Pw-owner-8kT3m@"
+	                      "127.0.0.1:%d/keel?connect_timeout=1",
+	                      port);
+	const char *env[] = {app,
+	                     owner,
+	                     "KEEL_JWT_PREVIOUS_SECRET=jwt-prev-Rz4-32-bytes-and-then-some",
+	                     "KEEL_KAFKA_SASL_PASSWORD=kafka-Vb7-pass",
+	                     "KEEL_DB_CONNECT_TIMEOUT=1s",
+	                     NULL};
+	const char *invalid[] = {app, owner, "KEEL_JWT_PREVIOUS_SECRET=jwt-prev-Rz4-32-bytes",
+	                         "KEEL_WORKERS=lots", NULL};
+	char *out;
+
+	assert_int_equal(kt_keel_run((const char *[]){"help", NULL}, env, &out), 0);
+	expect_no_secret("keel help", out);
+	free(out);
+	assert_int_equal(kt_keel_run((const char *[]){"serve", NULL}, invalid, &out), 2);
+	assert_non_null(strstr(out, "KEEL_WORKERS"));
+	expect_no_secret("a configuration error", out);
+	free(out);
+	assert_int_equal(kt_keel_run((const char *[]){"migrate", "status", NULL}, env, &out), 1);
+	expect_no_secret("keel migrate status", out);
+	free(out);
+	kt_keel *k = kt_keel_start(env, NULL);
+	kt_resp *r = kt_request(k->base, "GET", "/readyz", NULL, NULL, 0);
+
+	assert_int_equal(r->status, 503);
+	kt_resp_free(r);
+	assert_int_equal(kt_keel_stop_log(k, &out), 0);
+	assert_non_null(strstr(out, "could not connect")); /* the failures were logged */
+	expect_no_secret("the log of serve", out);
+	free(out);
+	free(app);
+	free(owner);
+}
+
 int
 main(void)
 {
@@ -228,6 +291,7 @@ main(void)
 	    cmocka_unit_test(configuration_errors),
 	    cmocka_unit_test(timeouts_that_let_a_round_trip_outlast_a_request_are_warned_of),
 	    cmocka_unit_test(unreachable_database_at_start_is_503_not_a_crash),
+	    cmocka_unit_test(secrets_never_reach_the_output),
 	};
 
 	return cmocka_run_group_tests_name("serve", tests, setup_db, NULL);

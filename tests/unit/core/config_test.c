@@ -143,17 +143,138 @@ invalid_values_are_errors(void **state)
 	expect_error("KEEL_WORKERS_FILE=/tmp/x", "unknown setting KEEL_WORKERS_FILE");
 }
 
+/* Secrets the next test gives keel: none may appear in anything keel says. */
+#define DB_PASSWORD   "Pw-8f3kQz-db"
+#define JWT_SECRET    "jwt-7Hq2-a-key-of-at-least-32-bytes"
+#define KAFKA_SECRET  "kafka-Xy9-from-a-file"
+#define DB_URL_SECRET "postgresql://keel_app:" DB_PASSWORD "@db.example/keel"
+
+/* A file of the test holding text (len bytes: it may hold a NUL); the path is malloc'd. */
+static char *
+secret_file(const char *text, size_t len)
+{
+	char path[] = "/tmp/keel-config-test-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return strdup(path);
+}
+
+/* "NAME=" followed by value, malloc'd. */
+static char *
+setting(const char *name_eq, const char *value)
+{
+	size_t len = strlen(name_eq) + strlen(value) + 1;
+	char *s = malloc(len);
+
+	snprintf(s, len, "%s%s", name_eq, value);
+	return s;
+}
+
+/* Fail when text holds any of the secrets (what names where it was seen). */
+static void
+expect_no_secret(const char *what, const char *text)
+{
+	static const char *const secrets[] = {DB_PASSWORD, JWT_SECRET, KAFKA_SECRET};
+
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		if (strstr(text, secrets[i]) != NULL)
+			fail_msg("%s shows the secret \"%s\": %s", what, secrets[i], text);
+}
+
+/*
+ * keel_config_load of env, with whatever it writes to stdout or stderr caught: neither its
+ * error (checked for needle when the load must fail) nor that output may show a secret.
+ */
+static void
+load_without_echo(const char *const *env, keel_err want, const char *needle)
+{
+	char out[] = "/tmp/keel-config-out-XXXXXX";
+	int fd = mkstemp(out), saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
+	keel_config cfg;
+	char err[1024] = ""; /* more than keel prints: nothing is cut off the end */
+
+	assert_true(fd >= 0);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	keel_err got = keel_config_load(&cfg, (char *const *)env, err, sizeof(err));
+
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, STDOUT_FILENO);
+	dup2(saved_err, STDERR_FILENO);
+	close(saved_out);
+	close(saved_err);
+	close(fd);
+	FILE *f = fopen(out, "r");
+	char printed[4096] = "";
+
+	assert_non_null(f);
+	printed[fread(printed, 1, sizeof(printed) - 1, f)] = '\0';
+	fclose(f);
+	unlink(out);
+	expect_no_secret("what keel_config_load printed", printed);
+	assert_int_equal(got, want);
+	if (got == KEEL_OK) {
+		keel_config_free(&cfg);
+		return;
+	}
+	expect_no_secret("the configuration error", err);
+	if (strstr(err, needle) == NULL)
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+}
+
+/*
+ * Real secrets (a database URL with a password, an access-token key, a Kafka password from a
+ * file) next to every way a configuration can go wrong: no error message, nothing printed and
+ * not `keel help`'s table of settings ever shows one.
+ */
 static void
 secret_values_are_not_echoed(void **state)
 {
 	(void)state;
-	keel_config cfg;
-	char err[256];
-	/* Not a valid value for an OPT_STRING only when empty; use a file that is missing. */
-	const char *env[] = {"KEEL_DATABASE_URL_FILE=/nonexistent/secret", NULL};
+	char *kafka = secret_file(KAFKA_SECRET "\n", strlen(KAFKA_SECRET) + 1);
+	char *with_nul = secret_file(KAFKA_SECRET "\0tail", strlen(KAFKA_SECRET) + 5);
+	char *kafka_var = setting("KEEL_KAFKA_SASL_PASSWORD_FILE=", kafka);
+	char *nul_var = setting("KEEL_KAFKA_SASL_PASSWORD_FILE=", with_nul);
+	char *jwt_file_var = setting("KEEL_JWT_SECRET_FILE=", kafka);
+	const char *db = "KEEL_DATABASE_URL=" DB_URL_SECRET, *jwt = "KEEL_JWT_SECRET=" JWT_SECRET;
 
-	assert_int_equal(load(&cfg, err, env), KEEL_EINVAL);
-	assert_non_null(strstr(err, "KEEL_DATABASE_URL_FILE"));
+	/* valid: loaded as given */
+	load_without_echo((const char *[]){db, jwt, kafka_var, NULL}, KEEL_OK, NULL);
+	/* another setting invalid */
+	load_without_echo((const char *[]){db, jwt, kafka_var, "KEEL_WORKERS=many", NULL}, KEEL_EINVAL,
+	                  "KEEL_WORKERS");
+	load_without_echo((const char *[]){"KEEL_LISTEN=:80", db, jwt, kafka_var, NULL}, KEEL_EINVAL,
+	                  "KEEL_LISTEN");
+	/* a misspelt secret: named, its value not shown */
+	load_without_echo((const char *[]){"KEEL_DATABASE_URI=" DB_URL_SECRET, NULL}, KEEL_EINVAL,
+	                  "unknown setting KEEL_DATABASE_URI");
+	load_without_echo((const char *[]){"KEEL_JWT_SECRETS=" JWT_SECRET, db, NULL}, KEEL_EINVAL,
+	                  "unknown setting KEEL_JWT_SECRETS");
+	/* a secret given twice, or from a file keel refuses */
+	load_without_echo((const char *[]){jwt, jwt_file_var, NULL}, KEEL_EINVAL, "both set");
+	load_without_echo((const char *[]){db, nul_var, NULL}, KEEL_EINVAL, "contains a NUL byte");
+	/* `keel help`'s table */
+	char *table = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&table, &len);
+
+	keel_config_describe(f);
+	fclose(f);
+	expect_no_secret("keel help", table);
+	free(table);
+	unlink(kafka);
+	unlink(with_nul);
+	free(kafka);
+	free(with_nul);
+	free(kafka_var);
+	free(nul_var);
+	free(jwt_file_var);
 }
 
 static void

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -18,6 +19,7 @@ typedef struct gate {
 	pthread_mutex_t lock;
 	pthread_cond_t open_cond;
 	bool open;
+	int started; /* jobs that reached the gate (under lock; open_cond announces each) */
 	atomic_int ran;
 	atomic_int done;
 	atomic_int cancelled;
@@ -30,10 +32,34 @@ wait_gate(void *arg)
 	gate *g = arg;
 
 	pthread_mutex_lock(&g->lock);
+	g->started++;
+	pthread_cond_broadcast(&g->open_cond);
 	while (!g->open)
 		pthread_cond_wait(&g->open_cond, &g->lock);
 	pthread_mutex_unlock(&g->lock);
 	atomic_fetch_add(&g->ran, 1);
+}
+
+/*
+ * Wait until n jobs have reached the gate: a worker has taken them off the queue.  The
+ * deadline only bounds the wait (a loaded machine may take long to run a thread).
+ */
+static void
+wait_started(gate *g, int n)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 60;
+	pthread_mutex_lock(&g->lock);
+	while (g->started < n && rc == 0)
+		rc = pthread_cond_timedwait(&g->open_cond, &g->lock, &until);
+	bool started = g->started >= n;
+
+	pthread_mutex_unlock(&g->lock);
+	if (!started)
+		fail_msg("no worker took the job in 60 s");
 }
 
 static void
@@ -62,14 +88,15 @@ full_queue_refuses_at_once(void **state)
 	keel_job job = {.run = wait_gate, .done = count_done, .arg = &g};
 
 	assert_true(keel_workpool_submit(p, &job)); /* taken by the worker */
-	for (int i = 0; i < 200 && keel_workpool_waiting(p) > 0; i++)
-		usleep(1000);
+	wait_started(&g, 1);
+	assert_int_equal(keel_workpool_waiting(p), 0);
 	assert_true(keel_workpool_submit(p, &job)); /* queued */
 	assert_true(keel_workpool_submit(p, &job)); /* queued: the queue holds 2 */
 	assert_int_equal(keel_workpool_waiting(p), 2);
 	assert_false(keel_workpool_submit(p, &job)); /* full: refused, not blocked */
 	open_gate(&g);
 	keel_workpool_destroy(p); /* finishes what was queued */
+	assert_int_equal(g.started, 3);
 	assert_int_equal(atomic_load(&g.ran), 3);
 	assert_int_equal(atomic_load(&g.done), 3);
 }
