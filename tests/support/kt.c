@@ -142,15 +142,31 @@ kt_header(const kt_resp *r, const char *name)
 int
 kt_free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
+	/*
+	 * Below the ephemeral range (32768 and up on Linux), which the kernel hands to outgoing
+	 * connections: a port of that range found free now may be a client's local port a moment
+	 * later, before keel binds it.
+	 */
+	static unsigned seed;
 
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
+	if (seed == 0)
+		seed = (unsigned)getpid() ^ (unsigned)kt_now_ms();
+	for (int i = 0; i < 500; i++) {
+		int port = 20000 + (int)(rand_r(&seed) % 12000);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET,
+		                        .sin_port = htons((uint16_t)port),
+		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+		assert_true(fd >= 0);
+		int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+		close(fd);
+		if (ok)
+			return port;
+	}
+	fail_msg("no free port below the ephemeral range");
+	return -1;
 }
 
 static const char *

@@ -52,7 +52,7 @@ size_t kt_grow_add(char *data, size_t size, size_t n, void *arg);
 /* Value of a response header (case-insensitive name), malloc'd; NULL when absent. */
 char *kt_header(const kt_resp *r, const char *name);
 
-/* A TCP port on 127.0.0.1 that nothing listens on right now. */
+/* A TCP port on 127.0.0.1 below the ephemeral range that nothing listens on right now. */
 int kt_free_port(void);
 
 /*
