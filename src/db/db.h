@@ -55,6 +55,18 @@ typedef struct keel_db_pool_stats {
 /* A snapshot of the pool, for metrics. */
 void keel_db_pool_stats_get(keel_db_pool *pool, keel_db_pool_stats *out);
 
+/*
+ * The select list that makes a transaction's settings from $1..$5 (tenant, user, request id,
+ * trace id, client address), with set_config(..., true): a keel_ctx.guard begins with it.
+ */
+#define KEEL_TX_SETTINGS_SQL                                                                       \
+	"set_config('app.tenant_id', coalesce($1::text, ''), true),"                                   \
+	" set_config('app.user_id', coalesce($2::text, ''), true),"                                    \
+	" set_config('app.request_id', coalesce($3::text, ''), true),"                                 \
+	" set_config('app.trace_id', coalesce($4::text, ''), true),"                                   \
+	" set_config('app.client_addr', coalesce($5::text, ''), true)"
+#define KEEL_TX_SETTINGS_PARAMS 5
+
 /* Who a transaction acts for; NULL members are unset (read back as NULL in SQL). */
 typedef struct keel_ctx {
 	const char *tenant_id;
@@ -64,12 +76,14 @@ typedef struct keel_ctx {
 	const char *client_addr;     /* the client's address as text, for audit rows */
 	const keel_trace_ref *trace; /* round trips are child spans of it; NULL: none */
 	/*
-	 * A statement run right after the settings, in the same pipeline as the
-	 * transaction's first statement, so it costs no round trip: one that
-	 * raises when the transaction must not go on (the caller's access), which
-	 * stops everything queued after it.  NULL: none.  Its parameters are
-	 * copied.  guarded(), when set, is told the outcome once: the statement's
-	 * result, or (res NULL) its error, SQLSTATE and primary message.
+	 * A statement sent in place of the one that makes the settings, in the
+	 * same pipeline as the transaction's first statement, so it costs no
+	 * round trip: it makes the same settings (SELECT KEEL_TX_SETTINGS_SQL,
+	 * $1..$5) and checks more, raising when the transaction must not go on
+	 * (the caller's access), which stops everything queued after it.  Its own
+	 * parameters ($6.., at most 4) are guard_params, copied.  NULL: none.
+	 * guarded(), when set, is told the outcome once: the statement's result,
+	 * or (res NULL) its error, SQLSTATE and primary message.
 	 */
 	const keel_stmt *guard;
 	const char *const *guard_params;

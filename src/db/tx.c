@@ -53,15 +53,8 @@ struct keel_tx {
 static const keel_stmt begin_stmt = {"BEGIN", "BEGIN", 0};
 static const keel_stmt commit_stmt = {"COMMIT", "COMMIT", 0};
 
-static const keel_stmt ctx_stmt = {
-    "keel_tx_ctx",
-    "SELECT set_config('app.tenant_id', coalesce($1::text, ''), true),"
-    " set_config('app.user_id', coalesce($2::text, ''), true),"
-    " set_config('app.request_id', coalesce($3::text, ''), true),"
-    " set_config('app.trace_id', coalesce($4::text, ''), true),"
-    " set_config('app.client_addr', coalesce($5::text, ''), true)",
-    5,
-};
+static const keel_stmt ctx_stmt = {"keel_tx_ctx", "SELECT " KEEL_TX_SETTINGS_SQL,
+                                   KEEL_TX_SETTINGS_PARAMS};
 
 static void
 pgresult_release(void *res)
@@ -134,10 +127,10 @@ guard_copy(keel_tx *tx, const keel_ctx *ctx)
 
 	if (g == NULL)
 		return;
-	const char **p =
-	    keel_arena_calloc(tx->arena, (size_t)(g->nparams > 0 ? g->nparams : 1), sizeof(*p));
+	int n = g->nparams - KEEL_TX_SETTINGS_PARAMS;
+	const char **p = keel_arena_calloc(tx->arena, (size_t)(n > 0 ? n : 1), sizeof(*p));
 
-	for (int i = 0; i < g->nparams; i++)
+	for (int i = 0; i < n; i++)
 		p[i] = ctx->guard_params[i] ? keel_arena_strdup(tx->arena, ctx->guard_params[i]) : NULL;
 	tx->ctx.guard = g;
 	tx->ctx.guard_params = p;
@@ -343,15 +336,37 @@ steps_clear(step *steps, int n, int keep)
 			PQclear(steps[i].res);
 }
 
-/* Queue the guard's steps after the settings: [PREPARE guard,] guard. */
-static int
-plan_guard(const keel_tx *tx, step *s, int n)
+#define GUARD_PARAMS_MAX 4
+
+/* The settings statement's parameters into p: the context's, then the guard's. */
+static const char **
+settings_params(const keel_tx *tx, const char **p)
 {
-	if (tx->ctx.guard == NULL)
-		return n;
-	if (!db_is_prepared(tx->db, tx->ctx.guard))
-		s[n++] = (step){.kind = STEP_PREPARE, .st = tx->ctx.guard};
-	s[n++] = (step){.kind = STEP_EXEC, .st = tx->ctx.guard, .params = tx->ctx.guard_params};
+	const keel_ctx *c = &tx->ctx;
+	int extra = c->guard != NULL ? c->guard->nparams - KEEL_TX_SETTINGS_PARAMS : 0;
+
+	p[0] = c->tenant_id;
+	p[1] = c->user_id;
+	p[2] = c->request_id;
+	p[3] = c->trace_id;
+	p[4] = c->client_addr;
+	for (int i = 0; i < extra && i < GUARD_PARAMS_MAX; i++)
+		p[KEEL_TX_SETTINGS_PARAMS + i] = c->guard_params[i];
+	return p;
+}
+
+/*
+ * Queue the settings: [PREPARE,] the statement that makes them: the guard
+ * when the transaction has one (it makes them and checks more).
+ */
+static int
+plan_settings(const keel_tx *tx, step *s, int n, const char **params)
+{
+	const keel_stmt *st = tx->ctx.guard != NULL ? tx->ctx.guard : &ctx_stmt;
+
+	if (!db_is_prepared(tx->db, st))
+		s[n++] = (step){.kind = STEP_PREPARE, .st = st};
+	s[n++] = (step){.kind = STEP_EXEC, .st = st, .params = params};
 	return n;
 }
 
@@ -363,7 +378,7 @@ is_guard(const keel_tx *tx, const step *s)
 }
 
 /*
- * Build the steps for st: [BEGIN, PREPARE ctx, ctx, guard steps,] [PREPARE st,] st.  A
+ * Build the steps for st: [BEGIN, [PREPARE] settings,] [PREPARE st,] st.  A
  * transaction run as a single statement (only) has no BEGIN: the pipeline
  * segment up to its Sync is one implicit transaction.
  */
@@ -376,10 +391,7 @@ plan(keel_tx *tx, const keel_stmt *st, const char *const *params, const char **c
 	if (tx->state == TX_PENDING) {
 		if (!only)
 			s[n++] = (step){.kind = STEP_SIMPLE, .sql = "BEGIN"};
-		if (!db_is_prepared(tx->db, &ctx_stmt))
-			s[n++] = (step){.kind = STEP_PREPARE, .st = &ctx_stmt};
-		s[n++] = (step){.kind = STEP_EXEC, .st = &ctx_stmt, .params = ctxp};
-		n = plan_guard(tx, s, n);
+		n = plan_settings(tx, s, n, ctxp);
 	}
 	if (!db_is_prepared(tx->db, st))
 		s[n++] = (step){.kind = STEP_PREPARE, .st = st};
@@ -407,10 +419,9 @@ static keel_err
 exec_once(keel_tx *tx, const keel_stmt *st, const char *const *params, keel_res **out, bool *retry,
           bool only)
 {
-	const char *ctxp[5] = {tx->ctx.tenant_id, tx->ctx.user_id, tx->ctx.request_id, tx->ctx.trace_id,
-	                       tx->ctx.client_addr};
-	step steps[8];
-	int n = plan(tx, st, params, ctxp, steps, only);
+	const char *ctxp[KEEL_TX_SETTINGS_PARAMS + GUARD_PARAMS_MAX];
+	step steps[6];
+	int n = plan(tx, st, params, settings_params(tx, ctxp), steps, only);
 	bool first = tx->state == TX_PENDING;
 
 	*retry = false;
@@ -543,17 +554,13 @@ planned(const step *s, int n, const keel_stmt *st)
 static keel_err
 defer_flush(keel_tx *tx, bool commit)
 {
-	const char *ctxp[5] = {tx->ctx.tenant_id, tx->ctx.user_id, tx->ctx.request_id, tx->ctx.trace_id,
-	                       tx->ctx.client_addr};
-	step *s = keel_arena_calloc(tx->arena, (size_t)(2 * tx->ndefer + 7), sizeof(*s));
+	const char *ctxp[KEEL_TX_SETTINGS_PARAMS + GUARD_PARAMS_MAX];
+	step *s = keel_arena_calloc(tx->arena, (size_t)(2 * tx->ndefer + 5), sizeof(*s));
 	int n = 0;
 
 	if (tx->state == TX_PENDING) {
 		s[n++] = (step){.kind = STEP_SIMPLE, .st = &begin_stmt, .sql = begin_stmt.sql};
-		if (!db_is_prepared(tx->db, &ctx_stmt))
-			s[n++] = (step){.kind = STEP_PREPARE, .st = &ctx_stmt};
-		s[n++] = (step){.kind = STEP_EXEC, .st = &ctx_stmt, .params = ctxp};
-		n = plan_guard(tx, s, n);
+		n = plan_settings(tx, s, n, settings_params(tx, ctxp));
 	}
 	for (deferred *d = tx->defer_head; d != NULL; d = d->next) {
 		if (!db_is_prepared(tx->db, d->st) && !planned(s, n, d->st))

@@ -58,11 +58,15 @@ begin(keel_req *req, keel_db_pool *pool, const keel_ctx *ctx, keel_tx **tx)
 
 /*
  * The caller's access, checked by the database in the transaction itself
- * (migration 0007): the user must be active, its tenant active (unless the
+ * (migration 0007), in the statement that makes the transaction's settings
+ * (auth.acting_role() comes after them in its select list, so it reads
+ * them): the user must be active, its tenant active (unless the
  * route answers while suspended), its role at least the one asked for.
  */
-static const keel_stmt access_stmt = {"svc_acting_role",
-                                      "SELECT auth.acting_role($1::integer, $2::boolean)", 2};
+static const keel_stmt access_stmt = {"svc_settings_access",
+                                      "SELECT " KEEL_TX_SETTINGS_SQL
+                                      ", auth.acting_role($6::integer, $7::boolean)",
+                                      KEEL_TX_SETTINGS_PARAMS + 2};
 
 /* The access check's outcome: the live role, or the request's failure. */
 static void
@@ -72,7 +76,7 @@ access_checked(void *arg, const keel_res *res, keel_err err, const char *sqlstat
 	keel_req *req = arg;
 
 	if (err == KEEL_OK) {
-		keel_req_set_role(req, atoi(keel_res_get(res, 0, 0)));
+		keel_req_set_role(req, atoi(keel_res_get(res, 0, KEEL_TX_SETTINGS_PARAMS)));
 		return;
 	}
 	if (strcmp(sqlstate, "KA401") == 0) {
