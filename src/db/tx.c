@@ -12,6 +12,12 @@
  * Statements queued with keel_tx_defer() (outbox events) ride in the COMMIT's
  * pipeline, ahead of COMMIT: they cost no round trip of their own, and they
  * commit or vanish with everything else.
+ *
+ * A transaction with a guard (keel_ctx.guard: svc's access check) sends the
+ * guard in place of the settings statement; when it raises, PostgreSQL skips
+ * the rest of the pipeline, so nothing of the transaction runs, and the
+ * caller is told (guarded()) before the failure reaches the statement's
+ * caller.
  */
 #include "db/db_int.h"
 #include "core/alloc.h"
