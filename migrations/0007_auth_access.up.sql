@@ -20,10 +20,16 @@ ALTER TABLE core.tenants
 
 REVOKE UPDATE (status) ON core.tenants FROM keel_app;
 
--- The rank of role (viewer 1 .. owner 4), as src/auth's keel_role numbers it.
+-- The roles from the least to the most (src/access's keel_role numbers them
+-- 1..4 in this order; auth.users' CHECK lists the same names: access_test).
+CREATE FUNCTION auth.role_names() RETURNS text[]
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT ARRAY['viewer', 'member', 'admin', 'owner'] $$;
+
+-- The rank of role (viewer 1 .. owner 4), NULL for no role.
 CREATE FUNCTION auth.role_rank(p_role text) RETURNS integer
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	AS $$ SELECT array_position(ARRAY['viewer', 'member', 'admin', 'owner'], p_role) $$;
+	AS $$ SELECT array_position(auth.role_names(), p_role) $$;
 
 -- The calling user's role rank, now; raises unless the user is active, the
 -- tenant is active (or p_suspended_ok) and the rank is at least p_min.  The
@@ -50,12 +56,12 @@ BEGIN
 		RAISE EXCEPTION 'this tenant is suspended' USING ERRCODE = 'KA423';
 	END IF;
 	IF v_rank < p_min THEN
-		RAISE EXCEPTION 'this requires the % role or higher',
-			(ARRAY['viewer', 'member', 'admin', 'owner'])[p_min]
+		RAISE EXCEPTION 'this requires the % role or higher', (auth.role_names())[p_min]
 			USING ERRCODE = 'KA403';
 	END IF;
 	RETURN v_rank;
 END
 $$;
 
-GRANT EXECUTE ON FUNCTION auth.role_rank(text), auth.acting_role(integer, boolean) TO keel_app;
+GRANT EXECUTE ON FUNCTION auth.role_names(), auth.role_rank(text),
+	auth.acting_role(integer, boolean) TO keel_app;

@@ -11,7 +11,7 @@
  * and the 16 bytes of the id.
  */
 #include "audit/audit_int.h"
-#include "auth/auth.h"
+#include "access/access.h"
 #include "core/clock.h"
 #include "core/uuid.h"
 #include "svc/svc.h"

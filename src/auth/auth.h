@@ -12,25 +12,11 @@
 
 #include <stdbool.h>
 
+#include "access/access.h"
 #include "core/config.h"
 #include "core/workpool.h"
 #include "db/db.h"
 #include "http/http.h"
-
-/* Roles, ordered: a route's min_role is the least role that may call it. */
-typedef enum keel_role {
-	KEEL_ROLE_NONE = 0,
-	KEEL_ROLE_VIEWER = 1,
-	KEEL_ROLE_MEMBER = 2,
-	KEEL_ROLE_ADMIN = 3,
-	KEEL_ROLE_OWNER = 4,
-} keel_role;
-
-/* "viewer" .. "owner"; "none" for anything else. */
-const char *keel_role_name(int role);
-
-/* KEEL_ROLE_NONE when s names no role. */
-keel_role keel_role_parse(const char *s);
 
 typedef struct keel_auth keel_auth;
 

@@ -26,23 +26,6 @@
 #define ACCOUNT_FAILURES_MAX 5  /* per account in 15 minutes */
 #define ADDRESS_FAILURES_MAX 20 /* per client address in a minute */
 
-static const char *const role_names[] = {"none", "viewer", "member", "admin", "owner"};
-
-const char *
-keel_role_name(int role)
-{
-	return role >= KEEL_ROLE_VIEWER && role <= KEEL_ROLE_OWNER ? role_names[role] : "none";
-}
-
-keel_role
-keel_role_parse(const char *s)
-{
-	for (int r = KEEL_ROLE_VIEWER; r <= KEEL_ROLE_OWNER; r++)
-		if (s != NULL && strcmp(s, role_names[r]) == 0)
-			return (keel_role)r;
-	return KEEL_ROLE_NONE;
-}
-
 keel_err
 keel_auth_create(const keel_config *cfg, keel_db_pool *pool, keel_workpool *hashers,
                  keel_auth **out, char *err, size_t errlen)

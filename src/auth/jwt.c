@@ -29,6 +29,7 @@
  * nobody modifies, so any number of threads may share one ring.
  */
 #include "auth/jwt.h"
+#include "access/access.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -81,8 +82,6 @@ struct parts {
 	const char *hdr, *body, *sig;
 	size_t hdr_len, body_len, sig_len, signed_len;
 };
-
-static const char *const roles[] = {"owner", "admin", "member", "viewer"};
 
 /* ---- key ring ------------------------------------------------------------------------------ */
 
@@ -363,10 +362,7 @@ keel_jwt_keys_destroy(keel_jwt_keys *keys)
 static bool
 role_known(const char *s)
 {
-	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
-		if (strcmp(s, roles[i]) == 0)
-			return true;
-	return false;
+	return keel_role_parse(s) != KEEL_ROLE_NONE;
 }
 
 /* Parse the UUID text s (NUL within max bytes) into lowercase dst[37]; false when malformed. */

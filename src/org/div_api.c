@@ -8,7 +8,7 @@
  * ?cascade=true removes the whole subtree.
  */
 #include "org/org_int.h"
-#include "auth/auth.h"
+#include "access/access.h"
 #include "core/uuid.h"
 #include "svc/svc.h"
 

@@ -4,7 +4,7 @@
  * call the store -> render the JSON text PostgreSQL produced.
  */
 #include "org/org_int.h"
-#include "auth/auth.h"
+#include "access/access.h"
 #include "core/uuid.h"
 #include "svc/svc.h"
 

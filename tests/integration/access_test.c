@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/access.h"
 #include "kt.h"
 
 #define PASSWORD "correct horse battery staple"
@@ -363,6 +364,42 @@ acting_role_refuses_in_sql(void **state)
 	free(tenant);
 }
 
+/* The one C definition of the roles is the database's: auth.role_names() and auth.users' CHECK. */
+static void
+role_names_match_the_database(void **state)
+{
+	(void)state;
+	char *n = kt_pg_value(pg, "SELECT array_length(auth.role_names(), 1)");
+
+	assert_int_equal(atoi(n), KEEL_ROLE_COUNT);
+	free(n);
+	for (int r = KEEL_ROLE_VIEWER; r <= KEEL_ROLE_OWNER; r++) {
+		char *sql = kt_strf("SELECT auth.role_rank('%s')", keel_role_name(r));
+		char *rank = kt_pg_value(pg, sql);
+
+		assert_non_null(rank);
+		assert_int_equal(atoi(rank), r);
+		assert_int_equal(keel_role_parse(keel_role_name(r)), r);
+		free(rank);
+		free(sql);
+	}
+	/* auth.users accepts exactly those names (its CHECK lists them, in any order) */
+	char *check = kt_pg_value(
+	    pg, "SELECT array_to_string(ARRAY(SELECT unnest(auth.role_names()) EXCEPT"
+	        " SELECT m[1] FROM regexp_matches((SELECT pg_get_constraintdef(c.oid)"
+	        " FROM pg_constraint c WHERE c.conrelid = 'auth.users'::regclass AND c.contype = 'c'"
+	        " AND pg_get_constraintdef(c.oid) LIKE '%role%'), '''([a-z]+)''', 'g') m), ',')"
+	        " || '/' || (SELECT count(*) FROM regexp_matches((SELECT pg_get_constraintdef(c.oid)"
+	        " FROM pg_constraint c WHERE c.conrelid = 'auth.users'::regclass AND c.contype = 'c'"
+	        " AND pg_get_constraintdef(c.oid) LIKE '%role%'), '''([a-z]+)''', 'g'))");
+
+	assert_string_equal(check, "/4"); /* none missing, four named */
+	free(check);
+	assert_string_equal(keel_role_name(KEEL_ROLE_NONE), "none");
+	assert_int_equal(keel_role_parse("superuser"), KEEL_ROLE_NONE);
+	assert_int_equal(keel_role_parse(NULL), KEEL_ROLE_NONE);
+}
+
 /* ---- tenant suspension ---- */
 
 static void
@@ -523,6 +560,7 @@ main(void)
 	    cmocka_unit_test(demoted_admin_cannot_create_users),
 	    cmocka_unit_test(deleted_admin_token_creates_nothing),
 	    cmocka_unit_test(acting_role_refuses_in_sql),
+	    cmocka_unit_test(role_names_match_the_database),
 	    cmocka_unit_test(suspended_tenant_is_locked_out_until_resumed),
 	    cmocka_unit_test(suspension_commands_check_their_arguments),
 	    cmocka_unit_test(keel_stops_cleanly),
