@@ -14,9 +14,8 @@
 #include "audit/audit_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/periodic.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,33 +146,19 @@ out:
 /* ---- serve's thread ---- */
 
 struct keel_audit_maintainer {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stopping;
+	keel_periodic *thread;
 	keel_db_opts opts;
 	char *conninfo;
 	int months_ahead;
 };
 
-static bool
-maintainer_stopping(void *arg)
-{
-	keel_audit_maintainer *m = arg;
-
-	pthread_mutex_lock(&m->lock);
-	bool stopping = m->stopping;
-
-	pthread_mutex_unlock(&m->lock);
-	return stopping;
-}
-
 /* One run on a fresh connection; true when it worked (or another process was doing it). */
 static bool
-maintainer_run(keel_audit_maintainer *m)
+maintainer_run(void *arg, keel_periodic *p)
 {
+	keel_audit_maintainer *m = arg;
 	keel_audit_opts o = {
-	    .months_ahead = m->months_ahead, .cancelled = maintainer_stopping, .cancel_ctx = m};
+	    .months_ahead = m->months_ahead, .cancelled = keel_periodic_stopping, .cancel_ctx = p};
 	keel_db *db;
 	char why[512];
 	int created;
@@ -196,41 +181,6 @@ maintainer_run(keel_audit_maintainer *m)
 	return err == KEEL_OK;
 }
 
-/* Sleep until ms from now or until stopped; true when stopped. */
-static bool
-maintainer_sleep(keel_audit_maintainer *m, long long ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&m->lock);
-	while (!m->stopping && pthread_cond_timedwait(&m->wake, &m->lock, &until) != ETIMEDOUT)
-		;
-	bool stopping = m->stopping;
-
-	pthread_mutex_unlock(&m->lock);
-	return stopping;
-}
-
-static void *
-maintainer_main(void *arg)
-{
-	keel_audit_maintainer *m = arg;
-
-	for (;;) {
-		bool ok = maintainer_run(m);
-
-		if (maintainer_sleep(m, ok ? KEEL_AUDIT_MAINTAIN_EVERY_MS : KEEL_AUDIT_MAINTAIN_RETRY_MS))
-			return NULL;
-	}
-}
-
 keel_audit_maintainer *
 keel_audit_maintainer_start(const keel_db_opts *owner, int months_ahead)
 {
@@ -240,12 +190,9 @@ keel_audit_maintainer_start(const keel_db_opts *owner, int months_ahead)
 	m->conninfo = owner->conninfo ? keel_xstrdup(owner->conninfo) : NULL;
 	m->opts.conninfo = m->conninfo;
 	m->months_ahead = months_ahead;
-	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->wake, NULL);
-	if (pthread_create(&m->thread, NULL, maintainer_main, m) != 0) {
-		keel_log_error("audit: could not start the partition upkeep thread");
-		pthread_cond_destroy(&m->wake);
-		pthread_mutex_destroy(&m->lock);
+	m->thread = keel_periodic_start("audit: partition upkeep", maintainer_run, m,
+	                                KEEL_AUDIT_MAINTAIN_EVERY_MS, KEEL_AUDIT_MAINTAIN_RETRY_MS);
+	if (m->thread == NULL) {
 		free(m->conninfo);
 		free(m);
 		return NULL;
@@ -258,13 +205,7 @@ keel_audit_maintainer_stop(keel_audit_maintainer *m)
 {
 	if (m == NULL)
 		return;
-	pthread_mutex_lock(&m->lock);
-	m->stopping = true;
-	pthread_cond_signal(&m->wake);
-	pthread_mutex_unlock(&m->lock);
-	pthread_join(m->thread, NULL);
-	pthread_cond_destroy(&m->wake);
-	pthread_mutex_destroy(&m->lock);
+	keel_periodic_stop(m->thread);
 	free(m->conninfo);
 	free(m);
 }

@@ -267,6 +267,55 @@ login_tenant_name(keel_req *req, json_t *body, const char **name)
 	return KEEL_OK;
 }
 
+/*
+ * An account's attempt is put on record and committed first (in tx, which the
+ * caller opened and may have read in), then counted with the failures
+ * (attempt_count): the count includes every attempt committed before it, its
+ * own too, so of any number of simultaneous guesses at most the limit pass
+ * (the last to count sees all the others), without a lock that would let a
+ * flood stall the workers.  Sign-in and password change share the limit.
+ */
+static keel_err
+attempt_begin(keel_req *req, keel_tx *tx, const char *email, char *attempt_id)
+{
+	keel_uuid attempt;
+	keel_err err;
+
+	keel_uuid_v7(&attempt);
+	keel_uuid_format(&attempt, attempt_id);
+	if ((err = auth_store_attempt_begin(tx, attempt_id, email)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	keel_svc_release(tx);
+	return KEEL_OK;
+}
+
+/*
+ * Count the account's failures and attempts in tx; past the limit the attempt
+ * ends at once, on record as a security event of kind, and the request is
+ * answered 429 (*refused set).  Otherwise tx stays open for the caller.
+ */
+static keel_err
+attempt_count(keel_req *req, keel_tx *tx, const char *attempt_id, const auth_event *refusal,
+              bool *refused)
+{
+	int fails, retry;
+	keel_err err;
+
+	*refused = false;
+	if ((err = auth_store_account_failures(tx, refusal->email, &fails, &retry)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (fails <= ACCOUNT_FAILURES_MAX)
+		return KEEL_OK;
+	*refused = true;
+	if ((err = auth_store_attempt_end(tx, attempt_id)) || (err = auth_store_event(tx, refusal)))
+		return keel_svc_fail(req, err, NULL);
+	if (keel_svc_commit(req, tx) != KEEL_OK)
+		return KEEL_EUNAVAIL;
+	return throttled(req, retry, "or password changes for this account");
+}
+
 /* Read phase: resolve the tenant, check throttles, find the user. */
 static keel_err
 login_read(keel_req *req, login_state *s, const char *tenant_name)
@@ -308,37 +357,19 @@ login_read(keel_req *req, login_state *s, const char *tenant_name)
 	}
 	if (s->tenant_id == NULL)
 		return KEEL_OK;
-	/*
-	 * The account's attempt is put on record and committed first, then
-	 * counted with the failures: the count includes every attempt committed
-	 * before it, its own too, so of any number of simultaneous guesses at
-	 * most the limit pass (the last to count sees all the others), without a
-	 * lock that would let a flood stall the workers.
-	 */
-	keel_uuid attempt;
+	auth_event refusal = event_of(req, "sign_in_throttled", NULL, s->email);
+	bool refused;
 
-	keel_uuid_v7(&attempt);
-	keel_uuid_format(&attempt, s->attempt_id);
 	if (keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	if ((err = auth_store_attempt_begin(tx, s->attempt_id, s->email)) != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_svc_release(tx);
+	if ((err = attempt_begin(req, tx, s->email, s->attempt_id)) != KEEL_OK)
+		return err;
 	if (keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	if ((err = auth_store_account_failures(tx, s->email, &fails, &retry)) != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (fails > ACCOUNT_FAILURES_MAX) {
-		auth_event e = event_of(req, "sign_in_throttled", NULL, s->email);
-
-		if ((err = auth_store_attempt_end(tx, s->attempt_id)) || (err = auth_store_event(tx, &e)))
-			return keel_svc_fail(req, err, NULL);
-		if (keel_svc_commit(req, tx) != KEEL_OK)
-			return KEEL_EUNAVAIL;
-		count_sign_in(s->auth, "outcome=\"throttled\"");
-		return throttled(req, retry, "for this account");
+	if ((err = attempt_count(req, tx, s->attempt_id, &refusal, &refused)) != KEEL_OK || refused) {
+		if (refused)
+			count_sign_in(s->auth, "outcome=\"throttled\"");
+		return err;
 	}
 	err = auth_store_user_by_email(tx, arena, s->email, &s->user);
 	if (err != KEEL_OK && err != KEEL_ENOTFOUND)
@@ -657,7 +688,6 @@ password_attempt_begin(keel_req *req, password_state *s)
 {
 	keel_tx *tx;
 	auth_user u;
-	keel_uuid attempt;
 
 	if (keel_svc_tx(req, s->auth->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
@@ -670,14 +700,7 @@ password_attempt_begin(keel_req *req, password_state *s)
 		return keel_svc_fail(req, err, NULL);
 	s->hash = u.hash;
 	s->email = u.email;
-	keel_uuid_v7(&attempt);
-	keel_uuid_format(&attempt, s->attempt_id);
-	if ((err = auth_store_attempt_begin(tx, s->attempt_id, s->email)) != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_svc_release(tx);
-	return KEEL_OK;
+	return attempt_begin(req, tx, s->email, s->attempt_id);
 }
 
 /*
@@ -688,25 +711,18 @@ static keel_err
 password_read(keel_req *req, password_state *s)
 {
 	keel_tx *tx;
-	int fails, retry;
+	bool refused;
 	keel_err err = password_attempt_begin(req, s);
 
 	if (err != KEEL_OK)
 		return err;
+	auth_event refusal =
+	    event_of(req, "password_change_throttled", keel_req_principal(req)->user_id, s->email);
+
 	if (keel_svc_tx(req, s->auth->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
-	if ((err = auth_store_account_failures(tx, s->email, &fails, &retry)) != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (fails > ACCOUNT_FAILURES_MAX) {
-		auth_event e =
-		    event_of(req, "password_change_throttled", keel_req_principal(req)->user_id, s->email);
-
-		if ((err = auth_store_attempt_end(tx, s->attempt_id)) || (err = auth_store_event(tx, &e)))
-			return keel_svc_fail(req, err, NULL);
-		if (keel_svc_commit(req, tx) != KEEL_OK)
-			return KEEL_EUNAVAIL;
-		return throttled(req, retry, "or password changes for this account");
-	}
+	if ((err = attempt_count(req, tx, s->attempt_id, &refusal, &refused)) != KEEL_OK || refused)
+		return err;
 	keel_svc_release(tx);
 	return KEEL_OK;
 }

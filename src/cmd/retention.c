@@ -19,9 +19,8 @@
 #include "cmd/cmd_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/periodic.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -166,41 +165,31 @@ out:
 /* ---- serve's thread ---- */
 
 struct keel_retention_upkeep {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stopping;
+	keel_periodic *thread;
 	keel_db_opts opts;
 	char *conninfo;
 	keel_retention_opts run;
 };
 
-static bool
-upkeep_stopping(void *arg)
-{
-	keel_retention_upkeep *u = arg;
-
-	pthread_mutex_lock(&u->lock);
-	bool stopping = u->stopping;
-
-	pthread_mutex_unlock(&u->lock);
-	return stopping;
-}
-
 /* One run on a fresh connection; true when it worked (or another process was doing it). */
 static bool
-upkeep_run(keel_retention_upkeep *u)
+upkeep_run(void *arg, keel_periodic *p)
 {
+	keel_retention_upkeep *u = arg;
+	keel_retention_opts o = u->run;
 	keel_retention_counts counts;
 	keel_db *db;
 	char why[512];
+
+	o.cancelled = keel_periodic_stopping;
+	o.cancel_ctx = p;
 
 	if (keel_db_open(&u->opts, &db, why, sizeof(why)) != KEEL_OK) {
 		keel_log_warn("retention: %s; trying again in %lld minutes", why,
 		              KEEL_RETENTION_RETRY_MS / 60000);
 		return false;
 	}
-	keel_err err = keel_retention_run(db, &u->run, &counts);
+	keel_err err = keel_retention_run(db, &o, &counts);
 
 	keel_db_close(db);
 	if (err == KEEL_ECONFLICT) {
@@ -211,41 +200,6 @@ upkeep_run(keel_retention_upkeep *u)
 		keel_log_warn("retention: failed (%s); trying again in %lld minutes", keel_err_name(err),
 		              KEEL_RETENTION_RETRY_MS / 60000);
 	return err == KEEL_OK;
-}
-
-/* Sleep until ms from now or until stopped; true when stopped. */
-static bool
-upkeep_sleep(keel_retention_upkeep *u, long long ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&u->lock);
-	while (!u->stopping && pthread_cond_timedwait(&u->wake, &u->lock, &until) != ETIMEDOUT)
-		;
-	bool stopping = u->stopping;
-
-	pthread_mutex_unlock(&u->lock);
-	return stopping;
-}
-
-static void *
-upkeep_main(void *arg)
-{
-	keel_retention_upkeep *u = arg;
-
-	for (;;) {
-		bool ok = upkeep_run(u);
-
-		if (upkeep_sleep(u, ok ? KEEL_RETENTION_EVERY_MS : KEEL_RETENTION_RETRY_MS))
-			return NULL;
-	}
 }
 
 keel_retention_upkeep *
@@ -259,14 +213,9 @@ keel_retention_upkeep_start(const keel_db_opts *owner, const keel_retention_opts
 	u->run = *run;
 	u->run.out = NULL;
 	u->run.wait = false;
-	u->run.cancelled = upkeep_stopping;
-	u->run.cancel_ctx = u;
-	pthread_mutex_init(&u->lock, NULL);
-	pthread_cond_init(&u->wake, NULL);
-	if (pthread_create(&u->thread, NULL, upkeep_main, u) != 0) {
-		keel_log_error("retention: could not start the upkeep thread");
-		pthread_cond_destroy(&u->wake);
-		pthread_mutex_destroy(&u->lock);
+	u->thread = keel_periodic_start("retention", upkeep_run, u, KEEL_RETENTION_EVERY_MS,
+	                                KEEL_RETENTION_RETRY_MS);
+	if (u->thread == NULL) {
 		free(u->conninfo);
 		free(u);
 		return NULL;
@@ -279,13 +228,7 @@ keel_retention_upkeep_stop(keel_retention_upkeep *u)
 {
 	if (u == NULL)
 		return;
-	pthread_mutex_lock(&u->lock);
-	u->stopping = true;
-	pthread_cond_signal(&u->wake);
-	pthread_mutex_unlock(&u->lock);
-	pthread_join(u->thread, NULL);
-	pthread_cond_destroy(&u->wake);
-	pthread_mutex_destroy(&u->lock);
+	keel_periodic_stop(u->thread);
 	free(u->conninfo);
 	free(u);
 }
