@@ -40,8 +40,6 @@ keel_err audit_store_list(keel_tx *tx, keel_arena *a, const audit_filter *f, aud
 /* ---- maintenance, on an owner connection in autocommit mode ---- */
 
 /* Try the maintenance lock (session-level); *got says whether this session holds it now. */
-keel_err audit_store_try_lock(keel_db *db, keel_arena *a, bool *got);
-keel_err audit_store_unlock(keel_db *db, keel_arena *a);
 
 /* Create the partition of the UTC month offset months from now; *name is NULL when it existed. */
 keel_err audit_store_create_partition(keel_db *db, keel_arena *a, int offset, const char **name);

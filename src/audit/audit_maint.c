@@ -19,9 +19,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define LOCK_POLL_MS 100 /* how often a waiting run tries the lock again */
 
 /* A line of progress: to o->out, or an info log line. */
 __attribute__((format(printf, 2, 3))) static void
@@ -45,27 +42,28 @@ cancelled(const keel_audit_opts *o)
 	return o->cancelled != NULL && o->cancelled(o->cancel_ctx);
 }
 
-/*
- * Take the maintenance lock, polling while another run holds it when
- * o->wait.  KEEL_ECONFLICT when it stays taken (not waiting, or cancelled).
- */
-static keel_err
-lock_take(keel_db *db, keel_arena *a, const keel_audit_opts *o)
+#define LOCK_NAME "keel audit maintenance" /* one run at a time, across processes */
+
+static bool
+lock_cancelled(void *o)
 {
-	bool got = false, told = false;
+	return cancelled(o);
+}
 
-	for (;;) {
-		keel_err err = audit_store_try_lock(db, a, &got);
+static void
+lock_waiting(void *o)
+{
+	report(o, "waiting for another audit maintenance run to finish");
+}
 
-		if (err != KEEL_OK || got)
-			return err;
-		if (!o->wait || cancelled(o))
-			return KEEL_ECONFLICT;
-		if (!told)
-			report(o, "waiting for another audit maintenance run to finish");
-		told = true;
-		nanosleep(&(struct timespec){.tv_nsec = LOCK_POLL_MS * 1000000L}, NULL);
-	}
+/* The maintenance lock; KEEL_ECONFLICT when it stays taken (not waiting, or cancelled). */
+static keel_err
+lock_take(keel_db *db, const keel_audit_opts *o)
+{
+	keel_db_lock_wait w = {
+	    .wait = o->wait, .cancelled = lock_cancelled, .waiting = lock_waiting, .ctx = (void *)o};
+
+	return keel_db_lock(db, LOCK_NAME, &w);
 }
 
 keel_err
@@ -73,7 +71,7 @@ keel_audit_maintain(keel_db *db, const keel_audit_opts *o, int *created)
 {
 	keel_arena *a = keel_arena_create(4096);
 	const char *name, *last = NULL;
-	keel_err err = lock_take(db, a, o);
+	keel_err err = lock_take(db, o);
 
 	*created = 0;
 	if (err != KEEL_OK)
@@ -93,7 +91,7 @@ keel_audit_maintain(keel_db *db, const keel_audit_opts *o, int *created)
 		err = audit_store_month(db, a, o->months_ahead, &last);
 	if (err == KEEL_OK)
 		report(o, "partitions ready through %s (%d created)", last ? last : "?", *created);
-	audit_store_unlock(db, a);
+	keel_db_unlock(db, LOCK_NAME);
 out:
 	keel_arena_destroy(a);
 	return err;
@@ -106,7 +104,7 @@ keel_audit_prune(keel_db *db, const keel_audit_opts *o, int *dropped)
 	const char *cutoff = NULL;
 	audit_partition *parts = NULL;
 	int n = 0;
-	keel_err err = lock_take(db, a, o);
+	keel_err err = lock_take(db, o);
 
 	*dropped = 0;
 	if (err != KEEL_OK)
@@ -137,7 +135,7 @@ keel_audit_prune(keel_db *db, const keel_audit_opts *o, int *dropped)
 	if (err == KEEL_OK)
 		report(o, "%d partition%s %s (entirely before %s)", *dropped, *dropped == 1 ? "" : "s",
 		       o->dry_run ? "would be dropped" : "dropped", cutoff);
-	audit_store_unlock(db, a);
+	keel_db_unlock(db, LOCK_NAME);
 out:
 	keel_arena_destroy(a);
 	return err;

@@ -25,9 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CURRENT  "core.current_tenant_id()"
-#define TS(col)  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-#define LOCK_KEY "hashtextextended('keel audit maintenance', 0)"
+#define CURRENT "core.current_tenant_id()"
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #define LOG_JSON                                                                                   \
 	"json_build_object('id', l.id, 'occurred_at', " TS(                                            \
@@ -60,10 +59,6 @@ static const keel_stmt st_list[3] = {
              " AND l.record_id = $7::uuid AND ($8::uuid IS NULL OR l.actor_id = $8::uuid)"),
     LOG_LIST("audit_list_actor", " AND $7::uuid IS NULL AND l.actor_id = $8::uuid"),
 };
-
-static const keel_stmt st_try_lock = {"audit_try_lock", "SELECT pg_try_advisory_lock(" LOCK_KEY ")",
-                                      0};
-static const keel_stmt st_unlock = {"audit_unlock", "SELECT pg_advisory_unlock(" LOCK_KEY ")", 0};
 
 #define MONTH_AT "(date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => $1))"
 
@@ -155,18 +150,6 @@ exec_text(keel_db *db, keel_arena *a, const keel_stmt *st, const char *const *p,
 	           ? keel_arena_strdup(a, keel_res_get(res, 0, 0))
 	           : NULL;
 	return KEEL_OK;
-}
-
-keel_err
-audit_store_try_lock(keel_db *db, keel_arena *a, bool *got)
-{
-	return exec_bool(db, a, &st_try_lock, NULL, got);
-}
-
-keel_err
-audit_store_unlock(keel_db *db, keel_arena *a)
-{
-	return keel_db_exec(db, a, &st_unlock, NULL, NULL);
 }
 
 /* exec_text() of a statement whose one parameter is the integer v. */

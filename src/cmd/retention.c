@@ -23,15 +23,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-#define LOCK_KEY     "hashtextextended('keel retention', 0)"
-#define LOCK_POLL_MS 100
-
-static const keel_stmt st_try_lock = {"retention_try_lock",
-                                      "SELECT pg_try_advisory_lock(" LOCK_KEY ")", 0};
-static const keel_stmt st_unlock = {"retention_unlock", "SELECT pg_advisory_unlock(" LOCK_KEY ")",
-                                    0};
+#define LOCK_NAME "keel retention" /* one run at a time, across processes */
 
 /*
  * The tables, in keel_retention_counts' order.  $1 the batch, $2 the tenant to resume from
@@ -77,22 +70,29 @@ cancelled(const keel_retention_opts *o)
 	return o->cancelled != NULL && o->cancelled(o->cancel_ctx);
 }
 
-/* Take the lock, polling while another run holds it when o->wait; else KEEL_ECONFLICT. */
-static keel_err
-lock_take(keel_db *db, keel_arena *a, const keel_retention_opts *o)
+static bool
+lock_cancelled(void *o)
 {
-	for (bool told = false;; told = true) {
-		keel_res *res;
-		keel_err err = keel_db_exec(db, a, &st_try_lock, NULL, &res);
+	return cancelled(o);
+}
 
-		if (err != KEEL_OK || keel_res_get(res, 0, 0)[0] == 't')
-			return err;
-		if (!o->wait || cancelled(o))
-			return KEEL_ECONFLICT;
-		if (!told && o->out != NULL)
-			fprintf(o->out, "waiting for another retention run to finish\n");
-		nanosleep(&(struct timespec){.tv_nsec = LOCK_POLL_MS * 1000000L}, NULL);
-	}
+static void
+lock_waiting(void *o)
+{
+	const keel_retention_opts *r = o;
+
+	if (r->out != NULL)
+		fprintf(r->out, "waiting for another retention run to finish\n");
+}
+
+/* The retention lock; KEEL_ECONFLICT when it stays taken (not waiting, or cancelled). */
+static keel_err
+lock_take(keel_db *db, const keel_retention_opts *o)
+{
+	keel_db_lock_wait w = {
+	    .wait = o->wait, .cancelled = lock_cancelled, .waiting = lock_waiting, .ctx = (void *)o};
+
+	return keel_db_lock(db, LOCK_NAME, &w);
 }
 
 /* One call of table i's function; *n rows deleted, resume[] the tenant it stopped in or "". */
@@ -142,23 +142,20 @@ table_run(keel_db *db, const keel_retention_opts *o, int i, long *deleted)
 keel_err
 keel_retention_run(keel_db *db, const keel_retention_opts *o, keel_retention_counts *out)
 {
-	keel_arena *a = keel_arena_create(4096);
-	keel_err err = lock_take(db, a, o);
+	keel_err err = lock_take(db, o);
 
 	*out = (keel_retention_counts){{0}};
 	if (err != KEEL_OK)
-		goto out;
+		return err;
 	for (int i = 0; i < KEEL_RETENTION_TABLES && err == KEEL_OK; i++)
 		err = table_run(db, o, i, &out->deleted[i]);
-	keel_db_exec(db, a, &st_unlock, NULL, NULL);
+	keel_db_unlock(db, LOCK_NAME);
 	if (err == KEEL_OK)
 		keel_log_json(
 		    KEEL_LOG_INFO, "retention: rows deleted",
 		    json_pack("{s:I, s:I, s:I, s:I}", tables[0].table, (json_int_t)out->deleted[0],
 		              tables[1].table, (json_int_t)out->deleted[1], tables[2].table,
 		              (json_int_t)out->deleted[2], tables[3].table, (json_int_t)out->deleted[3]));
-out:
-	keel_arena_destroy(a);
 	return err;
 }
 

@@ -208,6 +208,26 @@ keel_err keel_db_wait(keel_db *db, int wake_fd, int64_t timeout_ms, bool *notifi
 keel_err keel_db_exec(keel_db *db, keel_arena *arena, const keel_stmt *st,
                       const char *const *params, keel_res **out);
 
+/* ---- one run at a time across processes ---- */
+
+/* How keel_db_lock() waits while another session holds the lock. */
+typedef struct keel_db_lock_wait {
+	bool wait;                    /* poll while it is held; false: KEEL_ECONFLICT at once */
+	bool (*cancelled)(void *ctx); /* asked between tries (may be NULL): true gives up */
+	void (*waiting)(void *ctx);   /* called once, when it has to wait (may be NULL) */
+	void *ctx;
+} keel_db_lock_wait;
+
+/*
+ * Take the session-level advisory lock named name (hashed by PostgreSQL's
+ * hashtextextended), polling pg_try_advisory_lock() every 100 ms while another
+ * session holds it, so a waiting run holds nothing and can be cancelled.
+ * KEEL_ECONFLICT when it stays taken (not waiting, or cancelled).  Release
+ * with keel_db_unlock() on the same connection.
+ */
+keel_err keel_db_lock(keel_db *db, const char *name, const keel_db_lock_wait *w);
+void keel_db_unlock(keel_db *db, const char *name);
+
 /* ---- results ---- */
 
 int keel_res_rows(const keel_res *res);

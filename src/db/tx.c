@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 typedef enum tx_state {
 	TX_PENDING, /* BEGIN not sent yet */
@@ -763,4 +764,43 @@ keel_res_affected(const keel_res *res)
 	const char *n = PQcmdTuples((PGresult *)res);
 
 	return n[0] ? strtol(n, NULL, 10) : 0;
+}
+
+#define LOCK_POLL_MS 100 /* how often a waiting keel_db_lock() tries again */
+
+static const keel_stmt try_lock_stmt = {"keel_db_try_lock",
+                                        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", 1};
+static const keel_stmt unlock_stmt = {"keel_db_unlock",
+                                      "SELECT pg_advisory_unlock(hashtextextended($1, 0))", 1};
+
+keel_err
+keel_db_lock(keel_db *db, const char *name, const keel_db_lock_wait *w)
+{
+	const char *p[] = {name};
+
+	for (bool told = false;; told = true) {
+		keel_arena *a = keel_arena_create(256);
+		keel_res *res;
+		keel_err err = keel_db_exec(db, a, &try_lock_stmt, p, &res);
+		bool got = err == KEEL_OK && keel_res_get(res, 0, 0)[0] == 't';
+
+		keel_arena_destroy(a);
+		if (err != KEEL_OK || got)
+			return err;
+		if (!w->wait || (w->cancelled != NULL && w->cancelled(w->ctx)))
+			return KEEL_ECONFLICT;
+		if (!told && w->waiting != NULL)
+			w->waiting(w->ctx);
+		nanosleep(&(struct timespec){.tv_nsec = LOCK_POLL_MS * 1000000L}, NULL);
+	}
+}
+
+void
+keel_db_unlock(keel_db *db, const char *name)
+{
+	keel_arena *a = keel_arena_create(256);
+	const char *p[] = {name};
+
+	keel_db_exec(db, a, &unlock_stmt, p, NULL);
+	keel_arena_destroy(a);
 }

@@ -365,13 +365,19 @@ security_events_retention_is_validated(void **state)
 	free(out);
 }
 
-/* True once a `keel maintain` is polling for the retention lock (another run holds it). */
+/*
+ * True once a `keel maintain` is polling for the retention lock (the test holds it): idle after
+ * a try for an advisory lock while holding none.  The audit step before it takes and releases a
+ * lock of its own with the same statement, but holds that lock while idle after its try.
+ */
 static bool
 maintain_waiting(void)
 {
-	char *n = kt_pg_value(pg, "SELECT count(*) FROM pg_stat_activity"
-	                          " WHERE application_name = 'keel maintain'"
-	                          " AND query LIKE '%pg_try_advisory_lock%keel retention%'");
+	char *n = kt_pg_value(pg, "SELECT count(*) FROM pg_stat_activity a"
+	                          " WHERE a.application_name = 'keel maintain' AND a.state = 'idle'"
+	                          " AND a.query LIKE '%pg_try_advisory_lock%'"
+	                          " AND NOT EXISTS (SELECT FROM pg_locks l"
+	                          "                 WHERE l.pid = a.pid AND l.locktype = 'advisory')");
 	bool waiting = strcmp(n, "0") != 0;
 
 	free(n);
