@@ -108,6 +108,34 @@ user_token(const char *owner_token, const char *slug, const char *local, const c
 	return token;
 }
 
+/* A tenant of its own with its owner signed in, and a second user of role (local@slug) signed in.
+ */
+typedef struct scene {
+	char *tenant, *owner, *user, *user_id;
+} scene;
+
+static scene
+scene_make(const char *slug, const char *local, const char *role)
+{
+	char *email = kt_strf("owner@%s.test", slug);
+	scene s = {.tenant = kt_signup(srv->base, slug, PASSWORD)};
+
+	s.owner = kt_login(srv->base, slug, email, PASSWORD);
+	s.user = user_token(s.owner, slug, local, role);
+	s.user_id = me_id(s.user);
+	free(email);
+	return s;
+}
+
+static void
+scene_free(scene *s)
+{
+	free(s->tenant);
+	free(s->owner);
+	free(s->user);
+	free(s->user_id);
+}
+
 static void
 patch_user(const char *token, const char *id, const char *body, int want)
 {
@@ -155,43 +183,40 @@ static void
 disabled_user_token_stops_at_once(void **state)
 {
 	(void)state;
-	char *tenant = kt_signup(srv->base, "acc-dis", PASSWORD);
-	char *a = kt_login(srv->base, "acc-dis", "owner@acc-dis.test", PASSWORD);
-	char *b = user_token(a, "acc-dis", "b", "owner");
-	char *b_id = me_id(b);
-	char *a_id = me_id(a);
+	scene s = scene_make("acc-dis", "b", "owner");
+	char *a_id = me_id(s.owner);
 
-	patch_user(a, b_id, "{\"status\":\"disabled\"}", 200);
-	assert_token_refused(kt_api(srv->base, "GET", b, NULL, "/api/v1/auth/me"));
+	patch_user(s.owner, s.user_id, "{\"status\":\"disabled\"}", 200);
+	assert_token_refused(kt_api(srv->base, "GET", s.user, NULL, "/api/v1/auth/me"));
+	assert_token_refused(kt_api(srv->base, "PATCH", s.user, "{\"status\":\"active\"}",
+	                            "/api/v1/users/%s", s.user_id));
 	assert_token_refused(
-	    kt_api(srv->base, "PATCH", b, "{\"status\":\"active\"}", "/api/v1/users/%s", b_id));
-	assert_token_refused(
-	    kt_api(srv->base, "PATCH", b, "{\"status\":\"disabled\"}", "/api/v1/users/%s", a_id));
-	assert_token_refused(kt_api(srv->base, "GET", b, NULL, "/api/v1/organizations"));
-	assert_token_refused(
-	    kt_api(srv->base, "POST", b, "{\"name\":\"X\",\"code\":\"x\"}", "/api/v1/organizations"));
+	    kt_api(srv->base, "PATCH", s.user, "{\"status\":\"disabled\"}", "/api/v1/users/%s", a_id));
+	assert_token_refused(kt_api(srv->base, "GET", s.user, NULL, "/api/v1/organizations"));
+	assert_token_refused(kt_api(srv->base, "POST", s.user, "{\"name\":\"X\",\"code\":\"x\"}",
+	                            "/api/v1/organizations"));
 	/* nothing changed: B stays disabled, A active, no organization, and B's token wrote nothing */
-	char *st = user_col(tenant, b_id, "status");
+	char *st = user_col(s.tenant, s.user_id, "status");
 
 	assert_string_equal(st, "disabled");
 	free(st);
-	st = user_col(tenant, a_id, "status");
+	st = user_col(s.tenant, a_id, "status");
 	assert_string_equal(st, "active");
 	free(st);
-	assert_int_equal(kt_pg_tenant_long(pg, tenant, "SELECT count(*) FROM org.organizations", NULL),
-	                 0);
-	const char *p[] = {b_id, NULL};
+	assert_int_equal(
+	    kt_pg_tenant_long(pg, s.tenant, "SELECT count(*) FROM org.organizations", NULL), 0);
+	const char *p[] = {s.user_id, NULL};
 
 	/* B's token wrote nothing; the disabling is on record */
 	char *acts =
-	    kt_pg_tenant_value(pg, tenant,
+	    kt_pg_tenant_value(pg, s.tenant,
 	                       "SELECT string_agg(action || ' ' || table_name, '; ') FROM audit.logs"
 	                       " WHERE actor_id = $1 AND action IN ('INSERT', 'UPDATE', 'DELETE')",
 	                       p);
 
 	if (acts != NULL)
 		fail_msg("B's token wrote: %s", acts);
-	assert_int_equal(kt_pg_tenant_long(pg, tenant,
+	assert_int_equal(kt_pg_tenant_long(pg, s.tenant,
 	                                   "SELECT count(*) FROM audit.logs WHERE table_name = 'users'"
 	                                   " AND action = 'UPDATE' AND record_id = $1"
 	                                   " AND new->>'status' = 'disabled'",
@@ -206,10 +231,7 @@ disabled_user_token_stops_at_once(void **state)
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	free(a_id);
-	free(b_id);
-	free(b);
-	free(a);
-	free(tenant);
+	scene_free(&s);
 }
 
 /* ---- a demoted user ---- */
@@ -219,49 +241,44 @@ static void
 demoted_owner_acts_with_its_new_role(void **state)
 {
 	(void)state;
-	char *tenant = kt_signup(srv->base, "acc-dem", PASSWORD);
-	char *a = kt_login(srv->base, "acc-dem", "owner@acc-dem.test", PASSWORD);
-	char *b = user_token(a, "acc-dem", "b", "owner");
-	char *b_id = me_id(b);
-	long users = users_count(tenant);
+	scene s = scene_make("acc-dem", "b", "owner");
+	long users = users_count(s.tenant);
 
-	patch_user(a, b_id, "{\"role\":\"member\"}", 200);
+	patch_user(s.owner, s.user_id, "{\"role\":\"member\"}", 200);
 	assert_forbidden(
-	    kt_api(srv->base, "PATCH", b, "{\"role\":\"owner\"}", "/api/v1/users/%s", b_id));
-	assert_forbidden(kt_api(srv->base, "POST", b,
+	    kt_api(srv->base, "PATCH", s.user, "{\"role\":\"owner\"}", "/api/v1/users/%s", s.user_id));
+	assert_forbidden(kt_api(srv->base, "POST", s.user,
 	                        "{\"email\":\"new@acc-dem.test\",\"password\":\"" PASSWORD
 	                        "\",\"role\":\"owner\"}",
 	                        "/api/v1/users"));
-	assert_forbidden(kt_api(srv->base, "GET", b, NULL, "/api/v1/users"));
-	assert_forbidden(kt_api(srv->base, "PATCH", b, "{\"name\":\"Renamed\"}", "/api/v1/tenant"));
-	char *role = user_col(tenant, b_id, "role");
+	assert_forbidden(kt_api(srv->base, "GET", s.user, NULL, "/api/v1/users"));
+	assert_forbidden(
+	    kt_api(srv->base, "PATCH", s.user, "{\"name\":\"Renamed\"}", "/api/v1/tenant"));
+	char *role = user_col(s.tenant, s.user_id, "role");
 
 	assert_string_equal(role, "member");
 	free(role);
-	assert_int_equal(users_count(tenant), users);
-	/* what a member may do, it does, and /me tells the role it has now */
-	kt_resp *r = kt_api(srv->base, "GET", b, NULL, "/api/v1/auth/me");
+	assert_int_equal(users_count(s.tenant), users);
+	/* what s.owner member may do, it does, and /me tells the role it has now */
+	kt_resp *r = kt_api(srv->base, "GET", s.user, NULL, "/api/v1/auth/me");
 
 	kt_assert_status(r, 200);
 	assert_string_equal(kt_jstr(r->json, "role"), "member");
 	kt_resp_free(r);
-	r = kt_api(srv->base, "GET", b, NULL, "/api/v1/organizations");
+	r = kt_api(srv->base, "GET", s.user, NULL, "/api/v1/organizations");
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
-	/* a member reads itself, not others (not even whether they exist) */
-	r = kt_api(srv->base, "GET", b, NULL, "/api/v1/users/%s", b_id);
+	/* s.owner member reads itself, not others (not even whether they exist) */
+	r = kt_api(srv->base, "GET", s.user, NULL, "/api/v1/users/%s", s.user_id);
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
-	char *a_id = me_id(a);
+	char *a_id = me_id(s.owner);
 
-	assert_forbidden(kt_api(srv->base, "GET", b, NULL, "/api/v1/users/%s", a_id));
-	assert_forbidden(
-	    kt_api(srv->base, "GET", b, NULL, "/api/v1/users/0192f3a4-0000-7000-8000-0000000000ff"));
+	assert_forbidden(kt_api(srv->base, "GET", s.user, NULL, "/api/v1/users/%s", a_id));
+	assert_forbidden(kt_api(srv->base, "GET", s.user, NULL,
+	                        "/api/v1/users/0192f3a4-0000-7000-8000-0000000000ff"));
 	free(a_id);
-	free(b_id);
-	free(b);
-	free(a);
-	free(tenant);
+	scene_free(&s);
 }
 
 /* An admin demoted to member loses what admins may do at once. */
@@ -269,23 +286,17 @@ static void
 demoted_admin_cannot_create_users(void **state)
 {
 	(void)state;
-	char *tenant = kt_signup(srv->base, "acc-dad", PASSWORD);
-	char *a = kt_login(srv->base, "acc-dad", "owner@acc-dad.test", PASSWORD);
-	char *c = kt_user_make(srv->base, a, "acc-dad", "admin", PASSWORD);
-	char *c_id = me_id(c);
-	long users = users_count(tenant);
+	scene s = scene_make("acc-dad", "admin", "admin");
+	long users = users_count(s.tenant);
 
-	patch_user(a, c_id, "{\"role\":\"viewer\"}", 200);
-	assert_forbidden(kt_api(srv->base, "POST", c,
+	patch_user(s.owner, s.user_id, "{\"role\":\"viewer\"}", 200);
+	assert_forbidden(kt_api(srv->base, "POST", s.user,
 	                        "{\"email\":\"m@acc-dad.test\",\"password\":\"" PASSWORD "\"}",
 	                        "/api/v1/users"));
-	assert_forbidden(
-	    kt_api(srv->base, "POST", c, "{\"name\":\"X\",\"code\":\"x\"}", "/api/v1/organizations"));
-	assert_int_equal(users_count(tenant), users);
-	free(c_id);
-	free(c);
-	free(a);
-	free(tenant);
+	assert_forbidden(kt_api(srv->base, "POST", s.user, "{\"name\":\"X\",\"code\":\"x\"}",
+	                        "/api/v1/organizations"));
+	assert_int_equal(users_count(s.tenant), users);
+	scene_free(&s);
 }
 
 /* ---- a deleted user ---- */
@@ -294,30 +305,24 @@ static void
 deleted_admin_token_creates_nothing(void **state)
 {
 	(void)state;
-	char *tenant = kt_signup(srv->base, "acc-del", PASSWORD);
-	char *a = kt_login(srv->base, "acc-del", "owner@acc-del.test", PASSWORD);
-	char *c = kt_user_make(srv->base, a, "acc-del", "admin", PASSWORD);
-	char *c_id = me_id(c);
-	kt_resp *r = kt_api(srv->base, "DELETE", a, NULL, "/api/v1/users/%s", c_id);
+	scene s = scene_make("acc-del", "admin", "admin");
+	kt_resp *r = kt_api(srv->base, "DELETE", s.owner, NULL, "/api/v1/users/%s", s.user_id);
 
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
-	long users = users_count(tenant);
+	long users = users_count(s.tenant);
 
-	assert_token_refused(kt_api(srv->base, "POST", c,
+	assert_token_refused(kt_api(srv->base, "POST", s.user,
 	                            "{\"email\":\"m@acc-del.test\",\"password\":\"" PASSWORD
 	                            "\",\"role\":\"member\"}",
 	                            "/api/v1/users"));
-	assert_token_refused(kt_api(srv->base, "GET", c, NULL, "/api/v1/auth/me"));
-	assert_token_refused(kt_api(srv->base, "POST", c,
+	assert_token_refused(kt_api(srv->base, "GET", s.user, NULL, "/api/v1/auth/me"));
+	assert_token_refused(kt_api(srv->base, "POST", s.user,
 	                            "{\"current_password\":\"" PASSWORD
 	                            "\",\"new_password\":\"another long password\"}",
 	                            "/api/v1/auth/password"));
-	assert_int_equal(users_count(tenant), users);
-	free(c_id);
-	free(c);
-	free(a);
-	free(tenant);
+	assert_int_equal(users_count(s.tenant), users);
+	scene_free(&s);
 }
 
 /* ---- the check in the database ---- */
@@ -327,12 +332,9 @@ static void
 acting_role_refuses_in_sql(void **state)
 {
 	(void)state;
-	char *tenant = kt_signup(srv->base, "acc-sql", PASSWORD);
-	char *a = kt_login(srv->base, "acc-sql", "owner@acc-sql.test", PASSWORD);
-	char *v = kt_user_make(srv->base, a, "acc-sql", "viewer", PASSWORD);
-	char *v_id = me_id(v);
+	scene s = scene_make("acc-sql", "viewer", "viewer");
 	PGconn *app = kt_pg_app();
-	const char *p[] = {tenant, v_id};
+	const char *p[] = {s.tenant, s.user_id};
 	const char *sql = "SELECT set_config('app.tenant_id', $1, false),"
 	                  " set_config('app.user_id', $2, false)";
 	PGresult *res = PQexecParams(app, sql, 2, NULL, p, NULL, NULL, 0);
@@ -347,21 +349,18 @@ acting_role_refuses_in_sql(void **state)
 	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "KA403");
 	PQclear(res);
-	patch_user(a, v_id, "{\"status\":\"disabled\"}", 200);
+	patch_user(s.owner, s.user_id, "{\"status\":\"disabled\"}", 200);
 	res = PQexec(app, "SELECT auth.acting_role(1, false)");
 	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "KA401");
 	PQclear(res);
-	/* and keel_app cannot lift a suspension (or impose one) by itself */
+	/* and keel_app cannot lift s.owner suspension (or impose one) by itself */
 	res = PQexec(app, "UPDATE core.tenants SET status = 'suspended'");
 	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42501");
 	PQclear(res);
 	PQfinish(app);
-	free(v_id);
-	free(v);
-	free(a);
-	free(tenant);
+	scene_free(&s);
 }
 
 /* The one C definition of the roles is the database's: auth.role_names() and auth.users' CHECK. */
