@@ -95,8 +95,10 @@ create_start(keel_req *req, keel_auth *a)
 	if (keel_req_field_errors(req) > 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the user is invalid");
 	/* no hash for a caller who has lost its access since its token was issued */
-	if (keel_svc_access(req, a->pool, KEEL_ROLE_ADMIN) != KEEL_OK)
-		return KEEL_EDENIED;
+	keel_err err = keel_svc_access(req, a->pool, KEEL_ROLE_ADMIN);
+
+	if (err != KEEL_OK)
+		return err;
 	if (!may_manage(req, s->role))
 		return forbidden_role(req);
 	return keel_req_offload(req, keel_auth_hashers(a), keel_auth_hash_run, s);

@@ -1317,18 +1317,24 @@ div_idempotency_key_replays_the_first_create(void **state)
 
 /* ---- pagination ---- */
 
+/* The first column of res's rows as a JSON array of strings; res is cleared. */
+static json_t *
+first_column(PGresult *res)
+{
+	json_t *values = json_array();
+
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(values, json_string(PQgetvalue(res, i, 0)));
+	PQclear(res);
+	return values;
+}
+
 /* Ids of tenant t's organizations in id order, as the database has them. */
 static json_t *
 db_org_ids(const tenant *t)
 {
-	PGresult *res =
-	    kt_pg_tenant_query(pg, t->id, "SELECT id FROM org.organizations ORDER BY id", NULL);
-	json_t *ids = json_array();
-
-	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(ids, json_string(PQgetvalue(res, i, 0)));
-	PQclear(res);
-	return ids;
+	return first_column(
+	    kt_pg_tenant_query(pg, t->id, "SELECT id FROM org.organizations ORDER BY id", NULL));
 }
 
 /* Walking the list with limit yields exactly want, in order; pages are full but the last. */
@@ -2001,12 +2007,8 @@ db_matches(const char *q, const char *status)
 	    " WHERE (strpos(lower(name), lower($1)) > 0 OR strpos(lower(code), lower($1)) > 0)"
 	    " AND ($2 = '' OR status = $2) ORDER BY id",
 	    (const char *[]){q, status != NULL ? status : "", NULL});
-	json_t *ids = json_array();
 
-	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(ids, json_string(PQgetvalue(res, i, 0)));
-	PQclear(res);
-	return ids;
+	return first_column(res);
 }
 
 /*
