@@ -380,9 +380,13 @@ login_read(keel_req *req, login_state *s, const char *tenant_name)
 	return KEEL_OK;
 }
 
+static keel_err login_finish(keel_req *req, void *arg);
+
+/* The handler: checks and reads, then the password verified on the hashing pool. */
 static keel_err
-login_start(keel_req *req, keel_auth *a)
+login(keel_req *req, void *ctx)
 {
+	keel_auth *a = ctx;
 	json_t *body;
 	const char *tenant_name = NULL;
 	login_state *s;
@@ -408,7 +412,7 @@ login_start(keel_req *req, keel_auth *a)
 
 	if (err != KEEL_OK || keel_req_field_errors(req) > 0)
 		return err;
-	return keel_req_offload(req, a->hashers, login_verify, s);
+	return keel_req_offload(req, a->hashers, login_verify, login_finish, s);
 }
 
 /* Issue an access token and a new refresh token of family_id (NULL: a new family). */
@@ -460,8 +464,10 @@ bad_credentials(keel_req *req)
  * password was being checked wins, and the sign-in fails like a wrong password.
  */
 static keel_err
-login_finish(keel_req *req, keel_auth *a, login_state *s)
+login_finish(keel_req *req, void *arg)
 {
+	login_state *s = arg;
+	keel_auth *a = s->auth;
 	keel_tx *tx;
 	json_t *tokens = NULL;
 	keel_err err = KEEL_OK;
@@ -500,16 +506,6 @@ login_finish(keel_req *req, keel_auth *a, login_state *s)
 	}
 	count_sign_in(a, s->verified ? "outcome=\"success\"" : "outcome=\"failure\"");
 	return s->verified ? keel_req_json(req, 200, tokens) : bad_credentials(req);
-}
-
-static keel_err
-login(keel_req *req, void *ctx)
-{
-	keel_auth *a = ctx;
-
-	if (!keel_req_resumed(req))
-		return login_start(req, a);
-	return login_finish(req, a, keel_req_offload_arg(req));
 }
 
 /* ---- refresh and sign-out ---- */
@@ -727,9 +723,13 @@ password_read(keel_req *req, password_state *s)
 	return KEEL_OK;
 }
 
+static keel_err password_finish(keel_req *req, void *arg);
+
+/* The handler: checks and the attempt on record, then the hashing on the hashing pool. */
 static keel_err
-password_start(keel_req *req, keel_auth *a)
+password(keel_req *req, void *ctx)
 {
+	keel_auth *a = ctx;
 	json_t *body;
 	password_state *s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
 
@@ -750,7 +750,7 @@ password_start(keel_req *req, keel_auth *a)
 
 	if (err != KEEL_OK)
 		return err;
-	return keel_req_offload(req, a->hashers, password_work, s);
+	return keel_req_offload(req, a->hashers, password_work, password_finish, s);
 }
 
 /* A wrong current password (on record: it counts against the account) or a failed hash. */
@@ -772,8 +772,10 @@ password_refused(keel_req *req, keel_tx *tx, const password_state *s)
 
 /* Write phase: the attempt ends; the new hash, every session revoked, and the event. */
 static keel_err
-password_finish(keel_req *req, keel_auth *a, password_state *s)
+password_finish(keel_req *req, void *arg)
 {
+	password_state *s = arg;
+	keel_auth *a = s->auth;
 	const char *user_id = keel_req_principal(req)->user_id;
 	keel_tx *tx;
 	keel_err err;
@@ -793,14 +795,6 @@ password_finish(keel_req *req, keel_auth *a, password_state *s)
 	if (keel_svc_commit(req, tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
 	return keel_req_no_content(req);
-}
-
-static keel_err
-password(keel_req *req, void *ctx)
-{
-	if (!keel_req_resumed(req))
-		return password_start(req, ctx);
-	return password_finish(req, ctx, keel_req_offload_arg(req));
 }
 
 static keel_err

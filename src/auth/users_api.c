@@ -73,9 +73,13 @@ typedef struct create_state {
 	keel_role role;
 } create_state;
 
+static keel_err create_finish(keel_req *req, void *arg);
+
+/* The handler: checks, then the password hashed on the hashing pool; create_finish writes. */
 static keel_err
-create_start(keel_req *req, keel_auth *a)
+user_create(keel_req *req, void *ctx)
 {
+	keel_auth *a = ctx;
 	json_t *body;
 	create_state *s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
 
@@ -101,12 +105,14 @@ create_start(keel_req *req, keel_auth *a)
 		return err;
 	if (!may_manage(req, s->role))
 		return forbidden_role(req);
-	return keel_req_offload(req, keel_auth_hashers(a), keel_auth_hash_run, s);
+	return keel_req_offload(req, keel_auth_hashers(a), keel_auth_hash_run, create_finish, s);
 }
 
 static keel_err
-create_finish(keel_req *req, keel_auth *a, create_state *s)
+create_finish(keel_req *req, void *arg)
 {
+	create_state *s = arg;
+	const keel_auth *a = s->job.auth;
 	keel_tx *tx;
 	json_t *user;
 	keel_err err;
@@ -130,14 +136,6 @@ create_finish(keel_req *req, keel_auth *a, create_state *s)
 	                                      json_string_value(json_object_get(user, "id"))));
 	keel_svc_etag(req, user);
 	return keel_req_json(req, 201, json_incref(user));
-}
-
-static keel_err
-user_create(keel_req *req, void *ctx)
-{
-	if (!keel_req_resumed(req))
-		return create_start(req, ctx);
-	return create_finish(req, ctx, keel_req_offload_arg(req));
 }
 
 /* ---- read ---- */

@@ -208,17 +208,24 @@ void keel_req_on_answer(keel_req *req, void (*fn)(void *arg), void *arg);
 
 /* ---- offloading CPU-heavy work ---- */
 
+/* The second step of offloaded work: answers the request (see keel_req_offload). */
+typedef keel_err (*keel_offload_finish)(keel_req *req, void *arg);
+
 /*
- * Run run(arg) on pool while the request's connection is suspended, so the
- * worker thread goes on serving other connections.  The handler returns right
- * after this call (return its result); once run(arg) has finished, the server
- * calls the same handler again with keel_req_resumed() true, and the handler
- * continues from what run() left in arg (allocate arg in the request arena).
- * When the pool's queue is full, or the pool stops before run(arg) could
- * start (keel_workpool_stop), the request fails with 503 + Retry-After and
- * the handler is not called again.
+ * Offloaded work is two steps.  The handler (the start step) does what it
+ * can on its worker, calls this and returns its result; the server then
+ * suspends the request's connection, so the worker goes on serving others,
+ * and runs run(arg) on pool.  Once run(arg) has finished, the connection is
+ * resumed and finish(req, arg) is called on a worker thread, with what run()
+ * left in arg (allocate arg in the request arena), to answer the request as
+ * a handler does.  The handler is never called again.  When the pool's queue
+ * is full, or the pool stops before run(arg) could start
+ * (keel_workpool_stop), the request fails with 503 + Retry-After and finish
+ * is not called.  A request made without a connection (tests) runs both
+ * steps inline and returns finish's result.
  */
-keel_err keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *arg), void *arg);
+keel_err keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *arg),
+                          keel_offload_finish finish, void *arg);
 
 /*
  * Hold a place on pool's queue for this request's keel_req_offload(), for a
@@ -230,12 +237,6 @@ keel_err keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *
  * answered.
  */
 keel_err keel_req_offload_reserve(keel_req *req, keel_workpool *pool);
-
-/* True in the second call of a handler that offloaded work. */
-bool keel_req_resumed(const keel_req *req);
-
-/* The arg given to keel_req_offload(), for the second call. */
-void *keel_req_offload_arg(const keel_req *req);
 
 /* ---- JSON bodies ---- */
 
