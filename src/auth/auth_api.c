@@ -128,16 +128,13 @@ keel_auth_authenticate(keel_req *req, const keel_route *route, void *ctx)
 		return unauthorized(req, why);
 	keel_principal p = {.tenant_id = c.tid, .user_id = c.sub, .role = keel_role_parse(c.role)};
 
-	keel_req_set_principal(req, &p);
+	keel_access_set_principal(req, &p);
 	const char *tenant = keel_req_header(req, "X-Tenant-ID");
 
 	if (tenant != NULL && strcasecmp(tenant, c.tid) != 0)
 		return keel_req_fail(req, KEEL_EDENIED, NULL,
 		                     "X-Tenant-ID does not match the tenant of the access token");
-	if (p.role < route->min_role)
-		return keel_req_fail(req, KEEL_EDENIED, NULL, "this requires the %s role or higher",
-		                     keel_role_name(route->min_role));
-	return KEEL_OK;
+	return keel_access_check_route(req, route);
 }
 
 /* ---- validation shared with sign-up ---- */
@@ -632,7 +629,7 @@ me(keel_req *req, void *ctx)
 	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
 	keel_err err =
-	    auth_store_user_get(tx, keel_req_arena(req), keel_req_principal(req)->user_id, &user);
+	    auth_store_user_get(tx, keel_req_arena(req), keel_access_principal(req)->user_id, &user);
 
 	if (err == KEEL_ENOTFOUND)
 		return keel_req_fail(req, KEEL_EUNAUTH, NULL, "the user of this token no longer exists");
@@ -688,7 +685,7 @@ password_attempt_begin(keel_req *req, password_state *s)
 	if (keel_svc_tx(req, s->auth->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
 	keel_err err =
-	    auth_store_user_by_id(tx, keel_req_arena(req), keel_req_principal(req)->user_id, &u);
+	    auth_store_user_by_id(tx, keel_req_arena(req), keel_access_principal(req)->user_id, &u);
 
 	if (err == KEEL_ENOTFOUND)
 		return keel_req_fail(req, KEEL_EUNAUTH, NULL, "the user of this token no longer exists");
@@ -713,7 +710,7 @@ password_read(keel_req *req, password_state *s)
 	if (err != KEEL_OK)
 		return err;
 	auth_event refusal =
-	    event_of(req, "password_change_throttled", keel_req_principal(req)->user_id, s->email);
+	    event_of(req, "password_change_throttled", keel_access_principal(req)->user_id, s->email);
 
 	if (keel_svc_tx(req, s->auth->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
@@ -758,7 +755,7 @@ static keel_err
 password_refused(keel_req *req, keel_tx *tx, const password_state *s)
 {
 	auth_event e =
-	    event_of(req, "password_change_failed", keel_req_principal(req)->user_id, s->email);
+	    event_of(req, "password_change_failed", keel_access_principal(req)->user_id, s->email);
 	keel_err err;
 
 	if (!s->verified && (err = auth_store_event(tx, &e)) != KEEL_OK)
@@ -776,7 +773,7 @@ password_finish(keel_req *req, void *arg)
 {
 	password_state *s = arg;
 	keel_auth *a = s->auth;
-	const char *user_id = keel_req_principal(req)->user_id;
+	const char *user_id = keel_access_principal(req)->user_id;
 	keel_tx *tx;
 	keel_err err;
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const role_choices[] = {"owner", "admin", "member", "viewer", NULL};
+#define role_choices keel_role_choices /* the names are access's alone */
 static const char *const status_choices[] = {"active", "disabled", NULL};
 
 static const keel_field_spec create_spec[] = {
@@ -34,7 +34,7 @@ static const keel_field_spec update_spec[] = {
 static keel_role
 caller_role(const keel_req *req)
 {
-	return (keel_role)keel_req_principal(req)->role;
+	return (keel_role)keel_access_principal(req)->role;
 }
 
 /* May the caller act on users of role target (or give that role)? */
@@ -180,7 +180,7 @@ user_get(keel_req *req, void *ctx)
 
 	/* the role as of this transaction, and before 404: a member learns nothing of others */
 	if ((err == KEEL_OK || err == KEEL_ENOTFOUND) && caller_role(req) < KEEL_ROLE_ADMIN &&
-	    strcmp(id, keel_req_principal(req)->user_id) != 0)
+	    strcmp(id, keel_access_principal(req)->user_id) != 0)
 		return keel_req_fail(req, KEEL_EDENIED, NULL, "only admins may read other users");
 	if (err == KEEL_ENOTFOUND)
 		return not_found(req);

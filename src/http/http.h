@@ -46,20 +46,14 @@ typedef struct keel_route {
 	const char *path;   /* template, "/api/v1/organizations/{id}" */
 	keel_handler handler;
 	unsigned flags;      /* KEEL_ROUTE_* */
-	int min_role;        /* meaning given by the authenticator */
+	int min_role;        /* the least role (access.h) that may call it; 0: any caller */
 	const char *summary; /* one line, for /openapi.json and docs */
 } keel_route;
 
-/* Who is calling, once the authenticator accepted the request. */
-typedef struct keel_principal {
-	const char *tenant_id; /* canonical UUID text, or NULL */
-	const char *user_id;   /* canonical UUID text, or NULL */
-	int role;
-} keel_principal;
-
 /*
  * Called for every route without KEEL_ROUTE_PUBLIC before its handler.
- * Returns KEEL_OK after keel_req_set_principal(), or fails the request.
+ * Returns KEEL_OK after keel_req_set_caller() (the access module's
+ * principal), or fails the request.
  */
 typedef keel_err (*keel_auth_fn)(keel_req *req, const keel_route *route, void *ctx);
 
@@ -136,12 +130,15 @@ bool keel_req_sampled(const keel_req *req);
  */
 const char *keel_req_client_addr(keel_req *req);
 
-void keel_req_set_principal(keel_req *req, const keel_principal *p);
-const keel_principal *keel_req_principal(const keel_req *req);
-
-/* The principal's role as the database has it now (svc, once the request's transaction has
- * read it). */
-void keel_req_set_role(keel_req *req, int role);
+/*
+ * Who is calling, as the layer above keeps it (access.h's keel_principal):
+ * an opaque value, and the tenant it acts for, which the request's log lines
+ * and its access log carry; both borrowed, and must live as long as the
+ * request (its arena).  Set by the authenticator; both NULL until then.
+ */
+void keel_req_set_caller(keel_req *req, void *caller, const char *tenant_id);
+void *keel_req_caller(const keel_req *req);
+const char *keel_req_tenant(const keel_req *req);
 
 /* ---- response ---- */
 

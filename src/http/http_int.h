@@ -52,7 +52,8 @@ struct keel_req {
 	uint64_t start_ns;
 
 	keel_match match;
-	keel_principal principal;
+	void *caller;             /* keel_req_set_caller() */
+	const char *tenant_id;    /* the caller's tenant, for the log */
 	keel_log_context log_ctx; /* what this request's log lines carry (server.c) */
 	struct answer_hook *answer_hooks, *answer_hooks_tail; /* keel_req_on_answer() */
 

@@ -317,23 +317,22 @@ keel_req_client_addr(keel_req *req)
 }
 
 void
-keel_req_set_principal(keel_req *req, const keel_principal *p)
+keel_req_set_caller(keel_req *req, void *caller, const char *tenant_id)
 {
-	req->principal.tenant_id = p->tenant_id ? keel_arena_strdup(req->arena, p->tenant_id) : NULL;
-	req->principal.user_id = p->user_id ? keel_arena_strdup(req->arena, p->user_id) : NULL;
-	req->principal.role = p->role;
+	req->caller = caller;
+	req->tenant_id = tenant_id;
 }
 
-const keel_principal *
-keel_req_principal(const keel_req *req)
+void *
+keel_req_caller(const keel_req *req)
 {
-	return &req->principal;
+	return req->caller;
 }
 
-void
-keel_req_set_role(keel_req *req, int role)
+const char *
+keel_req_tenant(const keel_req *req)
 {
-	req->principal.role = role;
+	return req->tenant_id;
 }
 
 bool

@@ -212,7 +212,7 @@ log_context(keel_req *req)
 	req->log_ctx = (keel_log_context){.request_id = req->request_id,
 	                                  .trace_id = req->trace_hex,
 	                                  .span_id = req->span_hex,
-	                                  .tenant_id = req->principal.tenant_id};
+	                                  .tenant_id = req->tenant_id};
 	keel_log_context_set(&req->log_ctx);
 }
 
@@ -564,8 +564,8 @@ access_log(keel_req *req, enum MHD_RequestTerminationCode toe)
 	json_object_set_new(f, "trace_id", json_string(req->trace_hex));
 	json_object_set_new(f, "span_id", json_string(req->span_hex));
 	json_object_set_new(f, "client_addr", json_string(keel_req_client_addr(req)));
-	if (req->principal.tenant_id != NULL)
-		json_object_set_new(f, "tenant_id", json_string(req->principal.tenant_id));
+	if (req->tenant_id != NULL)
+		json_object_set_new(f, "tenant_id", json_string(req->tenant_id));
 	if ((unsigned)toe < sizeof(outcomes) / sizeof(outcomes[0]) && outcomes[toe] != NULL)
 		json_object_set_new(f, "outcome", json_string(outcomes[toe]));
 	keel_log_json(KEEL_LOG_INFO, "request", f);

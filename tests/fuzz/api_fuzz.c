@@ -446,7 +446,7 @@ run(const fz_request *r, int role)
 			keel_principal p = {.tenant_id = TENANT_ID, .user_id = USER_ID, .role = role};
 
 			if (role != 0)
-				keel_req_set_principal(req, &p);
+				keel_access_set_principal(req, &p);
 			err = route->handler(req, req->match.ctx);
 		}
 		outcome_check(req, r, err);
