@@ -6,9 +6,10 @@
  * matches each request to one route and calls its handler on a worker
  * thread.  A handler has one shape: parse -> validate -> authorize -> call
  * its store -> render, and it answers with exactly one of keel_req_json(),
- * keel_req_send(), keel_req_no_content() or keel_req_fail().  Every error
- * body is written by one function (problem.c) from what keel_req_fail()
- * recorded.
+ * keel_req_send(), keel_req_no_content() or keel_req_fail(), or hands
+ * CPU-heavy work to keel_req_offload(), whose finish step answers instead.
+ * Every error body is written by one function (problem.c) from what
+ * keel_req_fail() recorded.
  *
  * Memory: everything a handler allocates comes from keel_req_arena() and
  * dies with the request.
