@@ -39,8 +39,9 @@ void keel_auth_routes(keel_router *r, keel_auth *auth);
 
 /*
  * The authenticator (a keel_auth_fn, ctx = keel_auth): a valid bearer token
- * sets the principal; an X-Tenant-ID naming another tenant is 403; a role
- * below route->min_role is 403.
+ * sets the principal (keel_access_set_principal); an X-Tenant-ID naming
+ * another tenant is 403; then access's route-level role check (a role below
+ * route->min_role is 403).
  */
 keel_err keel_auth_authenticate(keel_req *req, const keel_route *route, void *auth);
 

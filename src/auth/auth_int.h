@@ -1,5 +1,7 @@
 /*
- * Private to src/auth.
+ * Private to src/auth: the service and what its HTTP files share (the
+ * password work, the account limit, token issuing, the handlers of the route
+ * table).  The store has its own header (auth_store.h) and sees none of this.
  */
 #ifndef KEEL_AUTH_AUTH_INT_H
 #define KEEL_AUTH_AUTH_INT_H
@@ -7,12 +9,13 @@
 #include <sodium.h>
 
 #include "auth/auth.h"
+#include "auth/auth_store.h"
 #include "auth/jwt.h"
+#include "auth/token.h"
 #include "telemetry/telemetry.h"
 
 #define KEEL_PASSWORD_MIN_CHARS 12
 #define KEEL_PASSWORD_MAX_BYTES 256
-#define KEEL_REFRESH_SECRET     32
 
 struct keel_auth {
 	keel_db_pool *pool;
@@ -38,105 +41,53 @@ bool auth_password_verify(const keel_auth *a, const char *hash, const char *pass
 /* True when hash is not an argon2id hash of the current parameters (also when malformed). */
 bool auth_password_needs_rehash(const keel_auth *a, const char *hash);
 
-/* ---- token.c: refresh tokens ---- */
+/* ---- auth_service.c ---- */
 
-typedef struct refresh_token {
-	char tenant_id[37];
-	char id[37];
-	unsigned char secret[KEEL_REFRESH_SECRET];
-} refresh_token;
+/* Count a sign-in's outcome ("outcome=\"success\"", ...) on a's metrics, when set. */
+void auth_count_sign_in(const keel_auth *a, const char *outcome);
 
-/* A new token for tenant_id: fresh id and secret. */
-void refresh_new(refresh_token *t, const char *tenant_id);
+/* ---- attempt.c: the account limit of every password check, and what goes on record ---- */
 
-/* The opaque text a client holds (arena). */
-char *refresh_encode(keel_arena *a, const refresh_token *t);
+#define AUTH_ACCOUNT_FAILURES_MAX 5 /* per account in 15 minutes */
 
-/* Parse a client's text; false when it is not one of ours. */
-bool refresh_decode(const char *text, refresh_token *t);
+/* Fail the request with 429 and Retry-After: too many failed sign-ins (what: whose). */
+keel_err auth_throttled(keel_req *req, int retry_after_s, const char *what);
 
-/* "\\x" + hex SHA-256 of the secret: the bytea parameter stored and compared. */
-char *refresh_hash_param(keel_arena *a, const refresh_token *t);
+/* The client address as an inet parameter, or NULL when unknown. */
+const char *auth_client_inet(keel_req *req);
 
-/* ---- auth_store.c ---- */
-
-typedef struct auth_user {
-	const char *id;
-	const char *hash;
-	keel_role role;
-	bool active;
-	const char *email; /* as stored */
-} auth_user;
-
-typedef struct auth_event {
-	const char *kind;
-	const char *user_id;
-	const char *email;
-	const char *client_addr;
-	const char *user_agent;
-	const char *request_id;
-} auth_event;
-
-/* Tenant id for a slug or UUID; NULL when unknown or not active. */
-keel_err auth_store_resolve_tenant(keel_tx *tx, keel_arena *a, const char *name, const char **id);
-keel_err auth_store_tenant_exists(keel_tx *tx, const char *id, bool *active);
-keel_err auth_store_user_by_email(keel_tx *tx, keel_arena *a, const char *email, auth_user *u);
-keel_err auth_store_user_by_id(keel_tx *tx, keel_arena *a, const char *id, auth_user *u);
-keel_err auth_store_account_failures(keel_tx *tx, const char *email, int *failures,
-                                     int *retry_after_s);
-keel_err auth_store_address_failures(keel_tx *tx, const char *addr, int *failures,
-                                     int *retry_after_s);
-/* Record a failed sign-in from addr. */
-keel_err auth_store_address_record(keel_tx *tx, const char *addr);
-
-/* A sign-in of an account in progress: counted by auth_store_account_failures until it ends. */
-keel_err auth_store_attempt_begin(keel_tx *tx, const char *id, const char *email);
-keel_err auth_store_attempt_end(keel_tx *tx, const char *id);
-keel_err auth_store_event(keel_tx *tx, const auth_event *e);
-/*
- * Record a sign-in: last_login_at, and new_hash (NULL: none) replacing the hash.  Only while the
- * user is still active with verified_hash, the hash the password was checked against: when a
- * password change or a disabling committed meanwhile, KEEL_ENOTFOUND.  *role: the role now.
- */
-keel_err auth_store_login_done(keel_tx *tx, const char *user_id, const char *verified_hash,
-                               const char *new_hash, keel_role *role);
-keel_err auth_store_token_insert(keel_tx *tx, keel_arena *a, const refresh_token *t,
-                                 const char *user_id, const char *family_id, int64_t ttl_s);
-
-typedef struct auth_token_row {
-	const char *user_id;
-	const char *family_id;
-	const char *hash; /* "\\x..." */
-	bool used, revoked, expired;
-	keel_role role;
-	bool user_active;
-	bool tenant_active; /* false while the tenant is suspended */
-} auth_token_row;
+/* A security event of kind about the request's client (NULLs: not known). */
+auth_event auth_event_of(keel_req *req, const char *kind, const char *user_id, const char *email);
 
 /*
- * Lock and read a refresh token (its user share-locked first, in the order a password change
- * or a disabling takes them); KEEL_ENOTFOUND when absent.
+ * Put an attempt on the account of email on record in tx (opened by the
+ * caller, who may have read in it) and commit it; attempt_id gets its id.
  */
-keel_err auth_store_token_lock(keel_tx *tx, keel_arena *a, const char *id, auth_token_row *row);
-keel_err auth_store_token_use(keel_tx *tx, const char *id);
-keel_err auth_store_family_revoke(keel_tx *tx, const char *family_id);
-keel_err auth_store_user_tokens_revoke(keel_tx *tx, const char *user_id);
-keel_err auth_store_password_set(keel_tx *tx, const char *user_id, const char *hash);
+keel_err auth_attempt_begin(keel_req *req, keel_tx *tx, const char *email, char *attempt_id);
 
-/* Users API. */
-keel_err auth_store_user_get(keel_tx *tx, keel_arena *a, const char *id, json_t **user);
-keel_err auth_store_user_list(keel_tx *tx, keel_arena *a, const char *after, int limit,
-                              json_t **users, const char **last_id);
-keel_err auth_store_user_update(keel_tx *tx, keel_arena *a, const char *id, const char *role,
-                                const char *status, const char *version, json_t **user);
-keel_err auth_store_user_delete(keel_tx *tx, const char *id, const char *version);
+/*
+ * Count the account's failures and attempts in tx; past the limit the attempt
+ * ends at once, on record as refusal, and the request is answered 429
+ * (*refused set).  Otherwise tx stays open for the caller.
+ */
+keel_err auth_attempt_count(keel_req *req, keel_tx *tx, const char *attempt_id,
+                            const auth_event *refusal, bool *refused);
 
-/* Lock the active owners of the tenant and count them (last-owner rule). */
-keel_err auth_store_owners_lock(keel_tx *tx, int *owners);
+/* ---- token_api.c ---- */
 
-/* ---- auth_api.c / users_api.c ---- */
+/* Issue an access token and a new refresh token of family_id (NULL: a new family) in tx. */
+keel_err auth_issue_tokens(keel_req *req, const keel_auth *a, keel_tx *tx, const char *tenant_id,
+                           const char *user_id, keel_role role, const char *family_id,
+                           json_t **out);
 
-void auth_api_routes(keel_router *r, keel_auth *a);
-void users_api_routes(keel_router *r, keel_auth *a);
+/* ---- the handlers of auth_api.c's route table (ctx: the keel_auth) ---- */
+
+keel_err auth_login(keel_req *req, void *ctx);           /* login_api.c */
+keel_err auth_refresh(keel_req *req, void *ctx);         /* token_api.c */
+keel_err auth_logout(keel_req *req, void *ctx);          /* token_api.c */
+keel_err auth_password_change(keel_req *req, void *ctx); /* password_api.c */
+
+void auth_api_routes(keel_router *r, keel_auth *a);  /* auth_api.c */
+void users_api_routes(keel_router *r, keel_auth *a); /* users_api.c */
 
 #endif

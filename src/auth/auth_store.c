@@ -10,7 +10,7 @@
  * delete) enqueues keel.user.* with the user's public JSON (user_json: never
  * the hash) in the same transaction, from the row its statement returned.
  */
-#include "auth/auth_int.h"
+#include "auth/auth_store.h"
 #include "core/uuid.h"
 #include "events/events.h"
 

@@ -7,10 +7,11 @@
  * request; the id finds the row; only SHA-256 of the secret is stored, so a
  * copy of the database holds no usable token.
  */
-#include "auth/auth_int.h"
+#include "auth/token.h"
 #include "core/str.h"
 #include "core/uuid.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #define RAW_BYTES (16 + 16 + KEEL_REFRESH_SECRET)

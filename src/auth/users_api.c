@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const role_choices[] = {"owner", "admin", "member", "viewer", NULL};
+#define role_choices keel_role_choices /* the names are access's alone */
 static const char *const status_choices[] = {"active", "disabled", NULL};
 
 static const keel_field_spec create_spec[] = {
@@ -34,7 +34,7 @@ static const keel_field_spec update_spec[] = {
 static keel_role
 caller_role(const keel_req *req)
 {
-	return (keel_role)keel_req_principal(req)->role;
+	return (keel_role)keel_access_principal(req)->role;
 }
 
 /* May the caller act on users of role target (or give that role)? */
@@ -73,9 +73,13 @@ typedef struct create_state {
 	keel_role role;
 } create_state;
 
+static keel_err create_finish(keel_req *req, void *arg);
+
+/* The handler: checks, then the password hashed on the hashing pool; create_finish writes. */
 static keel_err
-create_start(keel_req *req, keel_auth *a)
+user_create(keel_req *req, void *ctx)
 {
+	keel_auth *a = ctx;
 	json_t *body;
 	create_state *s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
 
@@ -101,12 +105,14 @@ create_start(keel_req *req, keel_auth *a)
 		return err;
 	if (!may_manage(req, s->role))
 		return forbidden_role(req);
-	return keel_req_offload(req, keel_auth_hashers(a), keel_auth_hash_run, s);
+	return keel_req_offload(req, keel_auth_hashers(a), keel_auth_hash_run, create_finish, s);
 }
 
 static keel_err
-create_finish(keel_req *req, keel_auth *a, create_state *s)
+create_finish(keel_req *req, void *arg)
 {
+	create_state *s = arg;
+	const keel_auth *a = s->job.auth;
 	keel_tx *tx;
 	json_t *user;
 	keel_err err;
@@ -130,14 +136,6 @@ create_finish(keel_req *req, keel_auth *a, create_state *s)
 	                                      json_string_value(json_object_get(user, "id"))));
 	keel_svc_etag(req, user);
 	return keel_req_json(req, 201, json_incref(user));
-}
-
-static keel_err
-user_create(keel_req *req, void *ctx)
-{
-	if (!keel_req_resumed(req))
-		return create_start(req, ctx);
-	return create_finish(req, ctx, keel_req_offload_arg(req));
 }
 
 /* ---- read ---- */
@@ -182,7 +180,7 @@ user_get(keel_req *req, void *ctx)
 
 	/* the role as of this transaction, and before 404: a member learns nothing of others */
 	if ((err == KEEL_OK || err == KEEL_ENOTFOUND) && caller_role(req) < KEEL_ROLE_ADMIN &&
-	    strcmp(id, keel_req_principal(req)->user_id) != 0)
+	    strcmp(id, keel_access_principal(req)->user_id) != 0)
 		return keel_req_fail(req, KEEL_EDENIED, NULL, "only admins may read other users");
 	if (err == KEEL_ENOTFOUND)
 		return not_found(req);

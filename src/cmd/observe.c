@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/trace.h"
+#include "access/access.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,7 @@ static void
 record_span(observe *o, keel_req *req, int status, double seconds)
 {
 	const keel_route *route = keel_req_route(req);
-	const keel_principal *p = keel_req_principal(req);
+	const keel_principal *p = keel_access_principal(req);
 	keel_span s = {.kind = KEEL_SPAN_SERVER, .error = status >= 500 || status == 0};
 	uint64_t end = keel_clock_realtime_ns();
 	char name[160];

@@ -6,9 +6,10 @@
  * matches each request to one route and calls its handler on a worker
  * thread.  A handler has one shape: parse -> validate -> authorize -> call
  * its store -> render, and it answers with exactly one of keel_req_json(),
- * keel_req_send(), keel_req_no_content() or keel_req_fail().  Every error
- * body is written by one function (problem.c) from what keel_req_fail()
- * recorded.
+ * keel_req_send(), keel_req_no_content() or keel_req_fail(), or hands
+ * CPU-heavy work to keel_req_offload(), whose finish step answers instead.
+ * Every error body is written by one function (problem.c) from what
+ * keel_req_fail() recorded.
  *
  * Memory: everything a handler allocates comes from keel_req_arena() and
  * dies with the request.
@@ -46,20 +47,14 @@ typedef struct keel_route {
 	const char *path;   /* template, "/api/v1/organizations/{id}" */
 	keel_handler handler;
 	unsigned flags;      /* KEEL_ROUTE_* */
-	int min_role;        /* meaning given by the authenticator */
+	int min_role;        /* the least role (access.h) that may call it; 0: any caller */
 	const char *summary; /* one line, for /openapi.json and docs */
 } keel_route;
 
-/* Who is calling, once the authenticator accepted the request. */
-typedef struct keel_principal {
-	const char *tenant_id; /* canonical UUID text, or NULL */
-	const char *user_id;   /* canonical UUID text, or NULL */
-	int role;
-} keel_principal;
-
 /*
  * Called for every route without KEEL_ROUTE_PUBLIC before its handler.
- * Returns KEEL_OK after keel_req_set_principal(), or fails the request.
+ * Returns KEEL_OK after keel_req_set_caller() (the access module's
+ * principal), or fails the request.
  */
 typedef keel_err (*keel_auth_fn)(keel_req *req, const keel_route *route, void *ctx);
 
@@ -136,12 +131,15 @@ bool keel_req_sampled(const keel_req *req);
  */
 const char *keel_req_client_addr(keel_req *req);
 
-void keel_req_set_principal(keel_req *req, const keel_principal *p);
-const keel_principal *keel_req_principal(const keel_req *req);
-
-/* The principal's role as the database has it now (svc, once the request's transaction has
- * read it). */
-void keel_req_set_role(keel_req *req, int role);
+/*
+ * Who is calling, as the layer above keeps it (access.h's keel_principal):
+ * an opaque value, and the tenant it acts for, which the request's log lines
+ * and its access log carry; both borrowed, and must live as long as the
+ * request (its arena).  Set by the authenticator; both NULL until then.
+ */
+void keel_req_set_caller(keel_req *req, void *caller, const char *tenant_id);
+void *keel_req_caller(const keel_req *req);
+const char *keel_req_tenant(const keel_req *req);
 
 /* ---- response ---- */
 
@@ -208,17 +206,24 @@ void keel_req_on_answer(keel_req *req, void (*fn)(void *arg), void *arg);
 
 /* ---- offloading CPU-heavy work ---- */
 
+/* The second step of offloaded work: answers the request (see keel_req_offload). */
+typedef keel_err (*keel_offload_finish)(keel_req *req, void *arg);
+
 /*
- * Run run(arg) on pool while the request's connection is suspended, so the
- * worker thread goes on serving other connections.  The handler returns right
- * after this call (return its result); once run(arg) has finished, the server
- * calls the same handler again with keel_req_resumed() true, and the handler
- * continues from what run() left in arg (allocate arg in the request arena).
- * When the pool's queue is full, or the pool stops before run(arg) could
- * start (keel_workpool_stop), the request fails with 503 + Retry-After and
- * the handler is not called again.
+ * Offloaded work is two steps.  The handler (the start step) does what it
+ * can on its worker, calls this and returns its result; the server then
+ * suspends the request's connection, so the worker goes on serving others,
+ * and runs run(arg) on pool.  Once run(arg) has finished, the connection is
+ * resumed and finish(req, arg) is called on a worker thread, with what run()
+ * left in arg (allocate arg in the request arena), to answer the request as
+ * a handler does.  The handler is never called again.  When the pool's queue
+ * is full, or the pool stops before run(arg) could start
+ * (keel_workpool_stop), the request fails with 503 + Retry-After and finish
+ * is not called.  A request made without a connection (tests) runs both
+ * steps inline and returns finish's result.
  */
-keel_err keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *arg), void *arg);
+keel_err keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *arg),
+                          keel_offload_finish finish, void *arg);
 
 /*
  * Hold a place on pool's queue for this request's keel_req_offload(), for a
@@ -230,12 +235,6 @@ keel_err keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *
  * answered.
  */
 keel_err keel_req_offload_reserve(keel_req *req, keel_workpool *pool);
-
-/* True in the second call of a handler that offloaded work. */
-bool keel_req_resumed(const keel_req *req);
-
-/* The arg given to keel_req_offload(), for the second call. */
-void *keel_req_offload_arg(const keel_req *req);
 
 /* ---- JSON bodies ---- */
 

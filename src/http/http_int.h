@@ -19,6 +19,18 @@ struct answer_hook {
 	struct answer_hook *next;
 };
 
+/*
+ * Where a request is.  Changed by the thread that has the request: its
+ * worker, or, while it is suspended, the hashing pool (which may only answer
+ * it, when the work could not run).
+ */
+typedef enum req_state {
+	REQ_OPEN,      /* a step (the handler, or a finish step) is deciding the answer */
+	REQ_OFFLOAD,   /* the step asked for keel_req_offload(): queued once it returns */
+	REQ_SUSPENDED, /* the work is queued or running; its finish step comes next */
+	REQ_ANSWERED,  /* the answer is decided (a response or a failure): sent next */
+} req_state;
+
 typedef struct header {
 	struct header *next;
 	const char *name;
@@ -40,7 +52,8 @@ struct keel_req {
 	uint64_t start_ns;
 
 	keel_match match;
-	keel_principal principal;
+	void *caller;             /* keel_req_set_caller() */
+	const char *tenant_id;    /* the caller's tenant, for the log */
 	keel_log_context log_ctx; /* what this request's log lines carry (server.c) */
 	struct answer_hook *answer_hooks, *answer_hooks_tail; /* keel_req_on_answer() */
 
@@ -53,20 +66,21 @@ struct keel_req {
 	bool body_too_large;
 	bool has_body;
 
+	req_state state;
+
 	/* response */
-	bool responded;
 	int status;
 	const char *content_type;
 	const char *resp_body;
 	size_t resp_len;
 	header *headers;
 
-	/* offloaded work: set by keel_req_offload, started by the server */
+	/* offloaded work: set by keel_req_offload, queued and finished by the server */
 	keel_workpool *offload_pool;
 	keel_workpool *offload_reserved; /* keel_req_offload_reserve's pool, until used or released */
-	keel_job offload_job;
-	bool offload_pending;
-	bool resumed;
+	void (*offload_run)(void *arg);
+	keel_offload_finish offload_finish;
+	void *offload_arg;
 
 	/* failure recorded by keel_req_fail, rendered by problem_render */
 	keel_err err;

@@ -317,29 +317,28 @@ keel_req_client_addr(keel_req *req)
 }
 
 void
-keel_req_set_principal(keel_req *req, const keel_principal *p)
+keel_req_set_caller(keel_req *req, void *caller, const char *tenant_id)
 {
-	req->principal.tenant_id = p->tenant_id ? keel_arena_strdup(req->arena, p->tenant_id) : NULL;
-	req->principal.user_id = p->user_id ? keel_arena_strdup(req->arena, p->user_id) : NULL;
-	req->principal.role = p->role;
+	req->caller = caller;
+	req->tenant_id = tenant_id;
 }
 
-const keel_principal *
-keel_req_principal(const keel_req *req)
+void *
+keel_req_caller(const keel_req *req)
 {
-	return &req->principal;
+	return req->caller;
 }
 
-void
-keel_req_set_role(keel_req *req, int role)
+const char *
+keel_req_tenant(const keel_req *req)
 {
-	req->principal.role = role;
+	return req->tenant_id;
 }
 
 bool
 keel_req_answered(const keel_req *req)
 {
-	return req->responded;
+	return req->state == REQ_ANSWERED;
 }
 
 void
@@ -364,12 +363,12 @@ keel_req_set_header(keel_req *req, const char *name, const char *value)
 static bool
 claim(keel_req *req)
 {
-	if (req->responded) {
+	if (req->state == REQ_ANSWERED) {
 		keel_log_error("handler for %s answered twice",
 		               req->match.route ? req->match.route->path : "-");
 		return false;
 	}
-	req->responded = true;
+	req->state = REQ_ANSWERED; /* an offload asked for in the same step is forgotten */
 	return true;
 }
 
@@ -406,23 +405,25 @@ keel_req_no_content(keel_req *req)
 }
 
 keel_err
-keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *arg), void *arg)
+keel_req_offload(keel_req *req, keel_workpool *pool, void (*run)(void *arg),
+                 keel_offload_finish finish, void *arg)
 {
-	req->offload_job = (keel_job){.run = run, .arg = arg};
-	if (req->conn == NULL || req->resumed) {
-		run(arg); /* no connection to suspend (tests), or already resumed once: run inline */
-		req->resumed = true;
-		return req->match.route->handler(req, req->match.ctx);
+	if (req->conn == NULL) {
+		run(arg); /* no connection to suspend (a request made by a test): both steps inline */
+		return finish(req, arg);
 	}
 	req->offload_pool = pool;
-	req->offload_pending = true;
+	req->offload_run = run;
+	req->offload_finish = finish;
+	req->offload_arg = arg;
+	req->state = REQ_OFFLOAD;
 	return KEEL_OK;
 }
 
 keel_err
 keel_req_offload_reserve(keel_req *req, keel_workpool *pool)
 {
-	if (req->conn == NULL || req->resumed || req->offload_reserved == pool)
+	if (req->conn == NULL || req->offload_reserved == pool)
 		return KEEL_OK; /* offloaded work would run inline, or the place is held already */
 	req_offload_release(req);
 	if (!keel_workpool_reserve(pool))
@@ -444,18 +445,6 @@ req_busy(keel_req *req)
 {
 	keel_req_set_header(req, "Retry-After", "1");
 	return keel_req_fail(req, KEEL_EUNAVAIL, NULL, "the server is busy; retry shortly");
-}
-
-bool
-keel_req_resumed(const keel_req *req)
-{
-	return req->resumed;
-}
-
-void *
-keel_req_offload_arg(const keel_req *req)
-{
-	return req->offload_job.arg;
 }
 
 static void

@@ -8,8 +8,10 @@
  *
  *   request id -> body collection (1 MiB cap, 413) -> path and query checks
  *   (400) -> route (404/405) -> content type (415) -> authentication and
- *   role (401/403) -> handler -> problem+json for any failure -> headers ->
- *   access log line when the response is done -> arena freed.
+ *   role (401/403) -> handler (or: handler -> offloaded work on a pool while
+ *   the connection is suspended -> its finish step) -> problem+json for any
+ *   failure -> headers -> access log line when the response is done -> arena
+ *   freed.
  *
  * Percent-decoding of the path and query is ours (unescape()): a %00 decodes
  * to the byte 0xFF, which is never valid UTF-8, so a NUL smuggled into a path
@@ -191,7 +193,7 @@ precheck(keel_server *s, keel_req *req)
 	if (s->opts.auth == NULL)
 		return keel_req_fail(req, KEEL_EUNAUTH, NULL, "authentication required");
 	err = s->opts.auth(req, route, s->opts.auth_ctx);
-	if (err != KEEL_OK && !req->responded)
+	if (err != KEEL_OK && req->state != REQ_ANSWERED)
 		keel_req_fail(req, err, NULL, "%s", keel_err_name(err));
 	return err;
 }
@@ -210,29 +212,48 @@ log_context(keel_req *req)
 	req->log_ctx = (keel_log_context){.request_id = req->request_id,
 	                                  .trace_id = req->trace_hex,
 	                                  .span_id = req->span_hex,
-	                                  .tenant_id = req->principal.tenant_id};
+	                                  .tenant_id = req->tenant_id};
 	keel_log_context_set(&req->log_ctx);
 }
 
+/*
+ * After a step (the handler or a finish step) returned err: offloaded work it
+ * asked for goes ahead; otherwise the request must be answered, by the
+ * failure err names when the step recorded none.
+ */
+static void
+step_end(keel_req *req, keel_err err)
+{
+	if (req->state == REQ_ANSWERED || (req->state == REQ_OFFLOAD && err == KEEL_OK))
+		return;
+	if (err != KEEL_OK)
+		keel_req_fail(req, err, NULL, "%s", keel_err_name(err));
+	else
+		keel_req_fail(req, KEEL_EINTERNAL, NULL, "handler for %s gave no response",
+		              req->match.route->path);
+}
+
+/* The pipeline's checks, then the route's handler: the first step. */
 static void
 dispatch(keel_server *s, keel_req *req)
 {
 	log_context(req);
-	keel_err err = req->resumed ? KEEL_OK : precheck(s, req);
+	keel_err err = precheck(s, req);
 
-	if (err == KEEL_OK && !req->responded) {
+	if (err == KEEL_OK && req->state == REQ_OPEN) {
 		log_context(req); /* now with the tenant, once authenticated */
-		err = req->match.route->handler(req, req->match.ctx);
-		if (req->offload_pending && err == KEEL_OK && !req->responded) {
-			log_context(NULL);
-			return; /* answered after the offloaded work (see start_offload) */
-		}
-		if (err != KEEL_OK && !req->responded)
-			keel_req_fail(req, err, NULL, "%s", keel_err_name(err));
-		else if (!req->responded)
-			keel_req_fail(req, KEEL_EINTERNAL, NULL, "handler for %s gave no response",
-			              req->match.route->path);
+		step_end(req, req->match.route->handler(req, req->match.ctx));
 	}
+	log_context(NULL);
+}
+
+/* The offloaded work is done and the connection resumed: its finish step answers. */
+static void
+finish(keel_req *req)
+{
+	log_context(req);
+	req->state = REQ_OPEN;
+	step_end(req, req->offload_finish(req, req->offload_arg));
 	log_context(NULL);
 }
 
@@ -250,7 +271,7 @@ offload_run(void *arg)
 	keel_req *req = arg;
 
 	log_context(req);
-	req->offload_job.run(req->offload_job.arg);
+	req->offload_run(req->offload_arg);
 	log_context(NULL);
 }
 
@@ -268,7 +289,7 @@ offload_cancel(void *arg)
  * Suspend the connection, then queue the work (into the place the handler
  * reserved, when it did): in that order, so the work can never resume a
  * connection that is not suspended yet.  The access handler is called again
- * after MHD_resume_connection().
+ * after MHD_resume_connection(), and respond() goes on from the state.
  */
 static void
 start_offload(keel_req *req)
@@ -277,8 +298,7 @@ start_offload(keel_req *req)
 	keel_workpool *pool = req->offload_pool;
 	bool reserved = req->offload_reserved == pool;
 
-	req->offload_pending = false;
-	req->resumed = true;
+	req->state = REQ_SUSPENDED;
 	if (reserved)
 		req->offload_reserved = NULL;
 	req_offload_release(req);  /* a place held on another pool */
@@ -291,20 +311,10 @@ start_offload(keel_req *req)
 	}
 }
 
+/* Queue the answer the request has decided. */
 static enum MHD_Result
-respond(keel_server *s, keel_req *req)
+send_answer(keel_server *s, keel_req *req)
 {
-	if (req->resumed && req->responded) {
-		/* the offload could not be queued, or was cancelled: answer the failure */
-	} else {
-		dispatch(s, req);
-		if (req->offload_pending) {
-			start_offload(req);
-			return MHD_YES;
-		}
-		req_offload_release(req);
-	}
-	req_answer_hooks_run(req);
 	if (req->err != KEEL_OK && req->resp_body == NULL)
 		problem_render(req);
 
@@ -333,6 +343,27 @@ respond(keel_server *s, keel_req *req)
 
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+/*
+ * Take the request one step on: the handler when it is new, the finish step
+ * when its offloaded work is done (nothing when the work could not run: the
+ * request is answered already); then queue offloaded work, or send the answer.
+ */
+static enum MHD_Result
+respond(keel_server *s, keel_req *req)
+{
+	if (req->state == REQ_OPEN)
+		dispatch(s, req);
+	else if (req->state == REQ_SUSPENDED)
+		finish(req);
+	if (req->state == REQ_OFFLOAD) {
+		start_offload(req);
+		return MHD_YES;
+	}
+	req_offload_release(req);
+	req_answer_hooks_run(req);
+	return send_answer(s, req);
 }
 
 /* A Content-Length header announcing more than the cap. */
@@ -533,8 +564,8 @@ access_log(keel_req *req, enum MHD_RequestTerminationCode toe)
 	json_object_set_new(f, "trace_id", json_string(req->trace_hex));
 	json_object_set_new(f, "span_id", json_string(req->span_hex));
 	json_object_set_new(f, "client_addr", json_string(keel_req_client_addr(req)));
-	if (req->principal.tenant_id != NULL)
-		json_object_set_new(f, "tenant_id", json_string(req->principal.tenant_id));
+	if (req->tenant_id != NULL)
+		json_object_set_new(f, "tenant_id", json_string(req->tenant_id));
 	if ((unsigned)toe < sizeof(outcomes) / sizeof(outcomes[0]) && outcomes[toe] != NULL)
 		json_object_set_new(f, "outcome", json_string(outcomes[toe]));
 	keel_log_json(KEEL_LOG_INFO, "request", f);

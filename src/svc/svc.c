@@ -2,6 +2,7 @@
  * Request-scoped database access (see svc.h).
  */
 #include "svc/svc.h"
+#include "access/access.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ access_checked(void *arg, const keel_res *res, keel_err err, const char *sqlstat
 	keel_req *req = arg;
 
 	if (err == KEEL_OK) {
-		keel_req_set_role(req, atoi(keel_res_get(res, 0, KEEL_TX_SETTINGS_PARAMS)));
+		keel_access_set_role(req, (keel_role)atoi(keel_res_get(res, 0, KEEL_TX_SETTINGS_PARAMS)));
 		return;
 	}
 	if (strcmp(sqlstate, "KA401") == 0) {
@@ -96,7 +97,7 @@ access_checked(void *arg, const keel_res *res, keel_err err, const char *sqlstat
 keel_err
 keel_svc_tx_role(keel_req *req, keel_db_pool *pool, int min_role, keel_tx **tx)
 {
-	const keel_principal *p = keel_req_principal(req);
+	const keel_principal *p = keel_access_principal(req);
 	const keel_route *route = keel_req_route(req);
 	keel_trace_ref trace = trace_of(req);
 	char min[12];

@@ -20,7 +20,7 @@
  * database has it now (auth.acting_role): a disabled or deleted user fails the request with 401, a
  * suspended tenant with 403 (unless the route has KEEL_ROUTE_SUSPENDED), a role below the route's
  * with 403; the statement that found it failed is answered already (keel_svc_fail does nothing
- * more).  Once that round trip is done, keel_req_principal()'s role is the live one.
+ * more).  Once that round trip is done, keel_access_principal()'s role is the live one.
  */
 keel_err keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx);
 

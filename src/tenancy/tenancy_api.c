@@ -54,6 +54,7 @@ static const keel_field_spec rename_spec[] = {
 
 typedef struct signup_state {
 	keel_auth_hash_job job;
+	keel_tenancy *tenancy;
 	const char *name, *slug, *email;
 } signup_state;
 
@@ -133,9 +134,13 @@ keel_tenancy_signup_check(keel_req *req, json_t *body)
 	return keel_req_field_errors(req) - before;
 }
 
+static keel_err signup_finish(keel_req *req, void *arg);
+
+/* The handler: checks, then the password hashed on the hashing pool; signup_finish writes. */
 static keel_err
-signup_start(keel_req *req, keel_tenancy *t)
+signup(keel_req *req, void *ctx)
 {
+	keel_tenancy *t = ctx;
 	json_t *body;
 	signup_state *s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
 
@@ -150,12 +155,15 @@ signup_start(keel_req *req, keel_tenancy *t)
 	s->email = json_string_value(json_object_get(body, "owner_email"));
 	s->job.password = json_string_value(json_object_get(body, "owner_password"));
 	s->job.auth = t->auth;
-	return keel_req_offload(req, keel_auth_hashers(t->auth), keel_auth_hash_run, s);
+	s->tenancy = t;
+	return keel_req_offload(req, keel_auth_hashers(t->auth), keel_auth_hash_run, signup_finish, s);
 }
 
 static keel_err
-signup_finish(keel_req *req, keel_tenancy *t, signup_state *s)
+signup_finish(keel_req *req, void *arg)
 {
+	signup_state *s = arg;
+	keel_tenancy *t = s->tenancy;
 	keel_tx *tx;
 	json_t *out;
 	keel_err err;
@@ -175,14 +183,6 @@ signup_finish(keel_req *req, keel_tenancy *t, signup_state *s)
 	}
 	keel_req_set_header(req, "Location", "/api/v1/tenant");
 	return keel_req_json(req, 201, out);
-}
-
-static keel_err
-signup(keel_req *req, void *ctx)
-{
-	if (!keel_req_resumed(req))
-		return signup_start(req, ctx);
-	return signup_finish(req, ctx, keel_req_offload_arg(req));
 }
 
 static keel_err

@@ -391,12 +391,11 @@ static void
 outcome_check(keel_req *req, const fz_request *r, keel_err err)
 {
 	const keel_route *route = req->match.route;
-	bool queued = req->offload_pending;
+	bool queued = req->state == REQ_OFFLOAD;
 
 	if (queued) {
-		FZ_CHECK(err == KEEL_OK && !req->responded, "%s %s: queued work and answered too",
-		         route->method, route->path);
-	} else if (!req->responded) {
+		FZ_CHECK(err == KEEL_OK, "%s %s: queued work and answered too", route->method, route->path);
+	} else if (req->state != REQ_ANSWERED) {
 		/* what dispatch() does with a handler that returned without answering */
 		FZ_CHECK(err != KEEL_OK, "%s %s: handler gave no response", route->method, route->path);
 		keel_req_fail(req, err, NULL, "%s", keel_err_name(err));
@@ -446,7 +445,7 @@ run(const fz_request *r, int role)
 			keel_principal p = {.tenant_id = TENANT_ID, .user_id = USER_ID, .role = role};
 
 			if (role != 0)
-				keel_req_set_principal(req, &p);
+				keel_access_set_principal(req, &p);
 			err = route->handler(req, req->match.ctx);
 		}
 		outcome_check(req, r, err);

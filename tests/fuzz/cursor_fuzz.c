@@ -54,7 +54,7 @@ req_with(fz_request *r, const char *name, const char *value)
 static void
 refused_check(keel_req *req, keel_err err, const char *what)
 {
-	FZ_CHECK(err == KEEL_EMALFORMED && req->responded && req->err == KEEL_EMALFORMED &&
+	FZ_CHECK(err == KEEL_EMALFORMED && req->state == REQ_ANSWERED && req->err == KEEL_EMALFORMED &&
 	             problem_status(req->err) == 400,
 	         "a refused %s does not fail the request with 400", what);
 }

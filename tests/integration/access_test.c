@@ -399,6 +399,18 @@ role_names_match_the_database(void **state)
 	assert_int_equal(keel_role_parse(NULL), KEEL_ROLE_NONE);
 }
 
+/* A role field's choices (users' "role") are the same names, highest first, and no others. */
+static void
+role_choices_are_the_names(void **state)
+{
+	(void)state;
+	int n = 0;
+
+	for (; keel_role_choices[n] != NULL; n++)
+		assert_string_equal(keel_role_choices[n], keel_role_name(KEEL_ROLE_OWNER - n));
+	assert_int_equal(n, KEEL_ROLE_COUNT);
+}
+
 /* ---- tenant suspension ---- */
 
 static void
@@ -560,6 +572,7 @@ main(void)
 	    cmocka_unit_test(deleted_admin_token_creates_nothing),
 	    cmocka_unit_test(acting_role_refuses_in_sql),
 	    cmocka_unit_test(role_names_match_the_database),
+	    cmocka_unit_test(role_choices_are_the_names),
 	    cmocka_unit_test(suspended_tenant_is_locked_out_until_resumed),
 	    cmocka_unit_test(suspension_commands_check_their_arguments),
 	    cmocka_unit_test(keel_stops_cleanly),

@@ -95,17 +95,21 @@ job(void *arg)
 }
 
 static keel_err
+hooked_finish(keel_req *req, void *arg)
+{
+	(void)arg;
+	keel_req_on_answer(req, hook, "c");
+	return keel_req_json(req, 200, json_object());
+}
+
+static keel_err
 hooked(keel_req *req, void *ctx)
 {
 	(void)ctx;
-	if (keel_req_resumed(req)) {
-		keel_req_on_answer(req, hook, "c");
-		return keel_req_json(req, 200, json_object());
-	}
 	keel_req_on_answer(req, hook, "a");
 	keel_req_on_answer(req, hook, "b");
 	if (strcmp(keel_req_path(req), "/hooked/offloaded") == 0)
-		return keel_req_offload(req, jobs, job, NULL);
+		return keel_req_offload(req, jobs, job, hooked_finish, NULL);
 	return keel_req_json(req, 200, json_object());
 }
 
@@ -138,15 +142,20 @@ gate_set(bool closed)
 
 /* A place reserved on jobs, then used by an offload (/reserve/offloaded) or not. */
 static keel_err
+answer_ok(keel_req *req, void *arg)
+{
+	(void)arg;
+	return keel_req_json(req, 200, json_object());
+}
+
+static keel_err
 reserving(keel_req *req, void *ctx)
 {
 	(void)ctx;
-	if (keel_req_resumed(req))
-		return keel_req_json(req, 200, json_object());
 	if (keel_req_offload_reserve(req, jobs) != KEEL_OK)
 		return KEEL_EUNAVAIL;
 	if (strcmp(keel_req_path(req), "/reserve/offloaded") == 0)
-		return keel_req_offload(req, jobs, gated, NULL);
+		return keel_req_offload(req, jobs, gated, answer_ok, NULL);
 	return keel_req_json(req, 200, json_object());
 }
 
