@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -201,5 +202,104 @@ char *kt_login(const char *base, const char *slug, const char *email, const char
  */
 char *kt_user_make(const char *base, const char *owner_token, const char *slug, const char *role,
                    const char *password);
+
+/* ---- a client with options; tenants, users and organizations (kt_api.c) ---- */
+
+/*
+ * How a test reaches keel: base, and optionally a local source address and a request id on every
+ * request.  Zero-initialize, then set base (and source, id_prefix).
+ */
+typedef struct kt_client {
+	const char *base;      /* keel's base URL */
+	const char *source;    /* local address as for kt_request_from; NULL: the system's choice */
+	const char *id_prefix; /* when set: every request carries X-Request-ID: <id_prefix>-<seq> */
+	int seq;               /* requests sent with an id so far */
+	char request_id[96];   /* the X-Request-ID of the last request */
+} kt_client;
+
+#define KT_EXTRA_MAX 12 /* extra headers of one kt_call */
+
+/*
+ * kt_api through c, with extra "Name: value" headers (NULL-terminated, at most KT_EXTRA_MAX; may
+ * be NULL).
+ */
+kt_resp *kt_call(kt_client *c, const char *method, const char *token, const char *const *extra,
+                 const char *body, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+kt_resp *kt_vcall(kt_client *c, const char *method, const char *token, const char *const *extra,
+                  const char *body, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+/* A user: id and access token (NULL where not made). */
+typedef struct kt_user {
+	char *id, *token;
+} kt_user;
+
+/* A tenant made by kt_tenant_make, with the users a test adds (zeroed where not made). */
+typedef struct kt_tenant {
+	char *id, *slug;
+	const char *password; /* every user's password */
+	json_t *signup;       /* the sign-up's answer */
+	kt_user owner, admin, member, viewer;
+} kt_tenant;
+
+/*
+ * Sign up tenant slug ("Tenant <slug>", owner owner@<slug>.test with password) through c; fails
+ * the test unless 201.  Sets id, slug, password, signup and owner.id; nobody signs in.
+ */
+void kt_tenant_make(kt_client *c, kt_tenant *t, const char *slug, const char *password);
+
+/* Sign in as <who>@<slug>.test with password: the whole answer. */
+kt_resp *kt_tenant_login_as(kt_client *c, const kt_tenant *t, const char *who,
+                            const char *password);
+
+/* Sign in as <who>@<slug>.test with t's password; fails the test unless 200.  The access token. */
+char *kt_tenant_login(kt_client *c, const kt_tenant *t, const char *who);
+
+/*
+ * t's owner (owner.token) adds <name>@<slug>.test with role (fails the test unless 201), who
+ * signs in: sets u->id and u->token.
+ */
+void kt_tenant_user(kt_client *c, const kt_tenant *t, kt_user *u, const char *name,
+                    const char *role);
+
+/* Free and zero. */
+void kt_user_free(kt_user *u);
+void kt_tenant_free(kt_tenant *t);
+
+/* Create organization "Org <code>" with code; fails the test unless 201.  The answer's JSON. */
+json_t *kt_org_create(kt_client *c, const char *token, const char *code);
+
+/* kt_org_create's id, malloc'd. */
+char *kt_org_make(kt_client *c, const char *token, const char *code);
+
+/*
+ * Create division "Division <code>" of org_id under parent (NULL: top level); fails the test
+ * unless 201.  Its id, malloc'd.
+ */
+char *kt_div_make(kt_client *c, const char *token, const char *org_id, const char *parent,
+                  const char *code);
+
+/* ---- checks (kt_api.c) ---- */
+
+/* Whether r has header name with exactly the value want. */
+bool kt_header_is(const kt_resp *r, const char *name, const char *want);
+
+/* Fail the test (at file:line) unless kt_header_is(r, name, want). */
+void kt_check_header(const kt_resp *r, const char *name, const char *want, const char *file,
+                     int line);
+#define kt_assert_header(r, name, want) kt_check_header((r), (name), (want), __FILE__, __LINE__)
+
+/* A lowercase canonical UUID of version 7 (RFC 9562 variant). */
+bool kt_is_uuid_v7(const char *s);
+
+/*
+ * Fail the test (at file:line) unless r is a problem+json answer of status: the status, the
+ * Content-Type, a JSON body whose "status" is status; type urn:keel:problem:<slug> when slug is
+ * not NULL; an errors[] entry for field when field is not NULL.
+ */
+void kt_check_problem(const kt_resp *r, long status, const char *slug, const char *field,
+                      const char *file, int line);
+#define kt_assert_problem(r, status, slug, field)                                                  \
+	kt_check_problem((r), (status), (slug), (field), __FILE__, __LINE__)
 
 #endif
