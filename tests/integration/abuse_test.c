@@ -279,17 +279,9 @@ static void
 check_kproblem(const char *what, const kt_resp *r, int status, const char *slug, const char *file,
                int line)
 {
-	char head[64];
-
 	if (r->status != status)
 		fail_at(file, line, "%s: expected %d, got %ld: %s", what, status, r->status, r->body);
-	snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Type: ", status);
-	char *ct = kt_header(r, "Content-Type");
-	char *full = kt_strf("%s%s\r\n\r\n", head, ct ? ct : "");
-
-	check_problem(what, status, full, r->json, slug, file, line);
-	free(full);
-	free(ct);
+	kt_check_problem(r, status, slug, NULL, file, line);
 }
 
 #define assert_kproblem(what, r, status, slug)                                                     \
@@ -392,14 +384,11 @@ static int
 setup(void **state)
 {
 	(void)state;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!kt_db_migrated("abuse"))
-		return -1;
 	/* fewer workers than the slow clients below: they must not tie them up */
 	const char *env[] = {"KEEL_WORKERS=2", "KEEL_REQUEST_TIMEOUT=3s", NULL};
 
-	srv = kt_keel_start(env, NULL);
-	pg = kt_pg_owner();
+	if ((srv = kt_fixture_start("abuse", env, &pg)) == NULL)
+		return -1;
 	tenant_id = kt_signup(srv->base, "abuse", PASSWORD);
 	token = kt_login(srv->base, "abuse", "owner@abuse.test", PASSWORD);
 	snprintf(auth_header, sizeof(auth_header), "Authorization: Bearer %s", token);
@@ -417,15 +406,10 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	int status = srv != NULL ? kt_keel_stop(srv) : 0;
-
-	if (pg != NULL)
-		PQfinish(pg);
 	free(tenant_id);
 	free(token);
 	free(org_id);
-	curl_global_cleanup();
-	return status == 0 ? 0 : -1;
+	return kt_fixture_stop(srv, pg);
 }
 
 /* ---- slow clients ---- */

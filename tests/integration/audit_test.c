@@ -209,14 +209,11 @@ static int
 setup(void **state)
 {
 	(void)state;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!kt_db_migrated("audit"))
-		return -1;
 	const char *env[] = {"KEEL_WORKERS=4", NULL};
 
-	srv = kt_keel_start(env, NULL);
+	if ((srv = kt_fixture_start("audit", env, &pg)) == NULL)
+		return -1;
 	cl.base = srv->base;
-	pg = kt_pg_owner();
 	kt_tenant_make(&cl, &A, "audit-a", PASSWORD);
 	A.owner.token = kt_tenant_login(&cl, &A, "owner");
 	kt_tenant_user(&cl, &A, &A.admin, "admin", "admin");
@@ -234,15 +231,12 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	int status = srv ? kt_keel_stop(srv) : 0;
+	int status = kt_fixture_stop(srv, pg);
 
-	if (pg != NULL)
-		PQfinish(pg);
 	kt_tenant_free(&A);
 	kt_tenant_free(&B);
 	kt_tenant_free(&P);
-	curl_global_cleanup();
-	return status == 0 ? 0 : -1;
+	return status;
 }
 
 /* ---- what is recorded ---- */

@@ -115,21 +115,6 @@ jstr(const json_t *obj, const char *key)
 	return json_string_value(json_object_get(obj, key));
 }
 
-/* A canonical lowercase UUIDv7. */
-static bool
-uuid7_like(const char *s)
-{
-	if (s == NULL || strlen(s) != 36 || s[14] != '7')
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : strchr("0123456789abcdef", s[i]) == NULL)
-			return false;
-	}
-	return true;
-}
-
 /* RFC 3339 UTC with milliseconds: 2026-11-27T15:42:00.123Z. */
 static bool
 timestamp_like(const char *s)
@@ -213,10 +198,8 @@ call(const kt_keel *k, const char *method, const char *path, const char *token, 
 
 /* ---- assertions on responses ---- */
 
-#define assert_status(r, want)        status_is((r), (want), __FILE__, __LINE__)
-#define assert_problem(r, want, slug) problem_is((r), (want), (slug), __FILE__, __LINE__)
-#define assert_field_error(r, field)  field_error_is((r), (field), __FILE__, __LINE__)
-#define assert_header(r, name, want)  header_is((r), (name), (want), __FILE__, __LINE__)
+#define assert_status(r, want)       status_is((r), (want), __FILE__, __LINE__)
+#define assert_field_error(r, field) field_error_is((r), (field), __FILE__, __LINE__)
 
 static void
 status_is(const kt_resp *r, long want, const char *file, int line)
@@ -225,26 +208,6 @@ status_is(const kt_resp *r, long want, const char *file, int line)
 		return;
 	print_error("%s:%d: status %ld, expected %ld; body: %s\n", file, line, r->status, want,
 	            r->body);
-	_fail(file, line);
-}
-
-/* status, application/problem+json, type urn:keel:problem:<slug>, status and request_id. */
-static void
-problem_is(const kt_resp *r, long want, const char *slug, const char *file, int line)
-{
-	char type[96], *ct = kt_header(r, "Content-Type");
-	bool ok;
-
-	status_is(r, want, file, line);
-	snprintf(type, sizeof(type), "urn:keel:problem:%s", slug);
-	ok = ct != NULL && strncmp(ct, "application/problem+json", 24) == 0 &&
-	     jstr(r->json, "type") != NULL && strcmp(jstr(r->json, "type"), type) == 0 &&
-	     json_integer_value(json_object_get(r->json, "status")) == want &&
-	     jstr(r->json, "request_id") != NULL;
-	free(ct);
-	if (ok)
-		return;
-	print_error("%s:%d: not a %s problem: %s\n", file, line, type, r->body);
 	_fail(file, line);
 }
 
@@ -272,25 +235,11 @@ field_error_is(const kt_resp *r, const char *field, const char *file, int line)
 	_fail(file, line);
 }
 
-static void
-header_is(const kt_resp *r, const char *name, const char *want, const char *file, int line)
-{
-	char *v = kt_header(r, name);
-	bool ok = v != NULL && strcmp(v, want) == 0;
-
-	if (!ok)
-		print_error("%s:%d: header %s is \"%s\", expected \"%s\"\n", file, line, name,
-		            v ? v : "(absent)", want);
-	free(v);
-	if (!ok)
-		_fail(file, line);
-}
-
 /* A 401 for a bad or missing access token: problem and WWW-Authenticate: Bearer... */
 static void
 assert_unauthenticated(const kt_resp *r)
 {
-	assert_problem(r, 401, "unauthenticated");
+	kt_assert_problem(r, 401, "unauthenticated", NULL);
 	char *www = kt_header(r, "WWW-Authenticate");
 
 	assert_non_null(www);
@@ -656,14 +605,14 @@ signup_creates_tenant_and_owner(void **state)
 	kt_resp *r = call(e->keel, "POST", "/api/v1/tenants", NULL, signup_body(slug, email, PASSWORD));
 
 	assert_status(r, 201);
-	assert_header(r, "Location", "/api/v1/tenant");
+	kt_assert_header(r, "Location", "/api/v1/tenant");
 	json_t *t = json_object_get(r->json, "tenant"), *o = json_object_get(r->json, "owner");
 
-	assert_true(uuid7_like(jstr(t, "id")));
+	assert_true(kt_is_uuid_v7(jstr(t, "id")));
 	assert_string_equal(jstr(t, "name"), "Acme Test");
 	assert_string_equal(jstr(t, "slug"), slug);
 	assert_true(timestamp_like(jstr(t, "created_at")));
-	assert_true(uuid7_like(jstr(o, "id")));
+	assert_true(kt_is_uuid_v7(jstr(o, "id")));
 	assert_string_equal(jstr(o, "email"), email);
 	assert_string_equal(jstr(o, "role"), "owner");
 	assert_string_equal(jstr(o, "status"), "active");
@@ -750,7 +699,7 @@ signup_rejects_each_invalid_field_with_422(void **state)
 		    json_array_size(json_object_get(r->json, "errors")) != 1)
 			fail_msg("case %zu: expected 422 naming only %s, got %ld: %s", i, cases[i].field,
 			         r->status, r->body);
-		assert_problem(r, 422, "validation-failed");
+		kt_assert_problem(r, 422, "validation-failed", NULL);
 		kt_resp_free(r);
 	}
 	assert_int_equal(tenant_count(), before);
@@ -947,13 +896,13 @@ signup_rejects_malformed_bodies(void **state)
 	const char *text_ct[] = {"Content-Type: text/plain", NULL};
 	kt_resp *r = kt_request(e->keel->base, "POST", "/api/v1/tenants", json_ct, "{\"name\":", 8);
 
-	assert_problem(r, 400, "malformed-request");
+	kt_assert_problem(r, 400, "malformed-request", NULL);
 	kt_resp_free(r);
 	r = kt_request(e->keel->base, "POST", "/api/v1/tenants", json_ct, "[]", 2);
-	assert_problem(r, 400, "malformed-request");
+	kt_assert_problem(r, 400, "malformed-request", NULL);
 	kt_resp_free(r);
 	r = kt_request(e->keel->base, "POST", "/api/v1/tenants", text_ct, "{}", 2);
-	assert_problem(r, 415, "unsupported-media-type");
+	kt_assert_problem(r, 415, "unsupported-media-type", NULL);
 	kt_resp_free(r);
 }
 
@@ -971,7 +920,7 @@ signup_duplicate_slug_is_409_and_creates_nothing(void **state)
 	kt_resp *r =
 	    call(e->keel, "POST", "/api/v1/tenants", NULL, signup_body(o.slug, email, PASSWORD));
 
-	assert_problem(r, 409, "conflict");
+	kt_assert_problem(r, 409, "conflict", NULL);
 	assert_field_error(r, "slug");
 	kt_resp_free(r);
 	assert_int_equal(tenant_count(), before);
@@ -1000,7 +949,7 @@ signup_closed_is_403(void **state)
 	snprintf(email, sizeof(email), "o@%s.test", slug);
 	kt_resp *r = call(k, "POST", "/api/v1/tenants", NULL, signup_body(slug, email, PASSWORD));
 
-	assert_problem(r, 403, "forbidden");
+	kt_assert_problem(r, 403, "forbidden", NULL);
 	kt_resp_free(r);
 	assert_db(NULL, "SELECT count(*) FROM core.tenants WHERE slug = $1", slug, "0");
 	/* only sign-up is closed: existing tenants still sign in */
@@ -1020,7 +969,7 @@ login_returns_token_pair(void **state)
 	kt_resp *r = login_from(e->keel, NULL, o.slug, o.email, o.password);
 
 	assert_status(r, 200);
-	assert_header(r, "Cache-Control", "no-store");
+	kt_assert_header(r, "Cache-Control", "no-store");
 	assert_string_equal(jstr(r->json, "token_type"), "Bearer");
 	assert_int_equal(json_integer_value(json_object_get(r->json, "expires_in")), 900);
 	const char *access = jstr(r->json, "access_token"), *refresh = jstr(r->json, "refresh_token");
@@ -1043,7 +992,7 @@ login_returns_token_pair(void **state)
 	assert_string_equal(jstr(p, "sub"), o.id);
 	assert_string_equal(jstr(p, "tid"), o.tenant_id);
 	assert_string_equal(jstr(p, "role"), "owner");
-	assert_true(uuid7_like(jstr(p, "jti")));
+	assert_true(kt_is_uuid_v7(jstr(p, "jti")));
 	json_int_t iat = json_integer_value(json_object_get(p, "iat"));
 
 	assert_int_equal(json_integer_value(json_object_get(p, "exp")) - iat, 900);
@@ -1096,7 +1045,7 @@ login_names_tenant_by_slug_id_or_header(void **state)
 	/* no tenant at all */
 	r = call(e->keel, "POST", "/api/v1/auth/login", NULL,
 	         json_pack("{s:s, s:s}", "email", o.email, "password", o.password));
-	assert_problem(r, 422, "validation-failed");
+	kt_assert_problem(r, 422, "validation-failed", NULL);
 	assert_field_error(r, "tenant");
 	kt_resp_free(r);
 	/* X-Tenant-ID that is no UUID */
@@ -1104,24 +1053,24 @@ login_names_tenant_by_slug_id_or_header(void **state)
 
 	r = call_ex(e->keel, NULL, "POST", "/api/v1/auth/login", NULL, junk,
 	            json_pack("{s:s, s:s}", "email", o.email, "password", o.password));
-	assert_problem(r, 400, "malformed-request");
+	kt_assert_problem(r, 400, "malformed-request", NULL);
 	kt_resp_free(r);
 	/* header and body naming two tenants */
 	r = call_ex(e->keel, NULL, "POST", "/api/v1/auth/login", NULL, hdrs,
 	            json_pack("{s:s, s:s, s:s}", "tenant", "01900000-0000-7000-8000-0000000000ff",
 	                      "email", o.email, "password", o.password));
-	assert_problem(r, 422, "validation-failed");
+	kt_assert_problem(r, 422, "validation-failed", NULL);
 	kt_resp_free(r);
 	/* unknown and missing fields */
 	r = call(e->keel, "POST", "/api/v1/auth/login", NULL,
 	         json_pack("{s:s, s:s, s:s, s:b}", "tenant", o.slug, "email", o.email, "password",
 	                   o.password, "remember", 1));
-	assert_problem(r, 422, "validation-failed");
+	kt_assert_problem(r, 422, "validation-failed", NULL);
 	assert_field_error(r, "remember");
 	kt_resp_free(r);
 	r = call(e->keel, "POST", "/api/v1/auth/login", NULL,
 	         json_pack("{s:s, s:s}", "tenant", o.slug, "email", o.email));
-	assert_problem(r, 422, "validation-failed");
+	kt_assert_problem(r, 422, "validation-failed", NULL);
 	assert_field_error(r, "password");
 	kt_resp_free(r);
 }
@@ -1338,14 +1287,14 @@ account_throttled_after_five_failures(void **state)
 	/* the sixth attempt is refused even with the right password */
 	kt_resp *r = login_from(e->keel, SRC_ACCOUNT, o.slug, o.email, o.password);
 
-	assert_problem(r, 429, "too-many-requests");
+	kt_assert_problem(r, 429, "too-many-requests", NULL);
 	assert_retry_after(r, 15 * 60);
 	kt_resp_free(r);
 	/* the account is the email, whatever its case */
 	for (size_t i = 0; i <= strlen(o.email); i++)
 		shout[i] = (char)toupper((unsigned char)o.email[i]);
 	r = login_from(e->keel, SRC_ACCOUNT, o.slug, shout, o.password);
-	assert_problem(r, 429, "too-many-requests");
+	kt_assert_problem(r, 429, "too-many-requests", NULL);
 	kt_resp_free(r);
 	/* another account of the tenant, from the same address, is unaffected */
 	r = login_from(e->keel, SRC_ACCOUNT, m.slug, m.email, m.password);
@@ -1391,7 +1340,7 @@ address_throttled_after_twenty_failures(void **state)
 	}
 	kt_resp *r = login_from(e->keel, SRC_ADDRESS, o.slug, o.email, o.password);
 
-	assert_problem(r, 429, "too-many-requests");
+	kt_assert_problem(r, 429, "too-many-requests", NULL);
 	assert_retry_after(r, 60);
 	kt_resp_free(r);
 	/* another address is unaffected */
@@ -1552,7 +1501,7 @@ refresh_carries_the_current_role(void **state)
 	assert_status(r, 200);
 	kt_resp_free(r);
 	r = call(e->keel, "GET", "/api/v1/users", m.access, NULL); /* the token still says member */
-	assert_problem(r, 403, "forbidden");
+	kt_assert_problem(r, 403, "forbidden", NULL);
 	kt_resp_free(r);
 	r = refresh_with(e->keel, m.refresh);
 	assert_status(r, 200);
@@ -1598,7 +1547,7 @@ refresh_rejects_invalid_tokens(void **state)
 	assert_unauthenticated(r);
 	kt_resp_free(r);
 	r = call(e->keel, "POST", "/api/v1/auth/refresh", NULL, json_object());
-	assert_problem(r, 422, "validation-failed");
+	kt_assert_problem(r, 422, "validation-failed", NULL);
 	assert_field_error(r, "refresh_token");
 	kt_resp_free(r);
 	/* none of that spent the real token */
@@ -1651,16 +1600,16 @@ password_change_revokes_sessions_and_swaps_password(void **state)
 	sign_in(e->keel, &second);
 	kt_resp *r = password_change(e, &o, WRONG, NEW_PASSWORD);
 
-	assert_problem(r, 422, "validation-failed");
+	kt_assert_problem(r, 422, "validation-failed", NULL);
 	assert_field_error(r, "current_password");
 	kt_resp_free(r);
 	r = password_change(e, &o, o.password, "too short");
-	assert_problem(r, 422, "validation-failed");
+	kt_assert_problem(r, 422, "validation-failed", NULL);
 	assert_field_error(r, "new_password");
 	kt_resp_free(r);
 	r = call(e->keel, "POST", "/api/v1/auth/password", o.access,
 	         json_pack("{s:s}", "current_password", o.password));
-	assert_problem(r, 422, "validation-failed");
+	kt_assert_problem(r, 422, "validation-failed", NULL);
 	assert_field_error(r, "new_password");
 	kt_resp_free(r);
 	r = password_change(e, &o, o.password, NEW_PASSWORD);
@@ -1736,7 +1685,7 @@ wrong_current_passwords_are_throttled_like_sign_ins(void **state)
 		hash_work before = hash_work_of(e->keel);
 		kt_resp *r = password_change_from(e, SRC_GUESS, &o, WRONG, NEW_PASSWORD);
 
-		assert_problem(r, 422, "validation-failed");
+		kt_assert_problem(r, 422, "validation-failed", NULL);
 		assert_field_error(r, "current_password");
 		kt_resp_free(r);
 		assert_hash_work(e->keel, before, 0, 1, 0);
@@ -1748,14 +1697,14 @@ wrong_current_passwords_are_throttled_like_sign_ins(void **state)
 	hash_work before = hash_work_of(e->keel);
 	kt_resp *r = password_change_from(e, SRC_GUESS, &o, o.password, NEW_PASSWORD);
 
-	assert_problem(r, 429, "too-many-requests");
+	kt_assert_problem(r, 429, "too-many-requests", NULL);
 	assert_retry_after(r, 15 * 60);
 	kt_resp_free(r);
 	assert_hash_work(e->keel, before, 0, 0, 0);
 	assert_events(&o, "password_change_throttled", SRC_GUESS, "1");
 	/* the same account limit as sign-in: signing in is refused too, and hashes nothing */
 	r = login_from(e->keel, SRC_GUESS, o.slug, o.email, o.password);
-	assert_problem(r, 429, "too-many-requests");
+	kt_assert_problem(r, 429, "too-many-requests", NULL);
 	kt_resp_free(r);
 	assert_hash_work(e->keel, before, 0, 0, 0);
 	assert_db(o.tenant_id, "SELECT count(*) FROM auth.sign_in_attempts WHERE lower(email) = $1",
@@ -1777,7 +1726,7 @@ right_current_password_after_fewer_failures_changes_it(void **state)
 	for (int i = 0; i < 4; i++) {
 		kt_resp *r = password_change_from(e, SRC_GUESS, &o, WRONG, NEW_PASSWORD);
 
-		assert_problem(r, 422, "validation-failed");
+		kt_assert_problem(r, 422, "validation-failed", NULL);
 		kt_resp_free(r);
 	}
 	kt_resp *r = password_change_from(e, SRC_GUESS, &o, o.password, NEW_PASSWORD);
@@ -1809,17 +1758,17 @@ sign_in_and_password_change_failures_share_the_limit(void **state)
 	}
 	for (int i = 0; i < 2; i++) {
 		r = password_change_from(e, SRC_MIXED, &o, WRONG, NEW_PASSWORD);
-		assert_problem(r, 422, "validation-failed");
+		kt_assert_problem(r, 422, "validation-failed", NULL);
 		kt_resp_free(r);
 	}
 	hash_work before = hash_work_of(e->keel);
 
 	r = password_change_from(e, SRC_MIXED, &o, o.password, NEW_PASSWORD);
-	assert_problem(r, 429, "too-many-requests");
+	kt_assert_problem(r, 429, "too-many-requests", NULL);
 	assert_retry_after(r, 15 * 60);
 	kt_resp_free(r);
 	r = login_from(e->keel, SRC_MIXED, o.slug, o.email, o.password);
-	assert_problem(r, 429, "too-many-requests");
+	kt_assert_problem(r, 429, "too-many-requests", NULL);
 	assert_retry_after(r, 15 * 60);
 	kt_resp_free(r);
 	assert_hash_work(e->keel, before, 0, 0, 0);
@@ -1956,10 +1905,10 @@ users_create_returns_location_and_etag(void **state)
 	assert_status(r, 201);
 	const char *id = jstr(r->json, "id");
 
-	assert_true(uuid7_like(id));
+	assert_true(kt_is_uuid_v7(id));
 	snprintf(location, sizeof(location), "/api/v1/users/%s", id);
-	assert_header(r, "Location", location);
-	assert_header(r, "ETag", "\"1\"");
+	kt_assert_header(r, "Location", location);
+	kt_assert_header(r, "ETag", "\"1\"");
 	assert_string_equal(jstr(r->json, "email"), email);
 	assert_string_equal(jstr(r->json, "role"), "admin");
 	assert_string_equal(jstr(r->json, "status"), "active");
@@ -1971,7 +1920,7 @@ users_create_returns_location_and_etag(void **state)
 
 	assert_status(g, 200);
 	assert_string_equal(jstr(g->json, "id"), id);
-	assert_header(g, "ETag", "\"1\"");
+	kt_assert_header(g, "ETag", "\"1\"");
 	kt_resp_free(g);
 	kt_resp_free(r);
 	/* the role defaults to member */
@@ -2011,7 +1960,7 @@ users_create_rejects_invalid_fields(void **state)
 			json_object_set_new(body, cases[i].extra, json_string("x"));
 		kt_resp *r = call(e->keel, "POST", "/api/v1/users", o.access, body);
 
-		assert_problem(r, 422, "validation-failed");
+		kt_assert_problem(r, 422, "validation-failed", NULL);
 		assert_field_error(r, cases[i].field);
 		kt_resp_free(r);
 	}
@@ -2091,7 +2040,7 @@ users_list_walks_pages_without_duplicates(void **state)
 		r = users_page(e, &o, bad[i]);
 		if (r->status != 400)
 			fail_msg("GET /api/v1/users%s: %ld, expected 400: %s", bad[i], r->status, r->body);
-		assert_problem(r, 400, "malformed-request");
+		kt_assert_problem(r, 400, "malformed-request", NULL);
 		kt_resp_free(r);
 	}
 }
@@ -2110,20 +2059,20 @@ users_get_is_for_admins_or_self(void **state)
 
 	assert_status(r, 200);
 	assert_string_equal(jstr(r->json, "email"), m.email);
-	assert_header(r, "ETag", "\"1\"");
+	kt_assert_header(r, "ETag", "\"1\"");
 	kt_resp_free(r);
 	r = user_path(e, "GET", &m, m.id, NULL);
 	assert_status(r, 200);
 	assert_string_equal(jstr(r->json, "id"), m.id);
 	kt_resp_free(r);
 	r = user_path(e, "GET", &m, m2.id, NULL);
-	assert_problem(r, 403, "forbidden");
+	kt_assert_problem(r, 403, "forbidden", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "GET", &o, "01900000-0000-7000-8000-00000000beef", NULL);
-	assert_problem(r, 404, "not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "GET", &o, "not-a-uuid", NULL);
-	assert_problem(r, 404, "not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 }
 
@@ -2150,16 +2099,16 @@ users_update_honours_if_match(void **state)
 	kt_resp *r = user_patch_if(e, &o, m.id, "\"1\"", json_pack("{s:s}", "role", "viewer"));
 
 	assert_status(r, 200);
-	assert_header(r, "ETag", "\"2\"");
+	kt_assert_header(r, "ETag", "\"2\"");
 	assert_string_equal(jstr(r->json, "role"), "viewer");
 	assert_int_equal(json_integer_value(json_object_get(r->json, "version")), 2);
 	kt_resp_free(r);
 	/* a stale or malformed version changes nothing */
 	r = user_patch_if(e, &o, m.id, "\"1\"", json_pack("{s:s}", "role", "member"));
-	assert_problem(r, 412, "precondition-failed");
+	kt_assert_problem(r, 412, "precondition-failed", NULL);
 	kt_resp_free(r);
 	r = user_patch_if(e, &o, m.id, "W/\"2\"", json_pack("{s:s}", "role", "member"));
-	assert_problem(r, 412, "precondition-failed");
+	kt_assert_problem(r, 412, "precondition-failed", NULL);
 	kt_resp_free(r);
 	assert_db(o.tenant_id, "SELECT role || ' ' || version FROM auth.users WHERE id = $1", m.id,
 	          "viewer 2");
@@ -2167,7 +2116,7 @@ users_update_honours_if_match(void **state)
 	r = user_path(e, "PATCH", &o, m.id,
 	              json_pack("{s:s, s:s}", "role", "member", "status", "active"));
 	assert_status(r, 200);
-	assert_header(r, "ETag", "\"3\"");
+	kt_assert_header(r, "ETag", "\"3\"");
 	kt_resp_free(r);
 	/* invalid changes */
 	json_t *bad[] = {json_object(), json_pack("{s:s}", "role", "boss"),
@@ -2176,12 +2125,12 @@ users_update_honours_if_match(void **state)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = user_path(e, "PATCH", &o, m.id, bad[i]);
-		assert_problem(r, 422, "validation-failed");
+		kt_assert_problem(r, 422, "validation-failed", NULL);
 		kt_resp_free(r);
 	}
 	/* delete honours If-Match too */
 	r = user_patch_if(e, &o, m.id, "\"2\"", NULL);
-	assert_problem(r, 412, "precondition-failed");
+	kt_assert_problem(r, 412, "precondition-failed", NULL);
 	kt_resp_free(r);
 	r = user_patch_if(e, &o, m.id, "\"3\"", NULL);
 	assert_status(r, 204);
@@ -2202,13 +2151,13 @@ users_delete_then_404(void **state)
 	assert_int_equal(r->len, 0);
 	kt_resp_free(r);
 	r = user_path(e, "GET", &o, m.id, NULL);
-	assert_problem(r, 404, "not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "DELETE", &o, m.id, NULL);
-	assert_problem(r, 404, "not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "PATCH", &o, m.id, json_pack("{s:s}", "role", "viewer"));
-	assert_problem(r, 404, "not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 	/* its tokens go with it */
 	r = me(e->keel, m.access);
@@ -2504,7 +2453,7 @@ users_delete_refuses_a_user_changed_meanwhile(void **state)
 	PQfinish(c);
 	kt_resp *r = async_finish(&q);
 
-	assert_problem(r, 412, "precondition-failed");
+	kt_assert_problem(r, 412, "precondition-failed", NULL);
 	kt_resp_free(r);
 	assert_db(o.tenant_id, "SELECT role || ' ' || version FROM auth.users WHERE id = $1", m.id,
 	          "admin 2");
@@ -2587,7 +2536,7 @@ act(env *e, const account *caller, enum action a, const targets *t)
 	long status = r->status;
 
 	if (status == 403)
-		assert_problem(r, 403, "forbidden");
+		kt_assert_problem(r, 403, "forbidden", NULL);
 	kt_resp_free(r);
 	return status;
 }
@@ -2679,7 +2628,7 @@ same_email_in_two_tenants_but_once_per_tenant(void **state)
 	/* the same email again in one tenant, in any case */
 	r = call(e->keel, "POST", "/api/v1/users", a.access,
 	         json_pack("{s:s, s:s}", "email", "SHARED@Example.TEST", "password", PASSWORD));
-	assert_problem(r, 409, "conflict");
+	kt_assert_problem(r, 409, "conflict", NULL);
 	assert_field_error(r, "email");
 	kt_resp_free(r);
 	assert_db(a.tenant_id, "SELECT count(*) FROM auth.users WHERE lower(email) = $1",
@@ -2695,13 +2644,13 @@ last_owner_cannot_be_demoted_disabled_or_deleted(void **state)
 	tenant_new(e, &o);
 	kt_resp *r = user_path(e, "PATCH", &o, o.id, json_pack("{s:s}", "role", "admin"));
 
-	assert_problem(r, 409, "conflict");
+	kt_assert_problem(r, 409, "conflict", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "PATCH", &o, o.id, json_pack("{s:s}", "status", "disabled"));
-	assert_problem(r, 409, "conflict");
+	kt_assert_problem(r, 409, "conflict", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "DELETE", &o, o.id, NULL);
-	assert_problem(r, 409, "conflict");
+	kt_assert_problem(r, 409, "conflict", NULL);
 	kt_resp_free(r);
 	assert_db(o.tenant_id, "SELECT role || ' ' || status || ' ' || version FROM auth.users", NULL,
 	          "owner active 1");
@@ -2713,13 +2662,13 @@ last_owner_cannot_be_demoted_disabled_or_deleted(void **state)
 	kt_resp_free(r);
 	/* and the other is the last again */
 	r = user_path(e, "PATCH", &o2, o2.id, json_pack("{s:s}", "role", "admin"));
-	assert_problem(r, 409, "conflict");
+	kt_assert_problem(r, 409, "conflict", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "PATCH", &o2, o2.id, json_pack("{s:s}", "status", "disabled"));
-	assert_problem(r, 409, "conflict");
+	kt_assert_problem(r, 409, "conflict", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "DELETE", &o2, o2.id, NULL);
-	assert_problem(r, 409, "conflict");
+	kt_assert_problem(r, 409, "conflict", NULL);
 	kt_resp_free(r);
 	assert_db(o.tenant_id, "SELECT role || ' ' || status FROM auth.users WHERE id = $1", o2.id,
 	          "owner active");
@@ -2736,19 +2685,19 @@ users_of_another_tenant_are_404(void **state)
 	user_add(e, &b, "member", &bm);
 	kt_resp *r = user_path(e, "GET", &a, bm.id, NULL);
 
-	assert_problem(r, 404, "not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "PATCH", &a, bm.id, json_pack("{s:s}", "role", "admin"));
-	assert_problem(r, 404, "not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "PATCH", &a, bm.id, json_pack("{s:s}", "status", "disabled"));
-	assert_problem(r, 404, "not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "DELETE", &a, bm.id, NULL);
-	assert_problem(r, 404, "not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 	r = user_path(e, "GET", &a, b.id, NULL);
-	assert_problem(r, 404, "not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 	assert_db(b.tenant_id,
 	          "SELECT role || ' ' || status || ' ' || version FROM auth.users WHERE id = $1", bm.id,
@@ -2778,10 +2727,10 @@ tenant_get_and_rename(void **state)
 	assert_string_equal(jstr(r->json, "slug"), o.slug);
 	assert_string_equal(jstr(r->json, "name"), "Acme Test");
 	assert_true(timestamp_like(jstr(r->json, "created_at")));
-	assert_header(r, "ETag", "\"1\"");
+	kt_assert_header(r, "ETag", "\"1\"");
 	kt_resp_free(r);
 	r = call(e->keel, "PATCH", "/api/v1/tenant", a.access, json_pack("{s:s}", "name", "Hijacked"));
-	assert_problem(r, 403, "forbidden");
+	kt_assert_problem(r, 403, "forbidden", NULL);
 	kt_resp_free(r);
 	assert_db(NULL, "SELECT name FROM core.tenants WHERE id = $1", o.tenant_id, "Acme Test");
 	const char *if1[] = {"If-Match: \"1\"", NULL};
@@ -2789,20 +2738,20 @@ tenant_get_and_rename(void **state)
 	r = call_ex(e->keel, NULL, "PATCH", "/api/v1/tenant", o.access, if1,
 	            json_pack("{s:s}", "name", "  Renamed Inc  "));
 	assert_status(r, 200);
-	assert_header(r, "ETag", "\"2\"");
+	kt_assert_header(r, "ETag", "\"2\"");
 	assert_string_equal(jstr(r->json, "name"), "Renamed Inc");
 	kt_resp_free(r);
 	r = call_ex(e->keel, NULL, "PATCH", "/api/v1/tenant", o.access, if1,
 	            json_pack("{s:s}", "name", "Stale"));
-	assert_problem(r, 412, "precondition-failed");
+	kt_assert_problem(r, 412, "precondition-failed", NULL);
 	kt_resp_free(r);
 	r = call(e->keel, "PATCH", "/api/v1/tenant", o.access, json_pack("{s:s}", "name", ""));
-	assert_problem(r, 422, "validation-failed");
+	kt_assert_problem(r, 422, "validation-failed", NULL);
 	assert_field_error(r, "name");
 	kt_resp_free(r);
 	r = call(e->keel, "PATCH", "/api/v1/tenant", o.access,
 	         json_pack("{s:s, s:s}", "name", "X", "slug", "other"));
-	assert_problem(r, 422, "validation-failed");
+	kt_assert_problem(r, 422, "validation-failed", NULL);
 	assert_field_error(r, "slug");
 	kt_resp_free(r);
 	assert_db(NULL, "SELECT name || ' ' || version FROM core.tenants WHERE id = $1", o.tenant_id,
@@ -2841,7 +2790,7 @@ me_without_credentials_is_401(void **state)
 	}
 	kt_resp *r = me(e->keel, NULL);
 
-	assert_header(r, "WWW-Authenticate", "Bearer");
+	kt_assert_header(r, "WWW-Authenticate", "Bearer");
 	kt_resp_free(r);
 }
 
@@ -3050,10 +2999,10 @@ tenant_header_must_match_the_token(void **state)
 	const char *other[] = {hb, NULL}, *same[] = {ha, NULL};
 	kt_resp *r = req_from(e->keel, NULL, "GET", "/api/v1/auth/me", a.access, other, NULL);
 
-	assert_problem(r, 403, "forbidden");
+	kt_assert_problem(r, 403, "forbidden", NULL);
 	kt_resp_free(r);
 	r = req_from(e->keel, NULL, "GET", "/api/v1/users", a.access, other, NULL);
-	assert_problem(r, 403, "forbidden");
+	kt_assert_problem(r, 403, "forbidden", NULL);
 	kt_resp_free(r);
 	r = req_from(e->keel, NULL, "GET", "/api/v1/auth/me", a.access, same, NULL);
 	assert_status(r, 200);

@@ -294,17 +294,6 @@ await_outbox_drained(PGconn *c, const char *tenant_id)
 	}
 }
 
-static void
-migrate(void)
-{
-	const char *up[] = {"migrate", "up", NULL};
-	char *out = NULL;
-
-	if (kt_keel_run(up, NULL, &out) != 0)
-		fail_msg("keel migrate up failed:\n%s", out ? out : "");
-	free(out);
-}
-
 /* ---- checks ---- */
 
 static bool
@@ -464,7 +453,7 @@ setup(void **state)
 
 	consumer_start();
 	kt_db_fresh("events");
-	migrate();
+	kt_migrate_up();
 	snprintf(brokers, sizeof(brokers), "KEEL_KAFKA_BROKERS=%s", bootstraps);
 	snprintf(otlp, sizeof(otlp), "OTEL_EXPORTER_OTLP_ENDPOINT=%s", otlp_start());
 	const char *env[] = {brokers,          timeout, "KEEL_RELAY_POLL_INTERVAL=1s",
@@ -990,7 +979,7 @@ the_outbox_fills_without_brokers_and_two_relays_drain_it(void **state)
 	char *ids[ORGS_N], code[32], body[64];
 
 	kt_db_fresh("events_quiet");
-	migrate();
+	kt_migrate_up();
 	kt_keel *quiet = kt_keel_start(NULL, NULL); /* no KEEL_KAFKA_BROKERS: no relay */
 	PGconn *c = kt_pg_owner();
 
@@ -1067,7 +1056,7 @@ retention_deletes_published_events(void **state)
 	kt_tenant t = {0};
 
 	kt_db_fresh("events_retention");
-	migrate();
+	kt_migrate_up();
 	kt_keel *quiet = kt_keel_start(NULL, NULL);
 	PGconn *c = kt_pg_owner();
 	char *out;

@@ -2374,16 +2374,14 @@ setup(void **state)
 	n_calls = env_long("KEEL_TEST_LEAK_CALLS", 10000);
 	n_threads = env_long("KEEL_TEST_LEAK_THREADS", NT) == 1 ? 1 : NT;
 	print_message("leak: seed %llu (KEEL_TEST_SEED=%llu reproduces it)\n", seed, seed);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	json_object_seed(0);
 	ids.id = calloc(IDS_CAP, 37);
 	ids.tenant = malloc(IDS_CAP);
 	memset(ids.tenant, -1, IDS_CAP);
-	if (!kt_db_migrated("leak"))
-		return -1;
 	const char *env[] = {"KEEL_WORKERS=4", "KEEL_LOG_LEVEL=warn", NULL};
 
-	srv = kt_keel_start(env, NULL);
+	if ((srv = kt_fixture_start("leak", env, NULL)) == NULL)
+		return -1;
 	for (int i = 0; i < NT; i++)
 		tenant_make(&W[i], i);
 	return 0;
@@ -2393,16 +2391,13 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	int status = srv ? kt_keel_stop(srv) : 0;
-
 	for (int i = 0; i < NT; i++) {
 		if (W[i].curl)
 			curl_easy_cleanup(W[i].curl);
 		if (W[i].pg)
 			PQfinish(W[i].pg);
 	}
-	curl_global_cleanup();
-	return status == 0 ? 0 : -1;
+	return kt_fixture_stop(srv, NULL);
 }
 
 static void

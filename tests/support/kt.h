@@ -70,6 +70,9 @@ void kt_db_fresh(const char *name);
  */
 bool kt_db_migrated(const char *name);
 
+/* `keel migrate up` into the current test database; fails the test (keel's output shown) if not. */
+void kt_migrate_up(void);
+
 /* Run `scripts/dev-db --dir $KEEL_TEST_DB_DIR <verb>`; returns its exit status. */
 int kt_dev_db(const char *verb);
 
@@ -133,6 +136,19 @@ void kt_keel_stop_clean(kt_keel **k, const char *const *also);
 char *kt_keel_log(const kt_keel *k);
 
 /*
+ * The usual group setup: libcurl initialized, kt_db_migrated(name), keel started with extra env
+ * (kt_keel_start), and *pg (when pg is not NULL) a keel_owner connection.  NULL when the
+ * migrations fail: return srv != NULL ? 0 : -1.
+ */
+kt_keel *kt_fixture_start(const char *name, const char *const *env, PGconn **pg);
+
+/*
+ * The matching group teardown: k stopped unless NULL (a test stopped it), pg closed unless NULL,
+ * libcurl cleaned up.  0, or -1 when keel did not exit 0: return it.
+ */
+int kt_fixture_stop(kt_keel *k, PGconn *pg);
+
+/*
  * keel started in the background by kt_keel_spawn (for commands that must
  * overlap, e.g. two `migrate up` at once); its stdout and stderr go to a file.
  */
@@ -187,21 +203,30 @@ const char *kt_jstr(const json_t *o, const char *key);
 kt_resp *kt_api(const char *base, const char *method, const char *token, const char *body,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* The body of a sign-up of tenant slug ("Tenant <slug>", owner owner@<slug>.test), malloc'd. */
+char *kt_signup_body(const char *slug, const char *password);
+
 /*
  * Sign up tenant slug ("Tenant <slug>") with owner owner@<slug>.test; fails the test unless
  * 201.  Returns the tenant id, malloc'd.
  */
 char *kt_signup(const char *base, const char *slug, const char *password);
 
+/* The body of a sign-in of email in tenant slug, malloc'd. */
+char *kt_sign_in_body(const char *slug, const char *email, const char *password);
+
+/* Sign in: the whole answer (token pair or failure). */
+kt_resp *kt_sign_in(const char *base, const char *slug, const char *email, const char *password);
+
 /* Sign in; fails the test unless 200.  Returns the access token, malloc'd. */
 char *kt_login(const char *base, const char *slug, const char *email, const char *password);
 
 /*
- * The owner (owner_token) adds <role>@<slug>.test with role, who signs in; returns that
- * user's access token, malloc'd.
+ * The owner (owner_token) adds <local>@<slug>.test with role, who signs in; fails the test unless
+ * both succeed.  Returns that user's access token, malloc'd.
  */
-char *kt_user_make(const char *base, const char *owner_token, const char *slug, const char *role,
-                   const char *password);
+char *kt_user_make(const char *base, const char *owner_token, const char *slug, const char *local,
+                   const char *role, const char *password);
 
 /* ---- a client with options; tenants, users and organizations (kt_api.c) ---- */
 
@@ -293,9 +318,10 @@ void kt_check_header(const kt_resp *r, const char *name, const char *want, const
 bool kt_is_uuid_v7(const char *s);
 
 /*
- * Fail the test (at file:line) unless r is a problem+json answer of status: the status, the
- * Content-Type, a JSON body whose "status" is status; type urn:keel:problem:<slug> when slug is
- * not NULL; an errors[] entry for field when field is not NULL.
+ * Fail the test (at file:line) unless r is keel's problem+json answer of status: the status, the
+ * Content-Type, a JSON body whose "status" is status, string members title and detail, and a
+ * request_id that is the X-Request-ID header's; type urn:keel:problem:<slug> when slug is not
+ * NULL; an errors[] entry (field and message) for field when field is not NULL.
  */
 void kt_check_problem(const kt_resp *r, long status, const char *slug, const char *field,
                       const char *file, int line);

@@ -55,12 +55,17 @@ kt_api(const char *base, const char *method, const char *token, const char *body
 }
 
 char *
+kt_signup_body(const char *slug, const char *password)
+{
+	return kt_strf("{\"name\":\"Tenant %s\",\"slug\":\"%s\",\"owner_email\":\"owner@%s.test\","
+	               "\"owner_password\":\"%s\"}",
+	               slug, slug, slug, password);
+}
+
+char *
 kt_signup(const char *base, const char *slug, const char *password)
 {
-	char *body =
-	    kt_strf("{\"name\":\"Tenant %s\",\"slug\":\"%s\",\"owner_email\":\"owner@%s.test\","
-	            "\"owner_password\":\"%s\"}",
-	            slug, slug, slug, password);
+	char *body = kt_signup_body(slug, password);
 	kt_resp *r = kt_api(base, "POST", NULL, body, "/api/v1/tenants");
 
 	if (r->status != 201)
@@ -73,26 +78,40 @@ kt_signup(const char *base, const char *slug, const char *password)
 }
 
 char *
+kt_sign_in_body(const char *slug, const char *email, const char *password)
+{
+	return kt_strf("{\"tenant\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug, email,
+	               password);
+}
+
+kt_resp *
+kt_sign_in(const char *base, const char *slug, const char *email, const char *password)
+{
+	char *body = kt_sign_in_body(slug, email, password);
+	kt_resp *r = kt_api(base, "POST", NULL, body, "/api/v1/auth/login");
+
+	free(body);
+	return r;
+}
+
+char *
 kt_login(const char *base, const char *slug, const char *email, const char *password)
 {
-	char *body =
-	    kt_strf("{\"tenant\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug, email, password);
-	kt_resp *r = kt_api(base, "POST", NULL, body, "/api/v1/auth/login");
+	kt_resp *r = kt_sign_in(base, slug, email, password);
 
 	if (r->status != 200)
 		fail_msg("sign-in of %s in %s: HTTP %ld %s", email, slug, r->status, r->body);
 	char *token = strdup(kt_jstr(r->json, "access_token"));
 
 	kt_resp_free(r);
-	free(body);
 	return token;
 }
 
 char *
-kt_user_make(const char *base, const char *owner_token, const char *slug, const char *role,
-             const char *password)
+kt_user_make(const char *base, const char *owner_token, const char *slug, const char *local,
+             const char *role, const char *password)
 {
-	char *email = kt_strf("%s@%s.test", role, slug);
+	char *email = kt_strf("%s@%s.test", local, slug);
 	char *body =
 	    kt_strf("{\"email\":\"%s\",\"password\":\"%s\",\"role\":\"%s\"}", email, password, role);
 	kt_resp *r = kt_api(base, "POST", owner_token, body, "/api/v1/users");
@@ -167,10 +186,7 @@ kt_call(kt_client *c, const char *method, const char *token, const char *const *
 void
 kt_tenant_make(kt_client *c, kt_tenant *t, const char *slug, const char *password)
 {
-	char *body =
-	    kt_strf("{\"name\":\"Tenant %s\",\"slug\":\"%s\",\"owner_email\":\"owner@%s.test\","
-	            "\"owner_password\":\"%s\"}",
-	            slug, slug, slug, password);
+	char *body = kt_signup_body(slug, password);
 	kt_resp *r = kt_call(c, "POST", NULL, NULL, body, "/api/v1/tenants");
 
 	kt_assert_status(r, 201);
@@ -186,11 +202,12 @@ kt_tenant_make(kt_client *c, kt_tenant *t, const char *slug, const char *passwor
 kt_resp *
 kt_tenant_login_as(kt_client *c, const kt_tenant *t, const char *who, const char *password)
 {
-	char *body = kt_strf("{\"tenant\":\"%s\",\"email\":\"%s@%s.test\",\"password\":\"%s\"}",
-	                     t->slug, who, t->slug, password);
+	char *email = kt_strf("%s@%s.test", who, t->slug);
+	char *body = kt_sign_in_body(t->slug, email, password);
 	kt_resp *r = kt_call(c, "POST", NULL, NULL, body, "/api/v1/auth/login");
 
 	free(body);
+	free(email);
 	return r;
 }
 
@@ -332,7 +349,8 @@ has_field_error(const kt_resp *r, const char *field)
 
 	json_array_foreach(errors, i, e)
 	{
-		if (strcmp(kt_jstr(e, "field"), field) == 0)
+		if (strcmp(kt_jstr(e, "field"), field) == 0 &&
+		    json_is_string(json_object_get(e, "message")))
 			return true;
 	}
 	return false;
@@ -345,6 +363,20 @@ has_field_error(const kt_resp *r, const char *field)
 		_fail(file, line);                                                                         \
 	} while (0)
 
+/* The members every problem has: title, detail, and request_id, which is the X-Request-ID header.
+ */
+static bool
+problem_members(const kt_resp *r)
+{
+	char *rid = kt_header(r, "X-Request-ID");
+	bool ok = json_is_string(json_object_get(r->json, "title")) &&
+	          json_is_string(json_object_get(r->json, "detail")) && rid != NULL &&
+	          strcmp(kt_jstr(r->json, "request_id"), rid) == 0;
+
+	free(rid);
+	return ok;
+}
+
 void
 kt_check_problem(const kt_resp *r, long status, const char *slug, const char *field,
                  const char *file, int line)
@@ -355,6 +387,9 @@ kt_check_problem(const kt_resp *r, long status, const char *slug, const char *fi
 		fail_at(file, line, "not application/problem+json: %s\n%s", r->headers, r->body);
 	if (json_integer_value(json_object_get(r->json, "status")) != status)
 		fail_at(file, line, "problem status is not %ld: %s", status, r->body);
+	if (!problem_members(r))
+		fail_at(file, line, "no title, detail or request_id (the X-Request-ID header): %s\n%s",
+		        r->headers, r->body);
 	if (slug != NULL) {
 		char *type = kt_strf("urn:keel:problem:%s", slug);
 		bool same = strcmp(kt_jstr(r->json, "type"), type) == 0;
