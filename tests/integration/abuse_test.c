@@ -359,23 +359,13 @@ post_request(const char *path, const char *content_length, const char *extra, si
 static long
 org_count(void)
 {
-	kt_pg_set_tenant(pg, tenant_id);
-	char *v = kt_pg_value(pg, "SELECT count(*) FROM org.organizations");
-	long n = atol(v);
-
-	free(v);
-	return n;
+	return kt_pg_tenant_long(pg, tenant_id, "SELECT count(*) FROM org.organizations", NULL);
 }
 
 static long
 user_count(void)
 {
-	kt_pg_set_tenant(pg, tenant_id);
-	char *v = kt_pg_value(pg, "SELECT count(*) FROM auth.users");
-	long n = atol(v);
-
-	free(v);
-	return n;
+	return kt_pg_tenant_long(pg, tenant_id, "SELECT count(*) FROM auth.users", NULL);
 }
 
 /* ---- setup ---- */

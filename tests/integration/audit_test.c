@@ -1307,17 +1307,6 @@ back_dated(int offset)
 	return name;
 }
 
-static bool
-relation_exists(const char *name)
-{
-	char *sql = kt_strf("SELECT to_regclass('%s') IS NOT NULL", name), *v = owner_value(sql);
-	bool yes = strcmp(v, "t") == 0;
-
-	free(sql);
-	free(v);
-	return yes;
-}
-
 static void
 prune_drops_whole_partitions_older_than_keep(void **state)
 {
@@ -1332,16 +1321,16 @@ prune_drops_whole_partitions_older_than_keep(void **state)
 	assert_null(strstr(out, p6));
 	assert_non_null(strstr(out, "2 partitions would be dropped"));
 	free(out);
-	assert_true(relation_exists(p30) && relation_exists(p20));
+	assert_true(kt_pg_relation_exists(pg, p30) && kt_pg_relation_exists(pg, p20));
 	assert_int_equal(log_count(&A, "action = 'OLD'", NULL), 3);
 	/* the real thing */
 	assert_int_equal(audit_cmd(&out, "prune", "--keep", "400d", NULL), 0);
 	assert_non_null(strstr(out, "2 partitions dropped"));
 	free(out);
-	assert_false(relation_exists(p30));
-	assert_false(relation_exists(p20));
-	assert_true(relation_exists(p6));
-	assert_true(relation_exists("audit.logs_default"));
+	assert_false(kt_pg_relation_exists(pg, p30));
+	assert_false(kt_pg_relation_exists(pg, p20));
+	assert_true(kt_pg_relation_exists(pg, p6));
+	assert_true(kt_pg_relation_exists(pg, "audit.logs_default"));
 	for (int m = 0; m <= 5; m++)
 		assert_true(partition_exists(m));
 	assert_int_equal(log_count(&A, "action = 'OLD'", NULL), 1);

@@ -296,19 +296,6 @@ await_outbox_drained(PGconn *c, const char *tenant_id)
 
 /* ---- checks ---- */
 
-static bool
-is_rfc3339_ms(const char *s)
-{
-	const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
-
-	if (strlen(s) != strlen(shape))
-		return false;
-	for (size_t i = 0; shape[i] != '\0'; i++)
-		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
-			return false;
-	return true;
-}
-
 /*
  * The message is exactly the event: topic, key, content type, every
  * CloudEvents attribute (and no other), and data equal to want.
@@ -333,7 +320,7 @@ check_event(const msg *m, const char *type, const char *subject, const char *ten
 	assert_string_equal(kt_jstr(e, "source"), source);
 	assert_string_equal(kt_jstr(e, "type"), type);
 	assert_string_equal(kt_jstr(e, "subject"), subject);
-	assert_true(is_rfc3339_ms(kt_jstr(e, "time")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(e, "time")));
 	assert_string_equal(kt_jstr(e, "datacontenttype"), "application/json");
 	assert_string_equal(kt_jstr(e, "tenantid"), tenant_id);
 	if (!json_equal(json_object_get(e, "data"), want)) {

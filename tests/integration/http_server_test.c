@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "kt.h"
+#include "kt_wait.h"
 
 static keel_err
 echo(keel_req *req, void *ctx)
@@ -238,12 +239,6 @@ teardown(void **state)
 	return 0;
 }
 
-static const char *
-jstr(const kt_resp *r, const char *key)
-{
-	return json_string_value(json_object_get(r->json, key));
-}
-
 static void
 json_round_trip(void **state)
 {
@@ -252,8 +247,8 @@ json_round_trip(void **state)
 	kt_resp *r = kt_request(f->base, "POST", "/things/42?q=caf%C3%A9", h, "{\"a\":[1,2]}", 11);
 
 	assert_int_equal(r->status, 201);
-	assert_string_equal(jstr(r, "id"), "42");
-	assert_string_equal(jstr(r, "q"), "caf\xc3\xa9");
+	assert_string_equal(kt_json_str(r->json, "id"), "42");
+	assert_string_equal(kt_json_str(r->json, "q"), "caf\xc3\xa9");
 	assert_int_equal(json_array_size(json_object_get(json_object_get(r->json, "body"), "a")), 2);
 	char *cc = kt_header(r, "Cache-Control");
 
@@ -269,7 +264,7 @@ not_found_and_method(void **state)
 	kt_resp *r = kt_request(f->base, "GET", "/nothing/here", NULL, NULL, 0);
 
 	kt_assert_problem(r, 404, "not-found", NULL);
-	assert_string_equal(jstr(r, "instance"), "/nothing/here");
+	assert_string_equal(kt_json_str(r->json, "instance"), "/nothing/here");
 	kt_resp_free(r);
 
 	r = kt_request(f->base, "DELETE", "/things/1", NULL, NULL, 0);
@@ -358,7 +353,7 @@ request_ids(void **state)
 	char *rid = kt_header(r, "X-Request-ID");
 
 	assert_string_equal(rid, "trace.me-123_ok");
-	assert_string_equal(jstr(r, "request_id"), "trace.me-123_ok");
+	assert_string_equal(kt_json_str(r->json, "request_id"), "trace.me-123_ok");
 	free(rid);
 	kt_resp_free(r);
 
@@ -616,17 +611,10 @@ jobs_stop_now(void *arg)
 	return NULL;
 }
 
-/* Wait (at most 60 s) until cond(); a state, not a time. */
-static void
-await(bool (*cond)(void))
-{
-	for (long long until = kt_now_ms() + 60000; !cond(); usleep(2000))
-		assert_true(kt_now_ms() < until);
-}
-
 static bool
-gated_job_runs(void)
+gated_job_runs(void *arg)
 {
+	(void)arg;
 	pthread_mutex_lock(&gate_lock);
 	bool running = gated_running > 0;
 
@@ -635,8 +623,9 @@ gated_job_runs(void)
 }
 
 static bool
-one_job_waits(void)
+one_job_waits(void *arg)
 {
+	(void)arg;
 	return keel_workpool_waiting(jobs) == 1;
 }
 
@@ -656,9 +645,9 @@ stopping_the_pool_answers_waiting_offloads(void **state)
 	jobs = keel_workpool_create(1, 1, 0);
 	gate_set(true);
 	assert_int_equal(pthread_create(&running.thread, NULL, get_run, &running), 0);
-	await(gated_job_runs);
+	assert_true(kt_wait_until(gated_job_runs, NULL, KT_WAIT_MS));
 	assert_int_equal(pthread_create(&waiting.thread, NULL, get_run, &waiting), 0);
-	await(one_job_waits);
+	assert_true(kt_wait_until(one_job_waits, NULL, KT_WAIT_MS));
 	assert_int_equal(pthread_create(&stopper, NULL, jobs_stop_now, NULL), 0);
 	assert_int_equal(pthread_join(waiting.thread, NULL), 0);
 	kt_assert_problem(waiting.resp, 503, "unavailable", NULL);

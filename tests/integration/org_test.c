@@ -115,20 +115,6 @@ div_version(const kt_tenant *t, const char *id)
 
 /* ---- formats ---- */
 
-/* 2026-11-27T15:42:00.123Z */
-static bool
-is_rfc3339_ms(const char *s)
-{
-	const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
-
-	if (strlen(s) != strlen(shape))
-		return false;
-	for (size_t i = 0; shape[i] != '\0'; i++)
-		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
-			return false;
-	return true;
-}
-
 /* ---- making things ---- */
 
 static const char *
@@ -153,19 +139,6 @@ div_new(const char *token, const char *org_id, const char *parent)
 	char code[40];
 
 	return kt_div_make(&cl, token, org_id, parent, fresh_code(code, sizeof(code), "D"));
-}
-
-/* A string of n copies of unit. */
-static char *
-repeat(const char *unit, int n)
-{
-	size_t len = strlen(unit);
-	char *s = malloc(len * (size_t)n + 1);
-
-	for (int i = 0; i < n; i++)
-		memcpy(s + len * (size_t)i, unit, len);
-	s[len * (size_t)n] = '\0';
-	return s;
 }
 
 /* tpl with each "%s" replaced by code, malloc'd. */
@@ -297,8 +270,8 @@ check_org(const json_t *o, const char *tenant_id, const char *name, const char *
 	assert_true(json_equal(json_object_get(o, "settings"), want));
 	assert_true(json_is_integer(json_object_get(o, "version")));
 	assert_int_equal(json_integer_value(json_object_get(o, "version")), version);
-	assert_true(is_rfc3339_ms(kt_jstr(o, "created_at")));
-	assert_true(is_rfc3339_ms(kt_jstr(o, "updated_at")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(o, "created_at")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(o, "updated_at")));
 	assert_int_equal(json_object_size(o), 10);
 	json_decref(want);
 }
@@ -531,8 +504,8 @@ static void
 org_create_rejects_invalid_fields(void **state)
 {
 	(void)state;
-	char *long_name = repeat("a", 201), *long_name_mb = repeat("\xc3\xa9", 201);
-	char *long_desc = repeat("d", 2001), *big = repeat("x", 16377);
+	char *long_name = kt_repeat("a", 201), *long_name_mb = kt_repeat("\xc3\xa9", 201);
+	char *long_desc = kt_repeat("d", 2001), *big = kt_repeat("x", 16377);
 	char *b_name = kt_strf("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name);
 	char *b_name_mb = kt_strf("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name_mb);
 	char *b_desc = kt_strf("{\"name\":\"n\",\"code\":\"%%s\",\"description\":\"%s\"}", long_desc);
@@ -615,8 +588,8 @@ static void
 org_create_accepts_boundary_lengths(void **state)
 {
 	(void)state;
-	char *name200 = repeat("a", 200), *name200_mb = repeat("\xc3\xa9", 200);
-	char *desc2000 = repeat("d", 2000), *big = repeat("x", 16376);
+	char *name200 = kt_repeat("a", 200), *name200_mb = kt_repeat("\xc3\xa9", 200);
+	char *desc2000 = kt_repeat("d", 2000), *big = kt_repeat("x", 16376);
 	char code32[40] = "abcdefghij0123456789ABCDEFGHI-_", c[40];
 
 	code32[31] = (char)('a' + seq % 26);
@@ -666,7 +639,7 @@ org_patch_rejects_invalid_fields(void **state)
 	char code[40];
 	char *id = kt_org_make(&cl, A.admin.token, fresh_code(code, sizeof(code), "PV"));
 	char *path = kt_strf(ORGS "/%s", id);
-	char *long_name = repeat("a", 201), *big = repeat("x", 16377);
+	char *long_name = kt_repeat("a", 201), *big = kt_repeat("x", 16377);
 	char *b_name = kt_strf("{\"name\":\"%s\"}", long_name);
 	char *b_big = kt_strf("{\"settings\":{\"k\":\"%s\"}}", big);
 	const bad_case cases[] = {
@@ -1907,8 +1880,8 @@ check_div(const json_t *d, const char *tenant_id, const char *org_id, const char
 	assert_string_equal(kt_jstr(d, "description"), description);
 	assert_true(json_is_integer(json_object_get(d, "version")));
 	assert_int_equal(json_integer_value(json_object_get(d, "version")), version);
-	assert_true(is_rfc3339_ms(kt_jstr(d, "created_at")));
-	assert_true(is_rfc3339_ms(kt_jstr(d, "updated_at")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(d, "created_at")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(d, "updated_at")));
 	assert_int_equal(json_object_size(d), 10);
 }
 
@@ -2047,7 +2020,7 @@ div_create_and_patch_reject_invalid_fields(void **state)
 	char *org = org_new(A.admin.token);
 	char *existing = div_new(A.admin.token, org, NULL);
 	char *path = kt_strf(ORGS "/%s/divisions", org);
-	char *long_name = repeat("n", 201), *long_desc = repeat("d", 2001);
+	char *long_name = kt_repeat("n", 201), *long_desc = kt_repeat("d", 2001);
 	char *b_name = kt_strf("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name);
 	char *b_desc = kt_strf("{\"name\":\"n\",\"code\":\"%%s\",\"description\":\"%s\"}", long_desc);
 	const bad_case create[] = {

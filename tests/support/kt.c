@@ -308,6 +308,30 @@ kt_pg_value(PGconn *c, const char *sql)
 	return v;
 }
 
+long
+kt_pg_long(PGconn *c, const char *sql)
+{
+	char *v = kt_pg_value(c, sql);
+	long n = v != NULL ? strtol(v, NULL, 10) : -1;
+
+	free(v);
+	return n;
+}
+
+bool
+kt_pg_relation_exists(PGconn *c, const char *name)
+{
+	const char *p[] = {name};
+	PGresult *r = PQexecParams(c, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, p, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		fail_msg("to_regclass(%s): %s", name, PQerrorMessage(c));
+	bool yes = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+	PQclear(r);
+	return yes;
+}
+
 char *
 kt_read_file(const char *path)
 {

@@ -84,6 +84,12 @@ PGconn *kt_pg_app(void);
 char *kt_pg_value(PGconn *c, const char *sql);
 void kt_pg_exec(PGconn *c, const char *sql);
 
+/* kt_pg_value as a number (strtol); -1 for SQL NULL. */
+long kt_pg_long(PGconn *c, const char *sql);
+
+/* Whether relation name (to_regclass: "schema.name") exists. */
+bool kt_pg_relation_exists(PGconn *c, const char *name);
+
 /* Scope c's later statements to one tenant (app.tenant_id): row-level security shows its rows. */
 void kt_pg_set_tenant(PGconn *c, const char *tenant_id);
 
@@ -196,6 +202,12 @@ char *kt_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A string member of o, or "(not a string)". */
 const char *kt_jstr(const json_t *o, const char *key);
 
+/* A string member of o, or NULL. */
+const char *kt_json_str(const json_t *o, const char *key);
+
+/* n copies of unit, malloc'd. */
+char *kt_repeat(const char *unit, size_t n);
+
 /*
  * method on base + the formatted path, with "Authorization: Bearer token" when token is
  * not NULL and body (then sent as application/json) when not NULL.
@@ -242,7 +254,7 @@ typedef struct kt_client {
 	char request_id[96];   /* the X-Request-ID of the last request */
 } kt_client;
 
-#define KT_EXTRA_MAX 12 /* extra headers of one kt_call */
+#define KT_EXTRA_MAX 24 /* extra headers of one kt_call */
 
 /*
  * kt_api through c, with extra "Name: value" headers (NULL-terminated, at most KT_EXTRA_MAX; may
@@ -316,6 +328,16 @@ void kt_check_header(const kt_resp *r, const char *name, const char *want, const
 
 /* A lowercase canonical UUID of version 7 (RFC 9562 variant). */
 bool kt_is_uuid_v7(const char *s);
+
+/* Whether problem r lists an error for field: an errors[] entry with that field and a message. */
+bool kt_has_field_error(const kt_resp *r, const char *field);
+
+/* Fail the test (at file:line) unless kt_has_field_error(r, field). */
+void kt_check_field_error(const kt_resp *r, const char *field, const char *file, int line);
+#define kt_assert_field_error(r, field) kt_check_field_error((r), (field), __FILE__, __LINE__)
+
+/* RFC 3339 UTC with milliseconds, as keel renders times: 2026-11-27T15:42:00.123Z. */
+bool kt_is_rfc3339_ms(const char *s);
 
 /*
  * Fail the test (at file:line) unless r is keel's problem+json answer of status: the status, the

@@ -33,6 +33,24 @@ kt_strf(const char *fmt, ...)
 }
 
 const char *
+kt_json_str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+char *
+kt_repeat(const char *unit, size_t n)
+{
+	size_t len = strlen(unit);
+	char *s = malloc(len * n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + len * i, unit, len);
+	s[len * n] = '\0';
+	return s;
+}
+
+const char *
 kt_jstr(const json_t *o, const char *key)
 {
 	const char *v = json_string_value(json_object_get(o, key));
@@ -339,9 +357,21 @@ kt_is_uuid_v7(const char *s)
 	return s[14] == '7' && strchr("89ab", s[19]) != NULL;
 }
 
-/* Whether the problem r has an errors[] entry for field. */
-static bool
-has_field_error(const kt_resp *r, const char *field)
+bool
+kt_is_rfc3339_ms(const char *s)
+{
+	const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+
+	if (s == NULL || strlen(s) != strlen(shape))
+		return false;
+	for (size_t i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
+			return false;
+	return true;
+}
+
+bool
+kt_has_field_error(const kt_resp *r, const char *field)
 {
 	json_t *errors = json_object_get(r->json, "errors");
 	size_t i;
@@ -378,6 +408,13 @@ problem_members(const kt_resp *r)
 }
 
 void
+kt_check_field_error(const kt_resp *r, const char *field, const char *file, int line)
+{
+	if (!kt_has_field_error(r, field))
+		fail_at(file, line, "no error for field \"%s\": %s", field, r->body);
+}
+
+void
 kt_check_problem(const kt_resp *r, long status, const char *slug, const char *field,
                  const char *file, int line)
 {
@@ -398,6 +435,6 @@ kt_check_problem(const kt_resp *r, long status, const char *slug, const char *fi
 		if (!same)
 			fail_at(file, line, "problem type is not urn:keel:problem:%s: %s", slug, r->body);
 	}
-	if (field != NULL && !has_field_error(r, field))
+	if (field != NULL && !kt_has_field_error(r, field))
 		fail_at(file, line, "no error for field \"%s\": %s", field, r->body);
 }
