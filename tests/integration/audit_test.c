@@ -43,8 +43,9 @@
 #define LOGS     "/api/v1/audit-logs"
 
 static kt_keel *srv;
-static kt_client cl = {.source = CLIENT, .id_prefix = "audit-test"}; /* srv; request ids */
-static PGconn *pg;                                                   /* keel_owner */
+/* Requests to srv: from CLIENT, each with a request id of its own (audit-test-<n>). */
+static kt_client cl = {.source = CLIENT, .id_prefix = "audit-test"};
+static PGconn *pg;        /* keel_owner */
 static kt_tenant A, B, P; /* A: most tests; B: the other tenant; P: pagination */
 
 /* A request from CLIENT with a fresh X-Request-ID (cl.request_id); token and body may be NULL. */

@@ -37,9 +37,9 @@
 #define ORGS     "/api/v1/organizations"
 
 static kt_keel *srv;
-static kt_client cl;   /* srv */
+static kt_client cl;   /* requests to srv */
 static PGconn *pg;     /* keel_owner */
-static kt_tenant A, B; /* A: most tests; B: the other kt_tenant */
+static kt_tenant A, B; /* A: most tests; B: the other tenant */
 static kt_tenant P, S; /* P: pagination; S: the search index */
 static int seq;        /* makes codes unique within the program */
 
