@@ -156,7 +156,7 @@ parse_cursor(keel_req *req, audit_filter *f)
 }
 
 /* Every filter of the query string into f; fails the request with 400 at the first bad one. */
-static keel_err
+keel_err
 parse_filter(keel_req *req, audit_filter *f)
 {
 	int64_t since = 0, until = 0;

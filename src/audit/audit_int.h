@@ -34,6 +34,9 @@ typedef struct audit_page {
  */
 const keel_stmt *audit_store_list_stmt(const audit_filter *f, char lim[16], const char *p[10]);
 
+/* Every filter of the query string into f; fails the request with 400 at the first bad one. */
+keel_err parse_filter(keel_req *req, audit_filter *f);
+
 /* One page, as its transaction's only statement. */
 keel_err audit_store_list(keel_tx *tx, keel_arena *a, const audit_filter *f, audit_page *page);
 

@@ -13,6 +13,7 @@
  * bytes of the first response, with its Location and ETag.
  */
 #include "svc/svc.h"
+#include "svc/svc_int.h"
 #include "core/str.h"
 
 #include <sodium.h>
@@ -41,7 +42,7 @@ static const keel_stmt st_store = {
     4};
 
 /* Hex SHA-256 of method, path and body: what "the same request" means. */
-static char *
+char *
 request_hash(keel_req *req)
 {
 	crypto_hash_sha256_state st;

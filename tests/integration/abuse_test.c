@@ -279,17 +279,9 @@ static void
 check_kproblem(const char *what, const kt_resp *r, int status, const char *slug, const char *file,
                int line)
 {
-	char head[64];
-
 	if (r->status != status)
 		fail_at(file, line, "%s: expected %d, got %ld: %s", what, status, r->status, r->body);
-	snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Type: ", status);
-	char *ct = kt_header(r, "Content-Type");
-	char *full = kt_strf("%s%s\r\n\r\n", head, ct ? ct : "");
-
-	check_problem(what, status, full, r->json, slug, file, line);
-	free(full);
-	free(ct);
+	kt_check_problem(r, status, slug, NULL, file, line);
 }
 
 #define assert_kproblem(what, r, status, slug)                                                     \
@@ -367,23 +359,13 @@ post_request(const char *path, const char *content_length, const char *extra, si
 static long
 org_count(void)
 {
-	kt_pg_set_tenant(pg, tenant_id);
-	char *v = kt_pg_value(pg, "SELECT count(*) FROM org.organizations");
-	long n = atol(v);
-
-	free(v);
-	return n;
+	return kt_pg_tenant_long(pg, tenant_id, "SELECT count(*) FROM org.organizations", NULL);
 }
 
 static long
 user_count(void)
 {
-	kt_pg_set_tenant(pg, tenant_id);
-	char *v = kt_pg_value(pg, "SELECT count(*) FROM auth.users");
-	long n = atol(v);
-
-	free(v);
-	return n;
+	return kt_pg_tenant_long(pg, tenant_id, "SELECT count(*) FROM auth.users", NULL);
 }
 
 /* ---- setup ---- */
@@ -392,14 +374,11 @@ static int
 setup(void **state)
 {
 	(void)state;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!kt_db_migrated("abuse"))
-		return -1;
 	/* fewer workers than the slow clients below: they must not tie them up */
 	const char *env[] = {"KEEL_WORKERS=2", "KEEL_REQUEST_TIMEOUT=3s", NULL};
 
-	srv = kt_keel_start(env, NULL);
-	pg = kt_pg_owner();
+	if ((srv = kt_fixture_start("abuse", env, &pg)) == NULL)
+		return -1;
 	tenant_id = kt_signup(srv->base, "abuse", PASSWORD);
 	token = kt_login(srv->base, "abuse", "owner@abuse.test", PASSWORD);
 	snprintf(auth_header, sizeof(auth_header), "Authorization: Bearer %s", token);
@@ -417,15 +396,10 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	int status = srv != NULL ? kt_keel_stop(srv) : 0;
-
-	if (pg != NULL)
-		PQfinish(pg);
 	free(tenant_id);
 	free(token);
 	free(org_id);
-	curl_global_cleanup();
-	return status == 0 ? 0 : -1;
+	return kt_fixture_stop(srv, pg);
 }
 
 /* ---- slow clients ---- */

@@ -90,24 +90,6 @@ assert_suspended(kt_resp *r)
 	kt_resp_free(r);
 }
 
-/* The owner adds local@slug.test with role, who signs in: its access token. */
-static char *
-user_token(const char *owner_token, const char *slug, const char *local, const char *role)
-{
-	char *body = kt_strf("{\"email\":\"%s@%s.test\",\"password\":\"%s\",\"role\":\"%s\"}", local,
-	                     slug, PASSWORD, role);
-	kt_resp *r = kt_api(srv->base, "POST", owner_token, body, "/api/v1/users");
-
-	kt_assert_status(r, 201);
-	kt_resp_free(r);
-	free(body);
-	char *email = kt_strf("%s@%s.test", local, slug);
-	char *token = kt_login(srv->base, slug, email, PASSWORD);
-
-	free(email);
-	return token;
-}
-
 /* A tenant of its own with its owner signed in, and a second user of role (local@slug) signed in.
  */
 typedef struct scene {
@@ -121,7 +103,7 @@ scene_make(const char *slug, const char *local, const char *role)
 	scene s = {.tenant = kt_signup(srv->base, slug, PASSWORD)};
 
 	s.owner = kt_login(srv->base, slug, email, PASSWORD);
-	s.user = user_token(s.owner, slug, local, role);
+	s.user = kt_user_make(srv->base, s.owner, slug, local, role, PASSWORD);
 	s.user_id = me_id(s.user);
 	free(email);
 	return s;
@@ -150,18 +132,6 @@ refresh(const char *refresh_token)
 {
 	char *body = kt_strf("{\"refresh_token\":\"%s\"}", refresh_token);
 	kt_resp *r = kt_api(srv->base, "POST", NULL, body, "/api/v1/auth/refresh");
-
-	free(body);
-	return r;
-}
-
-/* Sign in; returns the whole answer (token pair or failure). */
-static kt_resp *
-sign_in(const char *slug, const char *email)
-{
-	char *body =
-	    kt_strf("{\"tenant\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug, email, PASSWORD);
-	kt_resp *r = kt_api(srv->base, "POST", NULL, body, "/api/v1/auth/login");
 
 	free(body);
 	return r;
@@ -223,11 +193,11 @@ disabled_user_token_stops_at_once(void **state)
 	                                   p),
 	                 1);
 	/* B cannot sign in again; A can */
-	kt_resp *r = sign_in("acc-dis", "b@acc-dis.test");
+	kt_resp *r = kt_sign_in(srv->base, "acc-dis", "b@acc-dis.test", PASSWORD);
 
 	kt_assert_status(r, 401);
 	kt_resp_free(r);
-	r = sign_in("acc-dis", "owner@acc-dis.test");
+	r = kt_sign_in(srv->base, "acc-dis", "owner@acc-dis.test", PASSWORD);
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	free(a_id);
@@ -420,7 +390,7 @@ suspended_tenant_is_locked_out_until_resumed(void **state)
 	char *tenant = kt_signup(srv->base, "acc-sus", PASSWORD);
 	char *other = kt_signup(srv->base, "acc-oth", PASSWORD);
 	char *o = kt_login(srv->base, "acc-oth", "owner@acc-oth.test", PASSWORD);
-	kt_resp *r = sign_in("acc-sus", "owner@acc-sus.test");
+	kt_resp *r = kt_sign_in(srv->base, "acc-sus", "owner@acc-sus.test", PASSWORD);
 
 	kt_assert_status(r, 200);
 	char *token = strdup(kt_jstr(r->json, "access_token"));
@@ -456,7 +426,7 @@ suspended_tenant_is_locked_out_until_resumed(void **state)
 	r = refresh(rt);
 	kt_assert_status(r, 401);
 	kt_resp_free(r);
-	r = sign_in("acc-sus", "owner@acc-sus.test");
+	r = kt_sign_in(srv->base, "acc-sus", "owner@acc-sus.test", PASSWORD);
 	kt_assert_status(r, 401);
 	assert_string_equal(kt_jstr(r->json, "detail"), "the email or the password is incorrect");
 	kt_resp_free(r);
@@ -489,7 +459,7 @@ suspended_tenant_is_locked_out_until_resumed(void **state)
 	r = refresh(rt);
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
-	r = sign_in("acc-sus", "owner@acc-sus.test");
+	r = kt_sign_in(srv->base, "acc-sus", "owner@acc-sus.test", PASSWORD);
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	r = kt_api(srv->base, "GET", token, NULL, "/api/v1/tenant");
@@ -545,21 +515,15 @@ static int
 setup(void **state)
 {
 	(void)state;
-	if (!kt_db_migrated("access"))
-		return -1;
-	srv = kt_keel_start(NULL, NULL);
-	pg = kt_pg_owner();
-	return 0;
+	srv = kt_fixture_start("access", NULL, &pg);
+	return srv != NULL ? 0 : -1;
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	int status = srv != NULL ? kt_keel_stop(srv) : 0;
-
-	PQfinish(pg);
-	return status == 0 ? 0 : -1;
+	return kt_fixture_stop(srv, pg);
 }
 
 int

@@ -42,55 +42,14 @@
 #define CLIENT   "127.0.0.7" /* the source address of every request */
 #define LOGS     "/api/v1/audit-logs"
 
-/* One tenant: its id, slug and users (tokens and ids; NULL where not made). */
-typedef struct user {
-	char *token, *id;
-} user;
-
-typedef struct tenant {
-	char *id;
-	const char *slug;
-	user owner, admin, member, viewer;
-} tenant;
-
 static kt_keel *srv;
-static PGconn *pg;     /* keel_owner */
-static tenant A, B, P; /* A: most tests; B: the other tenant; P: pagination */
-static int seq;        /* makes request ids and codes unique within the program */
-static char rid[64];   /* the request id of the last request */
+/* Requests to srv: from CLIENT, each with a request id of its own (audit-test-<n>). */
+static kt_client cl = {.source = CLIENT, .id_prefix = "audit-test"};
+static PGconn *pg;        /* keel_owner */
+static kt_tenant A, B, P; /* A: most tests; B: the other tenant; P: pagination */
 
-/* ---- HTTP ---- */
-
-/*
- * A request from CLIENT with a fresh X-Request-ID (kept in rid); token and
- * body may be NULL.
- */
-static kt_resp *api(const char *method, const char *token, const char *body, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static kt_resp *
-api(const char *method, const char *token, const char *body, const char *fmt, ...)
-{
-	char path[4096], auth[2048], reqid[96];
-	const char *h[4];
-	int n = 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	snprintf(rid, sizeof(rid), "audit-test-%d", ++seq);
-	snprintf(reqid, sizeof(reqid), "X-Request-ID: %s", rid);
-	h[n++] = reqid;
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h[n++] = auth;
-	}
-	if (body != NULL)
-		h[n++] = "Content-Type: application/json";
-	h[n] = NULL;
-	return kt_request_from(CLIENT, srv->base, method, path, h, body, body ? strlen(body) : 0);
-}
+/* A request from CLIENT with a fresh X-Request-ID (cl.request_id); token and body may be NULL. */
+#define api(method, token, body, ...) kt_call(&cl, method, token, NULL, body, __VA_ARGS__)
 
 /* ---- the database, as keel_owner inside one tenant ---- */
 
@@ -132,7 +91,7 @@ record_trail(const char *tenant_id, const char *record_id)
 
 /* old ->> key or new ->> key of the n-th (0-based, oldest first) audit row of a record. */
 static char *
-row_field(const tenant *t, const char *record_id, int n, const char *which, const char *key)
+row_field(const kt_tenant *t, const char *record_id, int n, const char *which, const char *key)
 {
 	char *sql = kt_strf("SELECT %s ->> $2 FROM audit.logs WHERE record_id = $1"
 	                    " ORDER BY occurred_at, id OFFSET %d LIMIT 1",
@@ -155,7 +114,7 @@ row_field(const tenant *t, const char *record_id, int n, const char *which, cons
 
 /* The number of audit rows of tenant t (all of them, or matching where). */
 static long
-log_count(const tenant *t, const char *where, const char *p1)
+log_count(const kt_tenant *t, const char *where, const char *p1)
 {
 	char *sql = kt_strf("SELECT count(*) FROM audit.logs WHERE %s", where ? where : "true");
 	long n = kt_pg_tenant_long(pg, t->id, sql, (const char *[]){p1, NULL});
@@ -166,99 +125,31 @@ log_count(const tenant *t, const char *where, const char *p1)
 
 /* ---- making things ---- */
 
-/* Sign up a tenant (slug), its owner signs in. */
-static void
-tenant_make(tenant *t, const char *slug)
-{
-	char *body =
-	    kt_strf("{\"name\":\"Tenant %s\",\"slug\":\"%s\",\"owner_email\":\"owner@%s.test\","
-	            "\"owner_password\":\"" PASSWORD "\"}",
-	            slug, slug, slug);
-	kt_resp *r = api("POST", NULL, body, "/api/v1/tenants");
-
-	kt_assert_status(r, 201);
-	t->slug = slug;
-	t->id = strdup(kt_jstr(json_object_get(r->json, "tenant"), "id"));
-	t->owner.id = strdup(kt_jstr(json_object_get(r->json, "owner"), "id"));
-	kt_resp_free(r);
-	free(body);
-}
-
-/* Sign in as who@slug.test; returns the whole answer (access and refresh token). */
-static kt_resp *
-login_as(const tenant *t, const char *who, const char *password)
-{
-	char *body = kt_strf("{\"tenant\":\"%s\",\"email\":\"%s@%s.test\",\"password\":\"%s\"}",
-	                     t->slug, who, t->slug, password);
-	kt_resp *r = api("POST", NULL, body, "/api/v1/auth/login");
-
-	free(body);
-	return r;
-}
-
-static char *
-login(const tenant *t, const char *who)
-{
-	kt_resp *r = login_as(t, who, PASSWORD);
-
-	kt_assert_status(r, 200);
-	char *token = strdup(kt_jstr(r->json, "access_token"));
-
-	kt_resp_free(r);
-	return token;
-}
-
-/* The owner adds a user of role (email name@slug.test), who signs in. */
-static void
-user_make(tenant *t, user *u, const char *name, const char *role)
-{
-	char *body = kt_strf("{\"email\":\"%s@%s.test\",\"password\":\"" PASSWORD "\",\"role\":\"%s\"}",
-	                     name, t->slug, role);
-	kt_resp *r = api("POST", t->owner.token, body, "/api/v1/users");
-
-	kt_assert_status(r, 201);
-	u->id = strdup(kt_jstr(r->json, "id"));
-	kt_resp_free(r);
-	free(body);
-	u->token = login(t, name);
-}
-
-/* Create an organization; returns its id (malloc'd). */
+/* Create an organization with a code made unique by the request count; returns its id. */
 static char *
 org_make(const char *token)
 {
-	char *body = kt_strf("{\"name\":\"Org %d\",\"code\":\"AO%d\"}", seq, seq);
-	kt_resp *r = api("POST", token, body, "/api/v1/organizations");
+	char code[32];
 
-	kt_assert_status(r, 201);
-	char *id = strdup(kt_jstr(r->json, "id"));
-
-	kt_resp_free(r);
-	free(body);
-	return id;
+	snprintf(code, sizeof(code), "AO%d", cl.seq);
+	return kt_org_make(&cl, token, code);
 }
 
 static char *
 div_make(const char *token, const char *org_id, const char *parent)
 {
-	char *body = parent ? kt_strf("{\"name\":\"Div %d\",\"code\":\"AD%d\",\"parent_id\":\"%s\"}",
-	                              seq, seq, parent)
-	                    : kt_strf("{\"name\":\"Div %d\",\"code\":\"AD%d\"}", seq, seq);
-	kt_resp *r = api("POST", token, body, "/api/v1/organizations/%s/divisions", org_id);
+	char code[32];
 
-	kt_assert_status(r, 201);
-	char *id = strdup(kt_jstr(r->json, "id"));
-
-	kt_resp_free(r);
-	free(body);
-	return id;
+	snprintf(code, sizeof(code), "AD%d", cl.seq);
+	return kt_div_make(&cl, token, org_id, parent, code);
 }
 
-/* "ACTION|actor|request_id|CLIENT|changed|table" for the request just made (rid). */
+/* "ACTION|actor|request_id|CLIENT|changed|table" for the request just made (cl.request_id). */
 static char *
 line(const char *action, const char *actor, const char *changed, const char *table)
 {
-	return kt_strf("%s|%s|%s|" CLIENT "|%s|%s", action, actor ? actor : "-", rid, changed, table);
+	return kt_strf("%s|%s|%s|" CLIENT "|%s|%s", action, actor ? actor : "-", cl.request_id, changed,
+	               table);
 }
 
 /* Join lines (NULL-terminated, each malloc'd and freed here) with newlines. */
@@ -319,56 +210,34 @@ static int
 setup(void **state)
 {
 	(void)state;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!kt_db_migrated("audit"))
-		return -1;
 	const char *env[] = {"KEEL_WORKERS=4", NULL};
 
-	srv = kt_keel_start(env, NULL);
-	pg = kt_pg_owner();
-	tenant_make(&A, "audit-a");
-	A.owner.token = login(&A, "owner");
-	user_make(&A, &A.admin, "admin", "admin");
-	user_make(&A, &A.member, "member", "member");
-	user_make(&A, &A.viewer, "viewer", "viewer");
-	tenant_make(&B, "audit-b");
-	B.owner.token = login(&B, "owner");
-	user_make(&B, &B.admin, "admin", "admin");
-	tenant_make(&P, "audit-p");
-	P.owner.token = login(&P, "owner");
+	if ((srv = kt_fixture_start("audit", env, &pg)) == NULL)
+		return -1;
+	cl.base = srv->base;
+	kt_tenant_make(&cl, &A, "audit-a", PASSWORD);
+	A.owner.token = kt_tenant_login(&cl, &A, "owner");
+	kt_tenant_user(&cl, &A, &A.admin, "admin", "admin");
+	kt_tenant_user(&cl, &A, &A.member, "member", "member");
+	kt_tenant_user(&cl, &A, &A.viewer, "viewer", "viewer");
+	kt_tenant_make(&cl, &B, "audit-b", PASSWORD);
+	B.owner.token = kt_tenant_login(&cl, &B, "owner");
+	kt_tenant_user(&cl, &B, &B.admin, "admin", "admin");
+	kt_tenant_make(&cl, &P, "audit-p", PASSWORD);
+	P.owner.token = kt_tenant_login(&cl, &P, "owner");
 	return 0;
-}
-
-static void
-user_free(user *u)
-{
-	free(u->token);
-	free(u->id);
-}
-
-static void
-tenant_free(tenant *t)
-{
-	free(t->id);
-	user_free(&t->owner);
-	user_free(&t->admin);
-	user_free(&t->member);
-	user_free(&t->viewer);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	int status = srv ? kt_keel_stop(srv) : 0;
+	int status = kt_fixture_stop(srv, pg);
 
-	if (pg != NULL)
-		PQfinish(pg);
-	tenant_free(&A);
-	tenant_free(&B);
-	tenant_free(&P);
-	curl_global_cleanup();
-	return status == 0 ? 0 : -1;
+	kt_tenant_free(&A);
+	kt_tenant_free(&B);
+	kt_tenant_free(&P);
+	return status;
 }
 
 /* ---- what is recorded ---- */
@@ -458,14 +327,14 @@ static void
 tenant_changes_are_recorded(void **state)
 {
 	(void)state;
-	tenant T = {0};
+	kt_tenant T = {0};
 
-	tenant_make(&T, "audit-t");
+	kt_tenant_make(&cl, &T, "audit-t", PASSWORD);
 	/* sign-up: the tenant and its owner, in one transaction, before anyone is signed in */
 	char *l1 = line("INSERT", NULL, "-", "core.tenants");
 	char *o1 = line("INSERT", NULL, "-", "auth.users");
 
-	T.owner.token = login(&T, "owner");
+	T.owner.token = kt_tenant_login(&cl, &T, "owner");
 	kt_resp *r = api("PATCH", T.owner.token, "{\"name\":\"Tenant renamed\"}", "/api/v1/tenant");
 
 	kt_assert_status(r, 200);
@@ -479,25 +348,26 @@ tenant_changes_are_recorded(void **state)
 	assert_field(&T, T.id, 1, "new", "name", "Tenant renamed");
 	/* the owner's row: created at sign-up, then signed in (last_login_at) */
 	char *want_owner = lines(
-	    o1, kt_strf("UPDATE|-|audit-test-%d|" CLIENT "|{last_login_at}|auth.users", seq - 1), NULL);
+	    o1, kt_strf("UPDATE|-|audit-test-%d|" CLIENT "|{last_login_at}|auth.users", cl.seq - 1),
+	    NULL);
 
 	assert_trail(T.id, T.owner.id, want_owner);
 	assert_int_equal(log_count(&T, "schema_name = 'core' AND tenant_id = $1", T.id), 2);
 	free(want);
 	free(want_owner);
-	tenant_free(&T);
+	kt_tenant_free(&T);
 }
 
 static void
 user_changes_are_recorded_without_the_password_hash(void **state)
 {
 	(void)state;
-	user U = {0};
+	kt_user U = {0};
 
-	user_make(&A, &U, "changing", "member");
+	kt_tenant_user(&cl, &A, &U, "changing", "member");
 	/* user_make created it (the request before the sign-in) */
-	char *l1 = kt_strf("INSERT|%s|audit-test-%d|" CLIENT "|-|auth.users", A.owner.id, seq - 1);
-	char *l2 = kt_strf("UPDATE|-|audit-test-%d|" CLIENT "|{last_login_at}|auth.users", seq);
+	char *l1 = kt_strf("INSERT|%s|audit-test-%d|" CLIENT "|-|auth.users", A.owner.id, cl.seq - 1);
+	char *l2 = kt_strf("UPDATE|-|audit-test-%d|" CLIENT "|{last_login_at}|auth.users", cl.seq);
 	kt_resp *r = api("PATCH", A.admin.token, "{\"role\":\"viewer\"}", "/api/v1/users/%s", U.id);
 
 	kt_assert_status(r, 200);
@@ -527,12 +397,12 @@ user_changes_are_recorded_without_the_password_hash(void **state)
 	/* the password change is also an event of its own */
 	assert_int_equal(log_count(&A, "action = 'PASSWORD_CHANGED' AND actor_id = $1", U.id), 1);
 	free(want);
-	user_free(&U);
+	kt_user_free(&U);
 }
 
 /* The event rows of tenant t made by request id req: "ACTION|actor|address" lines. */
 static char *
-events_of(const tenant *t, const char *req)
+events_of(const kt_tenant *t, const char *req)
 {
 	PGresult *res =
 	    kt_pg_tenant_query(pg, t->id,
@@ -557,7 +427,7 @@ events_of(const tenant *t, const char *req)
 
 /* The rows of request id req in table (schema.table): "ACTION|changed" lines. */
 static char *
-changes_of(const tenant *t, const char *req, const char *table)
+changes_of(const kt_tenant *t, const char *req, const char *table)
 {
 	PGresult *res =
 	    kt_pg_tenant_query(pg, t->id,
@@ -585,22 +455,22 @@ sign_in_events_and_refresh_tokens_are_recorded(void **state)
 {
 	(void)state;
 	char want[512], *refresh, *body;
-	kt_resp *r = login_as(&A, "viewer", PASSWORD);
+	kt_resp *r = kt_tenant_login_as(&cl, &A, "viewer", PASSWORD);
 
 	kt_assert_status(r, 200);
 	refresh = strdup(kt_jstr(r->json, "refresh_token"));
 	kt_resp_free(r);
 	snprintf(want, sizeof(want), "SIGN_IN_SUCCEEDED|%s|" CLIENT, A.viewer.id);
-	assert_events(&A, rid, want);
-	assert_changes(&A, rid, "auth.refresh_tokens", "INSERT|-");
-	assert_changes(&A, rid, "auth.users", "UPDATE|{last_login_at}");
+	assert_events(&A, cl.request_id, want);
+	assert_changes(&A, cl.request_id, "auth.refresh_tokens", "INSERT|-");
+	assert_changes(&A, cl.request_id, "auth.users", "UPDATE|{last_login_at}");
 
 	/* the event row carries the event, never a secret */
 	assert_int_equal(log_count(&A,
 	                           "request_id = $1 AND action = 'SIGN_IN_SUCCEEDED'"
 	                           " AND new ->> 'email' = 'viewer@audit-a.test'"
 	                           " AND new ->> 'kind' = 'sign_in_succeeded' AND old IS NULL",
-	                           rid),
+	                           cl.request_id),
 	                 1);
 
 	/* a refresh spends the token (UPDATE used_at) and makes the next one */
@@ -608,20 +478,21 @@ sign_in_events_and_refresh_tokens_are_recorded(void **state)
 	r = api("POST", NULL, body, "/api/v1/auth/refresh");
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
-	assert_changes(&A, rid, "auth.refresh_tokens", "UPDATE|{used_at}\nINSERT|-");
-	assert_events(&A, rid, "");
+	assert_changes(&A, cl.request_id, "auth.refresh_tokens", "UPDATE|{used_at}\nINSERT|-");
+	assert_events(&A, cl.request_id, "");
 
 	/* presenting the spent one again: the family is revoked, and that is an event */
 	r = api("POST", NULL, body, "/api/v1/auth/refresh");
 	kt_assert_status(r, 401);
 	kt_resp_free(r);
 	snprintf(want, sizeof(want), "REFRESH_REUSED|%s|" CLIENT, A.viewer.id);
-	assert_events(&A, rid, want);
+	assert_events(&A, cl.request_id, want);
 	/* both tokens of the family, the spent one and its successor */
-	assert_changes(&A, rid, "auth.refresh_tokens", "UPDATE|{revoked_at}\nUPDATE|{revoked_at}");
+	assert_changes(&A, cl.request_id, "auth.refresh_tokens",
+	               "UPDATE|{revoked_at}\nUPDATE|{revoked_at}");
 
 	/* a fresh sign-in and a clean sign-out */
-	r = login_as(&A, "viewer", PASSWORD);
+	r = kt_tenant_login_as(&cl, &A, "viewer", PASSWORD);
 	kt_assert_status(r, 200);
 	free(body);
 	body = kt_strf("{\"refresh_token\":\"%s\"}", kt_jstr(r->json, "refresh_token"));
@@ -630,22 +501,23 @@ sign_in_events_and_refresh_tokens_are_recorded(void **state)
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	snprintf(want, sizeof(want), "SIGNED_OUT|%s|" CLIENT, A.viewer.id);
-	assert_events(&A, rid, want);
-	assert_changes(&A, rid, "auth.refresh_tokens", "UPDATE|{revoked_at}");
+	assert_events(&A, cl.request_id, want);
+	assert_changes(&A, cl.request_id, "auth.refresh_tokens", "UPDATE|{revoked_at}");
 
 	/* a wrong password: the failure names the account it was about */
-	r = login_as(&A, "viewer", "not the password at all");
+	r = kt_tenant_login_as(&cl, &A, "viewer", "not the password at all");
 	kt_assert_status(r, 401);
 	kt_resp_free(r);
 	snprintf(want, sizeof(want), "SIGN_IN_FAILED|%s|" CLIENT, A.viewer.id);
-	assert_events(&A, rid, want);
+	assert_events(&A, cl.request_id, want);
 	/* an unknown email: no account, no actor */
-	r = login_as(&A, "nobody", PASSWORD);
+	r = kt_tenant_login_as(&cl, &A, "nobody", PASSWORD);
 	kt_assert_status(r, 401);
 	kt_resp_free(r);
-	assert_events(&A, rid, "SIGN_IN_FAILED|-|" CLIENT);
+	assert_events(&A, cl.request_id, "SIGN_IN_FAILED|-|" CLIENT);
 	assert_int_equal(
-	    log_count(&A, "request_id = $1 AND new ->> 'email' = 'nobody@audit-a.test'", rid), 1);
+	    log_count(&A, "request_id = $1 AND new ->> 'email' = 'nobody@audit-a.test'", cl.request_id),
+	    1);
 	free(body);
 	free(refresh);
 }
@@ -654,25 +526,25 @@ static void
 throttled_sign_ins_are_recorded(void **state)
 {
 	(void)state;
-	tenant T = {0};
+	kt_tenant T = {0};
 	kt_resp *r;
 
-	tenant_make(&T, "audit-throttle");
+	kt_tenant_make(&cl, &T, "audit-throttle", PASSWORD);
 	/* five failures for one account, then the right password is refused too */
 	for (int i = 0; i < 5; i++) {
-		r = login_as(&T, "owner", "wrong password, again");
+		r = kt_tenant_login_as(&cl, &T, "owner", "wrong password, again");
 		kt_assert_status(r, 401);
 		kt_resp_free(r);
 	}
-	r = login_as(&T, "owner", PASSWORD);
+	r = kt_tenant_login_as(&cl, &T, "owner", PASSWORD);
 	kt_assert_status(r, 429);
 	kt_resp_free(r);
 	char *want = kt_strf("SIGN_IN_THROTTLED|-|" CLIENT);
 
-	assert_events(&T, rid, want);
+	assert_events(&T, cl.request_id, want);
 	assert_int_equal(log_count(&T, "action = 'SIGN_IN_FAILED' AND actor_id = $1", T.owner.id), 5);
 	free(want);
-	tenant_free(&T);
+	kt_tenant_free(&T);
 }
 
 /* ---- what is not recorded, and what never is ---- */
@@ -792,7 +664,7 @@ a_rolled_back_transaction_leaves_no_audit_row(void **state)
 	kt_assert_status(r, 409);
 	kt_resp_free(r);
 	assert_int_equal(log_count(&A, NULL, NULL), before);
-	assert_int_equal(log_count(&A, "request_id = $1", rid), 0);
+	assert_int_equal(log_count(&A, "request_id = $1", cl.request_id), 0);
 	free(body);
 	free(code);
 	free(id);
@@ -802,7 +674,7 @@ a_rolled_back_transaction_leaves_no_audit_row(void **state)
 
 /* Where needle occurs in any audit row of tenant t, as text (0: nowhere). */
 static long
-occurrences_in_log(const tenant *t, const char *needle)
+occurrences_in_log(const kt_tenant *t, const char *needle)
 {
 	return kt_pg_tenant_long(pg, t->id,
 	                         "SELECT count(*) FROM audit.logs l WHERE strpos(l::text, $1) > 0",
@@ -813,10 +685,10 @@ static void
 secrets_never_reach_the_audit_log(void **state)
 {
 	(void)state;
-	const tenant *all[] = {&A, &B, &P};
+	const kt_tenant *all[] = {&A, &B, &P};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		const tenant *t = all[i];
+		const kt_tenant *t = all[i];
 
 		/* the columns: not in old, not in new, not in changed_fields */
 		assert_int_equal(log_count(t,
@@ -848,9 +720,9 @@ secrets_never_reach_the_audit_log(void **state)
 		assert_true(occurrences_in_log(t, "owner@") > 0);
 	}
 	/* a hash that existed only before a password change is not there either */
-	user U = {0};
+	kt_user U = {0};
 
-	user_make(&A, &U, "rehashed", "member");
+	kt_tenant_user(&cl, &A, &U, "rehashed", "member");
 	char *old = kt_pg_tenant_value(pg, A.id, "SELECT password_hash FROM auth.users WHERE id = $1",
 	                               (const char *[]){U.id, NULL});
 	kt_resp *r = api("POST", U.token,
@@ -863,7 +735,7 @@ secrets_never_reach_the_audit_log(void **state)
 	assert_int_equal(occurrences_in_log(&A, old), 0);
 	assert_int_equal(occurrences_in_log(&A, "$argon2"), 0);
 	free(old);
-	user_free(&U);
+	kt_user_free(&U);
 }
 
 /* ---- who may see and touch the log ---- */
@@ -1011,7 +883,7 @@ ids_of(const json_t *items)
 
 /* The ids of t's audit rows matching where, newest first, joined by commas (malloc'd). */
 static char *
-ids_where(const tenant *t, const char *where, const char *p1, const char *p2)
+ids_where(const kt_tenant *t, const char *where, const char *p1, const char *p2)
 {
 	char *sql = kt_strf("SELECT coalesce(string_agg(id::text, ',' ORDER BY occurred_at DESC,"
 	                    " id DESC), '') FROM audit.logs WHERE %s",
@@ -1091,7 +963,7 @@ items_have_the_documented_shape(void **state)
 	    api("PATCH", A.admin.token, "{\"name\":\"Shape\"}", "/api/v1/organizations/%s", id);
 
 	kt_assert_status(r, 200);
-	char *patch_rid = strdup(rid), *traceparent = kt_header(r, "traceparent");
+	char *patch_rid = strdup(cl.request_id), *traceparent = kt_header(r, "traceparent");
 
 	kt_resp_free(r);
 
@@ -1436,17 +1308,6 @@ back_dated(int offset)
 	return name;
 }
 
-static bool
-relation_exists(const char *name)
-{
-	char *sql = kt_strf("SELECT to_regclass('%s') IS NOT NULL", name), *v = owner_value(sql);
-	bool yes = strcmp(v, "t") == 0;
-
-	free(sql);
-	free(v);
-	return yes;
-}
-
 static void
 prune_drops_whole_partitions_older_than_keep(void **state)
 {
@@ -1461,16 +1322,16 @@ prune_drops_whole_partitions_older_than_keep(void **state)
 	assert_null(strstr(out, p6));
 	assert_non_null(strstr(out, "2 partitions would be dropped"));
 	free(out);
-	assert_true(relation_exists(p30) && relation_exists(p20));
+	assert_true(kt_pg_relation_exists(pg, p30) && kt_pg_relation_exists(pg, p20));
 	assert_int_equal(log_count(&A, "action = 'OLD'", NULL), 3);
 	/* the real thing */
 	assert_int_equal(audit_cmd(&out, "prune", "--keep", "400d", NULL), 0);
 	assert_non_null(strstr(out, "2 partitions dropped"));
 	free(out);
-	assert_false(relation_exists(p30));
-	assert_false(relation_exists(p20));
-	assert_true(relation_exists(p6));
-	assert_true(relation_exists("audit.logs_default"));
+	assert_false(kt_pg_relation_exists(pg, p30));
+	assert_false(kt_pg_relation_exists(pg, p20));
+	assert_true(kt_pg_relation_exists(pg, p6));
+	assert_true(kt_pg_relation_exists(pg, "audit.logs_default"));
 	for (int m = 0; m <= 5; m++)
 		assert_true(partition_exists(m));
 	assert_int_equal(log_count(&A, "action = 'OLD'", NULL), 1);

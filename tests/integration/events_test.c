@@ -209,15 +209,9 @@ await(const char *subject, const char *type, int n)
 static kt_keel *srv;
 static PGconn *pg; /* keel_owner, on the group's database */
 
-typedef struct tenant {
-	char *id;
-	char *slug;
-	char *owner;    /* access token */
-	json_t *signup; /* the sign-up answer */
-} tenant;
+static kt_tenant A, B;
 
-static tenant A, B;
-
+/* A request to base; with If-Match: "<if_match>" when if_match is not NULL. */
 static kt_resp *api_on(const char *base, const char *method, const char *token,
                        const char *if_match, const char *body, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -226,87 +220,45 @@ static kt_resp *
 api_on(const char *base, const char *method, const char *token, const char *if_match,
        const char *body, const char *fmt, ...)
 {
-	char path[1024], auth[2048], match[64];
-	const char *h[4];
-	int n = 0;
+	kt_client c = {.base = base};
+	char *match = if_match != NULL ? kt_strf("If-Match: \"%s\"", if_match) : NULL;
+	const char *extra[] = {match, NULL};
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
+	kt_resp *r = kt_vcall(&c, method, token, extra, body, fmt, ap);
+
 	va_end(ap);
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h[n++] = auth;
-	}
-	if (body != NULL)
-		h[n++] = "Content-Type: application/json";
-	if (if_match != NULL) {
-		snprintf(match, sizeof(match), "If-Match: \"%s\"", if_match);
-		h[n++] = match;
-	}
-	h[n] = NULL;
-	return kt_request(base, method, path, h, body, body ? strlen(body) : 0);
+	free(match);
+	return r;
 }
 
 #define api(method, token, body, ...) api_on(srv->base, method, token, NULL, body, __VA_ARGS__)
 
 /* Sign up tenant slug on base; its owner signs in. */
 static void
-tenant_make_on(const char *base, tenant *t, const char *slug)
+tenant_make_on(const char *base, kt_tenant *t, const char *slug)
 {
-	char body[512];
+	kt_client c = {.base = base};
 
-	snprintf(body, sizeof(body),
-	         "{\"name\":\"Tenant %s\",\"slug\":\"%s\",\"owner_email\":\"owner@%s.test\","
-	         "\"owner_password\":\"" PASSWORD "\"}",
-	         slug, slug, slug);
-	kt_resp *r = api_on(base, "POST", NULL, NULL, body, "/api/v1/tenants");
-
-	kt_assert_status(r, 201);
-	t->signup = json_incref(r->json);
-	t->id = strdup(kt_jstr(json_object_get(r->json, "tenant"), "id"));
-	t->slug = strdup(slug);
-	kt_resp_free(r);
-	snprintf(body, sizeof(body),
-	         "{\"tenant\":\"%s\",\"email\":\"owner@%s.test\",\"password\":\"" PASSWORD "\"}", slug,
-	         slug);
-	r = api_on(base, "POST", NULL, NULL, body, "/api/v1/auth/login");
-	kt_assert_status(r, 200);
-	t->owner = strdup(kt_jstr(r->json, "access_token"));
-	kt_resp_free(r);
-}
-
-static void
-tenant_free(tenant *t)
-{
-	free(t->id);
-	free(t->slug);
-	free(t->owner);
-	json_decref(t->signup);
-	memset(t, 0, sizeof(*t));
+	kt_tenant_make(&c, t, slug, PASSWORD);
+	t->owner.token = kt_tenant_login(&c, t, "owner");
 }
 
 /* Create an organization with code on base; returns the answer's JSON (owned by the caller). */
 static json_t *
-org_create_on(const char *base, const tenant *t, const char *code)
+org_create_on(const char *base, const kt_tenant *t, const char *code)
 {
-	char body[256];
+	kt_client c = {.base = base};
 
-	snprintf(body, sizeof(body), "{\"name\":\"Org %s\",\"code\":\"%s\"}", code, code);
-	kt_resp *r = api_on(base, "POST", t->owner, NULL, body, ORGS);
-
-	kt_assert_status(r, 201);
-	json_t *org = json_incref(r->json);
-
-	kt_resp_free(r);
-	return org;
+	return kt_org_create(&c, t->owner.token, code);
 }
 
 /* A GET's JSON (owned by the caller). */
 static json_t *
-get_json(const tenant *t, const char *path)
+get_json(const kt_tenant *t, const char *path)
 {
-	kt_resp *r = api("GET", t->owner, NULL, "%s", path);
+	kt_resp *r = api("GET", t->owner.token, NULL, "%s", path);
 
 	kt_assert_status(r, 200);
 	json_t *j = json_incref(r->json);
@@ -342,46 +294,7 @@ await_outbox_drained(PGconn *c, const char *tenant_id)
 	}
 }
 
-static void
-migrate(void)
-{
-	const char *up[] = {"migrate", "up", NULL};
-	char *out = NULL;
-
-	if (kt_keel_run(up, NULL, &out) != 0)
-		fail_msg("keel migrate up failed:\n%s", out ? out : "");
-	free(out);
-}
-
 /* ---- checks ---- */
-
-/* Lowercase canonical UUID of version 7. */
-static bool
-is_uuid_v7(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : strchr("0123456789abcdef", s[i]) == NULL || s[i] == '\0')
-			return false;
-	}
-	return s[14] == '7' && strchr("89ab", s[19]) != NULL;
-}
-
-static bool
-is_rfc3339_ms(const char *s)
-{
-	const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
-
-	if (strlen(s) != strlen(shape))
-		return false;
-	for (size_t i = 0; shape[i] != '\0'; i++)
-		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
-			return false;
-	return true;
-}
 
 /*
  * The message is exactly the event: topic, key, content type, every
@@ -402,12 +315,12 @@ check_event(const msg *m, const char *type, const char *subject, const char *ten
 	assert_string_equal(m->ctype, "application/cloudevents+json; charset=UTF-8");
 	assert_int_equal(json_object_size(e), 9);
 	assert_string_equal(kt_jstr(e, "specversion"), "1.0");
-	assert_true(is_uuid_v7(kt_jstr(e, "id")));
+	assert_true(kt_is_uuid_v7(kt_jstr(e, "id")));
 	snprintf(source, sizeof(source), "/tenants/%s", tenant_id);
 	assert_string_equal(kt_jstr(e, "source"), source);
 	assert_string_equal(kt_jstr(e, "type"), type);
 	assert_string_equal(kt_jstr(e, "subject"), subject);
-	assert_true(is_rfc3339_ms(kt_jstr(e, "time")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(e, "time")));
 	assert_string_equal(kt_jstr(e, "datacontenttype"), "application/json");
 	assert_string_equal(kt_jstr(e, "tenantid"), tenant_id);
 	if (!json_equal(json_object_get(e, "data"), want)) {
@@ -439,7 +352,7 @@ org_create_traced(const char *code, const char *traceparent, char **id)
 	char body[256], auth[2048], tp[128];
 
 	snprintf(body, sizeof(body), "{\"name\":\"Org %s\",\"code\":\"%s\"}", code, code);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", A.owner);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", A.owner.token);
 	snprintf(tp, sizeof(tp), "traceparent: %s", traceparent);
 	const char *h[] = {auth, tp, "Content-Type: application/json", NULL};
 	kt_resp *r = kt_request(srv->base, "POST", ORGS, h, body, strlen(body));
@@ -527,7 +440,7 @@ setup(void **state)
 
 	consumer_start();
 	kt_db_fresh("events");
-	migrate();
+	kt_migrate_up();
 	snprintf(brokers, sizeof(brokers), "KEEL_KAFKA_BROKERS=%s", bootstraps);
 	snprintf(otlp, sizeof(otlp), "OTEL_EXPORTER_OTLP_ENDPOINT=%s", otlp_start());
 	const char *env[] = {brokers,          timeout, "KEEL_RELAY_POLL_INTERVAL=1s",
@@ -547,8 +460,8 @@ teardown(void **state)
 	if (srv != NULL && kt_keel_stop(srv) != 0)
 		return -1;
 	PQfinish(pg);
-	tenant_free(&A);
-	tenant_free(&B);
+	kt_tenant_free(&A);
+	kt_tenant_free(&B);
 	consumer_stop();
 	rd_kafka_mock_cluster_destroy(mock);
 	rd_kafka_destroy(mock_rk);
@@ -570,7 +483,7 @@ signup_and_rename_produce_tenant_events(void **state)
 	expect_event("keel.tenant.created", A.id, A.id, "keel.tenants", created);
 	expect_event("keel.user.created", kt_jstr(owner, "id"), A.id, "keel.users", owner);
 
-	kt_resp *r = api("PATCH", B.owner, "{\"name\":\"Renamed B\"}", "/api/v1/tenant");
+	kt_resp *r = api("PATCH", B.owner.token, "{\"name\":\"Renamed B\"}", "/api/v1/tenant");
 
 	kt_assert_status(r, 200);
 	expect_event("keel.tenant.updated", B.id, B.id, "keel.tenants", r->json);
@@ -586,8 +499,8 @@ org_changes_produce_their_events(void **state)
 
 	expect_event("keel.organization.created", id, A.id, "keel.organizations", org);
 
-	kt_resp *r =
-	    api("PATCH", A.owner, "{\"name\":\"Renamed\",\"settings\":{\"a\":[1,2]}}", ORGS "/%s", id);
+	kt_resp *r = api("PATCH", A.owner.token, "{\"name\":\"Renamed\",\"settings\":{\"a\":[1,2]}}",
+	                 ORGS "/%s", id);
 
 	kt_assert_status(r, 200);
 	expect_event("keel.organization.updated", id, A.id, "keel.organizations", r->json);
@@ -597,7 +510,7 @@ org_changes_produce_their_events(void **state)
 
 	snprintf(path, sizeof(path), ORGS "/%s", id);
 	json_t *before = get_json(&A, path);
-	r = api("DELETE", A.owner, NULL, ORGS "/%s", id);
+	r = api("DELETE", A.owner.token, NULL, ORGS "/%s", id);
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	expect_event("keel.organization.deleted", id, A.id, "keel.organizations", before);
@@ -612,8 +525,8 @@ division_changes_produce_their_events(void **state)
 	(void)state;
 	json_t *org = org_create_on(srv->base, &A, "EVD1");
 	const char *org_id = kt_jstr(org, "id");
-	kt_resp *r =
-	    api("POST", A.owner, "{\"name\":\"Root\",\"code\":\"R\"}", ORGS "/%s/divisions", org_id);
+	kt_resp *r = api("POST", A.owner.token, "{\"name\":\"Root\",\"code\":\"R\"}",
+	                 ORGS "/%s/divisions", org_id);
 
 	kt_assert_status(r, 201);
 	json_t *root = json_incref(r->json);
@@ -622,7 +535,8 @@ division_changes_produce_their_events(void **state)
 	kt_resp_free(r);
 	expect_event("keel.division.created", root_id, A.id, "keel.divisions", root);
 
-	r = api("PATCH", A.owner, "{\"description\":\"the root\"}", "/api/v1/divisions/%s", root_id);
+	r = api("PATCH", A.owner.token, "{\"description\":\"the root\"}", "/api/v1/divisions/%s",
+	        root_id);
 	kt_assert_status(r, 200);
 	json_t *root_now = json_incref(r->json);
 
@@ -634,23 +548,23 @@ division_changes_produce_their_events(void **state)
 
 	snprintf(body, sizeof(body), "{\"name\":\"Leaf\",\"code\":\"L\",\"parent_id\":\"%s\"}",
 	         root_id);
-	r = api("POST", A.owner, body, ORGS "/%s/divisions", org_id);
+	r = api("POST", A.owner.token, body, ORGS "/%s/divisions", org_id);
 	kt_assert_status(r, 201);
 	json_t *leaf = json_incref(r->json);
 
 	kt_resp_free(r);
-	r = api("DELETE", A.owner, NULL, "/api/v1/divisions/%s", kt_jstr(leaf, "id"));
+	r = api("DELETE", A.owner.token, NULL, "/api/v1/divisions/%s", kt_jstr(leaf, "id"));
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	expect_event("keel.division.deleted", kt_jstr(leaf, "id"), A.id, "keel.divisions", leaf);
 
 	/* a child that goes with its organization: every division gets its event */
-	r = api("POST", A.owner, body, ORGS "/%s/divisions", org_id);
+	r = api("POST", A.owner.token, body, ORGS "/%s/divisions", org_id);
 	kt_assert_status(r, 201);
 	json_t *child = json_incref(r->json);
 
 	kt_resp_free(r);
-	r = api("DELETE", A.owner, NULL, ORGS "/%s", org_id);
+	r = api("DELETE", A.owner.token, NULL, ORGS "/%s", org_id);
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	expect_event("keel.division.deleted", root_id, A.id, "keel.divisions", root_now);
@@ -689,7 +603,7 @@ user_changes_produce_their_events_without_secrets(void **state)
 {
 	(void)state;
 	kt_resp *r =
-	    api("POST", A.owner,
+	    api("POST", A.owner.token,
 	        "{\"email\":\"ev-user@ev-a.test\",\"password\":\"" PASSWORD "\",\"role\":\"member\"}",
 	        "/api/v1/users");
 
@@ -699,7 +613,7 @@ user_changes_produce_their_events_without_secrets(void **state)
 	expect_event("keel.user.created", id, A.id, "keel.users", r->json);
 	kt_resp_free(r);
 
-	r = api("PATCH", A.owner, "{\"role\":\"viewer\"}", "/api/v1/users/%s", id);
+	r = api("PATCH", A.owner.token, "{\"role\":\"viewer\"}", "/api/v1/users/%s", id);
 	kt_assert_status(r, 200);
 	expect_event("keel.user.updated", id, A.id, "keel.users", r->json);
 	kt_resp_free(r);
@@ -725,7 +639,7 @@ user_changes_produce_their_events_without_secrets(void **state)
 	assert_int_equal(json_integer_value(json_object_get(before, "version")), 3);
 	await(id, "keel.user.updated", 2);
 
-	r = api("DELETE", A.owner, NULL, "/api/v1/users/%s", id);
+	r = api("DELETE", A.owner.token, NULL, "/api/v1/users/%s", id);
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	expect_event("keel.user.deleted", id, A.id, "keel.users", before);
@@ -745,30 +659,30 @@ failed_changes_produce_no_events(void **state)
 	json_t *org = org_create_on(srv->base, &A, "EVF1");
 	const char *id = kt_jstr(org, "id");
 	kt_resp *r =
-	    api("POST", A.owner, "{\"name\":\"Root\",\"code\":\"R\"}", ORGS "/%s/divisions", id);
+	    api("POST", A.owner.token, "{\"name\":\"Root\",\"code\":\"R\"}", ORGS "/%s/divisions", id);
 
 	kt_assert_status(r, 201);
 	char *root = strdup(kt_jstr(r->json, "id")), body[256];
 
 	kt_resp_free(r);
 	snprintf(body, sizeof(body), "{\"name\":\"Leaf\",\"code\":\"L\",\"parent_id\":\"%s\"}", root);
-	r = api("POST", A.owner, body, ORGS "/%s/divisions", id);
+	r = api("POST", A.owner.token, body, ORGS "/%s/divisions", id);
 	kt_assert_status(r, 201);
 	kt_resp_free(r);
 	await_outbox_drained(pg, A.id);
 	long before = outbox_count(pg, A.id);
 
 	/* a duplicate code, a stale If-Match, a division with children, a duplicate email */
-	r = api("POST", A.owner, "{\"name\":\"Again\",\"code\":\"EVF1\"}", ORGS);
+	r = api("POST", A.owner.token, "{\"name\":\"Again\",\"code\":\"EVF1\"}", ORGS);
 	kt_assert_status(r, 409);
 	kt_resp_free(r);
-	r = api_on(srv->base, "PATCH", A.owner, "7", "{\"name\":\"Stale\"}", ORGS "/%s", id);
+	r = api_on(srv->base, "PATCH", A.owner.token, "7", "{\"name\":\"Stale\"}", ORGS "/%s", id);
 	kt_assert_status(r, 412);
 	kt_resp_free(r);
-	r = api("DELETE", A.owner, NULL, "/api/v1/divisions/%s", root);
+	r = api("DELETE", A.owner.token, NULL, "/api/v1/divisions/%s", root);
 	kt_assert_status(r, 409);
 	kt_resp_free(r);
-	r = api("POST", A.owner,
+	r = api("POST", A.owner.token,
 	        "{\"email\":\"owner@ev-a.test\",\"password\":\"" PASSWORD "\",\"role\":\"member\"}",
 	        "/api/v1/users");
 	kt_assert_status(r, 409);
@@ -776,7 +690,7 @@ failed_changes_produce_no_events(void **state)
 
 	assert_int_equal(outbox_count(pg, A.id), before);
 	/* and on the topics: a later change of the organization arrives, nothing else did */
-	r = api("PATCH", A.owner, "{\"name\":\"Marker\"}", ORGS "/%s", id);
+	r = api("PATCH", A.owner.token, "{\"name\":\"Marker\"}", ORGS "/%s", id);
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	await(id, "keel.organization.updated", 1);
@@ -862,12 +776,12 @@ order_per_key_is_kept(void **state)
 
 	for (int i = 0; i < 30; i++) {
 		snprintf(body, sizeof(body), "{\"description\":\"change %d\"}", i);
-		kt_resp *r = api("PATCH", A.owner, body, ORGS "/%s", id);
+		kt_resp *r = api("PATCH", A.owner.token, body, ORGS "/%s", id);
 
 		kt_assert_status(r, 200);
 		kt_resp_free(r);
 	}
-	kt_resp *r = api("DELETE", A.owner, NULL, ORGS "/%s", id);
+	kt_resp *r = api("DELETE", A.owner.token, NULL, ORGS "/%s", id);
 
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
@@ -904,7 +818,7 @@ order_per_key_is_kept(void **state)
 /* ---- Kafka failing ---- */
 
 typedef struct creator {
-	const tenant *t;
+	const kt_tenant *t;
 	int first, count;
 	char **ids;
 	int failures;
@@ -917,7 +831,7 @@ create_many(void *arg)
 	char body[128], auth[2048];
 	const char *h[] = {auth, "Content-Type: application/json", NULL};
 
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->t->owner);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->t->owner.token);
 	for (int i = c->first; i < c->first + c->count; i++) {
 		snprintf(body, sizeof(body), "{\"name\":\"Bulk %d\",\"code\":\"BULK%d\"}", i, i);
 		kt_resp *r = kt_request(srv->base, "POST", ORGS, h, body, strlen(body));
@@ -964,7 +878,7 @@ events_survive_a_kafka_outage(void **state)
 {
 	(void)state;
 	enum { N = 1000, THREADS = 8 };
-	tenant t = {0};
+	kt_tenant t = {0};
 	char **ids = calloc(N, sizeof(*ids));
 	creator cr[THREADS];
 	pthread_t th[THREADS];
@@ -1012,7 +926,7 @@ events_survive_a_kafka_outage(void **state)
 	for (int i = 0; i < N; i++)
 		free(ids[i]);
 	free(ids);
-	tenant_free(&t);
+	kt_tenant_free(&t);
 }
 
 /* ---- without brokers; two relays ---- */
@@ -1048,11 +962,11 @@ the_outbox_fills_without_brokers_and_two_relays_drain_it(void **state)
 {
 	(void)state;
 	enum { ORGS_N = 20, ROUNDS = 25 };
-	tenant q = {0};
+	kt_tenant q = {0};
 	char *ids[ORGS_N], code[32], body[64];
 
 	kt_db_fresh("events_quiet");
-	migrate();
+	kt_migrate_up();
 	kt_keel *quiet = kt_keel_start(NULL, NULL); /* no KEEL_KAFKA_BROKERS: no relay */
 	PGconn *c = kt_pg_owner();
 
@@ -1068,7 +982,8 @@ the_outbox_fills_without_brokers_and_two_relays_drain_it(void **state)
 	for (int round = 0; round < ROUNDS; round++)
 		for (int i = 0; i < ORGS_N; i++) {
 			snprintf(body, sizeof(body), "{\"description\":\"round %d\"}", round);
-			kt_resp *r = api_on(quiet->base, "PATCH", q.owner, NULL, body, ORGS "/%s", ids[i]);
+			kt_resp *r =
+			    api_on(quiet->base, "PATCH", q.owner.token, NULL, body, ORGS "/%s", ids[i]);
 
 			kt_assert_status(r, 200);
 			kt_resp_free(r);
@@ -1118,17 +1033,17 @@ the_outbox_fills_without_brokers_and_two_relays_drain_it(void **state)
 		free(ids[i]);
 	}
 	PQfinish(c);
-	tenant_free(&q);
+	kt_tenant_free(&q);
 }
 
 static void
 retention_deletes_published_events(void **state)
 {
 	(void)state;
-	tenant t = {0};
+	kt_tenant t = {0};
 
 	kt_db_fresh("events_retention");
-	migrate();
+	kt_migrate_up();
 	kt_keel *quiet = kt_keel_start(NULL, NULL);
 	PGconn *c = kt_pg_owner();
 	char *out;
@@ -1157,7 +1072,7 @@ retention_deletes_published_events(void **state)
 	assert_int_equal(kt_keel_stop(quiet), 0);
 	json_decref(fresh);
 	PQfinish(c);
-	tenant_free(&t);
+	kt_tenant_free(&t);
 }
 
 /* ---- roles and configuration ---- */

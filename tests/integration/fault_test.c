@@ -473,17 +473,6 @@ check_whole(PGconn *pg)
 
 /* ---- the tests ---- */
 
-static void
-migrate(void)
-{
-	char *out;
-	const char *up[] = {"migrate", "up", NULL};
-
-	if (kt_keel_run(up, NULL, &out) != 0)
-		fail_msg("migrate up: %s", out);
-	free(out);
-}
-
 static int
 group_setup(void **state)
 {
@@ -491,7 +480,7 @@ group_setup(void **state)
 	curl_global_init(CURL_GLOBAL_ALL);
 	unsetenv("KEEL_KAFKA_BROKERS"); /* no relay: the outbox keeps its rows */
 	kt_db_fresh("fault");
-	migrate();
+	kt_migrate_up();
 	return 0;
 }
 

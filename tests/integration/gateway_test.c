@@ -81,21 +81,9 @@ static kt_resp *
 call(const char *base, const char *source, const char *method, const char *path, const char *tok,
      const char *body, const char *const *extra)
 {
-	const char *h[24];
-	char *auth_h = tok != NULL ? kt_strf("Authorization: Bearer %s", tok) : NULL;
-	int n = 0;
+	kt_client c = {.base = base, .source = source};
 
-	if (auth_h != NULL)
-		h[n++] = auth_h;
-	if (body != NULL)
-		h[n++] = "Content-Type: application/json";
-	for (const char *const *e = extra; e != NULL && *e != NULL && n < 23; e++)
-		h[n++] = *e;
-	h[n] = NULL;
-	kt_resp *r = kt_request_from(source, base, method, path, h, body, body ? strlen(body) : 0);
-
-	free(auth_h);
-	return r;
+	return kt_call(&c, method, tok, extra, body, "%s", path);
 }
 
 /* The number of header lines called name in r. */
@@ -144,50 +132,17 @@ is_hex(const char *s, size_t n)
 static void
 assert_problem(const kt_resp *r, long status, const char *slug, const char *instance)
 {
-	char *ct = kt_header(r, "Content-Type");
-	char *rid = kt_header(r, "X-Request-ID");
-	char *type = kt_strf("urn:keel:problem:%s", slug);
-
-	if (r->status != status)
-		fail_msg("HTTP status %ld, expected %ld; body: %s", r->status, status, r->body);
-	if (ct == NULL || strcmp(ct, "application/problem+json") != 0)
-		fail_msg("Content-Type \"%s\", expected application/problem+json", ct ? ct : "(absent)");
-	if (r->json == NULL)
-		fail_msg("the body is not JSON: %s", r->body);
-	assert_string_equal(kt_jstr(r->json, "type"), type);
-	assert_int_equal(json_integer_value(json_object_get(r->json, "status")), status);
-	assert_non_null(json_string_value(json_object_get(r->json, "title")));
-	assert_non_null(json_string_value(json_object_get(r->json, "detail")));
+	kt_assert_problem(r, status, slug, NULL);
 	if (instance != NULL)
 		assert_string_equal(kt_jstr(r->json, "instance"), instance);
-	assert_non_null(rid);
-	assert_string_equal(kt_jstr(r->json, "request_id"), rid);
 	assert_int_equal(header_count(r, "X-Request-ID"), 1);
-	free(type);
-	free(rid);
-	free(ct);
 }
 
 /* ---- the database ---- */
 
-/* The first column of sql's first row among the tenant's rows, malloc'd; NULL for none. */
-static char *
-tenant_value(const char *sql)
-{
-	kt_pg_set_tenant(pg, tenant_id);
-	PGresult *res = PQexec(pg, sql);
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(pg));
-	char *v = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
-
-	PQclear(res);
-	return v;
-}
-
 #define assert_sql(sql, want)                                                                      \
 	do {                                                                                           \
-		char *v_ = tenant_value(sql);                                                              \
+		char *v_ = kt_pg_tenant_value(pg, tenant_id, sql, NULL);                                   \
 		if (v_ == NULL || strcmp(v_, (want)) != 0)                                                 \
 			fail_msg("%s:%d: %s\ngave \"%s\", expected \"%s\"", __FILE__, __LINE__, (sql),         \
 			         v_ ? v_ : "(no row)", (want));                                                \

@@ -87,14 +87,6 @@ client_run(void *arg)
 	return NULL;
 }
 
-/* The body of a sign-in of email in the tenant slug. */
-static char *
-sign_in_body(const char *slug, const char *email)
-{
-	return kt_strf("{\"tenant\":\"%s\",\"email\":\"%s\",\"password\":\"%s\"}", slug, email,
-	               PASSWORD);
-}
-
 static void
 crowd_start(crowd *w)
 {
@@ -164,7 +156,7 @@ sigterm_with_sign_ins_queued_stops_cleanly(void **state)
 	(void)state;
 	kt_keel *k = kt_keel_start(slow_hashing, NULL);
 	char *tenant = kt_signup(k->base, "stopping", PASSWORD);
-	char *body = sign_in_body("stopping", "owner@stopping.test");
+	char *body = kt_sign_in_body("stopping", "owner@stopping.test", PASSWORD);
 	static crowd w;
 
 	w = (crowd){.base = k->base, .path = "/api/v1/auth/login", .body = body, .n = CLIENTS};
@@ -222,7 +214,7 @@ sign_ins_refused_for_a_full_queue_leave_no_attempt(void **state)
 	char *filler_tenant = kt_signup(k->base, "filler", PASSWORD);
 	char *filler_token = kt_login(k->base, "filler", "owner@filler.test", PASSWORD);
 	char *taken = kt_strf("{\"email\":\"owner@filler.test\",\"password\":\"%s\"}", PASSWORD);
-	char *body = sign_in_body("busy", "owner@busy.test");
+	char *body = kt_sign_in_body("busy", "owner@busy.test", PASSWORD);
 	static crowd filler;
 	crowd target = {.base = k->base, .path = "/api/v1/auth/login", .body = body, .n = 1};
 

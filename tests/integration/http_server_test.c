@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "kt.h"
+#include "kt_wait.h"
 
 static keel_err
 echo(keel_req *req, void *ctx)
@@ -247,33 +248,6 @@ teardown(void **state)
 	return 0;
 }
 
-static const char *
-jstr(const kt_resp *r, const char *key)
-{
-	return json_string_value(json_object_get(r->json, key));
-}
-
-/* Every error is problem+json with the same members. */
-static void
-assert_problem(const kt_resp *r, long status, const char *type)
-{
-	char *ct = kt_header(r, "Content-Type");
-	char *rid = kt_header(r, "X-Request-ID");
-
-	assert_int_equal(r->status, status);
-	assert_non_null(ct);
-	assert_string_equal(ct, "application/problem+json");
-	assert_non_null(r->json);
-	assert_int_equal(json_integer_value(json_object_get(r->json, "status")), status);
-	assert_string_equal(jstr(r, "type"), type);
-	assert_non_null(jstr(r, "title"));
-	assert_non_null(jstr(r, "detail"));
-	assert_non_null(rid);
-	assert_string_equal(jstr(r, "request_id"), rid);
-	free(ct);
-	free(rid);
-}
-
 static void
 json_round_trip(void **state)
 {
@@ -282,8 +256,8 @@ json_round_trip(void **state)
 	kt_resp *r = kt_request(f->base, "POST", "/things/42?q=caf%C3%A9", h, "{\"a\":[1,2]}", 11);
 
 	assert_int_equal(r->status, 201);
-	assert_string_equal(jstr(r, "id"), "42");
-	assert_string_equal(jstr(r, "q"), "caf\xc3\xa9");
+	assert_string_equal(kt_json_str(r->json, "id"), "42");
+	assert_string_equal(kt_json_str(r->json, "q"), "caf\xc3\xa9");
 	assert_int_equal(json_array_size(json_object_get(json_object_get(r->json, "body"), "a")), 2);
 	char *cc = kt_header(r, "Cache-Control");
 
@@ -298,12 +272,12 @@ not_found_and_method(void **state)
 	fixture *f = *state;
 	kt_resp *r = kt_request(f->base, "GET", "/nothing/here", NULL, NULL, 0);
 
-	assert_problem(r, 404, "urn:keel:problem:not-found");
-	assert_string_equal(jstr(r, "instance"), "/nothing/here");
+	kt_assert_problem(r, 404, "not-found", NULL);
+	assert_string_equal(kt_json_str(r->json, "instance"), "/nothing/here");
 	kt_resp_free(r);
 
 	r = kt_request(f->base, "DELETE", "/things/1", NULL, NULL, 0);
-	assert_problem(r, 405, "urn:keel:problem:method-not-allowed");
+	kt_assert_problem(r, 405, "method-not-allowed", NULL);
 	char *allow = kt_header(r, "Allow");
 
 	assert_string_equal(allow, "POST");
@@ -330,7 +304,7 @@ body_limits_and_types(void **state)
 	body[limit] = '}';
 	kt_resp *r = kt_request(f->base, "POST", "/things/1", json, body, limit + 1);
 
-	assert_problem(r, 413, "urn:keel:problem:payload-too-large");
+	kt_assert_problem(r, 413, "payload-too-large", NULL);
 	kt_resp_free(r);
 
 	/* exactly the limit is accepted */
@@ -341,21 +315,21 @@ body_limits_and_types(void **state)
 	free(body);
 
 	r = kt_request(f->base, "POST", "/things/1", text, "{}", 2);
-	assert_problem(r, 415, "urn:keel:problem:unsupported-media-type");
+	kt_assert_problem(r, 415, "unsupported-media-type", NULL);
 	kt_resp_free(r);
 
 	const char *latin1[] = {"Content-Type: application/json; charset=latin1", NULL};
 
 	r = kt_request(f->base, "POST", "/things/1", latin1, "{}", 2);
-	assert_problem(r, 415, "urn:keel:problem:unsupported-media-type");
+	kt_assert_problem(r, 415, "unsupported-media-type", NULL);
 	kt_resp_free(r);
 
 	r = kt_request(f->base, "POST", "/things/1", json, "{\"a\":", 5);
-	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_assert_problem(r, 400, "malformed-request", NULL);
 	kt_resp_free(r);
 
 	r = kt_request(f->base, "POST", "/things/1", json, NULL, 0);
-	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_assert_problem(r, 400, "malformed-request", NULL);
 	kt_resp_free(r);
 }
 
@@ -366,16 +340,16 @@ bad_bytes_in_path_and_query(void **state)
 	const char *json[] = {"Content-Type: application/json", NULL};
 	kt_resp *r = kt_request(f->base, "POST", "/things/%ff", json, "{}", 2);
 
-	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_assert_problem(r, 400, "malformed-request", NULL);
 	kt_resp_free(r);
 	r = kt_request(f->base, "POST", "/things/a%00b", json, "{}", 2);
-	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_assert_problem(r, 400, "malformed-request", NULL);
 	kt_resp_free(r);
 	r = kt_request(f->base, "POST", "/things/1?q=%00", json, "{}", 2);
-	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_assert_problem(r, 400, "malformed-request", NULL);
 	kt_resp_free(r);
 	r = kt_request(f->base, "POST", "/things/1?q=%c3%28", json, "{}", 2);
-	assert_problem(r, 400, "urn:keel:problem:malformed-request");
+	kt_assert_problem(r, 400, "malformed-request", NULL);
 	kt_resp_free(r);
 }
 
@@ -388,7 +362,7 @@ request_ids(void **state)
 	char *rid = kt_header(r, "X-Request-ID");
 
 	assert_string_equal(rid, "trace.me-123_ok");
-	assert_string_equal(jstr(r, "request_id"), "trace.me-123_ok");
+	assert_string_equal(kt_json_str(r->json, "request_id"), "trace.me-123_ok");
 	free(rid);
 	kt_resp_free(r);
 
@@ -419,16 +393,16 @@ failures_are_problems(void **state)
 	fixture *f = *state;
 	kt_resp *r = kt_request(f->base, "GET", "/boom", NULL, NULL, 0);
 
-	assert_problem(r, 500, "urn:keel:problem:internal");
+	kt_assert_problem(r, 500, "internal", NULL);
 	assert_null(strstr(r->body, "secret_table"));
 	kt_resp_free(r);
 
 	r = kt_request(f->base, "GET", "/silent", NULL, NULL, 0);
-	assert_problem(r, 404, "urn:keel:problem:not-found");
+	kt_assert_problem(r, 404, "not-found", NULL);
 	kt_resp_free(r);
 
 	r = kt_request(f->base, "GET", "/private", NULL, NULL, 0);
-	assert_problem(r, 401, "urn:keel:problem:unauthenticated");
+	kt_assert_problem(r, 401, "unauthenticated", NULL);
 	char *www = kt_header(r, "WWW-Authenticate");
 
 	assert_string_equal(www, "Bearer");
@@ -646,17 +620,10 @@ jobs_stop_now(void *arg)
 	return NULL;
 }
 
-/* Wait (at most 60 s) until cond(); a state, not a time. */
-static void
-await(bool (*cond)(void))
-{
-	for (long long until = kt_now_ms() + 60000; !cond(); usleep(2000))
-		assert_true(kt_now_ms() < until);
-}
-
 static bool
-gated_job_runs(void)
+gated_job_runs(void *arg)
 {
+	(void)arg;
 	pthread_mutex_lock(&gate_lock);
 	bool running = gated_running > 0;
 
@@ -665,8 +632,9 @@ gated_job_runs(void)
 }
 
 static bool
-one_job_waits(void)
+one_job_waits(void *arg)
 {
+	(void)arg;
 	return keel_workpool_waiting(jobs) == 1;
 }
 
@@ -686,12 +654,12 @@ stopping_the_pool_answers_waiting_offloads(void **state)
 	jobs = keel_workpool_create(1, 1, 0);
 	gate_set(true);
 	assert_int_equal(pthread_create(&running.thread, NULL, get_run, &running), 0);
-	await(gated_job_runs);
+	assert_true(kt_wait_until(gated_job_runs, NULL, KT_WAIT_MS));
 	assert_int_equal(pthread_create(&waiting.thread, NULL, get_run, &waiting), 0);
-	await(one_job_waits);
+	assert_true(kt_wait_until(one_job_waits, NULL, KT_WAIT_MS));
 	assert_int_equal(pthread_create(&stopper, NULL, jobs_stop_now, NULL), 0);
 	assert_int_equal(pthread_join(waiting.thread, NULL), 0);
-	assert_problem(waiting.resp, 503, "urn:keel:problem:unavailable");
+	kt_assert_problem(waiting.resp, 503, "unavailable", NULL);
 	char *ra = kt_header(waiting.resp, "Retry-After");
 
 	assert_string_equal(ra, "1");

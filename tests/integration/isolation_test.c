@@ -164,10 +164,8 @@ static int
 setup(void **state)
 {
 	(void)state;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!kt_db_migrated("isolation"))
+	if ((srv = kt_fixture_start("isolation", NULL, NULL)) == NULL)
 		return -1;
-	srv = kt_keel_start(NULL, NULL);
 	for (int i = 0; i < NTENANTS; i++)
 		plant(i);
 	tenants[NTENANTS] = strdup(NOBODY);
@@ -178,12 +176,9 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	int status = srv ? kt_keel_stop(srv) : 0;
-
 	for (int i = 0; i <= NTENANTS; i++)
 		free(tenants[i]);
-	curl_global_cleanup();
-	return status == 0 ? 0 : -1;
+	return kt_fixture_stop(srv, NULL);
 }
 
 /* ---- SQL helpers ---- */

@@ -485,14 +485,6 @@ expect_status(walker *w, const kt_resp *r, long want)
 
 /* ---- model helpers ---- */
 
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v ? v : "(not a string)";
-}
-
 static long
 jlong(const json_t *o, const char *key)
 {
@@ -605,10 +597,11 @@ etag_header(long version)
 static void
 check_org(walker *w, const json_t *o, const org_m *m)
 {
-	if (strcmp(jstr(o, "id"), m->id) != 0 || strcmp(jstr(o, "tenant_id"), w->tenant_id) != 0 ||
-	    strcmp(jstr(o, "name"), m->name) != 0 || strcmp(jstr(o, "code"), m->code) != 0 ||
-	    strcmp(jstr(o, "description"), m->description) != 0 ||
-	    strcmp(jstr(o, "status"), m->status) != 0 || jlong(o, "version") != m->version ||
+	if (strcmp(kt_jstr(o, "id"), m->id) != 0 ||
+	    strcmp(kt_jstr(o, "tenant_id"), w->tenant_id) != 0 ||
+	    strcmp(kt_jstr(o, "name"), m->name) != 0 || strcmp(kt_jstr(o, "code"), m->code) != 0 ||
+	    strcmp(kt_jstr(o, "description"), m->description) != 0 ||
+	    strcmp(kt_jstr(o, "status"), m->status) != 0 || jlong(o, "version") != m->version ||
 	    !json_equal(json_object_get(o, "settings"), m->settings)) {
 		char *text = json_dumps(o, JSON_COMPACT), *want = json_dumps(m->settings, JSON_COMPACT);
 
@@ -624,12 +617,14 @@ check_div(walker *w, const json_t *o, const div_m *m)
 {
 	const char *parent = json_string_value(json_object_get(o, "parent_id"));
 
-	if (strcmp(jstr(o, "id"), m->id) != 0 || strcmp(jstr(o, "tenant_id"), w->tenant_id) != 0 ||
-	    strcmp(jstr(o, "organization_id"), w->orgs[m->org].id) != 0 ||
+	if (strcmp(kt_jstr(o, "id"), m->id) != 0 ||
+	    strcmp(kt_jstr(o, "tenant_id"), w->tenant_id) != 0 ||
+	    strcmp(kt_jstr(o, "organization_id"), w->orgs[m->org].id) != 0 ||
 	    (m->parent < 0 ? parent != NULL
 	                   : parent == NULL || strcmp(parent, w->divs[m->parent].id) != 0) ||
-	    strcmp(jstr(o, "name"), m->name) != 0 || strcmp(jstr(o, "code"), m->code) != 0 ||
-	    strcmp(jstr(o, "description"), m->description) != 0 || jlong(o, "version") != m->version) {
+	    strcmp(kt_jstr(o, "name"), m->name) != 0 || strcmp(kt_jstr(o, "code"), m->code) != 0 ||
+	    strcmp(kt_jstr(o, "description"), m->description) != 0 ||
+	    jlong(o, "version") != m->version) {
 		char *text = json_dumps(o, JSON_COMPACT);
 
 		walk_fail(w, "division %s is %s; the model has name \"%s\" code %s parent %s version %ld",
@@ -641,10 +636,11 @@ check_div(walker *w, const json_t *o, const div_m *m)
 static void
 check_user(walker *w, const json_t *o, const user_m *m)
 {
-	if (strcmp(jstr(o, "id"), m->id) != 0 || strcmp(jstr(o, "tenant_id"), w->tenant_id) != 0 ||
-	    strcmp(jstr(o, "email"), m->email) != 0 ||
-	    strcmp(jstr(o, "role"), role_names[m->role]) != 0 ||
-	    strcmp(jstr(o, "status"), m->active ? "active" : "disabled") != 0 ||
+	if (strcmp(kt_jstr(o, "id"), m->id) != 0 ||
+	    strcmp(kt_jstr(o, "tenant_id"), w->tenant_id) != 0 ||
+	    strcmp(kt_jstr(o, "email"), m->email) != 0 ||
+	    strcmp(kt_jstr(o, "role"), role_names[m->role]) != 0 ||
+	    strcmp(kt_jstr(o, "status"), m->active ? "active" : "disabled") != 0 ||
 	    jlong(o, "version") != m->version) {
 		char *text = json_dumps(o, JSON_COMPACT);
 
@@ -875,8 +871,8 @@ org_add(walker *w, const char *id, const json_t *body)
 
 	memset(m, 0, sizeof(*m));
 	snprintf(m->id, sizeof(m->id), "%s", id);
-	m->name = strdup(jstr(body, "name"));
-	m->code = strdup(jstr(body, "code"));
+	m->name = strdup(kt_jstr(body, "name"));
+	m->code = strdup(kt_jstr(body, "code"));
 	m->description = strdup(description ? description : "");
 	m->status = strdup(status ? status : "active");
 	m->settings = settings ? json_deep_copy(settings) : json_object();
@@ -924,7 +920,7 @@ op_org_create(walker *w)
 
 	expect_status(w, r, want);
 	if (want == 201) {
-		org_m *m = org_add(w, jstr(r->json, "id"), body);
+		org_m *m = org_add(w, kt_jstr(r->json, "id"), body);
 
 		check_org(w, r->json, m);
 		check_etag(w, r, 1);
@@ -1147,8 +1143,8 @@ div_add(walker *w, const char *id, const json_t *body, int org, int parent)
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	m->org = org;
 	m->parent = parent;
-	m->name = strdup(jstr(body, "name"));
-	m->code = strdup(jstr(body, "code"));
+	m->name = strdup(kt_jstr(body, "name"));
+	m->code = strdup(kt_jstr(body, "code"));
 	m->description = strdup(description ? description : "");
 	m->version = 1;
 	m->audit = 1;
@@ -1254,7 +1250,7 @@ op_div_create(walker *w)
 	if (want == 422 && !strstr(r->body, "\"parent_id\""))
 		walk_fail(w, "a 422 not about parent_id: %s", r->body);
 	if (want == 201) {
-		div_m *m = div_add(w, jstr(r->json, "id"), body, org, parent >= 0 ? parent : -1);
+		div_m *m = div_add(w, kt_jstr(r->json, "id"), body, org, parent >= 0 ? parent : -1);
 
 		check_div(w, r->json, m);
 		check_etag(w, r, 1);
@@ -1552,7 +1548,7 @@ op_user_create(walker *w)
 
 	expect_status(w, r, want);
 	if (want == 201)
-		check_user(w, r->json, user_add(w, jstr(r->json, "id"), email, target, true, 1, false));
+		check_user(w, r->json, user_add(w, kt_jstr(r->json, "id"), email, target, true, 1, false));
 	kt_resp_free(r);
 	free(body);
 	free(email);
@@ -1706,7 +1702,7 @@ audit_rows(walker *w, const json_t *data)
 
 	json_array_foreach(data, k, row)
 	{
-		id_register(w, jstr(row, "id"), w->idx);
+		id_register(w, kt_jstr(row, "id"), w->idx);
 	}
 }
 
@@ -1748,10 +1744,11 @@ op_audit(walker *w)
 			          json_array_size(data), audit, r->body);
 		json_array_foreach(data, k, row)
 		{
-			if (strcmp(jstr(row, "record_id"), id) != 0 || strcmp(jstr(row, "table"), table) != 0)
+			if (strcmp(kt_jstr(row, "record_id"), id) != 0 ||
+			    strcmp(kt_jstr(row, "table"), table) != 0)
 				walk_fail(w, "an audit row of another record: %s", r->body);
 			/* newest first: the oldest, last, is the insert */
-			if (k + 1 == json_array_size(data) && strcmp(jstr(row, "action"), "INSERT") != 0)
+			if (k + 1 == json_array_size(data) && strcmp(kt_jstr(row, "action"), "INSERT") != 0)
 				walk_fail(w, "the first audit row of %s is not its INSERT: %s", id, r->body);
 		}
 		audit_rows(w, data);
@@ -1779,15 +1776,15 @@ op_audit(walker *w)
 		expect_status(w, r, 200);
 		json_array_foreach(data, k, row)
 		{
-			if (n < 75 ? strcmp(jstr(row, "table"), table) != 0 ||
-			                 strcmp(jstr(row, "action"), action) != 0
-			           : strcmp(jstr(row, "actor_id"), w->users[actor].id) != 0)
+			if (n < 75 ? strcmp(kt_jstr(row, "table"), table) != 0 ||
+			                 strcmp(kt_jstr(row, "action"), action) != 0
+			           : strcmp(kt_jstr(row, "actor_id"), w->users[actor].id) != 0)
 				walk_fail(w, "an audit row the filter excludes: %s", r->body);
 		}
 		audit_rows(w, data);
 		free(cursor);
 		cursor = json_is_string(json_object_get(r->json, "next_cursor"))
-		             ? strdup(jstr(r->json, "next_cursor"))
+		             ? strdup(kt_jstr(r->json, "next_cursor"))
 		             : NULL;
 		if (cursor != NULL)
 			observe(w, OBS_AUDIT_CURSOR, cursor);
@@ -1809,8 +1806,8 @@ op_tenant(walker *w)
 		kt_resp *r = call(w, OP_TENANT, role, NULL, "GET", NULL, "/api/v1/tenant");
 
 		expect_status(w, r, 200);
-		if (strcmp(jstr(r->json, "id"), w->tenant_id) != 0 ||
-		    strcmp(jstr(r->json, "name"), w->tenant_name) != 0 ||
+		if (strcmp(kt_jstr(r->json, "id"), w->tenant_id) != 0 ||
+		    strcmp(kt_jstr(r->json, "name"), w->tenant_name) != 0 ||
 		    jlong(r->json, "version") != w->tenant_version)
 			walk_fail(w, "the tenant is %s; the model has \"%s\" version %ld", r->body,
 			          w->tenant_name, w->tenant_version);
@@ -1827,7 +1824,7 @@ op_tenant(walker *w)
 		w->tenant_name = name;
 		w->tenant_version++;
 		name = NULL;
-		if (strcmp(jstr(r->json, "name"), w->tenant_name) != 0 ||
+		if (strcmp(kt_jstr(r->json, "name"), w->tenant_name) != 0 ||
 		    jlong(r->json, "version") != w->tenant_version)
 			walk_fail(w, "the renamed tenant is %s", r->body);
 	}
@@ -1843,9 +1840,9 @@ op_me(walker *w)
 	kt_resp *r = call(w, OP_ME, role, NULL, "GET", NULL, "/api/v1/auth/me");
 
 	expect_status(w, r, 200);
-	if (strcmp(jstr(r->json, "id"), w->users[w->actor[role]].id) != 0 ||
-	    strcmp(jstr(r->json, "role"), role_names[role]) != 0 ||
-	    strcmp(jstr(r->json, "tenant_id"), w->tenant_id) != 0)
+	if (strcmp(kt_jstr(r->json, "id"), w->users[w->actor[role]].id) != 0 ||
+	    strcmp(kt_jstr(r->json, "role"), role_names[role]) != 0 ||
+	    strcmp(kt_jstr(r->json, "tenant_id"), w->tenant_id) != 0)
 		walk_fail(w, "me is %s", r->body);
 	kt_resp_free(r);
 }
@@ -1957,9 +1954,9 @@ op_foreign_id(walker *w)
 		kt_resp *r2 = call(w, OP_FOREIGN_ID, role, ifm ? h : NULL, method, body, other);
 
 		expect_status(w, r2, 404);
-		if (strcmp(jstr(r2->json, "detail"), jstr(r->json, "detail")) != 0)
+		if (strcmp(kt_jstr(r2->json, "detail"), kt_jstr(r->json, "detail")) != 0)
 			walk_fail(w, "another tenant's id is told apart from no row: \"%s\" vs \"%s\"",
-			          jstr(r->json, "detail"), jstr(r2->json, "detail"));
+			          kt_jstr(r->json, "detail"), kt_jstr(r2->json, "detail"));
 		kt_resp_free(r2);
 		free(other);
 		free(none);
@@ -2080,7 +2077,7 @@ op_foreign_other(walker *w)
 		if (replayed != NULL)
 			walk_fail(w, "another tenant's Idempotency-Key replayed: %s", r->body);
 		if (r->status == 201) {
-			check_org(w, r->json, org_add(w, jstr(r->json, "id"), body));
+			check_org(w, r->json, org_add(w, kt_jstr(r->json, "id"), body));
 			w->used_keys[w->nused++] = strdup(key);
 		}
 		kt_resp_free(r);
@@ -2341,10 +2338,10 @@ tenant_make(walker *w, int idx)
 	{
 		int role = 0;
 
-		while (role < NROLES && strcmp(jstr(u, "role"), role_names[role]) != 0)
+		while (role < NROLES && strcmp(kt_jstr(u, "role"), role_names[role]) != 0)
 			role++;
-		assert_true(role < NROLES && strcmp(jstr(u, "status"), "active") == 0);
-		user_add(w, jstr(u, "id"), jstr(u, "email"), role, true, jlong(u, "version"), true);
+		assert_true(role < NROLES && strcmp(kt_jstr(u, "status"), "active") == 0);
+		user_add(w, kt_jstr(u, "id"), kt_jstr(u, "email"), role, true, jlong(u, "version"), true);
 		w->actor[role] = w->nusers - 1;
 	}
 	assert_int_equal(w->nusers, NROLES);
@@ -2374,16 +2371,14 @@ setup(void **state)
 	n_calls = env_long("KEEL_TEST_LEAK_CALLS", 10000);
 	n_threads = env_long("KEEL_TEST_LEAK_THREADS", NT) == 1 ? 1 : NT;
 	print_message("leak: seed %llu (KEEL_TEST_SEED=%llu reproduces it)\n", seed, seed);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	json_object_seed(0);
 	ids.id = calloc(IDS_CAP, 37);
 	ids.tenant = malloc(IDS_CAP);
 	memset(ids.tenant, -1, IDS_CAP);
-	if (!kt_db_migrated("leak"))
-		return -1;
 	const char *env[] = {"KEEL_WORKERS=4", "KEEL_LOG_LEVEL=warn", NULL};
 
-	srv = kt_keel_start(env, NULL);
+	if ((srv = kt_fixture_start("leak", env, NULL)) == NULL)
+		return -1;
 	for (int i = 0; i < NT; i++)
 		tenant_make(&W[i], i);
 	return 0;
@@ -2393,16 +2388,13 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	int status = srv ? kt_keel_stop(srv) : 0;
-
 	for (int i = 0; i < NT; i++) {
 		if (W[i].curl)
 			curl_easy_cleanup(W[i].curl);
 		if (W[i].pg)
 			PQfinish(W[i].pg);
 	}
-	curl_global_cleanup();
-	return status == 0 ? 0 : -1;
+	return kt_fixture_stop(srv, NULL);
 }
 
 static void

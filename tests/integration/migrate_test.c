@@ -91,10 +91,8 @@ static long
 owner_long(const char *sql)
 {
 	PGconn *c = kt_pg_owner();
-	char *v = kt_pg_value(c, sql);
-	long n = v ? strtol(v, NULL, 10) : -1;
+	long n = kt_pg_long(c, sql);
 
-	free(v);
 	PQfinish(c);
 	return n;
 }
@@ -103,10 +101,11 @@ owner_long(const char *sql)
 static bool
 relation_exists(const char *name)
 {
-	char sql[256];
+	PGconn *c = kt_pg_owner();
+	bool yes = kt_pg_relation_exists(c, name);
 
-	snprintf(sql, sizeof(sql), "SELECT (to_regclass('%s') IS NOT NULL)::int", name);
-	return owner_long(sql) == 1;
+	PQfinish(c);
+	return yes;
 }
 
 static long

@@ -36,26 +36,12 @@
 #define PASSWORD "correct horse battery staple"
 #define ORGS     "/api/v1/organizations"
 
-/* One tenant and the access tokens of its users (NULL where not made). */
-typedef struct tenant {
-	char *id;
-	char *owner, *admin, *member, *viewer;
-} tenant;
-
 static kt_keel *srv;
-static PGconn *pg;  /* keel_owner */
-static tenant A, B; /* A: most tests; B: the other tenant */
-static tenant P, S; /* P: pagination; S: the search index */
-static int seq;     /* makes codes unique within the program */
-
-/* ---- failing with the caller's location ---- */
-
-#define fail_at(file, line, ...)                                                                   \
-	do {                                                                                           \
-		print_error(__VA_ARGS__);                                                                  \
-		print_error("\n");                                                                         \
-		_fail(file, line);                                                                         \
-	} while (0)
+static kt_client cl;   /* requests to srv */
+static PGconn *pg;     /* keel_owner */
+static kt_tenant A, B; /* A: most tests; B: the other tenant */
+static kt_tenant P, S; /* P: pagination; S: the search index */
+static int seq;        /* makes codes unique within the program */
 
 /* ---- HTTP ---- */
 
@@ -86,67 +72,7 @@ send_raw(const char *method, const char *token, const char *ctype, const char *c
 }
 
 /* A request with a JSON body (or none) to the formatted path. */
-static kt_resp *api(const char *method, const char *token, const char *const *extra,
-                    const char *body, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static kt_resp *
-api(const char *method, const char *token, const char *const *extra, const char *body,
-    const char *fmt, ...)
-{
-	char path[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	return send_raw(method, token, body ? "application/json" : NULL, extra, body,
-	                body ? strlen(body) : 0, path);
-}
-
-static bool
-header_is(const kt_resp *r, const char *name, const char *want)
-{
-	char *v = kt_header(r, name);
-	bool same = v != NULL && strcmp(v, want) == 0;
-
-	free(v);
-	return same;
-}
-
-#define assert_header(r, name, want)                                                               \
-	do {                                                                                           \
-		char *v_ = kt_header((r), (name));                                                         \
-		if (v_ == NULL || strcmp(v_, (want)) != 0)                                                 \
-			fail_msg("header %s is \"%s\", expected \"%s\"", (name), v_ ? v_ : "(absent)",         \
-			         (want));                                                                      \
-		free(v_);                                                                                  \
-	} while (0)
-
-/* A problem+json answer with status and, when field is given, an errors[] entry for it. */
-static void
-check_problem(const kt_resp *r, long status, const char *field, const char *file, int line)
-{
-	if (r->status != status)
-		fail_at(file, line, "HTTP status %ld, expected %ld; body: %s", r->status, status, r->body);
-	if (!header_is(r, "Content-Type", "application/problem+json"))
-		fail_at(file, line, "not application/problem+json: %s", r->headers);
-	if (json_integer_value(json_object_get(r->json, "status")) != status)
-		fail_at(file, line, "problem status is not %ld: %s", status, r->body);
-	if (field == NULL)
-		return;
-	json_t *errors = json_object_get(r->json, "errors");
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(errors, i, e)
-	{
-		if (strcmp(kt_jstr(e, "field"), field) == 0)
-			return;
-	}
-	fail_at(file, line, "no error for field \"%s\": %s", field, r->body);
-}
-
-#define assert_problem(r, status, field) check_problem((r), (status), (field), __FILE__, __LINE__)
+#define api(method, token, extra, body, ...) kt_call(&cl, method, token, extra, body, __VA_ARGS__)
 
 /* ---- the database, as keel_owner inside one tenant ---- */
 
@@ -160,13 +86,13 @@ check_problem(const kt_resp *r, long status, const char *field, const char *file
 	} while (0)
 
 static long
-org_count(const tenant *t)
+org_count(const kt_tenant *t)
 {
 	return kt_pg_tenant_long(pg, t->id, "SELECT count(*) FROM org.organizations", NULL);
 }
 
 static long
-div_count(const tenant *t, const char *org_id)
+div_count(const kt_tenant *t, const char *org_id)
 {
 	return kt_pg_tenant_long(pg, t->id,
 	                         "SELECT count(*) FROM org.divisions WHERE organization_id = $1",
@@ -174,49 +100,20 @@ div_count(const tenant *t, const char *org_id)
 }
 
 static long
-org_version(const tenant *t, const char *id)
+org_version(const kt_tenant *t, const char *id)
 {
 	return kt_pg_tenant_long(pg, t->id, "SELECT version FROM org.organizations WHERE id = $1",
 	                         (const char *[]){id, NULL});
 }
 
 static long
-div_version(const tenant *t, const char *id)
+div_version(const kt_tenant *t, const char *id)
 {
 	return kt_pg_tenant_long(pg, t->id, "SELECT version FROM org.divisions WHERE id = $1",
 	                         (const char *[]){id, NULL});
 }
 
 /* ---- formats ---- */
-
-/* Lowercase canonical UUID of version 7 (RFC 9562 variant). */
-static bool
-is_uuid_v7(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : strchr("0123456789abcdef", s[i]) == NULL || s[i] == '\0')
-			return false;
-	}
-	return s[14] == '7' && strchr("89ab", s[19]) != NULL;
-}
-
-/* 2026-11-27T15:42:00.123Z */
-static bool
-is_rfc3339_ms(const char *s)
-{
-	const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
-
-	if (strlen(s) != strlen(shape))
-		return false;
-	for (size_t i = 0; shape[i] != '\0'; i++)
-		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
-			return false;
-	return true;
-}
 
 /* ---- making things ---- */
 
@@ -227,100 +124,13 @@ fresh_code(char *buf, size_t size, const char *prefix)
 	return buf;
 }
 
-/* Sign up a tenant; its owner signs in.  The tenant's id and owner token are set. */
-static void
-tenant_make(tenant *t, const char *slug)
-{
-	char body[512];
-
-	snprintf(body, sizeof(body),
-	         "{\"name\":\"Tenant %s\",\"slug\":\"%s\",\"owner_email\":\"owner@%s.test\","
-	         "\"owner_password\":\"" PASSWORD "\"}",
-	         slug, slug, slug);
-	kt_resp *r = api("POST", NULL, NULL, body, "/api/v1/tenants");
-
-	kt_assert_status(r, 201);
-	t->id = strdup(kt_jstr(json_object_get(r->json, "tenant"), "id"));
-	kt_resp_free(r);
-}
-
-static char *
-login(const char *slug, const char *who)
-{
-	char body[512];
-
-	snprintf(body, sizeof(body),
-	         "{\"tenant\":\"%s\",\"email\":\"%s@%s.test\",\"password\":\"" PASSWORD "\"}", slug,
-	         who, slug);
-	kt_resp *r = api("POST", NULL, NULL, body, "/api/v1/auth/login");
-
-	kt_assert_status(r, 200);
-	char *token = strdup(kt_jstr(r->json, "access_token"));
-
-	kt_resp_free(r);
-	return token;
-}
-
-/* The owner adds a user of role (email role@slug.test), who signs in. */
-static char *
-user_make(const tenant *t, const char *slug, const char *role)
-{
-	char body[512];
-
-	snprintf(body, sizeof(body),
-	         "{\"email\":\"%s@%s.test\",\"password\":\"" PASSWORD "\",\"role\":\"%s\"}", role, slug,
-	         role);
-	kt_resp *r = api("POST", t->owner, NULL, body, "/api/v1/users");
-
-	kt_assert_status(r, 201);
-	kt_resp_free(r);
-	return login(slug, role);
-}
-
-/* Create an organization named "Org <code>"; returns its id (malloc'd). */
-static char *
-org_make(const char *token, const char *code)
-{
-	char body[256];
-
-	snprintf(body, sizeof(body), "{\"name\":\"Org %s\",\"code\":\"%s\"}", code, code);
-	kt_resp *r = api("POST", token, NULL, body, ORGS);
-
-	kt_assert_status(r, 201);
-	char *id = strdup(kt_jstr(r->json, "id"));
-
-	kt_resp_free(r);
-	return id;
-}
-
 /* An organization with a fresh code. */
 static char *
 org_new(const char *token)
 {
 	char code[40];
 
-	return org_make(token, fresh_code(code, sizeof(code), "O"));
-}
-
-/* Create a division (parent may be NULL); returns its id (malloc'd). */
-static char *
-div_make(const char *token, const char *org_id, const char *parent, const char *code)
-{
-	char body[256];
-
-	if (parent != NULL)
-		snprintf(body, sizeof(body),
-		         "{\"name\":\"Division %s\",\"code\":\"%s\",\"parent_id\":\"%s\"}", code, code,
-		         parent);
-	else
-		snprintf(body, sizeof(body), "{\"name\":\"Division %s\",\"code\":\"%s\"}", code, code);
-	kt_resp *r = api("POST", token, NULL, body, ORGS "/%s/divisions", org_id);
-
-	kt_assert_status(r, 201);
-	char *id = strdup(kt_jstr(r->json, "id"));
-
-	kt_resp_free(r);
-	return id;
+	return kt_org_make(&cl, token, fresh_code(code, sizeof(code), "O"));
 }
 
 static char *
@@ -328,20 +138,7 @@ div_new(const char *token, const char *org_id, const char *parent)
 {
 	char code[40];
 
-	return div_make(token, org_id, parent, fresh_code(code, sizeof(code), "D"));
-}
-
-/* A string of n copies of unit. */
-static char *
-repeat(const char *unit, int n)
-{
-	size_t len = strlen(unit);
-	char *s = malloc(len * (size_t)n + 1);
-
-	for (int i = 0; i < n; i++)
-		memcpy(s + len * (size_t)i, unit, len);
-	s[len * (size_t)n] = '\0';
-	return s;
+	return kt_div_make(&cl, token, org_id, parent, fresh_code(code, sizeof(code), "D"));
 }
 
 /* tpl with each "%s" replaced by code, malloc'd. */
@@ -421,52 +218,37 @@ static int
 setup(void **state)
 {
 	(void)state;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!kt_db_migrated("org"))
-		return -1;
 	const char *env[] = {"KEEL_WORKERS=4", NULL};
 
-	srv = kt_keel_start(env, NULL);
-	pg = kt_pg_owner();
-	tenant_make(&A, "org-a");
-	A.owner = login("org-a", "owner");
-	A.admin = user_make(&A, "org-a", "admin");
-	A.member = user_make(&A, "org-a", "member");
-	A.viewer = user_make(&A, "org-a", "viewer");
-	tenant_make(&B, "org-b");
-	B.owner = login("org-b", "owner");
-	B.admin = user_make(&B, "org-b", "admin");
-	tenant_make(&P, "org-pages");
-	P.owner = login("org-pages", "owner");
-	tenant_make(&S, "org-search");
-	S.owner = login("org-search", "owner");
+	if ((srv = kt_fixture_start("org", env, &pg)) == NULL)
+		return -1;
+	cl.base = srv->base;
+	kt_tenant_make(&cl, &A, "org-a", PASSWORD);
+	A.owner.token = kt_tenant_login(&cl, &A, "owner");
+	kt_tenant_user(&cl, &A, &A.admin, "admin", "admin");
+	kt_tenant_user(&cl, &A, &A.member, "member", "member");
+	kt_tenant_user(&cl, &A, &A.viewer, "viewer", "viewer");
+	kt_tenant_make(&cl, &B, "org-b", PASSWORD);
+	B.owner.token = kt_tenant_login(&cl, &B, "owner");
+	kt_tenant_user(&cl, &B, &B.admin, "admin", "admin");
+	kt_tenant_make(&cl, &P, "org-pages", PASSWORD);
+	P.owner.token = kt_tenant_login(&cl, &P, "owner");
+	kt_tenant_make(&cl, &S, "org-search", PASSWORD);
+	S.owner.token = kt_tenant_login(&cl, &S, "owner");
 	return 0;
-}
-
-static void
-tenant_free(tenant *t)
-{
-	free(t->id);
-	free(t->owner);
-	free(t->admin);
-	free(t->member);
-	free(t->viewer);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	int status = srv ? kt_keel_stop(srv) : 0;
+	int status = kt_fixture_stop(srv, pg);
 
-	if (pg != NULL)
-		PQfinish(pg);
-	tenant_free(&A);
-	tenant_free(&B);
-	tenant_free(&P);
-	tenant_free(&S);
-	curl_global_cleanup();
-	return status == 0 ? 0 : -1;
+	kt_tenant_free(&A);
+	kt_tenant_free(&B);
+	kt_tenant_free(&P);
+	kt_tenant_free(&S);
+	return status;
 }
 
 /* ---- organizations: success ---- */
@@ -478,7 +260,7 @@ check_org(const json_t *o, const char *tenant_id, const char *name, const char *
 {
 	json_t *want = json_loads(settings, 0, NULL);
 
-	assert_true(is_uuid_v7(kt_jstr(o, "id")));
+	assert_true(kt_is_uuid_v7(kt_jstr(o, "id")));
 	assert_string_equal(kt_jstr(o, "tenant_id"), tenant_id);
 	assert_string_equal(kt_jstr(o, "name"), name);
 	assert_string_equal(kt_jstr(o, "code"), code);
@@ -488,15 +270,15 @@ check_org(const json_t *o, const char *tenant_id, const char *name, const char *
 	assert_true(json_equal(json_object_get(o, "settings"), want));
 	assert_true(json_is_integer(json_object_get(o, "version")));
 	assert_int_equal(json_integer_value(json_object_get(o, "version")), version);
-	assert_true(is_rfc3339_ms(kt_jstr(o, "created_at")));
-	assert_true(is_rfc3339_ms(kt_jstr(o, "updated_at")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(o, "created_at")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(o, "updated_at")));
 	assert_int_equal(json_object_size(o), 10);
 	json_decref(want);
 }
 
 /* The row of organization o in the database matches what the API said. */
 static void
-check_org_row(const tenant *t, const json_t *o)
+check_org_row(const kt_tenant *t, const json_t *o)
 {
 	const char *id = kt_jstr(o, "id");
 	PGresult *res = kt_pg_tenant_query(
@@ -532,16 +314,16 @@ org_create_returns_201_with_defaults(void **state)
 
 	fresh_code(code, sizeof(code), "Create-");
 	snprintf(body, sizeof(body), "{\"name\":\"  Acme Holdings \\t\",\"code\":\"%s\"}", code);
-	kt_resp *r = api("POST", A.admin, NULL, body, ORGS);
+	kt_resp *r = api("POST", A.admin.token, NULL, body, ORGS);
 
 	kt_assert_status(r, 201);
-	assert_header(r, "Content-Type", "application/json");
-	assert_header(r, "ETag", "\"1\"");
+	kt_assert_header(r, "Content-Type", "application/json");
+	kt_assert_header(r, "ETag", "\"1\"");
 	check_org(r->json, A.id, "Acme Holdings", code, "", "active", "{}", 1);
 	assert_string_equal(kt_jstr(r->json, "created_at"), kt_jstr(r->json, "updated_at"));
 	char *location = kt_strf(ORGS "/%s", kt_jstr(r->json, "id"));
 
-	assert_header(r, "Location", location);
+	kt_assert_header(r, "Location", location);
 	check_org_row(&A, r->json);
 	free(location);
 	kt_resp_free(r);
@@ -559,7 +341,7 @@ org_create_stores_every_given_field(void **state)
 	    "{\"name\":\"Full\",\"code\":\"%s\",\"description\":\"All of it\","
 	    "\"status\":\"archived\",\"settings\":{\"tz\":\"UTC\",\"n\":[1,2],\"o\":{\"a\":true}}}",
 	    code);
-	kt_resp *r = api("POST", A.owner, NULL, body, ORGS);
+	kt_resp *r = api("POST", A.owner.token, NULL, body, ORGS);
 
 	kt_assert_status(r, 201);
 	check_org(r->json, A.id, "Full", code, "All of it", "archived",
@@ -576,14 +358,14 @@ org_get_returns_the_organization(void **state)
 
 	snprintf(body, sizeof(body), "{\"name\":\"Got\",\"code\":\"%s\",\"settings\":{\"k\":1}}",
 	         fresh_code(code, sizeof(code), "G"));
-	kt_resp *c = api("POST", A.admin, NULL, body, ORGS);
+	kt_resp *c = api("POST", A.admin.token, NULL, body, ORGS);
 
 	kt_assert_status(c, 201);
-	kt_resp *r = api("GET", A.viewer, NULL, NULL, ORGS "/%s", kt_jstr(c->json, "id"));
+	kt_resp *r = api("GET", A.viewer.token, NULL, NULL, ORGS "/%s", kt_jstr(c->json, "id"));
 
 	kt_assert_status(r, 200);
-	assert_header(r, "ETag", "\"1\"");
-	assert_header(r, "Content-Type", "application/json");
+	kt_assert_header(r, "ETag", "\"1\"");
+	kt_assert_header(r, "Content-Type", "application/json");
 	assert_true(json_equal(r->json, c->json));
 	check_org(r->json, A.id, "Got", code, "", "active", "{\"k\":1}", 1);
 	kt_resp_free(r);
@@ -595,7 +377,7 @@ org_patch_changes_fields_and_bumps_version(void **state)
 {
 	(void)state;
 	char code[40], code2[40];
-	char *id = org_make(A.admin, fresh_code(code, sizeof(code), "Pa"));
+	char *id = kt_org_make(&cl, A.admin.token, fresh_code(code, sizeof(code), "Pa"));
 	char *created =
 	    kt_pg_tenant_value(pg, A.id,
 	                       "SELECT to_char(created_at AT TIME ZONE 'UTC',"
@@ -605,10 +387,10 @@ org_patch_changes_fields_and_bumps_version(void **state)
 	char *body = kt_strf("{\"name\":\" Renamed \",\"code\":\"%s\",\"description\":\"d\","
 	                     "\"status\":\"archived\",\"settings\":{\"x\":[true]}}",
 	                     fresh_code(code2, sizeof(code2), "Pb"));
-	kt_resp *r = api("PATCH", A.admin, NULL, body, ORGS "/%s", id);
+	kt_resp *r = api("PATCH", A.admin.token, NULL, body, ORGS "/%s", id);
 
 	kt_assert_status(r, 200);
-	assert_header(r, "ETag", "\"2\"");
+	kt_assert_header(r, "ETag", "\"2\"");
 	check_org(r->json, A.id, "Renamed", code2, "d", "archived", "{\"x\":[true]}", 2);
 	assert_string_equal(kt_jstr(r->json, "id"), id);
 	assert_string_equal(kt_jstr(r->json, "created_at"), created);
@@ -617,9 +399,9 @@ org_patch_changes_fields_and_bumps_version(void **state)
 	kt_resp_free(r);
 
 	/* a partial change keeps the other fields; the version moves again */
-	r = api("PATCH", A.owner, NULL, "{\"status\":\"active\"}", ORGS "/%s", id);
+	r = api("PATCH", A.owner.token, NULL, "{\"status\":\"active\"}", ORGS "/%s", id);
 	kt_assert_status(r, 200);
-	assert_header(r, "ETag", "\"3\"");
+	kt_assert_header(r, "ETag", "\"3\"");
 	check_org(r->json, A.id, "Renamed", code2, "d", "active", "{\"x\":[true]}", 3);
 	check_org_row(&A, r->json);
 	kt_resp_free(r);
@@ -632,8 +414,8 @@ static void
 org_delete_removes_the_row(void **state)
 {
 	(void)state;
-	char *id = org_new(A.admin);
-	kt_resp *r = api("DELETE", A.admin, NULL, NULL, ORGS "/%s", id);
+	char *id = org_new(A.admin.token);
+	kt_resp *r = api("DELETE", A.admin.token, NULL, NULL, ORGS "/%s", id);
 
 	kt_assert_status(r, 204);
 	assert_int_equal(r->len, 0);
@@ -642,11 +424,11 @@ org_delete_removes_the_row(void **state)
 	                                   "SELECT count(*) FROM org.organizations WHERE id = $1",
 	                                   (const char *[]){id, NULL}),
 	                 0);
-	r = api("GET", A.admin, NULL, NULL, ORGS "/%s", id);
-	assert_problem(r, 404, NULL);
+	r = api("GET", A.admin.token, NULL, NULL, ORGS "/%s", id);
+	kt_assert_problem(r, 404, NULL, NULL);
 	kt_resp_free(r);
-	r = api("DELETE", A.admin, NULL, NULL, ORGS "/%s", id);
-	assert_problem(r, 404, NULL);
+	r = api("DELETE", A.admin.token, NULL, NULL, ORGS "/%s", id);
+	kt_assert_problem(r, 404, NULL, NULL);
 	kt_resp_free(r);
 	free(id);
 }
@@ -655,16 +437,16 @@ static void
 org_list_returns_full_items_in_id_order(void **state)
 {
 	(void)state;
-	char *first = org_new(A.admin), *second = org_new(A.admin);
-	kt_resp *r = api("GET", A.viewer, NULL, NULL, ORGS "?limit=200");
+	char *first = org_new(A.admin.token), *second = org_new(A.admin.token);
+	kt_resp *r = api("GET", A.viewer.token, NULL, NULL, ORGS "?limit=200");
 
 	kt_assert_status(r, 200);
-	assert_header(r, "Content-Type", "application/json");
+	kt_assert_header(r, "Content-Type", "application/json");
 	assert_true(json_is_null(json_object_get(r->json, "next_cursor")) ||
 	            json_is_string(json_object_get(r->json, "next_cursor")));
 	kt_resp_free(r);
 
-	json_t *all = list_all(A.viewer, ORGS, "", 200);
+	json_t *all = list_all(A.viewer.token, ORGS, "", 200);
 	int i = find_id(all, first), j = find_id(all, second);
 
 	assert_true(i >= 0 && j > i);
@@ -697,12 +479,13 @@ expect_all_rejected(const char *method, const char *path, const bad_case *cases,
 	for (size_t i = 0; i < n; i++) {
 		char code[40];
 		char *body = with_code(cases[i].body, fresh_code(code, sizeof(code), "V"));
-		kt_resp *r = send_raw(method, A.admin, "application/json", NULL, body, strlen(body), path);
+		kt_resp *r =
+		    send_raw(method, A.admin.token, "application/json", NULL, body, strlen(body), path);
 
 		if (r->status != cases[i].status)
 			fail_msg("case %zu (%s): status %ld, expected %ld: %s", i, cases[i].body, r->status,
 			         cases[i].status, r->body);
-		assert_problem(r, cases[i].status, cases[i].field);
+		kt_assert_problem(r, cases[i].status, NULL, cases[i].field);
 		kt_resp_free(r);
 		free(body);
 		if (count(arg) != before)
@@ -721,8 +504,8 @@ static void
 org_create_rejects_invalid_fields(void **state)
 {
 	(void)state;
-	char *long_name = repeat("a", 201), *long_name_mb = repeat("\xc3\xa9", 201);
-	char *long_desc = repeat("d", 2001), *big = repeat("x", 16377);
+	char *long_name = kt_repeat("a", 201), *long_name_mb = kt_repeat("\xc3\xa9", 201);
+	char *long_desc = kt_repeat("d", 2001), *big = kt_repeat("x", 16377);
 	char *b_name = kt_strf("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name);
 	char *b_name_mb = kt_strf("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name_mb);
 	char *b_desc = kt_strf("{\"name\":\"n\",\"code\":\"%%s\",\"description\":\"%s\"}", long_desc);
@@ -789,14 +572,14 @@ org_create_rejects_other_media_types(void **state)
 	long before = org_count(&A);
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		kt_resp *r = send_raw("POST", A.admin, types[i], NULL, body, strlen(body), ORGS);
+		kt_resp *r = send_raw("POST", A.admin.token, types[i], NULL, body, strlen(body), ORGS);
 
-		assert_problem(r, 415, NULL);
+		kt_assert_problem(r, 415, NULL, NULL);
 		kt_resp_free(r);
 	}
-	kt_resp *r = send_raw("POST", A.admin, "application/json", NULL, "", 0, ORGS);
+	kt_resp *r = send_raw("POST", A.admin.token, "application/json", NULL, "", 0, ORGS);
 
-	assert_problem(r, 400, NULL);
+	kt_assert_problem(r, 400, NULL, NULL);
 	kt_resp_free(r);
 	assert_int_equal(org_count(&A), before);
 }
@@ -805,8 +588,8 @@ static void
 org_create_accepts_boundary_lengths(void **state)
 {
 	(void)state;
-	char *name200 = repeat("a", 200), *name200_mb = repeat("\xc3\xa9", 200);
-	char *desc2000 = repeat("d", 2000), *big = repeat("x", 16376);
+	char *name200 = kt_repeat("a", 200), *name200_mb = kt_repeat("\xc3\xa9", 200);
+	char *desc2000 = kt_repeat("d", 2000), *big = kt_repeat("x", 16376);
 	char code32[40] = "abcdefghij0123456789ABCDEFGHI-_", c[40];
 
 	code32[31] = (char)('a' + seq % 26);
@@ -824,7 +607,7 @@ org_create_accepts_boundary_lengths(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-		kt_resp *r = api("POST", A.admin, NULL, bodies[i], ORGS);
+		kt_resp *r = api("POST", A.admin.token, NULL, bodies[i], ORGS);
 
 		if (r->status != 201)
 			fail_msg("body %zu: status %ld: %s", i, r->status, r->body);
@@ -854,9 +637,9 @@ org_patch_rejects_invalid_fields(void **state)
 {
 	(void)state;
 	char code[40];
-	char *id = org_make(A.admin, fresh_code(code, sizeof(code), "PV"));
+	char *id = kt_org_make(&cl, A.admin.token, fresh_code(code, sizeof(code), "PV"));
 	char *path = kt_strf(ORGS "/%s", id);
-	char *long_name = repeat("a", 201), *big = repeat("x", 16377);
+	char *long_name = kt_repeat("a", 201), *big = kt_repeat("x", 16377);
 	char *b_name = kt_strf("{\"name\":\"%s\"}", long_name);
 	char *b_big = kt_strf("{\"settings\":{\"k\":\"%s\"}}", big);
 	const bad_case cases[] = {
@@ -884,10 +667,10 @@ org_patch_rejects_invalid_fields(void **state)
 
 	expect_all_rejected("PATCH", path, cases, sizeof(cases) / sizeof(cases[0]), count_orgs_of_a,
 	                    NULL);
-	kt_resp *r = send_raw("PATCH", A.admin, "text/plain", NULL, "{\"name\":\"x\"}",
+	kt_resp *r = send_raw("PATCH", A.admin.token, "text/plain", NULL, "{\"name\":\"x\"}",
 	                      strlen("{\"name\":\"x\"}"), path);
 
-	assert_problem(r, 415, NULL);
+	kt_assert_problem(r, 415, NULL, NULL);
 	kt_resp_free(r);
 	assert_int_equal(org_version(&A, id), 1);
 	char *name = kt_strf("Org %s", code);
@@ -912,12 +695,12 @@ org_duplicate_code_is_409_per_tenant(void **state)
 	char code[40], body[128];
 
 	fresh_code(code, sizeof(code), "DUP");
-	char *first = org_make(A.admin, code);
+	char *first = kt_org_make(&cl, A.admin.token, code);
 
 	snprintf(body, sizeof(body), "{\"name\":\"Again\",\"code\":\"%s\"}", code);
-	kt_resp *r = api("POST", A.admin, NULL, body, ORGS);
+	kt_resp *r = api("POST", A.admin.token, NULL, body, ORGS);
 
-	assert_problem(r, 409, "code");
+	kt_assert_problem(r, 409, NULL, "code");
 	kt_resp_free(r);
 	assert_int_equal(kt_pg_tenant_long(pg, A.id,
 	                                   "SELECT count(*) FROM org.organizations WHERE code = $1",
@@ -925,7 +708,7 @@ org_duplicate_code_is_409_per_tenant(void **state)
 	                 1);
 
 	/* another tenant may use the same code */
-	char *in_b = org_make(B.admin, code);
+	char *in_b = kt_org_make(&cl, B.admin.token, code);
 
 	assert_int_equal(kt_pg_tenant_long(pg, B.id,
 	                                   "SELECT count(*) FROM org.organizations WHERE code = $1",
@@ -933,11 +716,11 @@ org_duplicate_code_is_409_per_tenant(void **state)
 	                 1);
 
 	/* taking it by PATCH is a conflict too, and changes nothing */
-	char *other = org_new(A.admin);
+	char *other = org_new(A.admin.token);
 
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
-	r = api("PATCH", A.admin, NULL, body, ORGS "/%s", other);
-	assert_problem(r, 409, "code");
+	r = api("PATCH", A.admin.token, NULL, body, ORGS "/%s", other);
+	kt_assert_problem(r, 409, NULL, "code");
 	kt_resp_free(r);
 	assert_int_equal(org_version(&A, other), 1);
 	assert_int_equal(kt_pg_tenant_long(pg, A.id,
@@ -955,9 +738,9 @@ static void
 viewer_and_member_may_read_but_not_write(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin);
-	char *div = div_new(A.admin, org, NULL);
-	const char *readers[] = {A.viewer, A.member};
+	char *org = org_new(A.admin.token);
+	char *div = div_new(A.admin.token, org, NULL);
+	const char *readers[] = {A.viewer.token, A.member.token};
 
 	for (size_t i = 0; i < 2; i++) {
 		const char *t = readers[i];
@@ -978,22 +761,22 @@ viewer_and_member_may_read_but_not_write(void **state)
 		long orgs = org_count(&A), divs = div_count(&A, org);
 
 		r = api("POST", t, NULL, "{\"name\":\"n\",\"code\":\"Role1\"}", ORGS);
-		assert_problem(r, 403, NULL);
+		kt_assert_problem(r, 403, NULL, NULL);
 		kt_resp_free(r);
 		r = api("PATCH", t, NULL, "{\"name\":\"n\"}", ORGS "/%s", org);
-		assert_problem(r, 403, NULL);
+		kt_assert_problem(r, 403, NULL, NULL);
 		kt_resp_free(r);
 		r = api("DELETE", t, NULL, NULL, ORGS "/%s", org);
-		assert_problem(r, 403, NULL);
+		kt_assert_problem(r, 403, NULL, NULL);
 		kt_resp_free(r);
 		r = api("POST", t, NULL, "{\"name\":\"n\",\"code\":\"Role1\"}", ORGS "/%s/divisions", org);
-		assert_problem(r, 403, NULL);
+		kt_assert_problem(r, 403, NULL, NULL);
 		kt_resp_free(r);
 		r = api("PATCH", t, NULL, "{\"name\":\"n\"}", "/api/v1/divisions/%s", div);
-		assert_problem(r, 403, NULL);
+		kt_assert_problem(r, 403, NULL, NULL);
 		kt_resp_free(r);
 		r = api("DELETE", t, NULL, NULL, "/api/v1/divisions/%s", div);
-		assert_problem(r, 403, NULL);
+		kt_assert_problem(r, 403, NULL, NULL);
 		kt_resp_free(r);
 		assert_int_equal(org_count(&A), orgs);
 		assert_int_equal(div_count(&A, org), divs);
@@ -1008,7 +791,7 @@ static void
 admin_and_owner_may_do_everything(void **state)
 {
 	(void)state;
-	const char *writers[] = {A.admin, A.owner};
+	const char *writers[] = {A.admin.token, A.owner.token};
 
 	for (size_t i = 0; i < 2; i++) {
 		const char *t = writers[i];
@@ -1043,8 +826,8 @@ static void
 every_route_needs_a_token(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin);
-	char *div = div_new(A.admin, org, NULL);
+	char *org = org_new(A.admin.token);
+	char *div = div_new(A.admin.token, org, NULL);
 	struct {
 		const char *method;
 		char *path;
@@ -1066,11 +849,11 @@ every_route_needs_a_token(void **state)
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		kt_resp *r = api(routes[i].method, NULL, NULL, routes[i].body, "%s", routes[i].path);
 
-		assert_problem(r, 401, NULL);
-		assert_header(r, "WWW-Authenticate", "Bearer");
+		kt_assert_problem(r, 401, NULL, NULL);
+		kt_assert_header(r, "WWW-Authenticate", "Bearer");
 		kt_resp_free(r);
 		r = api(routes[i].method, NULL, bad_token, routes[i].body, "%s", routes[i].path);
-		assert_problem(r, 401, NULL);
+		kt_assert_problem(r, 401, NULL, NULL);
 		kt_resp_free(r);
 		free(routes[i].path);
 	}
@@ -1087,21 +870,21 @@ static void
 org_if_match_guards_patch_and_delete(void **state)
 {
 	(void)state;
-	char *id = org_new(A.admin);
+	char *id = org_new(A.admin.token);
 	const char *v1[] = {"If-Match: \"1\"", NULL};
 	const char *v2[] = {"If-Match: \"2\"", NULL};
-	kt_resp *r = api("PATCH", A.admin, v1, "{\"name\":\"Matched\"}", ORGS "/%s", id);
+	kt_resp *r = api("PATCH", A.admin.token, v1, "{\"name\":\"Matched\"}", ORGS "/%s", id);
 
 	kt_assert_status(r, 200);
-	assert_header(r, "ETag", "\"2\"");
+	kt_assert_header(r, "ETag", "\"2\"");
 	kt_resp_free(r);
 
 	/* stale: 412, nothing changes */
-	r = api("PATCH", A.admin, v1, "{\"name\":\"Stale\"}", ORGS "/%s", id);
-	assert_problem(r, 412, NULL);
+	r = api("PATCH", A.admin.token, v1, "{\"name\":\"Stale\"}", ORGS "/%s", id);
+	kt_assert_problem(r, 412, NULL, NULL);
 	kt_resp_free(r);
-	r = api("DELETE", A.admin, v1, NULL, ORGS "/%s", id);
-	assert_problem(r, 412, NULL);
+	r = api("DELETE", A.admin.token, v1, NULL, ORGS "/%s", id);
+	kt_assert_problem(r, 412, NULL, NULL);
 	kt_resp_free(r);
 
 	/* malformed or impossible ETags match nothing */
@@ -1113,12 +896,12 @@ org_if_match_guards_patch_and_delete(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *h[] = {bad[i], NULL};
 
-		r = api("PATCH", A.admin, h, "{\"name\":\"Bad\"}", ORGS "/%s", id);
+		r = api("PATCH", A.admin.token, h, "{\"name\":\"Bad\"}", ORGS "/%s", id);
 		if (r->status != 412)
 			fail_msg("%s on PATCH: %ld %s", bad[i], r->status, r->body);
-		assert_problem(r, 412, NULL);
+		kt_assert_problem(r, 412, NULL, NULL);
 		kt_resp_free(r);
-		r = api("DELETE", A.admin, h, NULL, ORGS "/%s", id);
+		r = api("DELETE", A.admin.token, h, NULL, ORGS "/%s", id);
 		if (r->status != 412)
 			fail_msg("%s on DELETE: %ld %s", bad[i], r->status, r->body);
 		kt_resp_free(r);
@@ -1126,7 +909,7 @@ org_if_match_guards_patch_and_delete(void **state)
 	assert_int_equal(org_version(&A, id), 2);
 	assert_db_text(A.id, "SELECT name FROM org.organizations WHERE id = $1", id, NULL, "Matched");
 
-	r = api("DELETE", A.admin, v2, NULL, ORGS "/%s", id);
+	r = api("DELETE", A.admin.token, v2, NULL, ORGS "/%s", id);
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(kt_pg_tenant_long(pg, A.id,
@@ -1135,8 +918,8 @@ org_if_match_guards_patch_and_delete(void **state)
 	                 0);
 
 	/* a conditional write to a row that is gone is 404, not 412 */
-	r = api("PATCH", A.admin, v2, "{\"name\":\"Gone\"}", ORGS "/%s", id);
-	assert_problem(r, 404, NULL);
+	r = api("PATCH", A.admin.token, v2, "{\"name\":\"Gone\"}", ORGS "/%s", id);
+	kt_assert_problem(r, 404, NULL, NULL);
 	kt_resp_free(r);
 	free(id);
 }
@@ -1145,23 +928,24 @@ static void
 div_if_match_guards_patch_and_delete(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin);
-	char *id = div_new(A.admin, org, NULL);
+	char *org = org_new(A.admin.token);
+	char *id = div_new(A.admin.token, org, NULL);
 	const char *v1[] = {"If-Match: \"1\"", NULL};
 	const char *v2[] = {"If-Match: \"2\"", NULL};
-	kt_resp *r = api("PATCH", A.admin, v1, "{\"name\":\"Matched\"}", "/api/v1/divisions/%s", id);
+	kt_resp *r =
+	    api("PATCH", A.admin.token, v1, "{\"name\":\"Matched\"}", "/api/v1/divisions/%s", id);
 
 	kt_assert_status(r, 200);
-	assert_header(r, "ETag", "\"2\"");
+	kt_assert_header(r, "ETag", "\"2\"");
 	kt_resp_free(r);
-	r = api("PATCH", A.admin, v1, "{\"name\":\"Stale\"}", "/api/v1/divisions/%s", id);
-	assert_problem(r, 412, NULL);
+	r = api("PATCH", A.admin.token, v1, "{\"name\":\"Stale\"}", "/api/v1/divisions/%s", id);
+	kt_assert_problem(r, 412, NULL, NULL);
 	kt_resp_free(r);
-	r = api("DELETE", A.admin, v1, NULL, "/api/v1/divisions/%s", id);
-	assert_problem(r, 412, NULL);
+	r = api("DELETE", A.admin.token, v1, NULL, "/api/v1/divisions/%s", id);
+	kt_assert_problem(r, 412, NULL, NULL);
 	kt_resp_free(r);
-	r = api("DELETE", A.admin, v1, NULL, "/api/v1/divisions/%s?cascade=true", id);
-	assert_problem(r, 412, NULL);
+	r = api("DELETE", A.admin.token, v1, NULL, "/api/v1/divisions/%s?cascade=true", id);
+	kt_assert_problem(r, 412, NULL, NULL);
 	kt_resp_free(r);
 
 	const char *bad[] = {"If-Match: W/\"2\"", "If-Match: abc", "If-Match: \"02\"",
@@ -1170,18 +954,18 @@ div_if_match_guards_patch_and_delete(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *h[] = {bad[i], NULL};
 
-		r = api("PATCH", A.admin, h, "{\"name\":\"Bad\"}", "/api/v1/divisions/%s", id);
+		r = api("PATCH", A.admin.token, h, "{\"name\":\"Bad\"}", "/api/v1/divisions/%s", id);
 		if (r->status != 412)
 			fail_msg("%s on PATCH: %ld %s", bad[i], r->status, r->body);
 		kt_resp_free(r);
-		r = api("DELETE", A.admin, h, NULL, "/api/v1/divisions/%s", id);
+		r = api("DELETE", A.admin.token, h, NULL, "/api/v1/divisions/%s", id);
 		if (r->status != 412)
 			fail_msg("%s on DELETE: %ld %s", bad[i], r->status, r->body);
 		kt_resp_free(r);
 	}
 	assert_int_equal(div_version(&A, id), 2);
 	assert_db_text(A.id, "SELECT name FROM org.divisions WHERE id = $1", id, NULL, "Matched");
-	r = api("DELETE", A.admin, v2, NULL, "/api/v1/divisions/%s", id);
+	r = api("DELETE", A.admin.token, v2, NULL, "/api/v1/divisions/%s", id);
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 0);
@@ -1206,8 +990,8 @@ assert_replay(const kt_resp *first, const kt_resp *again)
 	assert_string_equal(loc2, loc1);
 	assert_non_null(etag2);
 	assert_string_equal(etag2, etag1);
-	assert_header(again, "Idempotent-Replayed", "true");
-	assert_header(again, "Content-Type", "application/json");
+	kt_assert_header(again, "Idempotent-Replayed", "true");
+	kt_assert_header(again, "Content-Type", "application/json");
 	free(loc1);
 	free(loc2);
 	free(etag1);
@@ -1223,13 +1007,13 @@ org_idempotency_key_replays_the_first_create(void **state)
 	const char *h[] = {header, NULL};
 	char *body =
 	    kt_strf("{\"name\":\"Once\",\"code\":\"%s\"}", fresh_code(code, sizeof(code), "I"));
-	kt_resp *first = api("POST", A.admin, h, body, ORGS);
+	kt_resp *first = api("POST", A.admin.token, h, body, ORGS);
 
 	kt_assert_status(first, 201);
 	char *none = kt_header(first, "Idempotent-Replayed");
 
 	assert_null(none);
-	kt_resp *again = api("POST", A.admin, h, body, ORGS);
+	kt_resp *again = api("POST", A.admin.token, h, body, ORGS);
 
 	assert_replay(first, again);
 	kt_resp_free(again);
@@ -1242,11 +1026,11 @@ org_idempotency_key_replays_the_first_create(void **state)
 	char *body2 =
 	    kt_strf("{\"name\":\"Twice\",\"code\":\"%s\"}", fresh_code(other, sizeof(other), "I"));
 
-	again = api("POST", A.admin, h, body2, ORGS);
-	assert_problem(again, 422, NULL);
+	again = api("POST", A.admin.token, h, body2, ORGS);
+	kt_assert_problem(again, 422, NULL, NULL);
 	kt_resp_free(again);
-	again = api("POST", A.admin, h, body2, ORGS "/%s/divisions", kt_jstr(first->json, "id"));
-	assert_problem(again, 422, NULL);
+	again = api("POST", A.admin.token, h, body2, ORGS "/%s/divisions", kt_jstr(first->json, "id"));
+	kt_assert_problem(again, 422, NULL, NULL);
 	kt_resp_free(again);
 	assert_int_equal(kt_pg_tenant_long(pg, A.id,
 	                                   "SELECT count(*) FROM org.organizations WHERE code = $1",
@@ -1255,7 +1039,7 @@ org_idempotency_key_replays_the_first_create(void **state)
 	assert_int_equal(div_count(&A, kt_jstr(first->json, "id")), 0);
 
 	/* another tenant's key space is its own */
-	kt_resp *in_b = api("POST", B.admin, h, body, ORGS);
+	kt_resp *in_b = api("POST", B.admin.token, h, body, ORGS);
 
 	kt_assert_status(in_b, 201);
 	assert_null(kt_header(in_b, "Idempotent-Replayed"));
@@ -1281,27 +1065,27 @@ div_idempotency_key_replays_the_first_create(void **state)
 {
 	(void)state;
 	char code[40], key[64];
-	char *org = org_new(A.admin);
+	char *org = org_new(A.admin.token);
 	char *header = kt_strf("Idempotency-Key: div-%s", fresh_code(key, sizeof(key), "k"));
 	const char *h[] = {header, NULL};
 	char *body =
 	    kt_strf("{\"name\":\"Once\",\"code\":\"%s\"}", fresh_code(code, sizeof(code), "I"));
-	kt_resp *first = api("POST", A.admin, h, body, ORGS "/%s/divisions", org);
+	kt_resp *first = api("POST", A.admin.token, h, body, ORGS "/%s/divisions", org);
 
 	kt_assert_status(first, 201);
-	kt_resp *again = api("POST", A.admin, h, body, ORGS "/%s/divisions", org);
+	kt_resp *again = api("POST", A.admin.token, h, body, ORGS "/%s/divisions", org);
 
 	assert_replay(first, again);
 	kt_resp_free(again);
 	assert_int_equal(div_count(&A, org), 1);
-	again = api("POST", A.admin, h, "{\"name\":\"Other\",\"code\":\"Other\"}", ORGS "/%s/divisions",
-	            org);
-	assert_problem(again, 422, NULL);
+	again = api("POST", A.admin.token, h, "{\"name\":\"Other\",\"code\":\"Other\"}",
+	            ORGS "/%s/divisions", org);
+	kt_assert_problem(again, 422, NULL, NULL);
 	kt_resp_free(again);
 	assert_int_equal(div_count(&A, org), 1);
 
-	char *org_b = org_new(B.admin);
-	kt_resp *in_b = api("POST", B.admin, h, body, ORGS "/%s/divisions", org_b);
+	char *org_b = org_new(B.admin.token);
+	kt_resp *in_b = api("POST", B.admin.token, h, body, ORGS "/%s/divisions", org_b);
 
 	kt_assert_status(in_b, 201);
 	assert_null(kt_header(in_b, "Idempotent-Replayed"));
@@ -1331,7 +1115,7 @@ first_column(PGresult *res)
 
 /* Ids of tenant t's organizations in id order, as the database has them. */
 static json_t *
-db_org_ids(const tenant *t)
+db_org_ids(const kt_tenant *t)
 {
 	return first_column(
 	    kt_pg_tenant_query(pg, t->id, "SELECT id FROM org.organizations ORDER BY id", NULL));
@@ -1339,16 +1123,16 @@ db_org_ids(const tenant *t)
 
 /* Walking the list with limit yields exactly want, in order; pages are full but the last. */
 static void
-assert_walk(const tenant *t, int limit, const json_t *want)
+assert_walk(const kt_tenant *t, int limit, const json_t *want)
 {
 	char *cursor = NULL;
 	size_t at = 0;
 	int pages = 0;
 
 	do {
-		kt_resp *r =
-		    cursor ? api("GET", t->owner, NULL, NULL, ORGS "?limit=%d&cursor=%s", limit, cursor)
-		           : api("GET", t->owner, NULL, NULL, ORGS "?limit=%d", limit);
+		kt_resp *r = cursor ? api("GET", t->owner.token, NULL, NULL, ORGS "?limit=%d&cursor=%s",
+		                          limit, cursor)
+		                    : api("GET", t->owner.token, NULL, NULL, ORGS "?limit=%d", limit);
 
 		kt_assert_status(r, 200);
 		json_t *data = json_object_get(r->json, "data");
@@ -1383,7 +1167,7 @@ pagination_walks_every_row_once_in_order(void **state)
 	json_t *made = json_array();
 
 	for (int i = 0; i < 300; i++) {
-		char *id = org_new(P.owner);
+		char *id = org_new(P.owner.token);
 
 		json_array_append_new(made, json_string(id));
 		free(id);
@@ -1409,7 +1193,7 @@ static void
 pagination_rejects_bad_limits_and_cursors(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin);
+	char *org = org_new(A.admin.token);
 	const char *bad[] = {"limit=0",
 	                     "limit=201",
 	                     "limit=-1",
@@ -1429,13 +1213,13 @@ pagination_rejects_bad_limits_and_cursors(void **state)
 	                     "cursor=AQAAAAAAAAAAAAAAAAAAAAAAAAAA"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		kt_resp *r = api("GET", A.viewer, NULL, NULL, ORGS "?%s", bad[i]);
+		kt_resp *r = api("GET", A.viewer.token, NULL, NULL, ORGS "?%s", bad[i]);
 
 		if (r->status != 400)
 			fail_msg("?%s: %ld %s", bad[i], r->status, r->body);
-		assert_problem(r, 400, NULL);
+		kt_assert_problem(r, 400, NULL, NULL);
 		kt_resp_free(r);
-		r = api("GET", A.viewer, NULL, NULL, ORGS "/%s/divisions?%s", org, bad[i]);
+		r = api("GET", A.viewer.token, NULL, NULL, ORGS "/%s/divisions?%s", org, bad[i]);
 		if (r->status != 400)
 			fail_msg("divisions ?%s: %ld %s", bad[i], r->status, r->body);
 		kt_resp_free(r);
@@ -1443,7 +1227,7 @@ pagination_rejects_bad_limits_and_cursors(void **state)
 	const char *good[] = {"limit=1", "limit=200"};
 
 	for (size_t i = 0; i < 2; i++) {
-		kt_resp *r = api("GET", A.viewer, NULL, NULL, ORGS "?%s", good[i]);
+		kt_resp *r = api("GET", A.viewer.token, NULL, NULL, ORGS "?%s", good[i]);
 
 		kt_assert_status(r, 200);
 		kt_resp_free(r);
@@ -1455,19 +1239,19 @@ static void
 a_cursor_of_another_tenant_shows_only_own_rows(void **state)
 {
 	(void)state;
-	char *b1 = org_new(B.admin), *b2 = org_new(B.admin);
-	char *a1 = org_new(A.admin), *a2 = org_new(A.admin);
-	json_t *b_all = list_all(B.admin, ORGS, "", 200);
+	char *b1 = org_new(B.admin.token), *b2 = org_new(B.admin.token);
+	char *a1 = org_new(A.admin.token), *a2 = org_new(A.admin.token);
+	json_t *b_all = list_all(B.admin.token, ORGS, "", 200);
 
 	/* a cursor from B's listing that stops right before b2 */
 	int at = find_id(b_all, b2);
 
 	assert_true(at >= 1);
-	kt_resp *r = api("GET", B.admin, NULL, NULL, ORGS "?limit=%d", at);
+	kt_resp *r = api("GET", B.admin.token, NULL, NULL, ORGS "?limit=%d", at);
 
 	kt_assert_status(r, 200);
 	const char *cursor = kt_jstr(r->json, "next_cursor");
-	kt_resp *in_a = api("GET", A.admin, NULL, NULL, ORGS "?limit=200&cursor=%s", cursor);
+	kt_resp *in_a = api("GET", A.admin.token, NULL, NULL, ORGS "?limit=200&cursor=%s", cursor);
 
 	kt_assert_status(in_a, 200);
 	json_t *data = json_object_get(in_a->json, "data");
@@ -1543,9 +1327,10 @@ list_filters_by_status(void **state)
 {
 	(void)state;
 	char c1[40], c2[40];
-	char *active = org_named(A.admin, "Stat A", fresh_code(c1, sizeof(c1), "SA"), "active");
-	char *archived = org_named(A.admin, "Stat B", fresh_code(c2, sizeof(c2), "SB"), "archived");
-	json_t *list = list_all(A.viewer, ORGS, "status=archived&", 200);
+	char *active = org_named(A.admin.token, "Stat A", fresh_code(c1, sizeof(c1), "SA"), "active");
+	char *archived =
+	    org_named(A.admin.token, "Stat B", fresh_code(c2, sizeof(c2), "SB"), "archived");
+	json_t *list = list_all(A.viewer.token, ORGS, "status=archived&", 200);
 	size_t i;
 	json_t *o;
 
@@ -1560,7 +1345,7 @@ list_filters_by_status(void **state)
 	                                   "SELECT count(*) FROM org.organizations WHERE status = $1",
 	                                   (const char *[]){"archived", NULL}));
 	json_decref(list);
-	list = list_all(A.viewer, ORGS, "status=active&", 7);
+	list = list_all(A.viewer.token, ORGS, "status=active&", 7);
 	assert_true(find_id(list, active) >= 0);
 	assert_int_equal(find_id(list, archived), -1);
 	json_array_foreach(list, i, o)
@@ -1572,9 +1357,9 @@ list_filters_by_status(void **state)
 	const char *bad[] = {"status=deleted", "status=", "status=ACTIVE"};
 
 	for (size_t k = 0; k < 3; k++) {
-		kt_resp *r = api("GET", A.viewer, NULL, NULL, ORGS "?%s", bad[k]);
+		kt_resp *r = api("GET", A.viewer.token, NULL, NULL, ORGS "?%s", bad[k]);
 
-		assert_problem(r, 400, NULL);
+		kt_assert_problem(r, 400, NULL, NULL);
 		kt_resp_free(r);
 	}
 	free(active);
@@ -1586,15 +1371,17 @@ list_q_is_a_case_insensitive_substring_of_name_or_code(void **state)
 {
 	(void)state;
 	char c1[40], c2[40], c3[40], c4[40];
-	char *hq = org_named(A.admin, "Headquarters", fresh_code(c1, sizeof(c1), "QA"), "active");
-	char *by_code = org_named(A.admin, "Depot", fresh_code(c2, sizeof(c2), "xHeAdx"), "archived");
-	char *other = org_named(A.admin, "Branch", fresh_code(c3, sizeof(c3), "QB"), "active");
-	char *mixed = org_named(A.admin, "NORTH HEADland", fresh_code(c4, sizeof(c4), "QC"), "active");
+	char *hq = org_named(A.admin.token, "Headquarters", fresh_code(c1, sizeof(c1), "QA"), "active");
+	char *by_code =
+	    org_named(A.admin.token, "Depot", fresh_code(c2, sizeof(c2), "xHeAdx"), "archived");
+	char *other = org_named(A.admin.token, "Branch", fresh_code(c3, sizeof(c3), "QB"), "active");
+	char *mixed =
+	    org_named(A.admin.token, "NORTH HEADland", fresh_code(c4, sizeof(c4), "QC"), "active");
 	const char *queries[] = {"HEAD", "head", "hEaD"};
 
 	for (size_t k = 0; k < 3; k++) {
 		char *query = kt_strf("q=%s&", queries[k]);
-		json_t *list = list_all(A.viewer, ORGS, query, 200);
+		json_t *list = list_all(A.viewer.token, ORGS, query, 200);
 
 		assert_true(find_id(list, hq) >= 0);
 		assert_true(find_id(list, by_code) >= 0);
@@ -1605,7 +1392,7 @@ list_q_is_a_case_insensitive_substring_of_name_or_code(void **state)
 		free(query);
 	}
 	/* with status too */
-	json_t *list = list_all(A.viewer, ORGS, "q=HEAD&status=archived&", 200);
+	json_t *list = list_all(A.viewer.token, ORGS, "q=HEAD&status=archived&", 200);
 
 	assert_true(find_id(list, by_code) >= 0);
 	assert_int_equal(find_id(list, hq), -1);
@@ -1613,7 +1400,7 @@ list_q_is_a_case_insensitive_substring_of_name_or_code(void **state)
 	/* the code alone */
 	char *q = kt_strf("q=%s&", c3);
 
-	list = list_all(A.viewer, ORGS, q, 200);
+	list = list_all(A.viewer.token, ORGS, q, 200);
 	assert_int_equal(json_array_size(list), 1);
 	assert_true(find_id(list, other) >= 0);
 	json_decref(list);
@@ -1629,30 +1416,32 @@ list_q_treats_like_wildcards_literally(void **state)
 {
 	(void)state;
 	char c[4][40];
-	char *pct = org_named(A.admin, "Growth 100% Club", fresh_code(c[0], 40, "W"), "active");
-	char *digits = org_named(A.admin, "Growth 1000 Club", fresh_code(c[1], 40, "W"), "active");
-	char *under = org_named(A.admin, "snake_case Unit", fresh_code(c[2], 40, "W"), "active");
-	char *notunder = org_named(A.admin, "snakeXcase Unit", fresh_code(c[3], 40, "W"), "active");
-	json_t *list = list_all(A.viewer, ORGS, "q=100%25&", 200);
+	char *pct = org_named(A.admin.token, "Growth 100% Club", fresh_code(c[0], 40, "W"), "active");
+	char *digits =
+	    org_named(A.admin.token, "Growth 1000 Club", fresh_code(c[1], 40, "W"), "active");
+	char *under = org_named(A.admin.token, "snake_case Unit", fresh_code(c[2], 40, "W"), "active");
+	char *notunder =
+	    org_named(A.admin.token, "snakeXcase Unit", fresh_code(c[3], 40, "W"), "active");
+	json_t *list = list_all(A.viewer.token, ORGS, "q=100%25&", 200);
 
 	assert_true(find_id(list, pct) >= 0);
 	assert_int_equal(find_id(list, digits), -1);
 	assert_all_match(list, "100%");
 	json_decref(list);
-	list = list_all(A.viewer, ORGS, "q=e_c&", 200);
+	list = list_all(A.viewer.token, ORGS, "q=e_c&", 200);
 	assert_true(find_id(list, under) >= 0);
 	assert_int_equal(find_id(list, notunder), -1);
 	assert_all_match(list, "e_c");
 	json_decref(list);
-	list = list_all(A.viewer, ORGS, "q=%25&", 200);
+	list = list_all(A.viewer.token, ORGS, "q=%25&", 200);
 	assert_true(find_id(list, pct) >= 0);
 	assert_int_equal(find_id(list, digits), -1);
 	json_decref(list);
-	list = list_all(A.viewer, ORGS, "q=_&", 200);
+	list = list_all(A.viewer.token, ORGS, "q=_&", 200);
 	assert_true(find_id(list, under) >= 0);
 	assert_int_equal(find_id(list, notunder), -1);
 	json_decref(list);
-	list = list_all(A.viewer, ORGS, "q=%5C&", 200); /* a backslash matches nothing here */
+	list = list_all(A.viewer.token, ORGS, "q=%5C&", 200); /* a backslash matches nothing here */
 	assert_int_equal(find_id(list, pct), -1);
 	json_decref(list);
 	free(pct);
@@ -2024,13 +1813,13 @@ q_finds_exactly_the_tenants_matches_short_or_long(void **state)
 	search_fill();
 	char c[7][40];
 
-	free(org_named(S.owner, "Headquarters", fresh_code(c[0], 40, "Q"), "active"));
-	free(org_named(S.owner, "Old Shed", fresh_code(c[1], 40, "Q"), "archived"));
-	free(org_named(S.owner, "AHEAD Labs", fresh_code(c[2], 40, "Q"), "active"));
-	free(org_named(S.owner, "Growth 100% Club", fresh_code(c[3], 40, "Q"), "active"));
-	free(org_named(S.owner, "x_y Depot", fresh_code(c[4], 40, "Q"), "archived"));
-	free(org_named(S.owner, "xzy Depot", fresh_code(c[5], 40, "Q"), "active"));
-	free(org_named(S.owner, "Plain", fresh_code(c[6], 40, "hq_"), "active"));
+	free(org_named(S.owner.token, "Headquarters", fresh_code(c[0], 40, "Q"), "active"));
+	free(org_named(S.owner.token, "Old Shed", fresh_code(c[1], 40, "Q"), "archived"));
+	free(org_named(S.owner.token, "AHEAD Labs", fresh_code(c[2], 40, "Q"), "active"));
+	free(org_named(S.owner.token, "Growth 100% Club", fresh_code(c[3], 40, "Q"), "active"));
+	free(org_named(S.owner.token, "x_y Depot", fresh_code(c[4], 40, "Q"), "archived"));
+	free(org_named(S.owner.token, "xzy Depot", fresh_code(c[5], 40, "Q"), "active"));
+	free(org_named(S.owner.token, "Plain", fresh_code(c[6], 40, "hq_"), "active"));
 	/* {q, as sent in the URL, at least this many matches} */
 	const struct {
 		const char *q, *url;
@@ -2047,7 +1836,7 @@ q_finds_exactly_the_tenants_matches_short_or_long(void **state)
 		for (size_t s = 0; s < 2; s++) {
 			char *query = statuses[s] ? kt_strf("q=%s&status=%s&", cases[k].url, statuses[s])
 			                          : kt_strf("q=%s&", cases[k].url);
-			json_t *got = list_all(S.owner, ORGS, query, 2);
+			json_t *got = list_all(S.owner.token, ORGS, query, 2);
 			json_t *want = db_matches(cases[k].q, statuses[s]);
 			json_t *ids = json_array();
 			size_t i;
@@ -2079,7 +1868,7 @@ static void
 check_div(const json_t *d, const char *tenant_id, const char *org_id, const char *parent,
           const char *name, const char *code, const char *description, long version)
 {
-	assert_true(is_uuid_v7(kt_jstr(d, "id")));
+	assert_true(kt_is_uuid_v7(kt_jstr(d, "id")));
 	assert_string_equal(kt_jstr(d, "tenant_id"), tenant_id);
 	assert_string_equal(kt_jstr(d, "organization_id"), org_id);
 	if (parent == NULL)
@@ -2091,13 +1880,13 @@ check_div(const json_t *d, const char *tenant_id, const char *org_id, const char
 	assert_string_equal(kt_jstr(d, "description"), description);
 	assert_true(json_is_integer(json_object_get(d, "version")));
 	assert_int_equal(json_integer_value(json_object_get(d, "version")), version);
-	assert_true(is_rfc3339_ms(kt_jstr(d, "created_at")));
-	assert_true(is_rfc3339_ms(kt_jstr(d, "updated_at")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(d, "created_at")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(d, "updated_at")));
 	assert_int_equal(json_object_size(d), 10);
 }
 
 static void
-check_div_row(const tenant *t, const json_t *d)
+check_div_row(const kt_tenant *t, const json_t *d)
 {
 	PGresult *res = kt_pg_tenant_query(
 	    pg, t->id,
@@ -2128,19 +1917,19 @@ static void
 div_create_returns_201_with_and_without_parent(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin);
+	char *org = org_new(A.admin.token);
 	char code[40], code2[40];
 	char *body =
 	    kt_strf("{\"name\":\" Sales  \",\"code\":\"%s\"}", fresh_code(code, sizeof(code), "S"));
-	kt_resp *r = api("POST", A.admin, NULL, body, ORGS "/%s/divisions", org);
+	kt_resp *r = api("POST", A.admin.token, NULL, body, ORGS "/%s/divisions", org);
 
 	kt_assert_status(r, 201);
-	assert_header(r, "ETag", "\"1\"");
-	assert_header(r, "Content-Type", "application/json");
+	kt_assert_header(r, "ETag", "\"1\"");
+	kt_assert_header(r, "Content-Type", "application/json");
 	check_div(r->json, A.id, org, NULL, "Sales", code, "", 1);
 	char *location = kt_strf("/api/v1/divisions/%s", kt_jstr(r->json, "id"));
 
-	assert_header(r, "Location", location);
+	kt_assert_header(r, "Location", location);
 	check_div_row(&A, r->json);
 	char *root = strdup(kt_jstr(r->json, "id"));
 
@@ -2151,7 +1940,7 @@ div_create_returns_201_with_and_without_parent(void **state)
 	body = kt_strf(
 	    "{\"name\":\"EMEA\",\"code\":\"%s\",\"description\":\"Europe\",\"parent_id\":\"%s\"}",
 	    fresh_code(code2, sizeof(code2), "S"), root);
-	r = api("POST", A.owner, NULL, body, ORGS "/%s/divisions", org);
+	r = api("POST", A.owner.token, NULL, body, ORGS "/%s/divisions", org);
 	kt_assert_status(r, 201);
 	check_div(r->json, A.id, org, root, "EMEA", code2, "Europe", 1);
 	check_div_row(&A, r->json);
@@ -2160,7 +1949,7 @@ div_create_returns_201_with_and_without_parent(void **state)
 
 	body = kt_strf("{\"name\":\"Null parent\",\"code\":\"%s\",\"parent_id\":null}",
 	               fresh_code(code2, sizeof(code2), "S"));
-	r = api("POST", A.owner, NULL, body, ORGS "/%s/divisions", org);
+	r = api("POST", A.owner.token, NULL, body, ORGS "/%s/divisions", org);
 	kt_assert_status(r, 201);
 	check_div(r->json, A.id, org, NULL, "Null parent", code2, "", 1);
 	kt_resp_free(r);
@@ -2174,13 +1963,13 @@ static void
 div_get_patch_delete(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin);
-	char *parent = div_new(A.admin, org, NULL);
-	char *id = div_new(A.admin, org, NULL);
-	kt_resp *c = api("GET", A.viewer, NULL, NULL, "/api/v1/divisions/%s", id);
+	char *org = org_new(A.admin.token);
+	char *parent = div_new(A.admin.token, org, NULL);
+	char *id = div_new(A.admin.token, org, NULL);
+	kt_resp *c = api("GET", A.viewer.token, NULL, NULL, "/api/v1/divisions/%s", id);
 
 	kt_assert_status(c, 200);
-	assert_header(c, "ETag", "\"1\"");
+	kt_assert_header(c, "ETag", "\"1\"");
 	check_div(c->json, A.id, org, NULL, kt_jstr(c->json, "name"), kt_jstr(c->json, "code"), "", 1);
 	check_div_row(&A, c->json);
 
@@ -2188,28 +1977,28 @@ div_get_patch_delete(void **state)
 	char *body = kt_strf("{\"name\":\" Moved \",\"code\":\"%s\",\"description\":\"x\","
 	                     "\"parent_id\":\"%s\"}",
 	                     fresh_code(code, sizeof(code), "M"), parent);
-	kt_resp *r = api("PATCH", A.admin, NULL, body, "/api/v1/divisions/%s", id);
+	kt_resp *r = api("PATCH", A.admin.token, NULL, body, "/api/v1/divisions/%s", id);
 
 	kt_assert_status(r, 200);
-	assert_header(r, "ETag", "\"2\"");
+	kt_assert_header(r, "ETag", "\"2\"");
 	check_div(r->json, A.id, org, parent, "Moved", code, "x", 2);
 	assert_string_equal(kt_jstr(r->json, "created_at"), kt_jstr(c->json, "created_at"));
 	check_div_row(&A, r->json);
 	kt_resp_free(r);
 
 	/* a partial change keeps the parent */
-	r = api("PATCH", A.admin, NULL, "{\"description\":\"y\"}", "/api/v1/divisions/%s", id);
+	r = api("PATCH", A.admin.token, NULL, "{\"description\":\"y\"}", "/api/v1/divisions/%s", id);
 	kt_assert_status(r, 200);
 	check_div(r->json, A.id, org, parent, "Moved", code, "y", 3);
 	kt_resp_free(r);
 
-	r = api("DELETE", A.admin, NULL, NULL, "/api/v1/divisions/%s", id);
+	r = api("DELETE", A.admin.token, NULL, NULL, "/api/v1/divisions/%s", id);
 	kt_assert_status(r, 204);
 	assert_int_equal(r->len, 0);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 1);
-	r = api("GET", A.admin, NULL, NULL, "/api/v1/divisions/%s", id);
-	assert_problem(r, 404, NULL);
+	r = api("GET", A.admin.token, NULL, NULL, "/api/v1/divisions/%s", id);
+	kt_assert_problem(r, 404, NULL, NULL);
 	kt_resp_free(r);
 	kt_resp_free(c);
 	free(body);
@@ -2228,10 +2017,10 @@ static void
 div_create_and_patch_reject_invalid_fields(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin);
-	char *existing = div_new(A.admin, org, NULL);
+	char *org = org_new(A.admin.token);
+	char *existing = div_new(A.admin.token, org, NULL);
 	char *path = kt_strf(ORGS "/%s/divisions", org);
-	char *long_name = repeat("n", 201), *long_desc = repeat("d", 2001);
+	char *long_name = kt_repeat("n", 201), *long_desc = kt_repeat("d", 2001);
 	char *b_name = kt_strf("{\"name\":\"%s\",\"code\":\"%%s\"}", long_name);
 	char *b_desc = kt_strf("{\"name\":\"n\",\"code\":\"%%s\",\"description\":\"%s\"}", long_desc);
 	const bad_case create[] = {
@@ -2259,9 +2048,9 @@ div_create_and_patch_reject_invalid_fields(void **state)
 
 	expect_all_rejected("POST", path, create, sizeof(create) / sizeof(create[0]), count_divs, org);
 	const char *plain = "{\"name\":\"n\",\"code\":\"tp\"}";
-	kt_resp *r = send_raw("POST", A.admin, "text/plain", NULL, plain, strlen(plain), path);
+	kt_resp *r = send_raw("POST", A.admin.token, "text/plain", NULL, plain, strlen(plain), path);
 
-	assert_problem(r, 415, NULL);
+	kt_assert_problem(r, 415, NULL, NULL);
 	kt_resp_free(r);
 
 	char *one = kt_strf("/api/v1/divisions/%s", existing);
@@ -2276,9 +2065,9 @@ div_create_and_patch_reject_invalid_fields(void **state)
 	};
 
 	expect_all_rejected("PATCH", one, patch, sizeof(patch) / sizeof(patch[0]), count_divs, org);
-	r = send_raw("PATCH", A.admin, "text/plain", NULL, "{\"name\":\"n\"}",
+	r = send_raw("PATCH", A.admin.token, "text/plain", NULL, "{\"name\":\"n\"}",
 	             strlen("{\"name\":\"n\"}"), one);
-	assert_problem(r, 415, NULL);
+	kt_assert_problem(r, 415, NULL, NULL);
 	kt_resp_free(r);
 	assert_int_equal(div_version(&A, existing), 1);
 	assert_int_equal(div_count(&A, org), 1);
@@ -2296,25 +2085,25 @@ static void
 div_code_is_unique_within_its_organization_only(void **state)
 {
 	(void)state;
-	char *org1 = org_new(A.admin), *org2 = org_new(A.admin);
+	char *org1 = org_new(A.admin.token), *org2 = org_new(A.admin.token);
 	char code[40];
-	char *d1 = div_make(A.admin, org1, NULL, fresh_code(code, sizeof(code), "U"));
+	char *d1 = kt_div_make(&cl, A.admin.token, org1, NULL, fresh_code(code, sizeof(code), "U"));
 	char *body = kt_strf("{\"name\":\"Again\",\"code\":\"%s\"}", code);
-	kt_resp *r = api("POST", A.admin, NULL, body, ORGS "/%s/divisions", org1);
+	kt_resp *r = api("POST", A.admin.token, NULL, body, ORGS "/%s/divisions", org1);
 
-	assert_problem(r, 409, "code");
+	kt_assert_problem(r, 409, NULL, "code");
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org1), 1);
 
 	/* the same code in another organization is fine */
-	char *d2 = div_make(A.admin, org2, NULL, code);
-	char *d3 = div_new(A.admin, org1, NULL);
+	char *d2 = kt_div_make(&cl, A.admin.token, org2, NULL, code);
+	char *d3 = div_new(A.admin.token, org1, NULL);
 
 	/* taking it by PATCH within org1 is a conflict, and changes nothing */
 	char *patch = kt_strf("{\"code\":\"%s\"}", code);
 
-	r = api("PATCH", A.admin, NULL, patch, "/api/v1/divisions/%s", d3);
-	assert_problem(r, 409, "code");
+	r = api("PATCH", A.admin.token, NULL, patch, "/api/v1/divisions/%s", d3);
+	kt_assert_problem(r, 409, NULL, "code");
 	kt_resp_free(r);
 	assert_int_equal(div_version(&A, d3), 1);
 	assert_int_equal(
@@ -2336,10 +2125,11 @@ static void
 div_parent_must_be_in_the_same_organization(void **state)
 {
 	(void)state;
-	char *org1 = org_new(A.admin), *org2 = org_new(A.admin), *org_b = org_new(B.admin);
-	char *d1 = div_new(A.admin, org1, NULL);
-	char *d2 = div_new(A.admin, org2, NULL);
-	char *db_ = div_new(B.admin, org_b, NULL);
+	char *org1 = org_new(A.admin.token), *org2 = org_new(A.admin.token),
+	     *org_b = org_new(B.admin.token);
+	char *d1 = div_new(A.admin.token, org1, NULL);
+	char *d2 = div_new(A.admin.token, org2, NULL);
+	char *db_ = div_new(B.admin.token, org_b, NULL);
 	const char *missing = "01a21de4-0000-7000-8000-000000000000";
 	const char *parents[] = {d2, missing, db_};
 
@@ -2347,14 +2137,14 @@ div_parent_must_be_in_the_same_organization(void **state)
 		char code[40];
 		char *body = kt_strf("{\"name\":\"n\",\"code\":\"%s\",\"parent_id\":\"%s\"}",
 		                     fresh_code(code, sizeof(code), "X"), parents[i]);
-		kt_resp *r = api("POST", A.admin, NULL, body, ORGS "/%s/divisions", org1);
+		kt_resp *r = api("POST", A.admin.token, NULL, body, ORGS "/%s/divisions", org1);
 
-		assert_problem(r, 422, "parent_id");
+		kt_assert_problem(r, 422, NULL, "parent_id");
 		kt_resp_free(r);
 		free(body);
 		body = kt_strf("{\"parent_id\":\"%s\"}", parents[i]);
-		r = api("PATCH", A.admin, NULL, body, "/api/v1/divisions/%s", d1);
-		assert_problem(r, 422, "parent_id");
+		r = api("PATCH", A.admin.token, NULL, body, "/api/v1/divisions/%s", d1);
+		kt_assert_problem(r, 422, NULL, "parent_id");
 		kt_resp_free(r);
 		free(body);
 	}
@@ -2374,25 +2164,25 @@ static void
 div_list_filters_by_parent(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin), *other = org_new(A.admin);
-	char *r1 = div_new(A.admin, org, NULL);
-	char *c1 = div_new(A.admin, org, r1);
-	char *c2 = div_new(A.admin, org, r1);
-	char *g1 = div_new(A.admin, org, c1);
-	char *r2 = div_new(A.admin, org, NULL);
-	char *elsewhere = div_new(A.admin, other, NULL);
+	char *org = org_new(A.admin.token), *other = org_new(A.admin.token);
+	char *r1 = div_new(A.admin.token, org, NULL);
+	char *c1 = div_new(A.admin.token, org, r1);
+	char *c2 = div_new(A.admin.token, org, r1);
+	char *g1 = div_new(A.admin.token, org, c1);
+	char *r2 = div_new(A.admin.token, org, NULL);
+	char *elsewhere = div_new(A.admin.token, other, NULL);
 	char *path = kt_strf(ORGS "/%s/divisions", org);
 	char *q = kt_strf("parent_id=%s&", r1);
-	json_t *list = list_all(A.viewer, path, q, 200);
+	json_t *list = list_all(A.viewer.token, path, q, 200);
 
 	assert_int_equal(json_array_size(list), 2);
 	assert_true(find_id(list, c1) >= 0 && find_id(list, c2) > find_id(list, c1));
 	json_decref(list);
-	list = list_all(A.viewer, path, "parent_id=null&", 200);
+	list = list_all(A.viewer.token, path, "parent_id=null&", 200);
 	assert_int_equal(json_array_size(list), 2);
 	assert_true(find_id(list, r1) >= 0 && find_id(list, r2) > find_id(list, r1));
 	json_decref(list);
-	list = list_all(A.viewer, path, "", 2); /* pages of 2: r1 c1 | c2 g1 | r2 */
+	list = list_all(A.viewer.token, path, "", 2); /* pages of 2: r1 c1 | c2 g1 | r2 */
 	assert_int_equal(json_array_size(list), 5);
 	const char *order[] = {r1, c1, c2, g1, r2};
 
@@ -2404,14 +2194,14 @@ div_list_filters_by_parent(void **state)
 	json_decref(list);
 	free(q);
 	q = kt_strf("parent_id=%s&", g1);
-	list = list_all(A.viewer, path, q, 200);
+	list = list_all(A.viewer.token, path, q, 200);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
 
 	const char *bad[] = {"parent_id=abc", "parent_id=", "parent_id=NULL1"};
 
 	for (size_t i = 0; i < 3; i++) {
-		kt_resp *r = api("GET", A.viewer, NULL, NULL, "%s?%s", path, bad[i]);
+		kt_resp *r = api("GET", A.viewer.token, NULL, NULL, "%s?%s", path, bad[i]);
 
 		if (r->status != 400)
 			fail_msg("?%s: %ld %s", bad[i], r->status, r->body);
@@ -2433,19 +2223,19 @@ static void
 div_moves_that_make_a_cycle_are_refused(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin);
-	char *a = div_new(A.admin, org, NULL);
-	char *b = div_new(A.admin, org, a);
-	char *c = div_new(A.admin, org, b);
+	char *org = org_new(A.admin.token);
+	char *a = div_new(A.admin.token, org, NULL);
+	char *b = div_new(A.admin.token, org, a);
+	char *c = div_new(A.admin.token, org, b);
 	struct {
 		const char *who, *parent;
 	} moves[] = {{a, a}, {a, c}, {a, b}, {b, c}, {b, b}};
 
 	for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
 		char *body = kt_strf("{\"parent_id\":\"%s\"}", moves[i].parent);
-		kt_resp *r = api("PATCH", A.admin, NULL, body, "/api/v1/divisions/%s", moves[i].who);
+		kt_resp *r = api("PATCH", A.admin.token, NULL, body, "/api/v1/divisions/%s", moves[i].who);
 
-		assert_problem(r, 422, "parent_id");
+		kt_assert_problem(r, 422, NULL, "parent_id");
 		kt_resp_free(r);
 		free(body);
 	}
@@ -2458,7 +2248,8 @@ div_moves_that_make_a_cycle_are_refused(void **state)
 	assert_int_equal(div_version(&A, c), 1);
 
 	/* c to the root, then a under c is no cycle */
-	kt_resp *r = api("PATCH", A.admin, NULL, "{\"parent_id\":null}", "/api/v1/divisions/%s", c);
+	kt_resp *r =
+	    api("PATCH", A.admin.token, NULL, "{\"parent_id\":null}", "/api/v1/divisions/%s", c);
 
 	kt_assert_status(r, 200);
 	assert_true(json_is_null(json_object_get(r->json, "parent_id")));
@@ -2467,7 +2258,7 @@ div_moves_that_make_a_cycle_are_refused(void **state)
 	assert_db_text(A.id, "SELECT parent_id FROM org.divisions WHERE id = $1", c, NULL, NULL);
 	char *body = kt_strf("{\"parent_id\":\"%s\"}", c);
 
-	r = api("PATCH", A.admin, NULL, body, "/api/v1/divisions/%s", a);
+	r = api("PATCH", A.admin.token, NULL, body, "/api/v1/divisions/%s", a);
 	kt_assert_status(r, 200);
 	kt_resp_free(r);
 	assert_db_text(A.id, "SELECT parent_id FROM org.divisions WHERE id = $1", a, NULL, c);
@@ -2500,7 +2291,7 @@ move_start(const kt_keel *k, kt_async *m, const char *id, const char *parent)
 {
 	char *body = kt_strf("{\"parent_id\":\"%s\"}", parent);
 
-	*m = (kt_async){.base = k->base, .method = "PATCH", .token = A.admin, .body = body};
+	*m = (kt_async){.base = k->base, .method = "PATCH", .token = A.admin.token, .body = body};
 	snprintf(m->path, sizeof(m->path), "/api/v1/divisions/%s", id);
 	kt_async_start(m);
 }
@@ -2536,7 +2327,7 @@ opposite_moves(const kt_keel *k, const char *org, const char *first, const char 
 
 	kt_assert_status(r1, 200);
 	assert_string_equal(kt_jstr(r1->json, "parent_id"), second);
-	assert_problem(r2, 422, "parent_id");
+	kt_assert_problem(r2, 422, NULL, "parent_id");
 	assert_db_text(A.id, "SELECT parent_id FROM org.divisions WHERE id = $1", first, NULL, second);
 	assert_db_text(A.id, "SELECT parent_id FROM org.divisions WHERE id = $1", second, NULL, NULL);
 	assert_int_equal(div_version(&A, first), 2);
@@ -2555,11 +2346,11 @@ div_concurrent_opposite_moves_never_make_a_cycle(void **state)
 	/* a keel of its own whose statements wait for the test's locks as long as it takes */
 	const char *env[] = {"KEEL_WORKERS=4", "KEEL_DB_STATEMENT_TIMEOUT=0s", NULL};
 	kt_keel *k = kt_keel_start(env, NULL);
-	char *org = org_new(A.admin);
+	char *org = org_new(A.admin.token);
 
 	/* the older division (the lower id) moving first, then the newer one */
 	for (int round = 0; round < 2; round++) {
-		char *a = div_new(A.admin, org, NULL), *b = div_new(A.admin, org, NULL);
+		char *a = div_new(A.admin.token, org, NULL), *b = div_new(A.admin.token, org, NULL);
 
 		opposite_moves(k, org, round == 0 ? a : b, round == 0 ? b : a);
 		free(a);
@@ -2573,31 +2364,31 @@ static void
 div_delete_with_children_is_409_unless_cascade(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin);
-	char *root = div_new(A.admin, org, NULL);
-	char *c1 = div_new(A.admin, org, root);
-	char *c2 = div_new(A.admin, org, root);
-	char *g1 = div_new(A.admin, org, c1);
-	char *sibling = div_new(A.admin, org, NULL);
-	kt_resp *r = api("DELETE", A.admin, NULL, NULL, "/api/v1/divisions/%s", root);
+	char *org = org_new(A.admin.token);
+	char *root = div_new(A.admin.token, org, NULL);
+	char *c1 = div_new(A.admin.token, org, root);
+	char *c2 = div_new(A.admin.token, org, root);
+	char *g1 = div_new(A.admin.token, org, c1);
+	char *sibling = div_new(A.admin.token, org, NULL);
+	kt_resp *r = api("DELETE", A.admin.token, NULL, NULL, "/api/v1/divisions/%s", root);
 
-	assert_problem(r, 409, NULL);
+	kt_assert_problem(r, 409, NULL, NULL);
 	kt_resp_free(r);
-	r = api("DELETE", A.admin, NULL, NULL, "/api/v1/divisions/%s?cascade=false", c1);
-	assert_problem(r, 409, NULL);
+	r = api("DELETE", A.admin.token, NULL, NULL, "/api/v1/divisions/%s?cascade=false", c1);
+	kt_assert_problem(r, 409, NULL, NULL);
 	kt_resp_free(r);
-	r = api("DELETE", A.admin, NULL, NULL, "/api/v1/divisions/%s?cascade=yes", root);
-	assert_problem(r, 400, NULL);
+	r = api("DELETE", A.admin.token, NULL, NULL, "/api/v1/divisions/%s?cascade=yes", root);
+	kt_assert_problem(r, 400, NULL, NULL);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 5);
 
 	/* a leaf goes without cascade */
-	r = api("DELETE", A.admin, NULL, NULL, "/api/v1/divisions/%s", c2);
+	r = api("DELETE", A.admin.token, NULL, NULL, "/api/v1/divisions/%s", c2);
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 4);
 
-	r = api("DELETE", A.admin, NULL, NULL, "/api/v1/divisions/%s?cascade=true", root);
+	r = api("DELETE", A.admin.token, NULL, NULL, "/api/v1/divisions/%s?cascade=true", root);
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 1);
@@ -2620,27 +2411,28 @@ static void
 org_delete_removes_its_divisions(void **state)
 {
 	(void)state;
-	char *org = org_new(A.admin), *keep = org_new(A.admin);
-	char *r1 = div_new(A.admin, org, NULL);
-	char *c1 = div_new(A.admin, org, r1);
-	char *g1 = div_new(A.admin, org, c1);
-	char *kept = div_new(A.admin, keep, NULL);
+	char *org = org_new(A.admin.token), *keep = org_new(A.admin.token);
+	char *r1 = div_new(A.admin.token, org, NULL);
+	char *c1 = div_new(A.admin.token, org, r1);
+	char *g1 = div_new(A.admin.token, org, c1);
+	char *kept = div_new(A.admin.token, keep, NULL);
 
 	assert_int_equal(div_count(&A, org), 3);
-	kt_resp *r = api("DELETE", A.admin, NULL, NULL, ORGS "/%s", org);
+	kt_resp *r = api("DELETE", A.admin.token, NULL, NULL, ORGS "/%s", org);
 
 	kt_assert_status(r, 204);
 	kt_resp_free(r);
 	assert_int_equal(div_count(&A, org), 0);
 	assert_int_equal(div_count(&A, keep), 1);
-	r = api("GET", A.admin, NULL, NULL, "/api/v1/divisions/%s", g1);
-	assert_problem(r, 404, NULL);
+	r = api("GET", A.admin.token, NULL, NULL, "/api/v1/divisions/%s", g1);
+	kt_assert_problem(r, 404, NULL, NULL);
 	kt_resp_free(r);
-	r = api("GET", A.admin, NULL, NULL, ORGS "/%s/divisions", org);
-	assert_problem(r, 404, NULL);
+	r = api("GET", A.admin.token, NULL, NULL, ORGS "/%s/divisions", org);
+	kt_assert_problem(r, 404, NULL, NULL);
 	kt_resp_free(r);
-	r = api("POST", A.admin, NULL, "{\"name\":\"n\",\"code\":\"Late\"}", ORGS "/%s/divisions", org);
-	assert_problem(r, 404, NULL);
+	r = api("POST", A.admin.token, NULL, "{\"name\":\"n\",\"code\":\"Late\"}", ORGS "/%s/divisions",
+	        org);
+	kt_assert_problem(r, 404, NULL, NULL);
 	kt_resp_free(r);
 	free(r1);
 	free(c1);
@@ -2657,11 +2449,11 @@ another_tenants_ids_are_404_everywhere(void **state)
 {
 	(void)state;
 	char code[40];
-	char *org = org_make(A.admin, fresh_code(code, sizeof(code), "Iso"));
-	char *div = div_new(A.admin, org, NULL);
-	char *child = div_new(A.admin, org, div);
-	char *org_b = org_new(B.admin);
-	char *div_b = div_new(B.admin, org_b, NULL);
+	char *org = kt_org_make(&cl, A.admin.token, fresh_code(code, sizeof(code), "Iso"));
+	char *div = div_new(A.admin.token, org, NULL);
+	char *child = div_new(A.admin.token, org, div);
+	char *org_b = org_new(B.admin.token);
+	char *div_b = div_new(B.admin.token, org_b, NULL);
 	char *reparent = kt_strf("{\"parent_id\":\"%s\"}", div_b);
 	const char *v1[] = {"If-Match: \"1\"", NULL};
 	struct {
@@ -2690,18 +2482,18 @@ another_tenants_ids_are_404_everywhere(void **state)
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		kt_resp *r =
-		    api(routes[i].method, B.admin, routes[i].h, routes[i].body, "%s", routes[i].path);
+		    api(routes[i].method, B.admin.token, routes[i].h, routes[i].body, "%s", routes[i].path);
 
 		if (r->status != 404)
 			fail_msg("%s %s as tenant B: %ld %s", routes[i].method, routes[i].path, r->status,
 			         r->body);
-		assert_problem(r, 404, NULL);
+		kt_assert_problem(r, 404, NULL, NULL);
 		assert_null(strstr(r->body, A.id));
 		kt_resp_free(r);
 		free(routes[i].path);
 	}
 	/* B's list shows none of A's rows */
-	json_t *list = list_all(B.admin, ORGS, "", 200);
+	json_t *list = list_all(B.admin.token, ORGS, "", 200);
 
 	assert_int_equal(find_id(list, org), -1);
 	json_decref(list);
@@ -2741,35 +2533,37 @@ path_ids_that_are_not_uuids_are_404(void **state)
 		const char *id = ids[i];
 		kt_resp *r;
 
-		r = api("GET", A.admin, NULL, NULL, ORGS "/%s", id);
-		assert_problem(r, 404, NULL);
+		r = api("GET", A.admin.token, NULL, NULL, ORGS "/%s", id);
+		kt_assert_problem(r, 404, NULL, NULL);
 		kt_resp_free(r);
-		r = api("PATCH", A.admin, NULL, "{\"name\":\"n\"}", ORGS "/%s", id);
-		assert_problem(r, 404, NULL);
+		r = api("PATCH", A.admin.token, NULL, "{\"name\":\"n\"}", ORGS "/%s", id);
+		kt_assert_problem(r, 404, NULL, NULL);
 		kt_resp_free(r);
-		r = api("DELETE", A.admin, NULL, NULL, ORGS "/%s", id);
-		assert_problem(r, 404, NULL);
+		r = api("DELETE", A.admin.token, NULL, NULL, ORGS "/%s", id);
+		kt_assert_problem(r, 404, NULL, NULL);
 		kt_resp_free(r);
-		r = api("GET", A.admin, NULL, NULL, ORGS "/%s/divisions", id);
-		assert_problem(r, 404, NULL);
+		r = api("GET", A.admin.token, NULL, NULL, ORGS "/%s/divisions", id);
+		kt_assert_problem(r, 404, NULL, NULL);
 		kt_resp_free(r);
-		r = api("POST", A.admin, NULL, "{\"name\":\"n\",\"code\":\"c\"}", ORGS "/%s/divisions", id);
-		assert_problem(r, 404, NULL);
+		r = api("POST", A.admin.token, NULL, "{\"name\":\"n\",\"code\":\"c\"}",
+		        ORGS "/%s/divisions", id);
+		kt_assert_problem(r, 404, NULL, NULL);
 		kt_resp_free(r);
-		r = api("GET", A.admin, NULL, NULL, "/api/v1/divisions/%s", id);
-		assert_problem(r, 404, NULL);
+		r = api("GET", A.admin.token, NULL, NULL, "/api/v1/divisions/%s", id);
+		kt_assert_problem(r, 404, NULL, NULL);
 		kt_resp_free(r);
-		r = api("PATCH", A.admin, NULL, "{\"name\":\"n\"}", "/api/v1/divisions/%s", id);
-		assert_problem(r, 404, NULL);
+		r = api("PATCH", A.admin.token, NULL, "{\"name\":\"n\"}", "/api/v1/divisions/%s", id);
+		kt_assert_problem(r, 404, NULL, NULL);
 		kt_resp_free(r);
-		r = api("DELETE", A.admin, NULL, NULL, "/api/v1/divisions/%s", id);
-		assert_problem(r, 404, NULL);
+		r = api("DELETE", A.admin.token, NULL, NULL, "/api/v1/divisions/%s", id);
+		kt_assert_problem(r, 404, NULL, NULL);
 		kt_resp_free(r);
 	}
 	/* a well-formed id of no row is 404 as well */
-	kt_resp *r = api("GET", A.admin, NULL, NULL, ORGS "/01a21de4-0000-7000-8000-000000000001");
+	kt_resp *r =
+	    api("GET", A.admin.token, NULL, NULL, ORGS "/01a21de4-0000-7000-8000-000000000001");
 
-	assert_problem(r, 404, NULL);
+	kt_assert_problem(r, 404, NULL, NULL);
 	kt_resp_free(r);
 }
 

@@ -61,16 +61,6 @@ app_for(const char *tenant)
 	return c;
 }
 
-static long
-long_value(PGconn *c, const char *sql)
-{
-	char *v = kt_pg_value(c, sql);
-	long n = v ? strtol(v, NULL, 10) : -1;
-
-	free(v);
-	return n;
-}
-
 /* Text of the first value of sql; "NULL" for SQL NULL; into buf. */
 static const char *
 text_value(PGconn *c, const char *sql, char *buf, size_t len)
@@ -189,8 +179,8 @@ without_a_tenant_nothing_is_visible_and_inserts_fail(void **state)
 	(void)state;
 	PGconn *c = kt_pg_app();
 
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 0);
-	assert_int_equal(long_value(c, "SELECT count(*) FROM core.tenants"), 0);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 0);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM core.tenants"), 0);
 	expect_error(c, "INSERT INTO public.things VALUES ('" TENANT_A "', gen_random_uuid(), 'x')",
 	             "42501");
 	PQfinish(c);
@@ -203,17 +193,17 @@ a_tenant_sees_only_its_own_rows(void **state)
 	PGconn *c = app_for(TENANT_A);
 	char buf[64];
 
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 3);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 3);
 	assert_int_equal(
-	    long_value(c, "SELECT count(*) FROM public.things WHERE tenant_id <> '" TENANT_A "'"), 0);
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things WHERE id = '" THING_B1 "'"),
+	    kt_pg_long(c, "SELECT count(*) FROM public.things WHERE tenant_id <> '" TENANT_A "'"), 0);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things WHERE id = '" THING_B1 "'"),
 	                 0);
-	assert_int_equal(long_value(c, "SELECT count(*) FROM core.tenants"), 1);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM core.tenants"), 1);
 	assert_string_equal(text_value(c, "SELECT id FROM core.tenants", buf, sizeof(buf)), TENANT_A);
 	kt_pg_exec(c, "COMMIT");
 
 	tenant_begin(c, TENANT_B);
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 4);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 4);
 	kt_pg_exec(c, "COMMIT");
 	PQfinish(c);
 }
@@ -224,9 +214,9 @@ forced_security_filters_even_the_owner(void **state)
 	(void)state;
 	PGconn *c = kt_pg_owner();
 
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 0);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 0);
 	tenant_begin(c, TENANT_A);
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 3);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 3);
 	kt_pg_exec(c, "COMMIT");
 	PQfinish(c);
 }
@@ -273,7 +263,7 @@ another_tenants_rows_cannot_be_changed_or_deleted(void **state)
 
 	/* B's rows are all there, unchanged */
 	tenant_begin(c, TENANT_B);
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 4);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 4);
 	assert_string_equal(
 	    text_value(c, "SELECT name FROM public.things WHERE id = '" THING_B1 "'", buf, sizeof(buf)),
 	    "b1");
@@ -296,17 +286,17 @@ the_tenant_setting_dies_with_its_transaction(void **state)
 	assert_string_equal(text_value(c, "SELECT core.current_tenant_id()", buf, sizeof(buf)), "NULL");
 
 	tenant_begin(c, TENANT_A);
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 3);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 3);
 	kt_pg_exec(c, "COMMIT");
 	/* after COMMIT the setting reads '', which is no tenant either: fail closed */
 	assert_string_equal(
 	    text_value(c, "SELECT current_setting('app.tenant_id', true)", buf, sizeof(buf)), "");
 	assert_string_equal(text_value(c, "SELECT core.current_tenant_id()", buf, sizeof(buf)), "NULL");
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 0);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 0);
 
 	tenant_begin(c, TENANT_A);
 	kt_pg_exec(c, "ROLLBACK");
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 0);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 0);
 	PQfinish(c);
 }
 
@@ -331,12 +321,12 @@ create_tenant_scopes_its_transaction(void **state)
 	kt_pg_exec(c, "SELECT core.create_tenant('" TENANT_C "', 'Tenant C', 'tenant-c')");
 	assert_string_equal(text_value(c, "SELECT core.current_tenant_id()", buf, sizeof(buf)),
 	                    TENANT_C);
-	assert_int_equal(long_value(c, "SELECT count(*) FROM core.tenants"), 1);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM core.tenants"), 1);
 	kt_pg_exec(c, "INSERT INTO public.things VALUES ('" TENANT_C "', gen_random_uuid(), 'c1')");
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 1);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 1);
 	kt_pg_exec(c, "COMMIT");
 	assert_string_equal(text_value(c, "SELECT core.current_tenant_id()", buf, sizeof(buf)), "NULL");
-	assert_int_equal(long_value(c, "SELECT count(*) FROM public.things"), 0);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM public.things"), 0);
 	/* a slug is taken once */
 	expect_error(c, "SELECT core.create_tenant(gen_random_uuid(), 'Again', 'tenant-c')", "23505");
 	PQfinish(c);
@@ -387,11 +377,11 @@ app_role_cannot_read_migration_bookkeeping(void **state)
 
 	expect_error(app, "SELECT count(*) FROM core.schema_migrations", "42501");
 	/* ... but sees which versions are applied through core.migration_state() */
-	long applied = long_value(owner, "SELECT count(*) FROM core.schema_migrations");
+	long applied = kt_pg_long(owner, "SELECT count(*) FROM core.schema_migrations");
 
 	assert_true(applied >= 1);
-	assert_int_equal(long_value(app, "SELECT count(*) FROM core.migration_state()"), applied);
-	assert_int_equal(long_value(app, "SELECT min(version) FROM core.migration_state()"), 1);
+	assert_int_equal(kt_pg_long(app, "SELECT count(*) FROM core.migration_state()"), applied);
+	assert_int_equal(kt_pg_long(app, "SELECT min(version) FROM core.migration_state()"), 1);
 	PQfinish(app);
 	PQfinish(owner);
 }
@@ -413,11 +403,11 @@ app_role_has_no_privileged_attributes_and_owns_nothing(void **state)
 	    text_value(c, "SELECT pg_has_role('keel_app', 'keel_owner', 'MEMBER')", buf, sizeof(buf)),
 	    "f");
 	assert_int_equal(
-	    long_value(c, "SELECT count(*) FROM pg_class WHERE relowner = 'keel_app'::regrole"), 0);
+	    kt_pg_long(c, "SELECT count(*) FROM pg_class WHERE relowner = 'keel_app'::regrole"), 0);
 	assert_int_equal(
-	    long_value(c, "SELECT count(*) FROM pg_proc WHERE proowner = 'keel_app'::regrole"), 0);
+	    kt_pg_long(c, "SELECT count(*) FROM pg_proc WHERE proowner = 'keel_app'::regrole"), 0);
 	assert_int_equal(
-	    long_value(c, "SELECT count(*) FROM pg_namespace WHERE nspowner = 'keel_app'::regrole"), 0);
+	    kt_pg_long(c, "SELECT count(*) FROM pg_namespace WHERE nspowner = 'keel_app'::regrole"), 0);
 	PQfinish(c);
 }
 
@@ -434,9 +424,9 @@ tenant_by_slug_resolves_before_a_tenant_is_set(void **state)
 	assert_string_equal(
 	    text_value(c, "SELECT status FROM core.tenant_by_slug('tenant-b')", buf, sizeof(buf)),
 	    "active");
-	assert_int_equal(long_value(c, "SELECT count(*) FROM core.tenant_by_slug('no-such-slug')"), 0);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM core.tenant_by_slug('no-such-slug')"), 0);
 	/* the function, not the table: the registry itself still shows nothing */
-	assert_int_equal(long_value(c, "SELECT count(*) FROM core.tenants"), 0);
+	assert_int_equal(kt_pg_long(c, "SELECT count(*) FROM core.tenants"), 0);
 	PQfinish(c);
 }
 

@@ -208,19 +208,56 @@ kt_db_fresh(const char *name)
 	setenv("KEEL_RELAY_DATABASE_URL", url, 1);
 }
 
-bool
-kt_db_migrated(const char *name)
+/* `keel migrate up` into the current database; false (with keel's output printed) on failure. */
+static bool
+migrate_up(void)
 {
 	const char *up[] = {"migrate", "up", NULL};
 	char *out = NULL;
-
-	kt_db_fresh(name);
 	bool ok = kt_keel_run(up, NULL, &out) == 0;
 
 	if (!ok)
 		print_error("keel migrate up failed:\n%s\n", out ? out : "");
 	free(out);
 	return ok;
+}
+
+bool
+kt_db_migrated(const char *name)
+{
+	kt_db_fresh(name);
+	return migrate_up();
+}
+
+void
+kt_migrate_up(void)
+{
+	if (!migrate_up())
+		fail_msg("keel migrate up failed");
+}
+
+kt_keel *
+kt_fixture_start(const char *name, const char *const *env, PGconn **pg)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!kt_db_migrated(name))
+		return NULL;
+	kt_keel *k = kt_keel_start(env, NULL);
+
+	if (pg != NULL)
+		*pg = kt_pg_owner();
+	return k;
+}
+
+int
+kt_fixture_stop(kt_keel *k, PGconn *pg)
+{
+	int status = k != NULL ? kt_keel_stop(k) : 0;
+
+	if (pg != NULL)
+		PQfinish(pg);
+	curl_global_cleanup();
+	return status == 0 ? 0 : -1;
 }
 
 static PGconn *
@@ -269,6 +306,30 @@ kt_pg_value(PGconn *c, const char *sql)
 
 	PQclear(r);
 	return v;
+}
+
+long
+kt_pg_long(PGconn *c, const char *sql)
+{
+	char *v = kt_pg_value(c, sql);
+	long n = v != NULL ? strtol(v, NULL, 10) : -1;
+
+	free(v);
+	return n;
+}
+
+bool
+kt_pg_relation_exists(PGconn *c, const char *name)
+{
+	const char *p[] = {name};
+	PGresult *r = PQexecParams(c, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, p, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		fail_msg("to_regclass(%s): %s", name, PQerrorMessage(c));
+	bool yes = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+	PQclear(r);
+	return yes;
 }
 
 char *

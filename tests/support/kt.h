@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -69,6 +70,9 @@ void kt_db_fresh(const char *name);
  */
 bool kt_db_migrated(const char *name);
 
+/* `keel migrate up` into the current test database; fails the test (keel's output shown) if not. */
+void kt_migrate_up(void);
+
 /* Run `scripts/dev-db --dir $KEEL_TEST_DB_DIR <verb>`; returns its exit status. */
 int kt_dev_db(const char *verb);
 
@@ -79,6 +83,12 @@ PGconn *kt_pg_app(void);
 /* First column of the first row of sql, malloc'd; NULL for SQL NULL. Fails the test on error. */
 char *kt_pg_value(PGconn *c, const char *sql);
 void kt_pg_exec(PGconn *c, const char *sql);
+
+/* kt_pg_value as a number (strtol); -1 for SQL NULL. */
+long kt_pg_long(PGconn *c, const char *sql);
+
+/* Whether relation name (to_regclass: "schema.name") exists. */
+bool kt_pg_relation_exists(PGconn *c, const char *name);
 
 /* Scope c's later statements to one tenant (app.tenant_id): row-level security shows its rows. */
 void kt_pg_set_tenant(PGconn *c, const char *tenant_id);
@@ -132,6 +142,19 @@ void kt_keel_stop_clean(kt_keel **k, const char *const *also);
 char *kt_keel_log(const kt_keel *k);
 
 /*
+ * The usual group setup: libcurl initialized, kt_db_migrated(name), keel started with extra env
+ * (kt_keel_start), and *pg (when pg is not NULL) a keel_owner connection.  NULL when the
+ * migrations fail: return srv != NULL ? 0 : -1.
+ */
+kt_keel *kt_fixture_start(const char *name, const char *const *env, PGconn **pg);
+
+/*
+ * The matching group teardown: k stopped unless NULL (a test stopped it), pg closed unless NULL,
+ * libcurl cleaned up.  0, or -1 when keel did not exit 0: return it.
+ */
+int kt_fixture_stop(kt_keel *k, PGconn *pg);
+
+/*
  * keel started in the background by kt_keel_spawn (for commands that must
  * overlap, e.g. two `migrate up` at once); its stdout and stderr go to a file.
  */
@@ -179,6 +202,12 @@ char *kt_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A string member of o, or "(not a string)". */
 const char *kt_jstr(const json_t *o, const char *key);
 
+/* A string member of o, or NULL. */
+const char *kt_json_str(const json_t *o, const char *key);
+
+/* n copies of unit, malloc'd. */
+char *kt_repeat(const char *unit, size_t n);
+
 /*
  * method on base + the formatted path, with "Authorization: Bearer token" when token is
  * not NULL and body (then sent as application/json) when not NULL.
@@ -186,20 +215,139 @@ const char *kt_jstr(const json_t *o, const char *key);
 kt_resp *kt_api(const char *base, const char *method, const char *token, const char *body,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* The body of a sign-up of tenant slug ("Tenant <slug>", owner owner@<slug>.test), malloc'd. */
+char *kt_signup_body(const char *slug, const char *password);
+
 /*
  * Sign up tenant slug ("Tenant <slug>") with owner owner@<slug>.test; fails the test unless
  * 201.  Returns the tenant id, malloc'd.
  */
 char *kt_signup(const char *base, const char *slug, const char *password);
 
+/* The body of a sign-in of email in tenant slug, malloc'd. */
+char *kt_sign_in_body(const char *slug, const char *email, const char *password);
+
+/* Sign in: the whole answer (token pair or failure). */
+kt_resp *kt_sign_in(const char *base, const char *slug, const char *email, const char *password);
+
 /* Sign in; fails the test unless 200.  Returns the access token, malloc'd. */
 char *kt_login(const char *base, const char *slug, const char *email, const char *password);
 
 /*
- * The owner (owner_token) adds <role>@<slug>.test with role, who signs in; returns that
- * user's access token, malloc'd.
+ * The owner (owner_token) adds <local>@<slug>.test with role, who signs in; fails the test unless
+ * both succeed.  Returns that user's access token, malloc'd.
  */
-char *kt_user_make(const char *base, const char *owner_token, const char *slug, const char *role,
-                   const char *password);
+char *kt_user_make(const char *base, const char *owner_token, const char *slug, const char *local,
+                   const char *role, const char *password);
+
+/* ---- a client with options; tenants, users and organizations (kt_api.c) ---- */
+
+/*
+ * How a test reaches keel: base, and optionally a local source address and a request id on every
+ * request.  Zero-initialize, then set base (and source, id_prefix).
+ */
+typedef struct kt_client {
+	const char *base;      /* keel's base URL */
+	const char *source;    /* local address as for kt_request_from; NULL: the system's choice */
+	const char *id_prefix; /* when set: every request carries X-Request-ID: <id_prefix>-<seq> */
+	int seq;               /* requests sent with an id so far */
+	char request_id[96];   /* the X-Request-ID of the last request */
+} kt_client;
+
+#define KT_EXTRA_MAX 24 /* extra headers of one kt_call */
+
+/*
+ * kt_api through c, with extra "Name: value" headers (NULL-terminated, at most KT_EXTRA_MAX; may
+ * be NULL).
+ */
+kt_resp *kt_call(kt_client *c, const char *method, const char *token, const char *const *extra,
+                 const char *body, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+kt_resp *kt_vcall(kt_client *c, const char *method, const char *token, const char *const *extra,
+                  const char *body, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+/* A user: id and access token (NULL where not made). */
+typedef struct kt_user {
+	char *id, *token;
+} kt_user;
+
+/* A tenant made by kt_tenant_make, with the users a test adds (zeroed where not made). */
+typedef struct kt_tenant {
+	char *id, *slug;
+	const char *password; /* every user's password */
+	json_t *signup;       /* the sign-up's answer */
+	kt_user owner, admin, member, viewer;
+} kt_tenant;
+
+/*
+ * Sign up tenant slug ("Tenant <slug>", owner owner@<slug>.test with password) through c; fails
+ * the test unless 201.  Sets id, slug, password, signup and owner.id; nobody signs in.
+ */
+void kt_tenant_make(kt_client *c, kt_tenant *t, const char *slug, const char *password);
+
+/* Sign in as <who>@<slug>.test with password: the whole answer. */
+kt_resp *kt_tenant_login_as(kt_client *c, const kt_tenant *t, const char *who,
+                            const char *password);
+
+/* Sign in as <who>@<slug>.test with t's password; fails the test unless 200.  The access token. */
+char *kt_tenant_login(kt_client *c, const kt_tenant *t, const char *who);
+
+/*
+ * t's owner (owner.token) adds <name>@<slug>.test with role (fails the test unless 201), who
+ * signs in: sets u->id and u->token.
+ */
+void kt_tenant_user(kt_client *c, const kt_tenant *t, kt_user *u, const char *name,
+                    const char *role);
+
+/* Free and zero. */
+void kt_user_free(kt_user *u);
+void kt_tenant_free(kt_tenant *t);
+
+/* Create organization "Org <code>" with code; fails the test unless 201.  The answer's JSON. */
+json_t *kt_org_create(kt_client *c, const char *token, const char *code);
+
+/* kt_org_create's id, malloc'd. */
+char *kt_org_make(kt_client *c, const char *token, const char *code);
+
+/*
+ * Create division "Division <code>" of org_id under parent (NULL: top level); fails the test
+ * unless 201.  Its id, malloc'd.
+ */
+char *kt_div_make(kt_client *c, const char *token, const char *org_id, const char *parent,
+                  const char *code);
+
+/* ---- checks (kt_api.c) ---- */
+
+/* Whether r has header name with exactly the value want. */
+bool kt_header_is(const kt_resp *r, const char *name, const char *want);
+
+/* Fail the test (at file:line) unless kt_header_is(r, name, want). */
+void kt_check_header(const kt_resp *r, const char *name, const char *want, const char *file,
+                     int line);
+#define kt_assert_header(r, name, want) kt_check_header((r), (name), (want), __FILE__, __LINE__)
+
+/* A lowercase canonical UUID of version 7 (RFC 9562 variant). */
+bool kt_is_uuid_v7(const char *s);
+
+/* Whether problem r lists an error for field: an errors[] entry with that field and a message. */
+bool kt_has_field_error(const kt_resp *r, const char *field);
+
+/* Fail the test (at file:line) unless kt_has_field_error(r, field). */
+void kt_check_field_error(const kt_resp *r, const char *field, const char *file, int line);
+#define kt_assert_field_error(r, field) kt_check_field_error((r), (field), __FILE__, __LINE__)
+
+/* RFC 3339 UTC with milliseconds, as keel renders times: 2026-11-27T15:42:00.123Z. */
+bool kt_is_rfc3339_ms(const char *s);
+
+/*
+ * Fail the test (at file:line) unless r is keel's problem+json answer of status: the status, the
+ * Content-Type, a JSON body whose "status" is status, string members title and detail, and a
+ * request_id that is the X-Request-ID header's; type urn:keel:problem:<slug> when slug is not
+ * NULL; an errors[] entry (field and message) for field when field is not NULL.
+ */
+void kt_check_problem(const kt_resp *r, long status, const char *slug, const char *field,
+                      const char *file, int line);
+#define kt_assert_problem(r, status, slug, field)                                                  \
+	kt_check_problem((r), (status), (slug), (field), __FILE__, __LINE__)
 
 #endif
