@@ -423,26 +423,94 @@ kt_keel_run(const char *const *args, const char *const *env, char **output)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-kt_keel *
-kt_keel_start(const char *const *env, const char *const *args)
+/* The inode of the socket listening on 127.0.0.1:port (/proc/net/tcp), 0 when none. */
+static unsigned long
+listener_inode(int port)
 {
-	kt_keel *k = calloc(1, sizeof(*k));
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[512];
+	unsigned long inode = 0;
+	unsigned want = (unsigned)port;
+
+	if (f == NULL)
+		return 0;
+	while (inode == 0 && fgets(line, sizeof(line), f) != NULL) {
+		unsigned addr, lport, st;
+		unsigned long ino;
+
+		/* "  0: 0100007F:4E20 00000000:0000 0A ... uid timeout inode" */
+		if (sscanf(line, " %*d: %8X:%4X %*8X:%*4X %2X %*8X:%*8X %*2X:%*8X %*8X %*u %*d %lu", &addr,
+		           &lport, &st, &ino) == 4 &&
+		    lport == want && st == 0x0A && addr == htonl(INADDR_LOOPBACK))
+			inode = ino;
+	}
+	fclose(f);
+	return inode;
+}
+
+/* Whether process pid holds the socket listening on 127.0.0.1:port. */
+static bool
+listens_on(pid_t pid, int port)
+{
+	unsigned long inode = listener_inode(port);
+	char dir[64], want[64], path[320], link[64];
+	DIR *d;
+	bool found = false;
+
+	if (inode == 0)
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	if ((d = opendir(dir)) == NULL)
+		return false;
+	for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		ssize_t n = readlink(path, link, sizeof(link) - 1);
+
+		if (n > 0) {
+			link[n] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* GET /healthz answered 200 at base. */
+static bool
+healthz_ok(const char *base)
+{
+	CURL *c = curl_easy_init();
+	char url[128];
+	long code = 0;
+
+	snprintf(url, sizeof(url), "%s/healthz", base);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 500L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	return code == 200;
+}
+
+typedef enum { START_OK, START_PORT_TAKEN } start_result;
+
+/*
+ * Start keel on a free port and wait until it answers /healthz on the socket it holds itself:
+ * a port found free may be taken by another process (another test program, another suite on
+ * the machine) before keel binds it, and then the /healthz answer would come from that one.
+ */
+static start_result
+keel_start_once(kt_keel *k, const char *const *argv, const char **envs, char *listen,
+                size_t listen_len)
+{
 	const char *dir = getenv("KEEL_TEST_TMP") ? getenv("KEEL_TEST_TMP") : "/tmp";
-	char listen[64];
-	const char *argv[16] = {"serve"};
-	const char *envs[64] = {listen};
-	int n = 1, ne = 1;
 
 	k->port = kt_free_port();
 	snprintf(k->base, sizeof(k->base), "http://127.0.0.1:%d", k->port);
-	snprintf(listen, sizeof(listen), "KEEL_LISTEN=127.0.0.1:%d", k->port);
+	snprintf(listen, listen_len, "KEEL_LISTEN=127.0.0.1:%d", k->port);
 	snprintf(k->log, sizeof(k->log), "%s/keel-%d.log", dir, k->port);
-	for (const char *const *a = args; a && *a && n < 15; a++)
-		argv[n++] = *a;
-	argv[n] = NULL;
-	for (const char *const *e = env; e && *e && ne < 63; e++)
-		envs[ne++] = *e;
-	envs[ne] = NULL;
 
 	int fd = open(k->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
@@ -457,24 +525,41 @@ kt_keel_start(const char *const *env, const char *const *args)
 		if (waitpid(k->pid, &st, WNOHANG) == k->pid) {
 			char *log = kt_keel_log(k);
 
+			if (log != NULL && strstr(log, "could not listen on") != NULL) {
+				free(log);
+				return START_PORT_TAKEN;
+			}
 			fail_msg("keel exited during start-up:\n%s", log ? log : "");
 		}
-		CURL *c = curl_easy_init();
-		char url[128];
-		long code = 0;
-
-		snprintf(url, sizeof(url), "%s/healthz", k->base);
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 500L);
-		if (curl_easy_perform(c) == CURLE_OK)
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-		curl_easy_cleanup(c);
-		if (code == 200)
-			return k;
+		if (listens_on(k->pid, k->port) && healthz_ok(k->base))
+			return START_OK;
 		usleep(20000);
 	}
 	fail_msg("keel did not answer /healthz within 15 s");
+	return START_PORT_TAKEN;
+}
+
+kt_keel *
+kt_keel_start(const char *const *env, const char *const *args)
+{
+	kt_keel *k = calloc(1, sizeof(*k));
+	char listen[64];
+	const char *argv[16] = {"serve"};
+	const char *envs[64] = {listen};
+	int n = 1, ne = 1;
+
+	for (const char *const *a = args; a && *a && n < 15; a++)
+		argv[n++] = *a;
+	argv[n] = NULL;
+	for (const char *const *e = env; e && *e && ne < 63; e++)
+		envs[ne++] = *e;
+	envs[ne] = NULL;
+	for (int attempt = 0; attempt < 5; attempt++) {
+		if (keel_start_once(k, argv, envs, listen, sizeof(listen)) == START_OK)
+			return k;
+		unlink(k->log);
+	}
+	fail_msg("keel found its port taken five times in a row");
 	return NULL;
 }
 
