@@ -142,31 +142,37 @@ keel_auth_authenticate(keel_req *req, const keel_route *route, void *ctx)
 
 /* ---- validation shared with sign-up ---- */
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+const char keel_auth_new_password_rule[] = "at least " STR(
+    KEEL_PASSWORD_MIN_CHARS) " characters, at most " STR(KEEL_PASSWORD_MAX_BYTES) " bytes";
+
 int
-keel_auth_check_email(keel_req *req, const char *field, const char *email)
+keel_auth_check_email(json_t *errors, const char *field, const char *email)
 {
 	const char *at = strchr(email, '@');
 	size_t len = strlen(email);
 
 	if (len < 3 || len > 254 || at == NULL || at == email || at[1] == '\0' ||
 	    strchr(at + 1, '@') != NULL || strpbrk(email, " \t\r\n") != NULL) {
-		keel_req_field_error(req, field, "must be an email address");
+		keel_field_error(errors, field, "must be an email address");
 		return 1;
 	}
 	return 0;
 }
 
 int
-keel_auth_check_new_password(keel_req *req, const char *field, const char *password)
+keel_auth_check_new_password(json_t *errors, const char *field, const char *password)
 {
 	size_t bytes = strlen(password);
 
 	if (keel_utf8_length(password, bytes) < KEEL_PASSWORD_MIN_CHARS) {
-		keel_req_field_error(req, field, "must be at least %d characters", KEEL_PASSWORD_MIN_CHARS);
+		keel_field_error(errors, field, "must be at least %d characters", KEEL_PASSWORD_MIN_CHARS);
 		return 1;
 	}
 	if (bytes > KEEL_PASSWORD_MAX_BYTES) {
-		keel_req_field_error(req, field, "must be at most %d bytes", KEEL_PASSWORD_MAX_BYTES);
+		keel_field_error(errors, field, "must be at most %d bytes", KEEL_PASSWORD_MAX_BYTES);
 		return 1;
 	}
 	return 0;
@@ -209,7 +215,12 @@ login_verify(void *arg)
 }
 
 static const keel_field_spec login_spec[] = {
-    {.name = "tenant", .type = KEEL_F_STRING, .trim = true, .min = 1, .max = 63},
+    {.name = "tenant",
+     .type = KEEL_F_STRING,
+     .trim = true,
+     .min = 1,
+     .max = 63,
+     .description = "the tenant's slug or id; or send X-Tenant-ID"},
     {.name = "email", .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1, .max = 254},
     {.name = "password", .type = KEEL_F_STRING, .required = true, .min = 1, .max = 1024},
 };
@@ -389,8 +400,8 @@ login_start(keel_req *req, keel_auth *a)
 
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (keel_json_check(req, body, login_spec, 3) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the sign-in request is invalid");
+	if (keel_req_check_body(req, body, "the sign-in request is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	if (login_tenant_name(req, body, &tenant_name) != KEEL_OK)
 		return KEEL_EINVAL;
 	/*
@@ -536,8 +547,8 @@ refresh_lock(keel_req *req, keel_auth *a, refresh_token *t, keel_tx **tx, auth_t
 
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (keel_json_check(req, body, refresh_spec, 1) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the request is invalid");
+	if (keel_req_check_body(req, body, "the request is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	if (!refresh_decode(json_string_value(json_object_get(body, "refresh_token")), t))
 		return invalid_refresh(req);
 	if (keel_svc_tx_tenant(req, a->pool, t->tenant_id, tx) != KEEL_OK)
@@ -679,7 +690,10 @@ password_work(void *arg)
 
 static const keel_field_spec password_spec[] = {
     {.name = "current_password", .type = KEEL_F_STRING, .required = true, .min = 1, .max = 1024},
-    {.name = "new_password", .type = KEEL_F_STRING, .required = true},
+    {.name = "new_password",
+     .type = KEEL_F_STRING,
+     .required = true,
+     .description = keel_auth_new_password_rule},
 };
 
 /* The caller's stored hash and email, and its attempt put on record (committed). */
@@ -735,12 +749,12 @@ password_start(keel_req *req, keel_auth *a)
 
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	keel_json_check(req, body, password_spec, 2);
+	keel_json_check(body, password_spec, KEEL_NELEM(password_spec), keel_req_errors(req));
 	s->auth = a;
 	s->current = json_string_value(json_object_get(body, "current_password"));
 	s->next = json_string_value(json_object_get(body, "new_password"));
 	if (s->next != NULL)
-		keel_auth_check_new_password(req, "new_password", s->next);
+		keel_auth_check_new_password(keel_req_errors(req), "new_password", s->next);
 	if (keel_req_field_errors(req) > 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the request is invalid");
 	/* a place on the hashing queue first: the attempt password_read puts on record counts */
@@ -812,22 +826,85 @@ jwks(keel_req *req, void *ctx)
 	return keel_req_json(req, 200, keel_jwt_jwks(a->keys));
 }
 
+static const keel_schema token_pair_schema = {
+    .name = "TokenPair",
+    .json =
+        "{\"type\":\"object\",\"required\":[\"access_token\",\"token_type\",\"expires_in\","
+        "\"refresh_token\"],\"properties\":{\"access_token\":{\"type\":\"string\"},\"token_type\":{"
+        "\"type\":\"string\",\"const\":\"Bearer\"},\"expires_in\":{\"type\":\"integer\"},"
+        "\"refresh_token\":{\"type\":\"string\"}}}"};
+
+static const keel_schema jwks_schema = {
+    .name = "Jwks",
+    .json = "{\"type\":\"object\",\"required\":[\"keys\"],\"properties\":{\"keys\":{\"type\":"
+            "\"array\",\"items\":{\"type\":\"object\"}}}}"};
+
+static const keel_body login_body = KEEL_BODY("Login", login_spec);
+static const keel_body refresh_body = KEEL_BODY("RefreshToken", refresh_spec);
+static const keel_body password_body = KEEL_BODY("PasswordChange", password_spec);
+
+static const keel_param login_params[] = {
+    {"X-Tenant-ID", "header", "{\"type\":\"string\",\"format\":\"uuid\"}",
+     "The tenant's id, in place of the body's tenant (or equal to it)"},
+    {0}};
+
 static const keel_route routes[] = {
-    {"POST", "/api/v1/auth/login", login, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0,
-     "Sign in with tenant, email and password"},
-    {"POST", "/api/v1/auth/refresh", refresh, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0,
-     "Exchange a refresh token for a new token pair"},
-    {"POST", "/api/v1/auth/logout", logout, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0,
-     "Revoke a refresh token's family"},
-    {"GET", "/api/v1/auth/me", me, 0, KEEL_ROLE_VIEWER, "The calling user"},
-    {"POST", "/api/v1/auth/password", password, KEEL_ROUTE_BODY, KEEL_ROLE_VIEWER,
-     "Change the caller's password"},
-    {"GET", "/.well-known/jwks.json", jwks, KEEL_ROUTE_PUBLIC, 0,
-     "Public keys that verify access tokens"},
+    {.method = "POST",
+     .path = "/api/v1/auth/login",
+     .handler = login,
+     .flags = KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY,
+     .summary = "Sign in with tenant, email and password",
+     .operation_id = "login",
+     .body = &login_body,
+     .reply = {200, KEEL_SHAPE_ONE, &token_pair_schema},
+     .params = login_params,
+     .problems = {401, 429}},
+    {.method = "POST",
+     .path = "/api/v1/auth/refresh",
+     .handler = refresh,
+     .flags = KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY,
+     .summary = "Exchange a refresh token for a new token pair",
+     .operation_id = "refreshTokens",
+     .body = &refresh_body,
+     .reply = {200, KEEL_SHAPE_ONE, &token_pair_schema},
+     .problems = {401}},
+    {.method = "POST",
+     .path = "/api/v1/auth/logout",
+     .handler = logout,
+     .flags = KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY,
+     .summary = "Revoke a refresh token's family",
+     .operation_id = "logout",
+     .body = &refresh_body,
+     .reply = {204, KEEL_SHAPE_NONE, NULL},
+     .problems = {401}},
+    {.method = "GET",
+     .path = "/api/v1/auth/me",
+     .handler = me,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "The calling user",
+     .operation_id = "getCurrentUser",
+     .reply = {200, KEEL_SHAPE_ONE, &keel_auth_user_schema}},
+    {.method = "POST",
+     .path = "/api/v1/auth/password",
+     .handler = password,
+     .flags = KEEL_ROUTE_BODY,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "Change the caller's password",
+     .operation_id = "changePassword",
+     .body = &password_body,
+     .reply = {204, KEEL_SHAPE_NONE, NULL},
+     .problems = {429}},
+    {.method = "GET",
+     .path = "/.well-known/jwks.json",
+     .handler = jwks,
+     .flags = KEEL_ROUTE_PUBLIC,
+     .summary = "Public keys that verify access tokens",
+     .operation_id = "getJwks",
+     .reply = {200, KEEL_SHAPE_ONE, &jwks_schema}},
 };
 
 void
 auth_api_routes(keel_router *r, keel_auth *a)
 {
-	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), a);
+	keel_router_add_all(r, routes, KEEL_NELEM(routes), a);
 }
