@@ -62,21 +62,27 @@ schema_type(keel_ftype t)
 	}
 }
 
-/* The description of a rule the schema's keywords cannot say, or NULL. */
+/* The description of what the schema's keywords cannot say, or NULL (malloc'd). */
 static char *
 field_note(const keel_field_spec *f)
 {
-	if (f->description != NULL)
-		return keel_xstrdup(f->description);
-	if (f->type == KEEL_F_OBJECT && f->max > 0) {
-		char text[64];
+	const char *rule = f->description;
+	char size[64];
 
-		snprintf(text, sizeof(text), "at most %lld bytes as JSON", (long long)f->max);
-		return keel_xstrdup(text);
+	if (rule == NULL && f->type == KEEL_F_OBJECT && f->max > 0) {
+		snprintf(size, sizeof(size), "at most %lld bytes as JSON", (long long)f->max);
+		rule = size;
 	}
-	if (f->check != NULL && f->pattern == NULL && f->check_msg != NULL)
-		return keel_xstrdup(f->check_msg);
-	return NULL;
+	if (rule == NULL && f->check != NULL && f->pattern == NULL)
+		rule = f->check_msg;
+	if (!f->trim)
+		return rule ? keel_xstrdup(rule) : NULL;
+	size_t len = (rule ? strlen(rule) : 0) + 64;
+	char *note = keel_xmalloc(len);
+
+	snprintf(note, len, "%s%swhitespace around it is removed first", rule ? rule : "",
+	         rule ? "; " : "");
+	return note;
 }
 
 static void
