@@ -102,9 +102,10 @@ typedef struct keel_body {
  * A route describes itself completely: /openapi.json is generated from these
  * declarations alone (src/ops/openapi.c), and the ops test fails for a route
  * that lacks one.  Problem statuses a route can give follow from the rest
- * where they can (authentication: 401, 403; a body: 400, 413, 415, 422; a
- * path parameter: 404; a query parameter: 400; PATCH and DELETE: 412; a
- * write: 409; authentication or a body: 503); problems lists the others.
+ * where they can (any route: 400, for a path or query that is not UTF-8;
+ * authentication: 401, 403; a body: 413, 415, 422; a path parameter: 404;
+ * PATCH and DELETE: 412; a write: 409; authentication or a body: 503);
+ * problems lists the others.
  */
 typedef struct keel_route {
 	const char *method; /* "GET", "POST", ... */

@@ -305,7 +305,7 @@ problems_of(const keel_route *r, bool status[600])
 {
 	bool protected = !(r->flags & KEEL_ROUTE_PUBLIC);
 
-	status[400] |= r->body != NULL || has_param_in(r, "query");
+	status[400] = true; /* the server's own: a path or query argument that is not UTF-8 */
 	status[401] |= protected;
 	status[403] |= protected;
 	status[404] |= has_param_in(r, "path");

@@ -134,6 +134,8 @@ async function login(email, password = PASSWORD, want = 200) {
 
 async function operations() {
 	await call("GET", "/healthz", { want: 200 });
+	await call("GET", "/healthz", { path: "/healthz?x=%FF", want: 400 });
+	await call("GET", "/.well-known/jwks.json", { path: "/.well-known/jwks.json?x=%C3%28", want: 400 });
 	await call("GET", "/readyz", { want: 200 });
 	await call("GET", "/metrics", { want: 200 });
 	await call("GET", "/openapi.json", { want: 200 });
