@@ -755,8 +755,8 @@ password_start(keel_req *req, keel_auth *a)
 	s->next = json_string_value(json_object_get(body, "new_password"));
 	if (s->next != NULL)
 		keel_auth_check_new_password(keel_req_errors(req), "new_password", s->next);
-	if (keel_req_field_errors(req) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the request is invalid");
+	if (keel_req_invalid(req, "the request is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	/* a place on the hashing queue first: the attempt password_read puts on record counts */
 	if (keel_req_offload_reserve(req, a->hashers) != KEEL_OK)
 		return KEEL_EUNAVAIL;

@@ -104,8 +104,8 @@ create_start(keel_req *req, keel_auth *a)
 		keel_auth_check_email(keel_req_errors(req), "email", s->email);
 	if (s->job.password != NULL)
 		keel_auth_check_new_password(keel_req_errors(req), "password", s->job.password);
-	if (keel_req_field_errors(req) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the user is invalid");
+	if (keel_req_invalid(req, "the user is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	/* no hash for a caller who has lost its access since its token was issued */
 	keel_err err = keel_svc_access(req, a->pool, KEEL_ROLE_ADMIN);
 

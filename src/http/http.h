@@ -118,7 +118,7 @@ typedef struct keel_route {
 	const keel_body *body;    /* with KEEL_ROUTE_BODY; NULL otherwise */
 	keel_reply reply;         /* the answer of success */
 	keel_reply also;          /* another answer that is no problem+json (status 0: none) */
-	const keel_param *params; /* path, query and header parameters, ended by {NULL} */
+	const keel_param *params; /* path, query and header parameters, ended by {0} */
 	int problems[KEEL_ROUTE_MAXPROBLEMS]; /* problem statuses not derived; 0 ends */
 } keel_route;
 

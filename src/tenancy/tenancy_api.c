@@ -149,8 +149,9 @@ signup_start(keel_req *req, keel_tenancy *t)
 		return keel_req_fail(req, KEEL_EDENIED, NULL, "sign-up is closed on this server");
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (keel_tenancy_signup_check(body, keel_req_errors(req)) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the sign-up is invalid");
+	keel_tenancy_signup_check(body, keel_req_errors(req));
+	if (keel_req_invalid(req, "the sign-up is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	s->name = json_string_value(json_object_get(body, "name"));
 	s->slug = json_string_value(json_object_get(body, "slug"));
 	s->email = json_string_value(json_object_get(body, "owner_email"));
