@@ -91,7 +91,7 @@ static const keel_schema document_schema = {
     .name = "OpenApiDocument",
     .json = "{\"type\":\"object\",\"required\":[\"openapi\",\"info\",\"paths\"],\"properties\":{"
             "\"openapi\":{\"type\":\"string\"},\"info\":{\"type\":\"object\"},\"paths\":{\"type\":"
-            "\"object\"},\"components\":{\"type\":\"object\"}}}"};
+            "\"object\"},\"servers\":{\"type\":\"array\"},\"components\":{\"type\":\"object\"}}}"};
 
 static const keel_route metrics_route = {
     .method = "GET",

@@ -7,7 +7,8 @@
 // every kind), and checks every answer against the document: its status is
 // one the operation lists, its content type one that response has, and its
 // body validates against the documented schema (JSON Schema 2020-12, as
-// OpenAPI 3.1 uses; problem+json against Problem).  Prints one line per
+// OpenAPI 3.1 uses; problem+json against Problem), with no member the
+// schema does not describe.  Prints one line per
 // disagreement and a summary; exits 1 when there is any, or when a step of
 // the session itself did not get the status it needs to go on.
 import { readFileSync } from "node:fs";
@@ -23,7 +24,20 @@ const doc = JSON.parse(readFileSync(docPath, "utf8"));
 const ROOT = "https://keel.invalid/openapi.json";
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
-ajv.addSchema({ $id: ROOT, components: doc.components });
+// Checked closed: an object schema that lists its properties gets no others, so a
+// member keel sends but the document does not describe is a disagreement too.
+function closed(schema) {
+	if (Array.isArray(schema)) return schema.map(closed);
+	if (schema === null || typeof schema !== "object") return schema;
+	const out = {};
+	for (const [k, v] of Object.entries(schema)) out[k] = k === "properties" ? closedEach(v) : closed(v);
+	if (out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
+	return out;
+}
+function closedEach(props) {
+	return Object.fromEntries(Object.entries(props).map(([k, v]) => [k, closed(v)]));
+}
+ajv.addSchema({ $id: ROOT, components: closed(doc.components) });
 
 const problems = [];
 const seen = new Set(); // "operationId status"
@@ -42,7 +56,7 @@ function rooted(schema) {
 const validators = new Map();
 function validatorOf(schema) {
 	const key = JSON.stringify(schema);
-	if (!validators.has(key)) validators.set(key, ajv.compile(rooted(schema)));
+	if (!validators.has(key)) validators.set(key, ajv.compile(closed(rooted(schema))));
 	return validators.get(key);
 }
 
