@@ -216,14 +216,47 @@ audit_list(keel_req *req, void *ctx)
 	return keel_req_send(req, 200, "application/json", out.data, out.len);
 }
 
+#define NULLABLE_STRING "{\"type\":[\"string\",\"null\"]}"
+
+static const keel_schema audit_log_schema = {
+    .name = "AuditLog",
+    .json = "{\"type\":\"object\",\"required\":[\"id\",\"occurred_at\",\"actor_id\",\"action\","
+            "\"table\","
+            "\"record_id\"],\"properties\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"},"
+            "\"occurred_at\":{\"type\":\"string\",\"format\":\"date-time\"},\"actor_"
+            "id\":" NULLABLE_STRING
+            ",\"action\":{\"type\":\"string\"},\"table\":{\"type\":\"string\"},\"record_"
+            "id\":" NULLABLE_STRING
+            ",\"old\":{\"type\":[\"object\",\"null\"]},\"new\":{\"type\":[\"object\",\"null\"]},"
+            "\"changed_fields\":{\"type\":[\"array\",\"null\"],\"items\":{\"type\":\"string\"}},"
+            "\"request_id\":" NULLABLE_STRING ",\"trace_id\":" NULLABLE_STRING "}}"};
+
+static const keel_param list_params[] = {
+    KEEL_SVC_PAGE_PARAMS,
+    {"table", "query",
+     "{\"type\":\"string\",\"pattern\":\"^[a-z_][a-z0-9_]*\\\\.[a-z_][a-z0-9_]*$\"}",
+     "schema.table of the audited row, like org.organizations"},
+    {"record_id", "query", "{\"type\":\"string\",\"format\":\"uuid\"}", "Id of the audited row"},
+    {"actor_id", "query", "{\"type\":\"string\",\"format\":\"uuid\"}", "The acting user"},
+    {"action", "query", "{\"type\":\"string\"}", "One of " ACTION_RULE},
+    {"since", "query", "{\"type\":\"string\",\"format\":\"date-time\"}", "Not before (RFC 3339)"},
+    {"until", "query", "{\"type\":\"string\",\"format\":\"date-time\"}", "Before (RFC 3339)"},
+    {0}};
+
 static const keel_route routes[] = {
-    {"GET", "/api/v1/audit-logs", audit_list, 0, KEEL_ROLE_ADMIN,
-     "The tenant's audit log, newest first (?table=, ?record_id=, ?actor_id=, ?action=, ?since=,"
-     " ?until=, pagination)"},
+    {.method = "GET",
+     .path = "/api/v1/audit-logs",
+     .handler = audit_list,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "The tenant's audit log, newest first (?table=, ?record_id=, ?actor_id=, "
+                "?action=, ?since=, ?until=, pagination)",
+     .operation_id = "listAuditLogs",
+     .reply = {200, KEEL_SHAPE_LIST, &audit_log_schema},
+     .params = list_params},
 };
 
 void
 keel_audit_routes(keel_router *r, keel_audit *audit)
 {
-	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), audit);
+	keel_router_add_all(r, routes, KEEL_NELEM(routes), audit);
 }

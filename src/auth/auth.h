@@ -47,9 +47,18 @@ keel_err keel_auth_authenticate(keel_req *req, const keel_route *route, void *au
 
 /* ---- for tenant sign-up (the tenancy module) ---- */
 
-/* Record field errors for an email / a new password that break the rules; returns their count. */
-int keel_auth_check_email(keel_req *req, const char *field, const char *email);
-int keel_auth_check_new_password(keel_req *req, const char *field, const char *password);
+/*
+ * Append to errors (a field-error collector, see keel_json_check) what is
+ * wrong with an email / a new password; returns the number of errors added.
+ */
+int keel_auth_check_email(json_t *errors, const char *field, const char *email);
+int keel_auth_check_new_password(json_t *errors, const char *field, const char *password);
+
+/* The rule keel_auth_check_new_password enforces, for a schema's description. */
+extern const char keel_auth_new_password_rule[];
+
+/* The schema of a user as the API shows one (/openapi.json component "User"). */
+extern const keel_schema keel_auth_user_schema;
 
 /* A password hash computed off the request's worker (see keel_req_offload). */
 typedef struct keel_auth_hash_job {

@@ -39,47 +39,81 @@ jwks(keel_req *req, void *ctx)
 	return keel_req_json(req, 200, keel_jwt_jwks(a->keys));
 }
 
-/* The handlers of the files beside, by the names the table gives them. */
-static keel_err
-login(keel_req *req, void *ctx)
-{
-	return auth_login(req, ctx);
-}
+static const keel_schema token_pair_schema = {
+    .name = "TokenPair",
+    .json =
+        "{\"type\":\"object\",\"required\":[\"access_token\",\"token_type\",\"expires_in\","
+        "\"refresh_token\"],\"properties\":{\"access_token\":{\"type\":\"string\"},\"token_type\":{"
+        "\"type\":\"string\",\"const\":\"Bearer\"},\"expires_in\":{\"type\":\"integer\"},"
+        "\"refresh_token\":{\"type\":\"string\"}}}"};
 
-static keel_err
-refresh(keel_req *req, void *ctx)
-{
-	return auth_refresh(req, ctx);
-}
+static const keel_schema jwks_schema = {
+    .name = "Jwks",
+    .json = "{\"type\":\"object\",\"required\":[\"keys\"],\"properties\":{\"keys\":{\"type\":"
+            "\"array\",\"items\":{\"type\":\"object\"}}}}"};
 
-static keel_err
-logout(keel_req *req, void *ctx)
-{
-	return auth_logout(req, ctx);
-}
-
-static keel_err
-password(keel_req *req, void *ctx)
-{
-	return auth_password_change(req, ctx);
-}
+static const keel_param login_params[] = {
+    {"X-Tenant-ID", "header", "{\"type\":\"string\",\"format\":\"uuid\"}",
+     "The tenant's id, in place of the body's tenant (or equal to it)"},
+    {0}};
 
 static const keel_route routes[] = {
-    {"POST", "/api/v1/auth/login", login, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0,
-     "Sign in with tenant, email and password"},
-    {"POST", "/api/v1/auth/refresh", refresh, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0,
-     "Exchange a refresh token for a new token pair"},
-    {"POST", "/api/v1/auth/logout", logout, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0,
-     "Revoke a refresh token's family"},
-    {"GET", "/api/v1/auth/me", me, 0, KEEL_ROLE_VIEWER, "The calling user"},
-    {"POST", "/api/v1/auth/password", password, KEEL_ROUTE_BODY, KEEL_ROLE_VIEWER,
-     "Change the caller's password"},
-    {"GET", "/.well-known/jwks.json", jwks, KEEL_ROUTE_PUBLIC, 0,
-     "Public keys that verify access tokens"},
+    {.method = "POST",
+     .path = "/api/v1/auth/login",
+     .handler = auth_login,
+     .flags = KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY,
+     .summary = "Sign in with tenant, email and password",
+     .operation_id = "login",
+     .body = &auth_login_body,
+     .reply = {200, KEEL_SHAPE_ONE, &token_pair_schema},
+     .params = login_params,
+     .problems = {401, 429}},
+    {.method = "POST",
+     .path = "/api/v1/auth/refresh",
+     .handler = auth_refresh,
+     .flags = KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY,
+     .summary = "Exchange a refresh token for a new token pair",
+     .operation_id = "refreshTokens",
+     .body = &auth_refresh_body,
+     .reply = {200, KEEL_SHAPE_ONE, &token_pair_schema},
+     .problems = {401}},
+    {.method = "POST",
+     .path = "/api/v1/auth/logout",
+     .handler = auth_logout,
+     .flags = KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY,
+     .summary = "Revoke a refresh token's family",
+     .operation_id = "logout",
+     .body = &auth_refresh_body,
+     .reply = {204, KEEL_SHAPE_NONE, NULL},
+     .problems = {401}},
+    {.method = "GET",
+     .path = "/api/v1/auth/me",
+     .handler = me,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "The calling user",
+     .operation_id = "getCurrentUser",
+     .reply = {200, KEEL_SHAPE_ONE, &keel_auth_user_schema}},
+    {.method = "POST",
+     .path = "/api/v1/auth/password",
+     .handler = auth_password_change,
+     .flags = KEEL_ROUTE_BODY,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "Change the caller's password",
+     .operation_id = "changePassword",
+     .body = &auth_password_body,
+     .reply = {204, KEEL_SHAPE_NONE, NULL},
+     .problems = {429}},
+    {.method = "GET",
+     .path = "/.well-known/jwks.json",
+     .handler = jwks,
+     .flags = KEEL_ROUTE_PUBLIC,
+     .summary = "Public keys that verify access tokens",
+     .operation_id = "getJwks",
+     .reply = {200, KEEL_SHAPE_ONE, &jwks_schema}},
 };
 
 void
 auth_api_routes(keel_router *r, keel_auth *a)
 {
-	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), a);
+	keel_router_add_all(r, routes, KEEL_NELEM(routes), a);
 }

@@ -87,6 +87,11 @@ keel_err auth_refresh(keel_req *req, void *ctx);         /* token_api.c */
 keel_err auth_logout(keel_req *req, void *ctx);          /* token_api.c */
 keel_err auth_password_change(keel_req *req, void *ctx); /* password_api.c */
 
+/* The bodies those routes take: the field specs their handlers validate with. */
+extern const keel_body auth_login_body;    /* login_api.c */
+extern const keel_body auth_refresh_body;  /* token_api.c */
+extern const keel_body auth_password_body; /* password_api.c */
+
 void auth_api_routes(keel_router *r, keel_auth *a);  /* auth_api.c */
 void users_api_routes(keel_router *r, keel_auth *a); /* users_api.c */
 

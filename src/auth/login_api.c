@@ -53,10 +53,17 @@ login_verify(void *arg)
 }
 
 static const keel_field_spec login_spec[] = {
-    {.name = "tenant", .type = KEEL_F_STRING, .trim = true, .min = 1, .max = 63},
+    {.name = "tenant",
+     .type = KEEL_F_STRING,
+     .trim = true,
+     .min = 1,
+     .max = 63,
+     .description = "the tenant's slug or id; or send X-Tenant-ID"},
     {.name = "email", .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1, .max = 254},
     {.name = "password", .type = KEEL_F_STRING, .required = true, .min = 1, .max = 1024},
 };
+
+const keel_body auth_login_body = KEEL_BODY("Login", login_spec);
 
 /* The tenant the sign-in names: X-Tenant-ID (UUID) or the body's tenant (UUID or slug). */
 static keel_err
@@ -182,8 +189,8 @@ auth_login(keel_req *req, void *ctx)
 
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (keel_json_check(req, body, login_spec, 3) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the sign-in request is invalid");
+	if (keel_req_check_body(req, body, "the sign-in request is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	if (login_tenant_name(req, body, &tenant_name) != KEEL_OK)
 		return KEEL_EINVAL;
 	/*

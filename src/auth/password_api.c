@@ -41,8 +41,13 @@ password_work(void *arg)
 
 static const keel_field_spec password_spec[] = {
     {.name = "current_password", .type = KEEL_F_STRING, .required = true, .min = 1, .max = 1024},
-    {.name = "new_password", .type = KEEL_F_STRING, .required = true},
+    {.name = "new_password",
+     .type = KEEL_F_STRING,
+     .required = true,
+     .description = keel_auth_new_password_rule},
 };
+
+const keel_body auth_password_body = KEEL_BODY("PasswordChange", password_spec);
 
 /* The caller's stored hash and email, and its attempt put on record (committed). */
 static keel_err
@@ -102,14 +107,14 @@ auth_password_change(keel_req *req, void *ctx)
 
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	keel_json_check(req, body, password_spec, 2);
+	keel_json_check(body, password_spec, KEEL_NELEM(password_spec), keel_req_errors(req));
 	s->auth = a;
 	s->current = json_string_value(json_object_get(body, "current_password"));
 	s->next = json_string_value(json_object_get(body, "new_password"));
 	if (s->next != NULL)
-		keel_auth_check_new_password(req, "new_password", s->next);
-	if (keel_req_field_errors(req) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the request is invalid");
+		keel_auth_check_new_password(keel_req_errors(req), "new_password", s->next);
+	if (keel_req_invalid(req, "the request is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	/* a place on the hashing queue first: the attempt password_read puts on record counts */
 	if (keel_req_offload_reserve(req, a->hashers) != KEEL_OK)
 		return KEEL_EUNAVAIL;

@@ -54,6 +54,8 @@ static const keel_field_spec refresh_spec[] = {
     {.name = "refresh_token", .type = KEEL_F_STRING, .required = true, .min = 1, .max = 256},
 };
 
+const keel_body auth_refresh_body = KEEL_BODY("RefreshToken", refresh_spec);
+
 static keel_err
 invalid_refresh(keel_req *req)
 {
@@ -72,8 +74,8 @@ refresh_lock(keel_req *req, keel_auth *a, refresh_token *t, keel_tx **tx, auth_t
 
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (keel_json_check(req, body, refresh_spec, 1) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the request is invalid");
+	if (keel_req_check_body(req, body, "the request is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	if (!refresh_decode(json_string_value(json_object_get(body, "refresh_token")), t))
 		return invalid_refresh(req);
 	if (keel_svc_tx_tenant(req, a->pool, t->tenant_id, tx) != KEEL_OK)

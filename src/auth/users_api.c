@@ -21,9 +21,21 @@
 static const char *const status_choices[] = {"active", "disabled", NULL};
 
 static const keel_field_spec create_spec[] = {
-    {.name = "email", .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1, .max = 254},
-    {.name = "password", .type = KEEL_F_STRING, .required = true},
-    {.name = "role", .type = KEEL_F_ENUM, .choices = role_choices},
+    {.name = "email",
+     .type = KEEL_F_STRING,
+     .required = true,
+     .trim = true,
+     .min = 1,
+     .max = 254,
+     .format = "email"},
+    {.name = "password",
+     .type = KEEL_F_STRING,
+     .required = true,
+     .description = keel_auth_new_password_rule},
+    {.name = "role",
+     .type = KEEL_F_ENUM,
+     .choices = role_choices,
+     .description = "member when not given"},
 };
 
 static const keel_field_spec update_spec[] = {
@@ -85,7 +97,7 @@ user_create(keel_req *req, void *ctx)
 
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	keel_json_check(req, body, create_spec, 3);
+	keel_json_check(body, create_spec, KEEL_NELEM(create_spec), keel_req_errors(req));
 	s->email = json_string_value(json_object_get(body, "email"));
 	s->job.password = json_string_value(json_object_get(body, "password"));
 	s->job.auth = a;
@@ -93,11 +105,11 @@ user_create(keel_req *req, void *ctx)
 
 	s->role = role != NULL ? keel_role_parse(role) : KEEL_ROLE_MEMBER;
 	if (s->email != NULL)
-		keel_auth_check_email(req, "email", s->email);
+		keel_auth_check_email(keel_req_errors(req), "email", s->email);
 	if (s->job.password != NULL)
-		keel_auth_check_new_password(req, "password", s->job.password);
-	if (keel_req_field_errors(req) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the user is invalid");
+		keel_auth_check_new_password(keel_req_errors(req), "password", s->job.password);
+	if (keel_req_invalid(req, "the user is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	/* no hash for a caller who has lost its access since its token was issued */
 	keel_err err = keel_svc_access(req, a->pool, KEEL_ROLE_ADMIN);
 
@@ -243,7 +255,8 @@ user_update(keel_req *req, void *ctx)
 		return not_found(req);
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (keel_json_check(req, body, update_spec, 2) > 0 || json_object_size(body) == 0)
+	if (keel_json_check(body, update_spec, KEEL_NELEM(update_spec), keel_req_errors(req)) > 0 ||
+	    json_object_size(body) == 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "give role and/or status");
 	if (keel_svc_if_match(req, &version) != KEEL_OK)
 		return KEEL_EPRECOND;
@@ -305,18 +318,75 @@ user_delete(keel_req *req, void *ctx)
 	return keel_req_no_content(req);
 }
 
+#define UUID "{\"type\":\"string\",\"format\":\"uuid\"}"
+#define TS   "{\"type\":\"string\",\"format\":\"date-time\"}"
+
+const keel_schema keel_auth_user_schema = {
+    .name = "User",
+    .json =
+        "{\"type\":\"object\",\"required\":[\"id\",\"tenant_id\",\"email\",\"role\",\"status\","
+        "\"version\",\"created_at\",\"updated_at\",\"last_login_at\"],\"properties\":{\"id\":" UUID
+        ",\"tenant_id\":" UUID ",\"email\":{\"type\":\"string\"},\"role\":{\"type\":\"string\","
+        "\"enum\":[\"owner\",\"admin\",\"member\",\"viewer\"]},\"status\":{\"type\":\"string\","
+        "\"enum\":[\"active\",\"disabled\"]},\"version\":{\"type\":\"integer\"},\"created_at\":" TS
+        ",\"updated_at\":" TS ",\"last_login_at\":{\"type\":[\"string\",\"null\"],\"format\":"
+        "\"date-time\"}}}"};
+
+static const keel_body create_body = KEEL_BODY("UserCreate", create_spec);
+static const keel_body update_body = KEEL_BODY("UserUpdate", update_spec);
+
+static const keel_param id_param[] = {{"id", "path", UUID, "The user's id"}, {0}};
+
+static const keel_param list_params[] = {KEEL_SVC_PAGE_PARAMS, {0}};
+
 static const keel_route routes[] = {
-    {"POST", "/api/v1/users", user_create, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
-     "Create a user in the caller's tenant"},
-    {"GET", "/api/v1/users", user_list, 0, KEEL_ROLE_ADMIN, "List the tenant's users"},
-    {"GET", "/api/v1/users/{id}", user_get, 0, KEEL_ROLE_VIEWER, "A user (admin+, or self)"},
-    {"PATCH", "/api/v1/users/{id}", user_update, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
-     "Change a user's role or status"},
-    {"DELETE", "/api/v1/users/{id}", user_delete, 0, KEEL_ROLE_ADMIN, "Delete a user"},
+    {.method = "POST",
+     .path = "/api/v1/users",
+     .handler = user_create,
+     .flags = KEEL_ROUTE_BODY,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "Create a user in the caller's tenant",
+     .operation_id = "createUser",
+     .body = &create_body,
+     .reply = {201, KEEL_SHAPE_ONE, &keel_auth_user_schema}},
+    {.method = "GET",
+     .path = "/api/v1/users",
+     .handler = user_list,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "List the tenant's users",
+     .operation_id = "listUsers",
+     .reply = {200, KEEL_SHAPE_LIST, &keel_auth_user_schema},
+     .params = list_params},
+    {.method = "GET",
+     .path = "/api/v1/users/{id}",
+     .handler = user_get,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "A user (admin+, or self)",
+     .operation_id = "getUser",
+     .reply = {200, KEEL_SHAPE_ONE, &keel_auth_user_schema},
+     .params = id_param},
+    {.method = "PATCH",
+     .path = "/api/v1/users/{id}",
+     .handler = user_update,
+     .flags = KEEL_ROUTE_BODY,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "Change a user's role or status",
+     .operation_id = "updateUser",
+     .body = &update_body,
+     .reply = {200, KEEL_SHAPE_ONE, &keel_auth_user_schema},
+     .params = id_param},
+    {.method = "DELETE",
+     .path = "/api/v1/users/{id}",
+     .handler = user_delete,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "Delete a user",
+     .operation_id = "deleteUser",
+     .reply = {204, KEEL_SHAPE_NONE, NULL},
+     .params = id_param},
 };
 
 void
 users_api_routes(keel_router *r, keel_auth *a)
 {
-	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), a);
+	keel_router_add_all(r, routes, KEEL_NELEM(routes), a);
 }

@@ -8,11 +8,19 @@
 #include "core/config.h"
 #include "db/db.h"
 #include "events/events.h"
+#include "http/http.h"
 
 /* The migrations under migrations/, embedded at build time (generated). */
 extern const keel_migration_set keel_migrations_embedded;
 
 int keel_cmd_serve(const keel_config *cfg, int argc, char **argv);
+
+/*
+ * Add to r every route `keel serve --services list` serves ("all", or
+ * "auth,org", ...), GET /metrics included, with contexts no handler may use:
+ * for describing the routes (the OpenAPI test), not for serving them.
+ */
+void keel_cmd_serve_routes(keel_router *r, const char *list);
 int keel_cmd_migrate(const keel_config *cfg, int argc, char **argv);
 int keel_cmd_tenant(const keel_config *cfg, int argc, char **argv);
 int keel_cmd_audit(const keel_config *cfg, int argc, char **argv);

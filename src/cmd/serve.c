@@ -324,17 +324,32 @@ app_close(app *a)
 	observe_destroy(a->obs);
 }
 
+/* The operations routes (GET /metrics on metrics) and those of the selected services. */
+static void
+routes_add(app *a, keel_router *router, keel_router *metrics, const char *list)
+{
+	keel_ops_routes(router, &a->ops);
+	keel_ops_metrics_route(metrics, &a->ops);
+	for (const service *sv = services; sv->name != NULL; sv++)
+		if (service_selected(list, sv->name))
+			sv->add(router, a);
+}
+
+void
+keel_cmd_serve_routes(keel_router *r, const char *list)
+{
+	static app none; /* registration only keeps the contexts' addresses */
+
+	routes_add(&none, r, r, list);
+}
+
 /* The routes of the selected services, the operations routes, and the listeners. */
 static bool
 app_listen(app *a, const keel_config *cfg, const char *listen, const char *list)
 {
 	char err[512];
 
-	keel_ops_routes(a->router, &a->ops);
-	keel_ops_metrics_route(cfg->metrics_listen ? a->metrics_router : a->router, &a->ops);
-	for (const service *sv = services; sv->name != NULL; sv++)
-		if (service_selected(list, sv->name))
-			sv->add(a->router, a);
+	routes_add(a, a->router, cfg->metrics_listen ? a->metrics_router : a->router, list);
 	keel_ops_finish(&a->ops, a->router, KEEL_VERSION);
 
 	keel_server_opts so = {.listen = listen,

@@ -184,16 +184,16 @@ signup_body(const char *name, const char *slug, const char *email, const char *p
 			json_object_set_new(body, given[i][0], v);
 	}
 	if (bad == 0) {
-		keel_req *check = keel_req_detached();
+		json_t *errors = json_array();
 
-		bad = keel_tenancy_signup_check(check, body);
-		json_array_foreach(keel_req_field_error_list(check), i, e)
+		bad = keel_tenancy_signup_check(body, errors);
+		json_array_foreach(errors, i, e)
 		{
 			fprintf(stderr, "keel tenant create: %s %s\n",
 			        option_of(json_string_value(json_object_get(e, "field"))),
 			        json_string_value(json_object_get(e, "message")));
 		}
-		keel_req_detached_free(check);
+		json_decref(errors);
 	}
 	if (bad > 0) {
 		body_free(body);

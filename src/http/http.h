@@ -42,13 +42,85 @@ typedef keel_err (*keel_handler)(keel_req *req, void *ctx);
 #define KEEL_ROUTE_SUSPENDED                                                                       \
 	0x4u /* still answers while the caller's tenant is suspended (GET /api/v1/tenant) */
 
+/* Number of elements of an array (not a pointer). */
+#define KEEL_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct keel_field_spec keel_field_spec;
+
+/*
+ * A named JSON Schema (2020-12), declared by the module whose routes use it
+ * and collected from the registered routes into /openapi.json's components.
+ * refs: the schemas its text refers to ("#/components/schemas/<name>"), so
+ * that a document with this one has them too.
+ */
+typedef struct keel_schema {
+	const char *name; /* "Organization" */
+	const char *json; /* the schema as JSON text */
+	const struct keel_schema *refs[3];
+} keel_schema;
+
+/* What an answer's body is. */
+typedef enum keel_shape {
+	KEEL_SHAPE_NONE, /* no body (204) */
+	KEEL_SHAPE_ONE,  /* application/json: the schema */
+	KEEL_SHAPE_LIST, /* application/json: {"data": [schema, ...], "next_cursor": ...} */
+	KEEL_SHAPE_TEXT, /* text/plain */
+} keel_shape;
+
+typedef struct keel_reply {
+	int status; /* 200, 201, 204 ... */
+	keel_shape shape;
+	const keel_schema *schema; /* KEEL_SHAPE_ONE and _LIST */
+} keel_reply;
+
+/* A path, query or header parameter a route reads. */
+typedef struct keel_param {
+	const char *name;
+	const char *in;     /* "path", "query" or "header" */
+	const char *schema; /* JSON Schema text */
+	const char *description;
+} keel_param;
+
+/*
+ * The JSON body a route takes: the field specs its handler validates it with
+ * (keel_req_check_body), from which the request schema is generated.
+ */
+typedef struct keel_body {
+	const char *schema; /* name of the generated schema, "OrganizationCreate" */
+	const keel_field_spec *fields;
+	size_t nfields;
+} keel_body;
+
+/* A keel_body of a field-spec array: KEEL_BODY("Login", login_spec). */
+#define KEEL_BODY(name, spec)                                                                      \
+	{                                                                                              \
+		(name), (spec), KEEL_NELEM(spec)                                                           \
+	}
+
+#define KEEL_ROUTE_MAXPROBLEMS 6
+
+/*
+ * A route describes itself completely: /openapi.json is generated from these
+ * declarations alone (src/ops/openapi.c), and the ops test fails for a route
+ * that lacks one.  Problem statuses a route can give follow from the rest
+ * where they can (any route: 400, for a path or query that is not UTF-8;
+ * authentication: 401, 403; a body: 413, 415, 422; a path parameter: 404;
+ * PATCH and DELETE: 412; a write: 409; authentication or a body: 503);
+ * problems lists the others.
+ */
 typedef struct keel_route {
 	const char *method; /* "GET", "POST", ... */
 	const char *path;   /* template, "/api/v1/organizations/{id}" */
 	keel_handler handler;
-	unsigned flags;      /* KEEL_ROUTE_* */
-	int min_role;        /* the least role (access.h) that may call it; 0: any caller */
-	const char *summary; /* one line, for /openapi.json and docs */
+	unsigned flags;           /* KEEL_ROUTE_* */
+	int min_role;             /* the least role (access.h) that may call it; 0: any */
+	const char *summary;      /* one line, for /openapi.json and docs */
+	const char *operation_id; /* camelCase, unique: "getOrganization" */
+	const keel_body *body;    /* with KEEL_ROUTE_BODY; NULL otherwise */
+	keel_reply reply;         /* the answer of success */
+	keel_reply also;          /* another answer that is no problem+json (status 0: none) */
+	const keel_param *params; /* path, query and header parameters, ended by {0} */
+	int problems[KEEL_ROUTE_MAXPROBLEMS]; /* problem statuses not derived; 0 ends */
 } keel_route;
 
 /*
@@ -175,24 +247,15 @@ bool keel_req_answered(const keel_req *req);
  */
 void keel_req_problem_type(keel_req *req, const char *slug, const char *title);
 
-/* Add a per-field error without failing yet (collect them, then keel_req_fail). */
-__attribute__((format(printf, 3, 4))) void keel_req_field_error(keel_req *req, const char *field,
-                                                                const char *fmt, ...);
+/*
+ * The request's field errors (a collector, see keel_json_check), made on
+ * first use and released with the request: checks append to it, and
+ * keel_req_fail() makes its entries the problem's "errors".
+ */
+json_t *keel_req_errors(keel_req *req);
 
 /* Number of field errors recorded so far. */
 size_t keel_req_field_errors(const keel_req *req);
-
-/* The field errors so far, [{"field": ..., "message": ...}, ...], owned by req; NULL: none. */
-const json_t *keel_req_field_error_list(const keel_req *req);
-
-/*
- * A request no client sent, for a command that checks its input by the API's
- * own rules (keel tenant create): keel_json_check and the modules' checks
- * collect field errors on it. It has no connection and nothing to answer.
- * Release with keel_req_detached_free.
- */
-keel_req *keel_req_detached(void);
-void keel_req_detached_free(keel_req *req);
 
 /*
  * Call fn(arg) once the request's answer is decided, before it is sent (or
@@ -254,8 +317,8 @@ typedef enum keel_ftype {
 	KEEL_F_ENUM,
 } keel_ftype;
 
-/* How one body field is validated by keel_json_check(). */
-typedef struct keel_field_spec {
+/* How one body field is validated by keel_json_check(), and described in /openapi.json. */
+struct keel_field_spec {
 	const char *name;
 	keel_ftype type;
 	bool required;
@@ -265,14 +328,39 @@ typedef struct keel_field_spec {
 	bool (*check)(const char *s); /* strings: extra rule, e.g. a pattern */
 	const char *check_msg;        /* message when check fails, "must match ^[a-z]+$" */
 	const char *const *choices;   /* enum: NULL-terminated */
-} keel_field_spec;
+	const char *pattern;          /* the regular expression check enforces, for the schema */
+	const char *format;           /* JSON Schema format for the schema ("email"), or NULL */
+	const char *description;      /* for the schema: a rule checked elsewhere, or NULL */
+};
 
 /*
- * Validate obj against spec: unknown members, missing required ones, types,
- * lengths, checks.  Each problem becomes a field error on req; returns their
- * number (0: valid).
+ * Field errors are collected in a JSON array of {"field": ..., "message": ...}
+ * (a collector), so the same checks serve a request and a command.
+ * keel_field_error() appends one and returns 1, for checks that count.
  */
-size_t keel_json_check(keel_req *req, json_t *obj, const keel_field_spec *spec, size_t n);
+__attribute__((format(printf, 3, 4))) size_t keel_field_error(json_t *errors, const char *field,
+                                                              const char *fmt, ...);
+
+/*
+ * Validate obj against spec[0..n): unknown members, missing required ones,
+ * types, lengths, checks (trimmed strings replaced in obj).  Each problem is
+ * appended to errors; returns their number (0: valid).
+ */
+size_t keel_json_check(json_t *obj, const keel_field_spec *spec, size_t n, json_t *errors);
+
+/*
+ * The 422 of a request whose input broke rules: when the request's collector
+ * (keel_req_errors) holds any error, fail the request with KEEL_EINVAL and
+ * detail, the errors becoming the problem's "errors", and return KEEL_EINVAL;
+ * KEEL_OK when it holds none.
+ */
+keel_err keel_req_invalid(keel_req *req, const char *detail);
+
+/*
+ * Validate body against the fields its route declares (keel_route.body) into
+ * the request's collector, then keel_req_invalid(req, detail).
+ */
+keel_err keel_req_check_body(keel_req *req, json_t *body, const char *detail);
 
 /* ---- server ---- */
 

@@ -453,55 +453,20 @@ json_release(void *p)
 	json_decref(p);
 }
 
-static void
-field_error_add(keel_req *req, const char *field, const char *msg)
+json_t *
+keel_req_errors(keel_req *req)
 {
 	if (req->field_errors == NULL) {
 		req->field_errors = json_array();
 		keel_arena_defer(req->arena, json_release, req->field_errors);
 	}
-	json_t *e = json_object();
-	json_t *f = json_string(field);
-	json_t *m = json_string(msg);
-
-	json_object_set_new(e, "field", f ? f : json_string("(invalid)"));
-	json_object_set_new(e, "message", m ? m : json_string("is invalid"));
-	json_array_append_new(req->field_errors, e);
-}
-
-void
-keel_req_field_error(keel_req *req, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	char *msg = keel_arena_vprintf(req->arena, fmt, ap);
-	va_end(ap);
-	field_error_add(req, field, msg);
+	return req->field_errors;
 }
 
 size_t
 keel_req_field_errors(const keel_req *req)
 {
 	return req->field_errors ? json_array_size(req->field_errors) : 0;
-}
-
-const json_t *
-keel_req_field_error_list(const keel_req *req)
-{
-	return req->field_errors;
-}
-
-keel_req *
-keel_req_detached(void)
-{
-	return req_new(NULL, "", "");
-}
-
-void
-keel_req_detached_free(keel_req *req)
-{
-	req_free(req);
 }
 
 keel_err
@@ -519,7 +484,9 @@ keel_req_fail(keel_req *req, keel_err err, const char *field, const char *fmt, .
 	req->err = err;
 	req->detail = detail;
 	if (field != NULL)
-		field_error_add(req, field, detail);
+		keel_field_error(keel_req_errors(req), field, "%s", detail);
+	if (keel_req_field_errors(req) == 0)
+		req->field_errors = NULL; /* an empty collector: no "errors" (the arena releases it) */
 	return err;
 }
 

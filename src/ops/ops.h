@@ -33,10 +33,15 @@ void keel_ops_release(keel_ops *ops);
 /* The OpenAPI 3.1 document of the routes of router (malloc'd JSON text). */
 char *keel_ops_openapi_build(const keel_router *router, const char *version);
 
+/* The JSON Schema generated from a body's field specs (new reference). */
+json_t *keel_ops_body_schema(const keel_body *b);
+
 /*
- * Compare the descriptions with router's routes: every route described and
- * every description registered.  Prints each problem to report; returns
- * their number.
+ * What router's routes fail to say about themselves: an operationId in
+ * camelCase (unique), a summary, a complete success answer, body fields
+ * exactly for KEEL_ROUTE_BODY, every path parameter; and schemas of one name
+ * that differ or refer to one no route brings.  Prints each problem to
+ * report; returns their number.
  */
 int keel_ops_openapi_check(const keel_router *router, FILE *report);
 

@@ -73,21 +73,66 @@ metrics(keel_req *req, void *ctx)
 	return keel_req_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
 }
 
-static const keel_route metrics_route = {"GET", "/metrics",          metrics, KEEL_ROUTE_PUBLIC,
-                                         0,     "Prometheus metrics"};
+static const keel_schema health_schema = {
+    .name = "Health",
+    .json = "{\"type\":\"object\",\"required\":[\"status\"],\"properties\":{\"status\":{"
+            "\"type\":\"string\",\"const\":\"ok\"}}}"};
+
+static const keel_schema readiness_schema = {
+    .name = "Readiness",
+    .json =
+        "{\"type\":\"object\",\"required\":[\"status\",\"checks\"],\"properties\":{\"status\":{"
+        "\"type\":\"string\",\"enum\":[\"ok\",\"unavailable\"]},\"checks\":{\"type\":\"object\","
+        "\"properties\":{\"database\":{\"type\":\"string\",\"enum\":[\"ok\",\"unreachable\"]},"
+        "\"migrations\":{\"type\":\"string\",\"enum\":[\"current\",\"pending\",\"mismatched\","
+        "\"unknown\"]}}}}}"};
+
+static const keel_schema document_schema = {
+    .name = "OpenApiDocument",
+    .json = "{\"type\":\"object\",\"required\":[\"openapi\",\"info\",\"paths\"],\"properties\":{"
+            "\"openapi\":{\"type\":\"string\"},\"info\":{\"type\":\"object\"},\"paths\":{\"type\":"
+            "\"object\"},\"servers\":{\"type\":\"array\"},\"components\":{\"type\":\"object\"}}}"};
+
+static const keel_route metrics_route = {
+    .method = "GET",
+    .path = "/metrics",
+    .handler = metrics,
+    .flags = KEEL_ROUTE_PUBLIC,
+    .summary = "Prometheus metrics",
+    .operation_id = "getMetrics",
+    .reply = {200, KEEL_SHAPE_TEXT, NULL},
+};
 
 static const keel_route routes[] = {
-    {"GET", "/healthz", healthz, KEEL_ROUTE_PUBLIC, 0, "Liveness: the process answers"},
-    {"GET", "/readyz", readyz, KEEL_ROUTE_PUBLIC, 0,
-     "Readiness: the database answers and the schema is current"},
-    {"GET", "/openapi.json", openapi, KEEL_ROUTE_PUBLIC, 0,
-     "This document: OpenAPI 3.1 description of the routes served"},
+    {.method = "GET",
+     .path = "/healthz",
+     .handler = healthz,
+     .flags = KEEL_ROUTE_PUBLIC,
+     .summary = "Liveness: the process answers",
+     .operation_id = "getHealth",
+     .reply = {200, KEEL_SHAPE_ONE, &health_schema}},
+    {.method = "GET",
+     .path = "/readyz",
+     .handler = readyz,
+     .flags = KEEL_ROUTE_PUBLIC,
+     .summary = "Readiness: the database answers and the schema is current",
+     .operation_id = "getReadiness",
+     .reply = {200, KEEL_SHAPE_ONE, &readiness_schema},
+     .also = {503, KEEL_SHAPE_ONE, &readiness_schema}},
+    {.method = "GET",
+     .path = "/openapi.json",
+     .handler = openapi,
+     .flags = KEEL_ROUTE_PUBLIC,
+     .summary = "This document: OpenAPI 3.1 description of the routes served",
+     .operation_id = "getOpenApi",
+     .reply = {200, KEEL_SHAPE_ONE, &document_schema},
+     .problems = {503}},
 };
 
 void
 keel_ops_routes(keel_router *r, keel_ops *ops)
 {
-	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), ops);
+	keel_router_add_all(r, routes, KEEL_NELEM(routes), ops);
 }
 
 void

@@ -22,7 +22,8 @@ static const keel_field_spec create_spec[] = {
      .min = 1,
      .max = 32,
      .check = org_code_valid,
-     .check_msg = CODE_RULE},
+     .check_msg = CODE_RULE,
+     .pattern = CODE_PATTERN},
     {.name = "description", .type = KEEL_F_STRING, .max = 2000},
     {.name = "parent_id", .type = KEEL_F_UUID, .nullable = true},
 };
@@ -34,20 +35,21 @@ static const keel_field_spec update_spec[] = {
      .min = 1,
      .max = 32,
      .check = org_code_valid,
-     .check_msg = CODE_RULE},
+     .check_msg = CODE_RULE,
+     .pattern = CODE_PATTERN},
     {.name = "description", .type = KEEL_F_STRING, .max = 2000},
     {.name = "parent_id", .type = KEEL_F_UUID, .nullable = true},
 };
 
 static keel_err
-parse_input(keel_req *req, const keel_field_spec *spec, bool partial, org_input *in)
+parse_input(keel_req *req, const keel_field_spec *spec, size_t n, bool partial, org_input *in)
 {
 	json_t *body;
 
 	memset(in, 0, sizeof(*in));
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (keel_json_check(req, body, spec, 4) > 0)
+	if (keel_json_check(body, spec, n, keel_req_errors(req)) > 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the division is invalid");
 	if (partial && json_object_size(body) == 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "give at least one field to change");
@@ -98,7 +100,7 @@ div_create(keel_req *req, void *ctx)
 
 	if (org_id == NULL)
 		return not_found(req, "organization");
-	if (parse_input(req, create_spec, false, &in) != KEEL_OK)
+	if (parse_input(req, create_spec, KEEL_NELEM(create_spec), false, &in) != KEEL_OK)
 		return KEEL_EINVAL;
 	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
@@ -192,7 +194,7 @@ div_update(keel_req *req, void *ctx)
 
 	if (id == NULL)
 		return not_found(req, "division");
-	if (parse_input(req, update_spec, true, &in) != KEEL_OK)
+	if (parse_input(req, update_spec, KEEL_NELEM(update_spec), true, &in) != KEEL_OK)
 		return KEEL_EINVAL;
 	if (keel_svc_if_match(req, &version) != KEEL_OK)
 		return KEEL_EPRECOND;
@@ -240,20 +242,92 @@ div_delete(keel_req *req, void *ctx)
 	return keel_req_no_content(req);
 }
 
+#define UUID "{\"type\":\"string\",\"format\":\"uuid\"}"
+#define TS   "{\"type\":\"string\",\"format\":\"date-time\"}"
+
+static const keel_schema div_schema = {
+    .name = "Division",
+    .json =
+        "{\"type\":\"object\",\"required\":[\"id\",\"tenant_id\",\"organization_id\",\"parent_id\","
+        "\"name\",\"code\",\"description\",\"version\",\"created_at\",\"updated_at\"],"
+        "\"properties\":{"
+        "\"id\":" UUID ",\"tenant_id\":" UUID ",\"organization_id\":" UUID
+        ",\"parent_id\":{\"type\":"
+        "[\"string\",\"null\"],\"format\":\"uuid\"},\"name\":{\"type\":\"string\"},\"code\":{"
+        "\"type\":"
+        "\"string\"},\"description\":{\"type\":\"string\"},\"version\":{\"type\":\"integer\"},"
+        "\"created_at\":" TS ",\"updated_at\":" TS "}}"};
+
+static const keel_body create_body = KEEL_BODY("DivisionCreate", create_spec);
+static const keel_body update_body = KEEL_BODY("DivisionUpdate", update_spec);
+
+static const keel_param create_params[] = {
+    {"id", "path", UUID, "The organization's id"}, KEEL_SVC_IDEMPOTENCY_PARAM, {0}};
+
+static const keel_param list_params[] = {
+    {"id", "path", UUID, "The organization's id"},
+    KEEL_SVC_PAGE_PARAMS,
+    {"parent_id", "query", "{\"type\":\"string\"}",
+     "A division's id (its children), or null (the top level)"},
+    {0}};
+
+static const keel_param id_param[] = {{"id", "path", UUID, "The division's id"}, {0}};
+
+static const keel_param delete_params[] = {
+    {"id", "path", UUID, "The division's id"},
+    {"cascade", "query", "{\"type\":\"boolean\",\"default\":false}",
+     "Delete the whole subtree (else a division with children is not deleted)"},
+    {0}};
+
 static const keel_route routes[] = {
-    {"POST", "/api/v1/organizations/{id}/divisions", div_create, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
-     "Create a division in an organization"},
-    {"GET", "/api/v1/organizations/{id}/divisions", div_list, 0, KEEL_ROLE_VIEWER,
-     "List an organization's divisions (?parent_id=, pagination)"},
-    {"GET", "/api/v1/divisions/{id}", div_get, 0, KEEL_ROLE_VIEWER, "A division"},
-    {"PATCH", "/api/v1/divisions/{id}", div_update, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
-     "Change or move a division"},
-    {"DELETE", "/api/v1/divisions/{id}", div_delete, 0, KEEL_ROLE_ADMIN,
-     "Delete a division (?cascade=true: with its subtree)"},
+    {.method = "POST",
+     .path = "/api/v1/organizations/{id}/divisions",
+     .handler = div_create,
+     .flags = KEEL_ROUTE_BODY,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "Create a division in an organization",
+     .operation_id = "createDivision",
+     .body = &create_body,
+     .reply = {201, KEEL_SHAPE_ONE, &div_schema},
+     .params = create_params},
+    {.method = "GET",
+     .path = "/api/v1/organizations/{id}/divisions",
+     .handler = div_list,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "List an organization's divisions (?parent_id=, pagination)",
+     .operation_id = "listDivisions",
+     .reply = {200, KEEL_SHAPE_LIST, &div_schema},
+     .params = list_params},
+    {.method = "GET",
+     .path = "/api/v1/divisions/{id}",
+     .handler = div_get,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "A division",
+     .operation_id = "getDivision",
+     .reply = {200, KEEL_SHAPE_ONE, &div_schema},
+     .params = id_param},
+    {.method = "PATCH",
+     .path = "/api/v1/divisions/{id}",
+     .handler = div_update,
+     .flags = KEEL_ROUTE_BODY,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "Change or move a division",
+     .operation_id = "updateDivision",
+     .body = &update_body,
+     .reply = {200, KEEL_SHAPE_ONE, &div_schema},
+     .params = id_param},
+    {.method = "DELETE",
+     .path = "/api/v1/divisions/{id}",
+     .handler = div_delete,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "Delete a division (?cascade=true: with its subtree)",
+     .operation_id = "deleteDivision",
+     .reply = {204, KEEL_SHAPE_NONE, NULL},
+     .params = delete_params},
 };
 
 void
 div_api_routes(keel_router *r, keel_org *org)
 {
-	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), org);
+	keel_router_add_all(r, routes, KEEL_NELEM(routes), org);
 }

@@ -37,7 +37,8 @@ static const keel_field_spec create_spec[] = {
      .min = 1,
      .max = 32,
      .check = org_code_valid,
-     .check_msg = CODE_RULE},
+     .check_msg = CODE_RULE,
+     .pattern = CODE_PATTERN},
     {.name = "description", .type = KEEL_F_STRING, .max = 2000},
     {.name = "status", .type = KEEL_F_ENUM, .choices = status_choices},
     {.name = "settings", .type = KEEL_F_OBJECT, .max = 16384},
@@ -51,7 +52,8 @@ static const keel_field_spec update_spec[] = {
      .min = 1,
      .max = 32,
      .check = org_code_valid,
-     .check_msg = CODE_RULE},
+     .check_msg = CODE_RULE,
+     .pattern = CODE_PATTERN},
     {.name = "description", .type = KEEL_F_STRING, .max = 2000},
     {.name = "status", .type = KEEL_F_ENUM, .choices = status_choices},
     {.name = "settings", .type = KEEL_F_OBJECT, .max = 16384},
@@ -66,7 +68,7 @@ parse_input(keel_req *req, const keel_field_spec *spec, size_t n, bool partial, 
 	memset(in, 0, sizeof(*in));
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (keel_json_check(req, body, spec, n) > 0)
+	if (keel_json_check(body, spec, n, keel_req_errors(req)) > 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the organization is invalid");
 	if (partial && json_object_size(body) == 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "give at least one field to change");
@@ -153,7 +155,7 @@ org_create(keel_req *req, void *ctx)
 	keel_uuid id;
 	char text[KEEL_UUID_STRLEN + 1];
 
-	if (parse_input(req, create_spec, 5, false, &in) != KEEL_OK)
+	if (parse_input(req, create_spec, KEEL_NELEM(create_spec), false, &in) != KEEL_OK)
 		return KEEL_EINVAL;
 	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
@@ -255,7 +257,7 @@ org_update(keel_req *req, void *ctx)
 
 	if (id == NULL)
 		return not_found(req);
-	if (parse_input(req, update_spec, 5, true, &in) != KEEL_OK)
+	if (parse_input(req, update_spec, KEEL_NELEM(update_spec), true, &in) != KEEL_OK)
 		return KEEL_EINVAL;
 	if (keel_svc_if_match(req, &version) != KEEL_OK)
 		return KEEL_EPRECOND;
@@ -296,22 +298,87 @@ org_delete(keel_req *req, void *ctx)
 	return keel_req_no_content(req);
 }
 
+#define UUID "{\"type\":\"string\",\"format\":\"uuid\"}"
+#define TS   "{\"type\":\"string\",\"format\":\"date-time\"}"
+
+static const keel_schema org_schema = {
+    .name = "Organization",
+    .json =
+        "{\"type\":\"object\",\"required\":[\"id\",\"tenant_id\",\"name\",\"code\",\"description\","
+        "\"status\",\"settings\",\"version\",\"created_at\",\"updated_at\"],\"properties\":{"
+        "\"id\":" UUID ",\"tenant_id\":" UUID
+        ",\"name\":{\"type\":\"string\"},\"code\":{\"type\":\"string\"},"
+        "\"description\":{\"type\":\"string\"},\"status\":{\"type\":\"string\",\"enum\":["
+        "\"active\","
+        "\"archived\"]},\"settings\":{\"type\":\"object\"},\"version\":{\"type\":\"integer\"},"
+        "\"created_at\":" TS ",\"updated_at\":" TS "}}"};
+
+static const keel_body create_body = KEEL_BODY("OrganizationCreate", create_spec);
+static const keel_body update_body = KEEL_BODY("OrganizationUpdate", update_spec);
+
+static const keel_param id_param[] = {{"id", "path", UUID, "The organization's id"}, {0}};
+
+static const keel_param create_params[] = {KEEL_SVC_IDEMPOTENCY_PARAM, {0}};
+
+static const keel_param list_params[] = {
+    KEEL_SVC_PAGE_PARAMS,
+    {"status", "query", "{\"type\":\"string\",\"enum\":[\"active\",\"archived\"]}",
+     "Only organizations of this status"},
+    {"q", "query", "{\"type\":\"string\",\"minLength\":1,\"maxLength\":200}",
+     "Case-insensitive substring of name or code"},
+    {0}};
+
 static const keel_route routes[] = {
-    {"POST", "/api/v1/organizations", org_create, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
-     "Create an organization"},
-    {"GET", "/api/v1/organizations", org_list, 0, KEEL_ROLE_VIEWER,
-     "List organizations (?status=, ?q=, pagination)"},
-    {"GET", "/api/v1/organizations/{id}", org_get, 0, KEEL_ROLE_VIEWER, "An organization"},
-    {"PATCH", "/api/v1/organizations/{id}", org_update, KEEL_ROUTE_BODY, KEEL_ROLE_ADMIN,
-     "Change an organization"},
-    {"DELETE", "/api/v1/organizations/{id}", org_delete, 0, KEEL_ROLE_ADMIN,
-     "Delete an organization and its divisions"},
+    {.method = "POST",
+     .path = "/api/v1/organizations",
+     .handler = org_create,
+     .flags = KEEL_ROUTE_BODY,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "Create an organization",
+     .operation_id = "createOrganization",
+     .body = &create_body,
+     .reply = {201, KEEL_SHAPE_ONE, &org_schema},
+     .params = create_params},
+    {.method = "GET",
+     .path = "/api/v1/organizations",
+     .handler = org_list,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "List organizations (?status=, ?q=, pagination)",
+     .operation_id = "listOrganizations",
+     .reply = {200, KEEL_SHAPE_LIST, &org_schema},
+     .params = list_params},
+    {.method = "GET",
+     .path = "/api/v1/organizations/{id}",
+     .handler = org_get,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "An organization",
+     .operation_id = "getOrganization",
+     .reply = {200, KEEL_SHAPE_ONE, &org_schema},
+     .params = id_param},
+    {.method = "PATCH",
+     .path = "/api/v1/organizations/{id}",
+     .handler = org_update,
+     .flags = KEEL_ROUTE_BODY,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "Change an organization",
+     .operation_id = "updateOrganization",
+     .body = &update_body,
+     .reply = {200, KEEL_SHAPE_ONE, &org_schema},
+     .params = id_param},
+    {.method = "DELETE",
+     .path = "/api/v1/organizations/{id}",
+     .handler = org_delete,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "Delete an organization and its divisions",
+     .operation_id = "deleteOrganization",
+     .reply = {204, KEEL_SHAPE_NONE, NULL},
+     .params = id_param},
 };
 
 void
 org_api_routes(keel_router *r, keel_org *org)
 {
-	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), org);
+	keel_router_add_all(r, routes, KEEL_NELEM(routes), org);
 }
 
 void

@@ -76,7 +76,8 @@ keel_err div_store_delete(keel_tx *tx, const char *id, const char *version, bool
 
 /* ---- org_api.c: shared by both APIs ---- */
 
-#define CODE_RULE "must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+#define CODE_PATTERN "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$" /* org_code_valid's rule */
+#define CODE_RULE    "must match " CODE_PATTERN
 
 bool org_code_valid(const char *s);
 

@@ -77,6 +77,13 @@ void keel_svc_etag(keel_req *req, const json_t *resource);
  */
 keel_err keel_svc_idem_claim(keel_req *req, keel_tx *tx, const char **key, bool *replayed);
 
+/* The Idempotency-Key header as a create route declares it (keel_route.params). */
+#define KEEL_SVC_IDEMPOTENCY_PARAM                                                                 \
+	{                                                                                              \
+		"Idempotency-Key", "header", "{\"type\":\"string\",\"minLength\":1,\"maxLength\":255}",    \
+		    "Retries with the same key and body get the first response (24 h)"                     \
+	}
+
 /* Store the response for key (NULL: nothing to do). */
 keel_err keel_svc_idem_store(keel_req *req, keel_tx *tx, const char *key, int status,
                              const char *body, const char *location);
@@ -90,6 +97,19 @@ typedef struct keel_page {
 	int limit;         /* 1..KEEL_PAGE_MAX */
 	const char *after; /* canonical UUID: rows with a greater id, or NULL */
 } keel_page;
+
+#define KEEL_SVC_STR_(x) #x
+#define KEEL_SVC_STR(x)  KEEL_SVC_STR_(x)
+
+/* ?limit= and ?cursor= as a list route declares them (keel_route.params). */
+#define KEEL_SVC_PAGE_PARAMS                                                                       \
+	{"limit", "query",                                                                             \
+	 "{\"type\":\"integer\",\"minimum\":1,\"maximum\":" KEEL_SVC_STR(                              \
+	     KEEL_PAGE_MAX) ",\"default\":" KEEL_SVC_STR(KEEL_PAGE_DEFAULT) "}",                       \
+	 "Page size"},                                                                                 \
+	{                                                                                              \
+		"cursor", "query", "{\"type\":\"string\"}", "Opaque position: a page's next_cursor"        \
+	}
 
 /* Parse ?limit= and ?cursor=; a bad value fails the request with 400. */
 keel_err keel_svc_page(keel_req *req, keel_page *out);

@@ -41,9 +41,10 @@ keel_err keel_tenancy_suspend(keel_db *db, keel_arena *arena, const char *slug, 
 
 /*
  * Sign-up's checks of body ({"name", "slug", "owner_email", "owner_password"}):
- * each problem a field error on req, trimmed values replaced in body, as
- * POST /api/v1/tenants makes them. Returns the number of problems.
+ * each problem appended to errors (a field-error collector, see
+ * keel_json_check), trimmed values replaced in body, as POST /api/v1/tenants
+ * makes them. Returns the number of problems.
  */
-size_t keel_tenancy_signup_check(keel_req *req, json_t *body);
+size_t keel_tenancy_signup_check(json_t *body, json_t *errors);
 
 #endif

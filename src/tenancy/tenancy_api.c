@@ -12,7 +12,9 @@
 
 #include <string.h>
 
-/* True when s matches ^[a-z0-9][a-z0-9-]{1,62}$. */
+#define SLUG_PATTERN "^[a-z0-9][a-z0-9-]{1,62}$"
+
+/* True when s matches SLUG_PATTERN. */
 static bool
 slug_valid(const char *s)
 {
@@ -38,14 +40,19 @@ static const keel_field_spec signup_spec[] = {
      .min = 1,
      .max = 63,
      .check = slug_valid,
-     .check_msg = "must match ^[a-z0-9][a-z0-9-]{1,62}$"},
+     .check_msg = "must match " SLUG_PATTERN,
+     .pattern = SLUG_PATTERN},
     {.name = "owner_email",
      .type = KEEL_F_STRING,
      .required = true,
      .trim = true,
      .min = 1,
-     .max = 254},
-    {.name = "owner_password", .type = KEEL_F_STRING, .required = true},
+     .max = 254,
+     .format = "email"},
+    {.name = "owner_password",
+     .type = KEEL_F_STRING,
+     .required = true,
+     .description = keel_auth_new_password_rule},
 };
 
 static const keel_field_spec rename_spec[] = {
@@ -121,17 +128,16 @@ keel_tenancy_suspend(keel_db *db, keel_arena *arena, const char *slug, bool susp
 }
 
 size_t
-keel_tenancy_signup_check(keel_req *req, json_t *body)
+keel_tenancy_signup_check(json_t *body, json_t *errors)
 {
-	size_t before = keel_req_field_errors(req);
+	size_t n = keel_json_check(body, signup_spec, KEEL_NELEM(signup_spec), errors);
 	const char *email, *password;
 
-	keel_json_check(req, body, signup_spec, 4);
 	if ((email = json_string_value(json_object_get(body, "owner_email"))) != NULL)
-		keel_auth_check_email(req, "owner_email", email);
+		n += keel_auth_check_email(errors, "owner_email", email);
 	if ((password = json_string_value(json_object_get(body, "owner_password"))) != NULL)
-		keel_auth_check_new_password(req, "owner_password", password);
-	return keel_req_field_errors(req) - before;
+		n += keel_auth_check_new_password(errors, "owner_password", password);
+	return n;
 }
 
 static keel_err signup_finish(keel_req *req, void *arg);
@@ -148,8 +154,9 @@ signup(keel_req *req, void *ctx)
 		return keel_req_fail(req, KEEL_EDENIED, NULL, "sign-up is closed on this server");
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (keel_tenancy_signup_check(req, body) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the sign-up is invalid");
+	keel_tenancy_signup_check(body, keel_req_errors(req));
+	if (keel_req_invalid(req, "the sign-up is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	s->name = json_string_value(json_object_get(body, "name"));
 	s->slug = json_string_value(json_object_get(body, "slug"));
 	s->email = json_string_value(json_object_get(body, "owner_email"));
@@ -216,8 +223,8 @@ tenant_rename(keel_req *req, void *ctx)
 
 	if (keel_req_json_body(req, &body) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (keel_json_check(req, body, rename_spec, 1) > 0)
-		return keel_req_fail(req, KEEL_EINVAL, NULL, "the tenant is invalid");
+	if (keel_req_check_body(req, body, "the tenant is invalid") != KEEL_OK)
+		return KEEL_EINVAL;
 	if (keel_svc_if_match(req, &version) != KEEL_OK)
 		return KEEL_EPRECOND;
 	if (keel_svc_tx(req, t->pool, &tx) != KEEL_OK)
@@ -237,17 +244,60 @@ tenant_rename(keel_req *req, void *ctx)
 	return keel_req_json(req, 200, json_incref(tenant));
 }
 
+#define TS "{\"type\":\"string\",\"format\":\"date-time\"}"
+
+static const keel_schema tenant_schema = {
+    .name = "Tenant",
+    .json = "{\"type\":\"object\",\"required\":[\"id\",\"name\",\"slug\",\"status\",\"version\","
+            "\"created_at\",\"updated_at\",\"suspended_at\"],\"properties\":{\"id\":{\"type\":"
+            "\"string\",\"format\":\"uuid\"},\"name\":{\"type\":\"string\"},\"slug\":{\"type\":"
+            "\"string\"},\"status\":{\"type\":\"string\",\"enum\":[\"active\",\"suspended\"]},"
+            "\"version\":{\"type\":\"integer\"},\"created_at\":" TS ",\"updated_at\":" TS
+            ",\"suspended_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"}}}"};
+
+static const keel_schema signup_result_schema = {
+    .name = "SignUpResult",
+    .json = "{\"type\":\"object\",\"required\":[\"tenant\",\"owner\"],\"properties\":{\"tenant\":{"
+            "\"$ref\":\"#/components/schemas/Tenant\"},\"owner\":{\"$ref\":"
+            "\"#/components/schemas/User\"}}}",
+    .refs = {&tenant_schema, &keel_auth_user_schema}};
+
+static const keel_body signup_body = KEEL_BODY("SignUp", signup_spec);
+static const keel_body rename_body = KEEL_BODY("TenantUpdate", rename_spec);
+
 static const keel_route routes[] = {
-    {"POST", "/api/v1/tenants", signup, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0,
-     "Sign up: a new tenant and its first owner"},
-    {"GET", "/api/v1/tenant", tenant_get, KEEL_ROUTE_SUSPENDED, KEEL_ROLE_VIEWER,
-     "The caller's tenant (also while it is suspended)"},
-    {"PATCH", "/api/v1/tenant", tenant_rename, KEEL_ROUTE_BODY, KEEL_ROLE_OWNER,
-     "Rename the caller's tenant"},
+    {.method = "POST",
+     .path = "/api/v1/tenants",
+     .handler = signup,
+     .flags = KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY,
+     .summary = "Sign up: a new tenant and its first owner",
+     .operation_id = "signUp",
+     .body = &signup_body,
+     .reply = {201, KEEL_SHAPE_ONE, &signup_result_schema},
+     .problems = {403}},
+    {.method = "GET",
+     .path = "/api/v1/tenant",
+     .handler = tenant_get,
+     .flags = KEEL_ROUTE_SUSPENDED,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "The caller's tenant (also while it is suspended)",
+     .operation_id = "getTenant",
+     .reply = {200, KEEL_SHAPE_ONE, &tenant_schema},
+     .problems = {404}},
+    {.method = "PATCH",
+     .path = "/api/v1/tenant",
+     .handler = tenant_rename,
+     .flags = KEEL_ROUTE_BODY,
+     .min_role = KEEL_ROLE_OWNER,
+     .summary = "Rename the caller's tenant",
+     .operation_id = "updateTenant",
+     .body = &rename_body,
+     .reply = {200, KEEL_SHAPE_ONE, &tenant_schema},
+     .problems = {404}},
 };
 
 void
 keel_tenancy_routes(keel_router *r, keel_tenancy *t)
 {
-	keel_router_add_all(r, routes, sizeof(routes) / sizeof(routes[0]), t);
+	keel_router_add_all(r, routes, KEEL_NELEM(routes), t);
 }

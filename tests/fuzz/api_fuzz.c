@@ -27,7 +27,9 @@
  *     its body to the operation's request schema (types, required and
  *     unknown members, lengths, patterns, enums, formats), its path ids and
  *     query arguments to their parameter schemas.  The validators are thus
- *     checked against /openapi.json, written separately (src/ops/openapi.c);
+ *     checked against /openapi.json, whose request schemas src/ops/openapi.c
+ *     generates from the routes' field specs (the generator checked against
+ *     json.c and the handlers' further checks);
  *   - nothing is logged at error level.
  */
 #include "fuzz_http.h"

@@ -4,7 +4,7 @@
  * The input is "METHOD /path" (split at the first space; without one the
  * method is GET), bytes as the server hands them over after percent-decoding.
  * The routes are those of `keel serve --services all`, so a new module is
- * fuzzed as soon as tests/unit/ops/services.h lists it.
+ * fuzzed as soon as `keel serve` runs it (tests/unit/ops/services.h).
  *
  * keel_router_match() is checked against a second, deliberately plain matcher
  * written here from the contract in http.h:

@@ -47,7 +47,12 @@ receive(keel_req *req, void *ctx)
 }
 
 static const keel_route routes[] = {
-    {"POST", "/v1/traces", receive, KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY, 0, "receiver"},
+    {.method = "POST",
+     .path = "/v1/traces",
+     .handler = receive,
+     .flags = KEEL_ROUTE_PUBLIC | KEEL_ROUTE_BODY,
+     .min_role = 0,
+     .summary = "receiver"},
 };
 
 typedef struct receiver {

@@ -113,8 +113,6 @@ static const keel_field_spec spec[] = {
     {.name = "color", .type = KEEL_F_ENUM, .choices = colors},
 };
 
-#define NSPEC (sizeof(spec) / sizeof(spec[0]))
-
 static size_t
 check(const char *body, keel_req **out)
 {
@@ -122,7 +120,7 @@ check(const char *body, keel_req **out)
 	json_t *obj;
 
 	assert_int_equal(keel_req_json_body(req, &obj), KEEL_OK);
-	size_t n = keel_json_check(req, obj, spec, NSPEC);
+	size_t n = keel_json_check(obj, spec, KEEL_NELEM(spec), keel_req_errors(req));
 
 	*out = req;
 	return n;
@@ -197,7 +195,7 @@ trimmed_value_replaces_original(void **state)
 	json_t *obj;
 
 	assert_int_equal(keel_req_json_body(req, &obj), KEEL_OK);
-	assert_int_equal(keel_json_check(req, obj, spec, NSPEC), 0);
+	assert_int_equal(keel_json_check(obj, spec, KEEL_NELEM(spec), keel_req_errors(req)), 0);
 	assert_string_equal(json_string_value(json_object_get(obj, "name")), "ab");
 	req_free(req);
 }
@@ -219,6 +217,64 @@ validation_problem_has_errors(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(errs, 0), "field")),
 	                    "bogus");
 	json_decref(p);
+	req_free(req);
+}
+
+/* keel_json_check needs no request: a JSON array collects the errors, counted. */
+static void
+validation_without_a_request(void **state)
+{
+	(void)state;
+	json_t *errors = json_array();
+	json_t *obj = json_pack("{s:s, s:i}", "name", " abcdefg ", "count", 0);
+
+	keel_field_error(errors, "earlier", "is %s", "kept");
+	assert_int_equal(keel_json_check(obj, spec, KEEL_NELEM(spec), errors), 2);
+	char *text = json_dumps(errors, JSON_COMPACT);
+
+	assert_string_equal(text, "[{\"field\":\"earlier\",\"message\":\"is kept\"},"
+	                          "{\"field\":\"name\",\"message\":\"must be at most 5 characters\"},"
+	                          "{\"field\":\"count\",\"message\":\"must be between 1 and 10\"}]");
+	assert_string_equal(json_string_value(json_object_get(obj, "name")), "abcdefg"); /* trimmed */
+	free(text);
+	json_decref(obj);
+	json_decref(errors);
+}
+
+static const keel_body thing_body = KEEL_BODY("Thing", spec);
+static const keel_route thing_route = {
+    .method = "POST", .path = "/api/v1/things", .flags = KEEL_ROUTE_BODY, .body = &thing_body};
+
+/* keel_req_check_body: the route's fields, and a 422 whose errors are the collector's. */
+static void
+body_check_fails_with_422(void **state)
+{
+	(void)state;
+	keel_req *req = BODY("{\"name\":\"ab\",\"count\":99}");
+	json_t *obj;
+
+	req->match.route = &thing_route;
+	assert_int_equal(keel_req_json_body(req, &obj), KEEL_OK);
+	assert_int_equal(keel_req_check_body(req, obj, "the thing is invalid"), KEEL_EINVAL);
+	problem_render(req);
+	assert_int_equal(req->status, 422);
+	assert_string_equal(
+	    req->resp_body,
+	    "{\"type\":\"urn:keel:problem:validation-failed\",\"title\":\"Unprocessable Content\","
+	    "\"status\":422,\"detail\":\"the thing is invalid\",\"instance\":\"/api/v1/things\","
+	    "\"request_id\":\"test-req-1\",\"errors\":[{\"field\":\"count\",\"message\":"
+	    "\"must be between 1 and 10\"}]}");
+	req_free(req);
+
+	req = BODY("{\"name\":\"ab\"}");
+	req->match.route = &thing_route;
+	assert_int_equal(keel_req_json_body(req, &obj), KEEL_OK);
+	assert_int_equal(keel_req_check_body(req, obj, "the thing is invalid"), KEEL_OK);
+	assert_false(keel_req_answered(req));
+	/* a later failure without field errors has no "errors" (the empty collector is dropped) */
+	keel_req_fail(req, KEEL_ECONFLICT, NULL, "taken");
+	problem_render(req);
+	assert_null(strstr(req->resp_body, "errors"));
 	req_free(req);
 }
 
@@ -310,6 +366,8 @@ main(void)
 	    cmocka_unit_test(field_validation),
 	    cmocka_unit_test(trimmed_value_replaces_original),
 	    cmocka_unit_test(validation_problem_has_errors),
+	    cmocka_unit_test(validation_without_a_request),
+	    cmocka_unit_test(body_check_fails_with_422),
 	    cmocka_unit_test(internal_errors_hide_detail),
 	    cmocka_unit_test(status_headers),
 	    cmocka_unit_test(request_ids),

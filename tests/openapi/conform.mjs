@@ -1,0 +1,300 @@
+// Black-box conformance of keel to its own /openapi.json.
+//
+// usage: node conform.mjs OPENAPI_JSON_FILE BASE_URL
+//
+// Drives a session against a running keel (sign-up, sign-in, refresh, users,
+// the tenant, organizations, divisions, the audit log, and error cases of
+// every kind), and checks every answer against the document: its status is
+// one the operation lists, its content type one that response has, and its
+// body validates against the documented schema (JSON Schema 2020-12, as
+// OpenAPI 3.1 uses; problem+json against Problem), with no member the
+// schema does not describe.  Prints one line per
+// disagreement and a summary; exits 1 when there is any, or when a step of
+// the session itself did not get the status it needs to go on.
+import { readFileSync } from "node:fs";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+
+const [docPath, base] = process.argv.slice(2);
+if (!docPath || !base) {
+	console.error("usage: node conform.mjs OPENAPI_JSON_FILE BASE_URL");
+	process.exit(2);
+}
+const doc = JSON.parse(readFileSync(docPath, "utf8"));
+const ROOT = "https://keel.invalid/openapi.json";
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
+// Checked closed: an object schema that lists its properties gets no others, so a
+// member keel sends but the document does not describe is a disagreement too.
+function closed(schema) {
+	if (Array.isArray(schema)) return schema.map(closed);
+	if (schema === null || typeof schema !== "object") return schema;
+	const out = {};
+	for (const [k, v] of Object.entries(schema)) out[k] = k === "properties" ? closedEach(v) : closed(v);
+	if (out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
+	return out;
+}
+function closedEach(props) {
+	return Object.fromEntries(Object.entries(props).map(([k, v]) => [k, closed(v)]));
+}
+ajv.addSchema({ $id: ROOT, components: closed(doc.components) });
+
+const problems = [];
+const seen = new Set(); // "operationId status"
+let checked = 0;
+
+// A copy of schema whose local $refs point into the registered document.
+function rooted(schema) {
+	if (Array.isArray(schema)) return schema.map(rooted);
+	if (schema === null || typeof schema !== "object") return schema;
+	const out = {};
+	for (const [k, v] of Object.entries(schema))
+		out[k] = k === "$ref" && v.startsWith("#/") ? ROOT + v : rooted(v);
+	return out;
+}
+
+const validators = new Map();
+function validatorOf(schema) {
+	const key = JSON.stringify(schema);
+	if (!validators.has(key)) validators.set(key, ajv.compile(closed(rooted(schema))));
+	return validators.get(key);
+}
+
+function resolve(obj) {
+	if (!obj || !obj.$ref) return obj;
+	return obj.$ref
+		.slice(2)
+		.split("/")
+		.reduce((o, k) => o[k.replace(/~1/g, "/").replace(/~0/g, "~")], doc);
+}
+
+// The operation of method + path template.
+function operationOf(method, template) {
+	const op = doc.paths[template]?.[method.toLowerCase()];
+	if (!op) throw new Error(`${method} ${template} is not in the document`);
+	return op;
+}
+
+function conform(method, template, status, contentType, text) {
+	const op = operationOf(method, template);
+	const where = `${op.operationId} (${method} ${template}) ${status}`;
+	const response = resolve(op.responses[String(status)]);
+
+	checked++;
+	seen.add(`${op.operationId} ${status}`);
+	if (!response) {
+		problems.push(`${where}: status not documented (body: ${text.slice(0, 200)})`);
+		return;
+	}
+	if (!response.content) {
+		if (text.length > 0) problems.push(`${where}: a body where none is documented`);
+		return;
+	}
+	const media = (contentType || "").split(";")[0].trim();
+	const content = response.content[media];
+	if (!content) {
+		problems.push(`${where}: content type "${contentType}" not documented`);
+		return;
+	}
+	if (!media.endsWith("json")) return;
+	let body;
+	try {
+		body = JSON.parse(text);
+	} catch (e) {
+		problems.push(`${where}: body is not JSON: ${e.message}`);
+		return;
+	}
+	const validate = validatorOf(content.schema);
+	if (!validate(body))
+		problems.push(
+			`${where}: body does not match its schema: ${ajv.errorsText(validate.errors)}; body: ${text.slice(0, 300)}`,
+		);
+}
+
+// One request; checks the answer, and that it has want's status when want is given.
+async function call(method, template, { path, token, body, raw, headers = {}, query, want } = {}) {
+	let url = base + (path ?? template);
+	if (query) url += "?" + new URLSearchParams(query).toString();
+	const h = { ...headers };
+	if (token) h.Authorization = `Bearer ${token}`;
+	let payload;
+	if (raw !== undefined) payload = raw;
+	else if (body !== undefined) {
+		payload = JSON.stringify(body);
+		h["Content-Type"] ??= "application/json";
+	}
+	const res = await fetch(url, { method, headers: h, body: payload });
+	const text = await res.text();
+	conform(method, template, res.status, res.headers.get("content-type"), text);
+	if (want !== undefined && res.status !== want)
+		throw new Error(`${method} ${url}: status ${res.status}, the session needs ${want}: ${text}`);
+	return { status: res.status, headers: res.headers, text, json: text ? safeJson(text) : null };
+}
+
+function safeJson(text) {
+	try {
+		return JSON.parse(text);
+	} catch {
+		return null;
+	}
+}
+
+const PASSWORD = "correct horse battery staple";
+const slug = `conform-${process.pid}`;
+
+async function login(email, password = PASSWORD, want = 200) {
+	return call("POST", "/api/v1/auth/login", { body: { tenant: slug, email, password }, want });
+}
+
+async function operations() {
+	await call("GET", "/healthz", { want: 200 });
+	await call("GET", "/healthz", { path: "/healthz?x=%FF", want: 400 });
+	await call("GET", "/.well-known/jwks.json", { path: "/.well-known/jwks.json?x=%C3%28", want: 400 });
+	await call("GET", "/readyz", { want: 200 });
+	await call("GET", "/metrics", { want: 200 });
+	await call("GET", "/openapi.json", { want: 200 });
+	await call("GET", "/.well-known/jwks.json", { want: 200 });
+}
+
+async function signUp() {
+	const owner = `owner@${slug}.test`;
+	const tenants = "/api/v1/tenants";
+	const good = { name: "Conformance", slug, owner_email: owner, owner_password: PASSWORD };
+	await call("POST", tenants, { body: good, want: 201 });
+	await call("POST", tenants, { body: good, want: 409 });
+	await call("POST", tenants, { body: { ...good, slug: "X", owner_password: "short" }, want: 422 });
+	await call("POST", tenants, { raw: "{", headers: { "Content-Type": "application/json" }, want: 400 });
+	await call("POST", tenants, { raw: "name=x", headers: { "Content-Type": "text/plain" }, want: 415 });
+	const big = JSON.stringify({ name: "x".repeat(1024 * 1024) });
+	await call("POST", tenants, { raw: big, headers: { "Content-Type": "application/json" }, want: 413 });
+	return owner;
+}
+
+async function tokens(owner) {
+	const pair = (await login(owner)).json;
+	await login(owner, "wrong password, long enough", 401);
+	await call("POST", "/api/v1/auth/login", { body: { tenant: slug }, want: 422 });
+	const next = (await call("POST", "/api/v1/auth/refresh", { body: { refresh_token: pair.refresh_token }, want: 200 })).json;
+	await call("POST", "/api/v1/auth/refresh", { body: { refresh_token: "not-a-token" }, want: 401 });
+	await call("GET", "/api/v1/auth/me", { token: next.access_token, want: 200 });
+	await call("GET", "/api/v1/auth/me", { want: 401 });
+	await call("GET", "/api/v1/auth/me", { token: "not.a.token", want: 401 });
+	return next;
+}
+
+async function users(token) {
+	const member = (await call("POST", "/api/v1/users", { token, body: { email: `member@${slug}.test`, password: PASSWORD }, want: 201 })).json;
+	await call("POST", "/api/v1/users", { token, body: { email: `member@${slug}.test`, password: PASSWORD }, want: 409 });
+	await call("POST", "/api/v1/users", { token, body: { email: "nope", password: "x", role: "king" }, want: 422 });
+	await call("POST", "/api/v1/users", { token, body: { email: `viewer@${slug}.test`, password: PASSWORD, role: "viewer" }, want: 201 });
+	await call("GET", "/api/v1/users", { token, query: { limit: "1" }, want: 200 });
+	await call("GET", "/api/v1/users", { token, query: { limit: "0" }, want: 400 });
+	const one = "/api/v1/users/{id}";
+	const got = await call("GET", one, { path: `/api/v1/users/${member.id}`, token, want: 200 });
+	await call("GET", one, { path: "/api/v1/users/0192f3a4-0000-7000-8000-000000000000", token, want: 404 });
+	await call("PATCH", one, { path: `/api/v1/users/${member.id}`, token, headers: { "If-Match": '"999"' }, body: { role: "admin" }, want: 412 });
+	await call("PATCH", one, { path: `/api/v1/users/${member.id}`, token, headers: { "If-Match": got.headers.get("etag") }, body: { role: "admin" }, want: 200 });
+	await call("PATCH", one, { path: `/api/v1/users/${member.id}`, token, body: {}, want: 422 });
+	const viewer = (await login(`viewer@${slug}.test`)).json.access_token;
+	await call("GET", "/api/v1/users", { token: viewer, want: 403 });
+	await call("DELETE", one, { path: `/api/v1/users/${member.id}`, token, want: 204 });
+	return viewer;
+}
+
+async function tenant(token, viewer) {
+	const got = await call("GET", "/api/v1/tenant", { token, want: 200 });
+	await call("PATCH", "/api/v1/tenant", { token, headers: { "If-Match": got.headers.get("etag") }, body: { name: "Renamed" }, want: 200 });
+	await call("PATCH", "/api/v1/tenant", { token, body: { name: "" }, want: 422 });
+	await call("PATCH", "/api/v1/tenant", { token: viewer, body: { name: "Nope" }, want: 403 });
+}
+
+async function organizations(token, viewer) {
+	const orgs = "/api/v1/organizations";
+	const one = "/api/v1/organizations/{id}";
+	const org = (await call("POST", orgs, { token, headers: { "Idempotency-Key": "conform-1" }, body: { name: "Acme", code: "ACME", settings: { a: 1 } }, want: 201 })).json;
+	await call("POST", orgs, { token, headers: { "Idempotency-Key": "conform-1" }, body: { name: "Acme", code: "ACME", settings: { a: 1 } }, want: 201 });
+	await call("POST", orgs, { token, body: { name: "Acme again", code: "ACME" }, want: 409 });
+	await call("POST", orgs, { token, body: { name: "Bad", code: "-no" }, want: 422 });
+	await call("POST", orgs, { token: viewer, body: { name: "Nope", code: "NOPE" }, want: 403 });
+	await call("POST", orgs, { token, body: { name: "Archived", code: "OLD", status: "archived", description: "gone" }, want: 201 });
+	await call("GET", orgs, { token, query: { q: "acm", status: "active", limit: "1" }, want: 200 });
+	await call("GET", orgs, { token, query: { status: "bogus" }, want: 400 });
+	await call("GET", orgs, { token: viewer, want: 200 });
+	const got = await call("GET", one, { path: `${orgs}/${org.id}`, token, want: 200 });
+	await call("GET", one, { path: `${orgs}/not-a-uuid`, token, want: 404 });
+	await call("PATCH", one, { path: `${orgs}/${org.id}`, token, headers: { "If-Match": got.headers.get("etag") }, body: { description: "Anvils" }, want: 200 });
+	await call("PATCH", one, { path: `${orgs}/${org.id}`, token, headers: { "If-Match": got.headers.get("etag") }, body: { description: "Stale" }, want: 412 });
+	return org;
+}
+
+async function divisions(token, org) {
+	const divs = "/api/v1/organizations/{id}/divisions";
+	const one = "/api/v1/divisions/{id}";
+	const path = `/api/v1/organizations/${org.id}/divisions`;
+	const top = (await call("POST", divs, { path, token, body: { name: "Top", code: "TOP" }, want: 201 })).json;
+	const child = (await call("POST", divs, { path, token, body: { name: "Child", code: "CHILD", parent_id: top.id }, want: 201 })).json;
+	await call("POST", divs, { path, token, body: { name: "Bad", code: "TOP", parent_id: "x" }, want: 422 });
+	await call("POST", divs, { path, token, body: { name: "Again", code: "TOP" }, want: 409 });
+	await call("GET", divs, { path, token, query: { parent_id: "null" }, want: 200 });
+	await call("GET", divs, { path, token, query: { parent_id: top.id, limit: "5" }, want: 200 });
+	await call("GET", one, { path: `/api/v1/divisions/${child.id}`, token, want: 200 });
+	await call("PATCH", one, { path: `/api/v1/divisions/${child.id}`, token, body: { parent_id: null, description: "moved" }, want: 200 });
+	await call("PATCH", one, { path: `/api/v1/divisions/${top.id}`, token, body: { parent_id: top.id }, want: 422 });
+	await call("PATCH", one, { path: `/api/v1/divisions/${child.id}`, token, body: { parent_id: top.id }, want: 200 });
+	await call("DELETE", one, { path: `/api/v1/divisions/${top.id}`, token, want: 409 });
+	await call("DELETE", one, { path: `/api/v1/divisions/${top.id}`, token, query: { cascade: "maybe" }, want: 400 });
+	await call("DELETE", one, { path: `/api/v1/divisions/${top.id}`, token, query: { cascade: "true" }, want: 204 });
+	await call("GET", one, { path: `/api/v1/divisions/${child.id}`, token, want: 404 });
+	await call("DELETE", "/api/v1/organizations/{id}", { path: `/api/v1/organizations/${org.id}`, token, want: 204 });
+}
+
+async function auditLogs(token, viewer) {
+	const logs = "/api/v1/audit-logs";
+	await call("GET", logs, { token, want: 200 });
+	await call("GET", logs, { token, query: { action: "INSERT", table: "org.organizations", limit: "2" }, want: 200 });
+	await call("GET", logs, { token, query: { since: "2000-01-01T00:00:00Z", until: "2999-01-01T00:00:00Z" }, want: 200 });
+	await call("GET", logs, { token, query: { since: "yesterday" }, want: 400 });
+	await call("GET", logs, { token: viewer, want: 403 });
+}
+
+async function password(token, refresh) {
+	const pw = "/api/v1/auth/password";
+	await call("POST", pw, { token, body: { current_password: "not it at all", new_password: PASSWORD + "!" }, want: 422 });
+	await call("POST", pw, { token, body: { current_password: PASSWORD, new_password: "short" }, want: 422 });
+	await call("POST", pw, { token, body: { current_password: PASSWORD, new_password: PASSWORD + "!" }, want: 204 });
+	await call("POST", "/api/v1/auth/logout", { body: { refresh_token: refresh }, want: 204 }); // revoked already
+	await call("POST", "/api/v1/auth/logout", { body: { refresh_token: "not-a-token" } });
+	await call("POST", "/api/v1/auth/logout", { body: {}, want: 422 });
+	const pair = (await login(`owner@${slug}.test`, PASSWORD + "!")).json;
+	await call("POST", "/api/v1/auth/logout", { body: { refresh_token: pair.refresh_token }, want: 204 });
+}
+
+async function session() {
+	await operations();
+	const owner = await signUp();
+	const pair = await tokens(owner);
+	const token = pair.access_token;
+	const viewer = await users(token);
+	await tenant(token, viewer);
+	const org = await organizations(token, viewer);
+	await divisions(token, org);
+	await auditLogs(token, viewer);
+	await password(token, pair.refresh_token);
+	await call("GET", "/api/v1/tenant", { token, headers: { "X-Tenant-ID": "0192f3a4-0000-7000-8000-000000000000" }, want: 403 });
+}
+
+try {
+	await session();
+} catch (e) {
+	problems.push(`the session stopped: ${e.message}`);
+}
+for (const p of problems) console.log(`DISAGREES: ${p}`);
+const operationIds = new Set(
+	Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId)),
+);
+const exercised = new Set([...seen].map((s) => s.split(" ")[0]));
+const missed = [...operationIds].filter((id) => !exercised.has(id));
+console.log(`conform: ${checked} responses checked, ${seen.size} (operation, status) pairs, ` +
+	`${exercised.size} of ${operationIds.size} operations; not exercised: ${missed.join(", ") || "none"}`);
+console.log(`conform: ${problems.length} disagreements`);
+process.exit(problems.length === 0 ? 0 : 1);
