@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define role_choices keel_role_choices /* the names are access's alone */
 static const char *const status_choices[] = {"active", "disabled", NULL};
 
 static const keel_field_spec create_spec[] = {
@@ -34,12 +33,12 @@ static const keel_field_spec create_spec[] = {
      .description = keel_auth_new_password_rule},
     {.name = "role",
      .type = KEEL_F_ENUM,
-     .choices = role_choices,
+     .choices = keel_role_choices,
      .description = "member when not given"},
 };
 
 static const keel_field_spec update_spec[] = {
-    {.name = "role", .type = KEEL_F_ENUM, .choices = role_choices},
+    {.name = "role", .type = KEEL_F_ENUM, .choices = keel_role_choices},
     {.name = "status", .type = KEEL_F_ENUM, .choices = status_choices},
 };
 

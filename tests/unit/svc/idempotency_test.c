@@ -14,7 +14,8 @@
 #include "kt_req.h"
 #include "svc/svc_int.h"
 
-static const keel_route things = {"POST", "/api/v1/things", NULL, KEEL_ROUTE_BODY, 0, "create"};
+static const keel_route things = {
+    .method = "POST", .path = "/api/v1/things", .flags = KEEL_ROUTE_BODY, .summary = "create"};
 
 /* Hex SHA-256 of the bytes of text[0..len), computed here. */
 static void
