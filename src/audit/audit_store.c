@@ -26,10 +26,9 @@
 #include <string.h>
 
 #define CURRENT "core.current_tenant_id()"
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #define LOG_JSON                                                                                   \
-	"json_build_object('id', l.id, 'occurred_at', " TS(                                            \
+	"json_build_object('id', l.id, 'occurred_at', " KEEL_DB_TS(                                    \
 	    "l.occurred_at") ", 'actor_id', l.actor_id, 'action', l.action,"                           \
 	                     " 'table', l.schema_name || '.' || l.table_name, 'record_id', "           \
 	                     "l.record_id,"                                                            \

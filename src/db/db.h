@@ -67,6 +67,13 @@ void keel_db_pool_stats_get(keel_db_pool *pool, keel_db_pool_stats *out);
 	" set_config('app.client_addr', coalesce($5::text, ''), true)"
 #define KEEL_TX_SETTINGS_PARAMS 5
 
+/*
+ * An instant as the API writes it, RFC 3339 UTC with milliseconds ("2026-12-07T16:05:31.123Z"):
+ * the SQL expression for a timestamptz column or expression col (a string literal).  Every
+ * statement that renders a timestamp for a client uses it; NULL stays NULL.
+ */
+#define KEEL_DB_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
 /* Who a transaction acts for; NULL members are unset (read back as NULL in SQL). */
 typedef struct keel_ctx {
 	const char *tenant_id;

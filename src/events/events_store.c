@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
 static const keel_stmt st_enqueue = {
     "events_enqueue",
     "INSERT INTO events.outbox (tenant_id, id, type, subject, data, traceparent)"
@@ -43,7 +41,7 @@ static const keel_stmt st_claim = {
     "  WHERE p.tenant_id = c.tenant_id AND p.subject = c.subject AND p.published_at IS NULL"
     "  AND p.seq < c.seq AND p.seq NOT IN (SELECT c2.seq FROM c c2)),"
     " json_build_object('specversion', '1.0', 'id', c.id, 'source', '/tenants/' || c.tenant_id,"
-    "  'type', c.type, 'subject', c.subject, 'time', " TS(
+    "  'type', c.type, 'subject', c.subject, 'time', " KEEL_DB_TS(
         "c.occurred_at") ","
                          "  'datacontenttype', 'application/json', 'tenantid', c.tenant_id, "
                          "'data', c.data)::text, c.traceparent"

@@ -22,20 +22,19 @@
 #include <string.h>
 
 #define CURRENT "core.current_tenant_id()"
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #define ORG_JSON                                                                                   \
 	"json_build_object('id', o.id, 'tenant_id', o.tenant_id, 'name', o.name, 'code', o.code,"      \
 	" 'description', o.description, 'status', o.status, 'settings', o.settings,"                   \
-	" 'version', o.version, 'created_at', " TS("o.created_at") ", 'updated_at', " TS(              \
-	    "o.updated_at") ")::text"
+	" 'version', o.version, 'created_at', " KEEL_DB_TS(                                            \
+	    "o.created_at") ", 'updated_at', " KEEL_DB_TS("o.updated_at") ")::text"
 #define ORG_ROW "o.id, o.version, " ORG_JSON
 
 #define DIV_JSON                                                                                   \
 	"json_build_object('id', d.id, 'tenant_id', d.tenant_id, 'organization_id',"                   \
 	" d.organization_id, 'parent_id', d.parent_id, 'name', d.name, 'code', d.code,"                \
-	" 'description', d.description, 'version', d.version, 'created_at', " TS(                      \
-	    "d.created_at") ", 'updated_at', " TS("d.updated_at") ")::text"
+	" 'description', d.description, 'version', d.version, 'created_at', " KEEL_DB_TS(              \
+	    "d.created_at") ", 'updated_at', " KEEL_DB_TS("d.updated_at") ")::text"
 #define DIV_ROW "d.id, d.version, " DIV_JSON
 
 #define ORG_LIST(name, where)                                                                      \
