@@ -245,6 +245,23 @@ bool keel_res_null(const keel_res *res, int row, int col);
 /* Rows changed by an INSERT/UPDATE/DELETE. */
 long keel_res_affected(const keel_res *res);
 
+/* ---- JSON text PostgreSQL rendered (json_text.c) ---- */
+
+/*
+ * Copy JSON text src[0..len) to dst in the one style of keel's bodies, jansson's
+ * JSON_COMPACT: no white space between tokens ({"id":"...","n":[1,2]}), strings and numbers
+ * byte for byte.  PostgreSQL renders json_build_object() as {"id" : "...", ...} and jsonb as
+ * {"a": 1}; every body it renders goes through here before it is sent.  One pass that tracks
+ * only whether it is inside a string: src must be valid JSON (PostgreSQL's json or jsonb
+ * output).  dst has room for len + 1 bytes and does not overlap src; it is NUL-terminated
+ * (words of eight bytes are stored whole, ahead of what is kept).
+ * Returns the length written.
+ */
+size_t keel_db_json_compact(char *dst, const char *src, size_t len);
+
+/* Value (row, col) of res, JSON text, copied into a by keel_db_json_compact(). */
+const char *keel_res_json(const keel_res *res, int row, int col, keel_arena *a);
+
 /* ---- migrations (migrate.c) ---- */
 
 typedef struct keel_migration {

@@ -9,8 +9,9 @@
  * The relay's statements run as keel_relay, whose policy shows every tenant's
  * rows.  The CloudEvents envelope is built by PostgreSQL when a row is
  * claimed (json_build_object over a json column keeps the data's text and
- * member order as the store rendered it), so the relay sends the text as it
- * comes.
+ * member order as the store rendered it), and made compact on the way out
+ * (keel_res_json), the style of every body keel writes; the relay sends that
+ * text.
  */
 #include "events/events_int.h"
 #include "core/trace.h"
@@ -111,12 +112,12 @@ events_store_claim(keel_tx *tx, keel_arena *a, int limit, outbox_row **rows, int
 	for (int i = 0; i < *n; i++) {
 		outbox_row *r = &(*rows)[i];
 
-		/* the result lives as long as the arena: no copies */
+		/* the result lives as long as the arena: no copies but the event's compact text */
 		r->seq = keel_res_get(res, i, 0);
 		r->subject = keel_res_get(res, i, 1);
 		r->type = keel_res_get(res, i, 2);
 		r->blocked = keel_res_get(res, i, 3)[0] == 't';
-		r->event = keel_res_get(res, i, 4);
+		r->event = keel_res_json(res, i, 4, a);
 		r->event_len = strlen(r->event);
 		r->traceparent = keel_res_null(res, i, 5) ? NULL : keel_res_get(res, i, 5);
 	}

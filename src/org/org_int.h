@@ -21,7 +21,7 @@ typedef struct org_input {
 	const char *parent_id; /* divisions */
 } org_input;
 
-/* One row as the API's JSON text, rendered by PostgreSQL. */
+/* One row as the API's JSON text, rendered by PostgreSQL, compact (keel_res_json). */
 typedef struct org_row {
 	const char *id;
 	long version;

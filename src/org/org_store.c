@@ -3,7 +3,8 @@
  *
  * Rows leave PostgreSQL already rendered as the API's JSON
  * (json_build_object), so a read costs no JSON work in keel: the text goes
- * to the client as it is.  Each list filter combination has its own
+ * to the client after one pass that makes it compact, the style of every
+ * body (keel_res_json; src/db/json_text.c).  Each list filter combination has its own
  * statement, so that every prepared (generic) plan can use its index: the
  * tenant-leading primary key, (tenant_id, status, id), or the (tenant_id,
  * trigrams) index for ?q=.  Every statement names tenant_id =
@@ -183,7 +184,7 @@ one_row(keel_arena *a, keel_res *res, org_row *row)
 		return KEEL_ENOTFOUND;
 	row->id = keel_arena_strdup(a, keel_res_get(res, 0, 0));
 	row->version = atol(keel_res_get(res, 0, 1));
-	row->json = keel_arena_strdup(a, keel_res_get(res, 0, 2));
+	row->json = keel_res_json(res, 0, 2, a);
 	return KEEL_OK;
 }
 
