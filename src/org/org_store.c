@@ -4,11 +4,10 @@
  * Rows leave PostgreSQL already rendered as the API's JSON
  * (json_build_object), so a read costs no JSON work in keel: the text goes
  * to the client after one pass that makes it compact, the style of every
- * body (keel_res_json; src/db/json_text.c).  Each list filter combination has its own
- * statement, so that every prepared (generic) plan can use its index: the
- * tenant-leading primary key, (tenant_id, status, id), or the (tenant_id,
- * trigrams) index for ?q=.  Every statement names tenant_id =
- * core.current_tenant_id() on top of row-level security.
+ * body (keel_res_json, keel_svc_list_add; src/db/json_text.c).  Each list filter combination has
+ * its own statement, so that every prepared (generic) plan can use its index: the tenant-leading
+ * primary key, (tenant_id, status, id), or the (tenant_id, trigrams) index for ?q=.  Every
+ * statement names tenant_id = core.current_tenant_id() on top of row-level security.
  *
  * Domain events: each write below enqueues its event into the outbox in the
  * same transaction (one keel_events_enqueue() per changed row), with the row
@@ -220,14 +219,11 @@ run_page(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *const *p, 
 
 	if (err != KEEL_OK)
 		return err;
-	page->count = keel_res_rows(res);
-	for (int i = 0; i < page->count; i++) {
-		if (i > 0)
-			keel_buf_append(page->out, ",", 1);
-		keel_buf_puts(page->out, keel_res_get(res, i, 2));
-	}
-	page->last_id =
-	    page->count > 0 ? keel_arena_strdup(a, keel_res_get(res, page->count - 1, 0)) : NULL;
+	int n = keel_res_rows(res);
+
+	for (int i = 0; i < n; i++)
+		keel_svc_list_add(&page->list, keel_res_get(res, i, 2));
+	page->last_id = n > 0 ? keel_arena_strdup(a, keel_res_get(res, n - 1, 0)) : NULL;
 	return KEEL_OK;
 }
 

@@ -218,6 +218,19 @@ is_rfc3339_ms(const char *s)
 	return true;
 }
 
+/* The body is in keel's one JSON style: exactly what jansson writes compact ("a":1, no " : "). */
+static void
+assert_compact_body(const kt_resp *r)
+{
+	char *compact = json_dumps(r->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	assert_non_null(compact);
+	if (r->len != strlen(compact) || memcmp(r->body, compact, r->len) != 0)
+		fail_msg("body is not compact:\n%.*s\nexpected:\n%s", (int)r->len, r->body, compact);
+	assert_null(memmem(r->body, r->len, " : ", 3));
+	free(compact);
+}
+
 /* ---- making things ---- */
 
 static const char *
@@ -586,6 +599,8 @@ org_get_returns_the_organization(void **state)
 	assert_header(r, "Content-Type", "application/json");
 	assert_true(json_equal(r->json, c->json));
 	check_org(r->json, A.id, "Got", code, "", "active", "{\"k\":1}", 1);
+	assert_compact_body(c);
+	assert_compact_body(r);
 	kt_resp_free(r);
 	kt_resp_free(c);
 }
@@ -660,6 +675,7 @@ org_list_returns_full_items_in_id_order(void **state)
 
 	kt_assert_status(r, 200);
 	assert_header(r, "Content-Type", "application/json");
+	assert_compact_body(r);
 	assert_true(json_is_null(json_object_get(r->json, "next_cursor")) ||
 	            json_is_string(json_object_get(r->json, "next_cursor")));
 	kt_resp_free(r);
