@@ -2,7 +2,8 @@
  * The audit module's SQL.
  *
  * Pages of the log leave PostgreSQL already rendered as the API's JSON (made
- * compact by the list renderer, keel_svc_list_add).  The
+ * compact by the list renderer, keel_svc_list_add), the timestamps inside the
+ * row images in the API's form by audit.uniform_image() (migration 0011).  The
  * order is newest first, (occurred_at, id) descending, and the keyset
  * condition is a row comparison that every index of audit.logs can serve
  * behind its equality columns: three statements, one per index, chosen by the
@@ -28,12 +29,20 @@
 
 #define CURRENT "core.current_tenant_id()"
 
-#define LOG_AT KEEL_DB_TS("l.occurred_at")
+/*
+ * A row image with its timestamps in the API's form (migration 0011): the audited table's
+ * timestamptz columns come from audit.timestamp_columns(), evaluated once per page (an
+ * initplan), not per row.
+ */
+#define LOG_TS_COLS "(SELECT audit.timestamp_columns()) ->> (l.schema_name || '.' || l.table_name)"
+#define LOG_OLD     "audit.uniform_image(l.old, " LOG_TS_COLS ")"
+#define LOG_NEW     "audit.uniform_image(l.new, " LOG_TS_COLS ")"
+#define LOG_AT      KEEL_DB_TS("l.occurred_at")
 
 #define LOG_JSON                                                                                   \
 	"json_build_object('id', l.id, 'occurred_at', " LOG_AT ", 'actor_id', l.actor_id,"             \
 	" 'action', l.action, 'table', l.schema_name || '.' || l.table_name,"                          \
-	" 'record_id', l.record_id, 'old', l.old, 'new', l.new,"                                       \
+	" 'record_id', l.record_id, 'old', " LOG_OLD ", 'new', " LOG_NEW ","                           \
 	" 'changed_fields', l.changed_fields, 'request_id', l.request_id, 'trace_id', "                \
 	"l.trace_id)::text"
 #define LOG_ROW "l.id, (extract(epoch FROM l.occurred_at) * 1000000)::bigint, " LOG_JSON

@@ -1082,6 +1082,20 @@ only_admins_and_owners_may_read_the_log(void **state)
 
 /* ---- the API ---- */
 
+/* RFC 3339 UTC with milliseconds: ^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$ */
+static bool
+is_rfc3339_ms(const char *s)
+{
+	const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+
+	if (s == NULL || strlen(s) != strlen(shape))
+		return false;
+	for (size_t i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
+			return false;
+	return true;
+}
+
 static void
 items_have_the_documented_shape(void **state)
 {
@@ -1092,6 +1106,8 @@ items_have_the_documented_shape(void **state)
 
 	kt_assert_status(r, 200);
 	char *patch_rid = strdup(rid), *traceparent = kt_header(r, "traceparent");
+	char *created = strdup(kt_jstr(r->json, "created_at"));
+	char *updated = strdup(kt_jstr(r->json, "updated_at"));
 
 	kt_resp_free(r);
 
@@ -1138,7 +1154,23 @@ items_have_the_documented_shape(void **state)
 	assert_true(json_is_null(json_object_get(ins, "old")));
 	assert_true(json_is_null(json_object_get(ins, "changed_fields")));
 	assert_true(json_is_integer(json_object_get(json_object_get(ins, "new"), "version")));
+	/* timestamps inside the images in the API's form, the very values the API answered */
+	assert_string_equal(kt_jstr(json_object_get(upd, "new"), "updated_at"), updated);
+	assert_string_equal(kt_jstr(json_object_get(upd, "new"), "created_at"), created);
+	assert_string_equal(kt_jstr(json_object_get(upd, "old"), "created_at"), created);
+	assert_true(is_rfc3339_ms(kt_jstr(json_object_get(upd, "old"), "updated_at")));
+	assert_true(is_rfc3339_ms(kt_jstr(json_object_get(ins, "new"), "updated_at")));
+	assert_true(is_rfc3339_ms(at));
+	/* one JSON style: exactly what jansson writes compact */
+	char *compact = json_dumps(r->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	assert_int_equal(r->len, strlen(compact));
+	assert_memory_equal(r->body, compact, r->len);
+	assert_null(memmem(r->body, r->len, " : ", 3));
+	free(compact);
 	kt_resp_free(r);
+	free(created);
+	free(updated);
 	free(traceparent);
 	free(patch_rid);
 	free(id);
