@@ -194,26 +194,19 @@ audit_list(keel_req *req, void *ctx)
 	keel_audit *audit = ctx;
 	audit_filter f;
 	keel_tx *tx;
-	keel_buf out;
+	audit_page pg = {0};
+	keel_err err;
 
-	if (parse_filter(req, &f) != KEEL_OK)
-		return KEEL_EMALFORMED;
-	if (keel_svc_tx(req, audit->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_buf_init(&out, keel_req_arena(req));
-	keel_buf_puts(&out, "{\"data\":[");
-	audit_page pg = {.out = &out};
-	keel_err err = audit_store_list(tx, keel_req_arena(req), &f, &pg);
+	if ((err = parse_filter(req, &f)) != KEEL_OK ||
+	    (err = keel_svc_tx(req, audit->pool, &tx)) != KEEL_OK)
+		return err;
+	keel_svc_list_begin(&pg.list, keel_req_arena(req));
+	err = audit_store_list(tx, keel_req_arena(req), &f, &pg);
+	const char *next = pg.list.count == f.limit ? cursor_after(req, pg.last_us, pg.last_id) : NULL;
 
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	const char *next = pg.count == f.limit ? cursor_after(req, pg.last_us, pg.last_id) : NULL;
-
-	keel_buf_printf(&out, "],\"next_cursor\":%s%s%s}", next ? "\"" : "", next ? next : "null",
-	                next ? "\"" : "");
-	return keel_req_send(req, 200, "application/json", out.data, out.len);
+	return keel_svc_finish(
+	    req, tx, err, NULL,
+	    (keel_svc_reply){.status = 200, .text = keel_svc_list_end(&pg.list, next)});
 }
 
 #define NULLABLE_STRING "{\"type\":[\"string\",\"null\"]}"

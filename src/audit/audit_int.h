@@ -6,6 +6,7 @@
 
 #include "audit/audit.h"
 #include "core/str.h"
+#include "svc/svc.h"
 
 /* What GET /api/v1/audit-logs asks for; NULL members are not filtered on. */
 typedef struct audit_filter {
@@ -19,10 +20,9 @@ typedef struct audit_filter {
 	int limit;
 } audit_filter;
 
-/* A page: items (JSON objects rendered by PostgreSQL) joined by commas into out. */
+/* A page: the list answer its items (JSON objects rendered by PostgreSQL) are added to. */
 typedef struct audit_page {
-	keel_buf *out;
-	int count;
+	keel_svc_list list;
 	int64_t last_us;     /* occurred_at of the last item, microseconds since the epoch */
 	const char *last_id; /* its id */
 } audit_page;

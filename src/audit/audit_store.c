@@ -1,7 +1,9 @@
 /*
  * The audit module's SQL.
  *
- * Pages of the log leave PostgreSQL already rendered as the API's JSON.  The
+ * Pages of the log leave PostgreSQL already rendered as the API's JSON (made
+ * compact by the list renderer, keel_svc_list_add), the timestamps inside the
+ * row images in the API's form by audit.uniform_image() (migration 0011).  The
  * order is newest first, (occurred_at, id) descending, and the keyset
  * condition is a row comparison that every index of audit.logs can serve
  * behind its equality columns: three statements, one per index, chosen by the
@@ -26,15 +28,23 @@
 #include <string.h>
 
 #define CURRENT "core.current_tenant_id()"
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/*
+ * A row image with its timestamps in the API's form (migration 0011): the audited table's
+ * timestamptz columns come from audit.timestamp_columns(), evaluated once per page (an
+ * initplan), not per row.
+ */
+#define LOG_TS_COLS "(SELECT audit.timestamp_columns()) ->> (l.schema_name || '.' || l.table_name)"
+#define LOG_OLD     "audit.uniform_image(l.old, " LOG_TS_COLS ")"
+#define LOG_NEW     "audit.uniform_image(l.new, " LOG_TS_COLS ")"
+#define LOG_AT      KEEL_DB_TS("l.occurred_at")
 
 #define LOG_JSON                                                                                   \
-	"json_build_object('id', l.id, 'occurred_at', " TS(                                            \
-	    "l.occurred_at") ", 'actor_id', l.actor_id, 'action', l.action,"                           \
-	                     " 'table', l.schema_name || '.' || l.table_name, 'record_id', "           \
-	                     "l.record_id,"                                                            \
-	                     " 'old', l.old, 'new', l.new, 'changed_fields', l.changed_fields,"        \
-	                     " 'request_id', l.request_id, 'trace_id', l.trace_id)::text"
+	"json_build_object('id', l.id, 'occurred_at', " LOG_AT ", 'actor_id', l.actor_id,"             \
+	" 'action', l.action, 'table', l.schema_name || '.' || l.table_name,"                          \
+	" 'record_id', l.record_id, 'old', " LOG_OLD ", 'new', " LOG_NEW ","                           \
+	" 'changed_fields', l.changed_fields, 'request_id', l.request_id, 'trace_id', "                \
+	"l.trace_id)::text"
 #define LOG_ROW "l.id, (extract(epoch FROM l.occurred_at) * 1000000)::bigint, " LOG_JSON
 
 /*
@@ -111,15 +121,13 @@ audit_store_list(keel_tx *tx, keel_arena *a, const audit_filter *f, audit_page *
 
 	if (err != KEEL_OK)
 		return err;
-	page->count = keel_res_rows(res);
-	for (int i = 0; i < page->count; i++) {
-		if (i > 0)
-			keel_buf_append(page->out, ",", 1);
-		keel_buf_puts(page->out, keel_res_get(res, i, 2));
-	}
-	if (page->count > 0) {
-		page->last_id = keel_arena_strdup(a, keel_res_get(res, page->count - 1, 0));
-		page->last_us = strtoll(keel_res_get(res, page->count - 1, 1), NULL, 10);
+	int n = keel_res_rows(res);
+
+	for (int i = 0; i < n; i++)
+		keel_svc_list_add(&page->list, keel_res_get(res, i, 2));
+	if (n > 0) {
+		page->last_id = keel_arena_strdup(a, keel_res_get(res, n - 1, 0));
+		page->last_us = strtoll(keel_res_get(res, n - 1, 1), NULL, 10);
 	}
 	return KEEL_OK;
 }

@@ -17,12 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
 /* The public columns of a user, in the order user_json() reads them. */
 #define USER_COLS                                                                                  \
-	"id, tenant_id, email, role, status, version, " TS("created_at") ", " TS(                      \
-	    "updated_at") ", " TS("last_login_at")
+	"id, tenant_id, email, role, status, version, " KEEL_DB_TS("created_at") ", " KEEL_DB_TS(      \
+	    "updated_at") ", " KEEL_DB_TS("last_login_at")
 
 #define CURRENT "core.current_tenant_id()"
 

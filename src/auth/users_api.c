@@ -172,7 +172,7 @@ user_list(keel_req *req, void *ctx)
 		json_decref(users);
 		return KEEL_EUNAVAIL;
 	}
-	return keel_req_json(req, 200, keel_svc_list(req, users, &page, last));
+	return keel_svc_list_json(req, users, &page, last);
 }
 
 static keel_err

@@ -67,6 +67,13 @@ void keel_db_pool_stats_get(keel_db_pool *pool, keel_db_pool_stats *out);
 	" set_config('app.client_addr', coalesce($5::text, ''), true)"
 #define KEEL_TX_SETTINGS_PARAMS 5
 
+/*
+ * An instant as the API writes it, RFC 3339 UTC with milliseconds ("2026-12-07T16:05:31.123Z"):
+ * the SQL expression for a timestamptz column or expression col (a string literal).  Every
+ * statement that renders a timestamp for a client uses it; NULL stays NULL.
+ */
+#define KEEL_DB_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
 /* Who a transaction acts for; NULL members are unset (read back as NULL in SQL). */
 typedef struct keel_ctx {
 	const char *tenant_id;
@@ -237,6 +244,23 @@ const char *keel_res_get(const keel_res *res, int row, int col);
 bool keel_res_null(const keel_res *res, int row, int col);
 /* Rows changed by an INSERT/UPDATE/DELETE. */
 long keel_res_affected(const keel_res *res);
+
+/* ---- JSON text PostgreSQL rendered (json_text.c) ---- */
+
+/*
+ * Copy JSON text src[0..len) to dst in the one style of keel's bodies, jansson's
+ * JSON_COMPACT: no white space between tokens ({"id":"...","n":[1,2]}), strings and numbers
+ * byte for byte.  PostgreSQL renders json_build_object() as {"id" : "...", ...} and jsonb as
+ * {"a": 1}; every body it renders goes through here before it is sent.  One pass that tracks
+ * only whether it is inside a string: src must be valid JSON (PostgreSQL's json or jsonb
+ * output).  dst has room for len + 1 bytes and does not overlap src; it is NUL-terminated
+ * (words of eight bytes are stored whole, ahead of what is kept).
+ * Returns the length written.
+ */
+size_t keel_db_json_compact(char *dst, const char *src, size_t len);
+
+/* Value (row, col) of res, JSON text, copied into a by keel_db_json_compact(). */
+const char *keel_res_json(const keel_res *res, int row, int col, keel_arena *a);
 
 /* ---- migrations (migrate.c) ---- */
 

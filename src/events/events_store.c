@@ -9,8 +9,9 @@
  * The relay's statements run as keel_relay, whose policy shows every tenant's
  * rows.  The CloudEvents envelope is built by PostgreSQL when a row is
  * claimed (json_build_object over a json column keeps the data's text and
- * member order as the store rendered it), so the relay sends the text as it
- * comes.
+ * member order as the store rendered it), and made compact on the way out
+ * (keel_res_json), the style of every body keel writes; the relay sends that
+ * text.
  */
 #include "events/events_int.h"
 #include "core/trace.h"
@@ -18,8 +19,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 static const keel_stmt st_enqueue = {
     "events_enqueue",
@@ -43,7 +42,7 @@ static const keel_stmt st_claim = {
     "  WHERE p.tenant_id = c.tenant_id AND p.subject = c.subject AND p.published_at IS NULL"
     "  AND p.seq < c.seq AND p.seq NOT IN (SELECT c2.seq FROM c c2)),"
     " json_build_object('specversion', '1.0', 'id', c.id, 'source', '/tenants/' || c.tenant_id,"
-    "  'type', c.type, 'subject', c.subject, 'time', " TS(
+    "  'type', c.type, 'subject', c.subject, 'time', " KEEL_DB_TS(
         "c.occurred_at") ","
                          "  'datacontenttype', 'application/json', 'tenantid', c.tenant_id, "
                          "'data', c.data)::text, c.traceparent"
@@ -113,12 +112,12 @@ events_store_claim(keel_tx *tx, keel_arena *a, int limit, outbox_row **rows, int
 	for (int i = 0; i < *n; i++) {
 		outbox_row *r = &(*rows)[i];
 
-		/* the result lives as long as the arena: no copies */
+		/* the result lives as long as the arena: no copies but the event's compact text */
 		r->seq = keel_res_get(res, i, 0);
 		r->subject = keel_res_get(res, i, 1);
 		r->type = keel_res_get(res, i, 2);
 		r->blocked = keel_res_get(res, i, 3)[0] == 't';
-		r->event = keel_res_get(res, i, 4);
+		r->event = keel_res_json(res, i, 4, a);
 		r->event_len = strlen(r->event);
 		r->traceparent = keel_res_null(res, i, 5) ? NULL : keel_res_get(res, i, 5);
 	}

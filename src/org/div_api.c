@@ -45,10 +45,11 @@ static keel_err
 parse_input(keel_req *req, const keel_field_spec *spec, size_t n, bool partial, org_input *in)
 {
 	json_t *body;
+	keel_err err;
 
 	memset(in, 0, sizeof(*in));
-	if (keel_req_json_body(req, &body) != KEEL_OK)
-		return KEEL_EMALFORMED;
+	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
+		return err;
 	if (keel_json_check(body, spec, n, keel_req_errors(req)) > 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the division is invalid");
 	if (partial && json_object_size(body) == 0)
@@ -67,61 +68,70 @@ not_found(keel_req *req, const char *what)
 	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such %s", what);
 }
 
-/* Store errors of writes, by constraint. */
+/*
+ * The answer to a write's store error when a constraint explains it (409, 422, 404), or
+ * KEEL_OK: the error is keel_svc_finish's to answer.
+ */
 static keel_err
-write_failed(keel_req *req, keel_tx *tx, keel_err err)
+constraint_failed(keel_req *req, keel_tx *tx, keel_err err)
 {
 	const char *c = keel_tx_constraint(tx);
 
 	if (err == KEEL_ECONFLICT)
 		return keel_req_fail(req, err, "code", "is already used in this organization");
-	if (err == KEEL_EINVAL && strcmp(c, "divisions_no_cycle") == 0)
+	if (err != KEEL_EINVAL)
+		return KEEL_OK;
+	if (strcmp(c, "divisions_no_cycle") == 0)
 		return keel_req_fail(req, err, "parent_id", "would make the division its own ancestor");
-	if (err == KEEL_EINVAL && strcmp(c, "divisions_not_own_parent") == 0)
+	if (strcmp(c, "divisions_not_own_parent") == 0)
 		return keel_req_fail(req, err, "parent_id", "must not be the division itself");
-	if (err == KEEL_EINVAL && strcmp(c, "divisions_parent_fkey") == 0)
+	if (strcmp(c, "divisions_parent_fkey") == 0)
 		return keel_req_fail(req, err, "parent_id", "must be a division of the same organization");
-	if (err == KEEL_EINVAL && strcmp(c, "divisions_organization_fkey") == 0)
+	if (strcmp(c, "divisions_organization_fkey") == 0)
 		return not_found(req, "organization");
-	return keel_svc_fail(req, err, NULL);
+	return KEEL_OK;
+}
+
+/* The organization of the path exists in the caller's tenant: 404 otherwise. */
+static keel_err
+org_found(keel_req *req, keel_tx *tx, const char *org_id)
+{
+	keel_err err = org_store_exists(tx, org_id);
+
+	if (err == KEEL_ENOTFOUND)
+		return not_found(req, "organization");
+	return err == KEEL_OK ? KEEL_OK : keel_svc_fail(req, err, NULL);
 }
 
 static keel_err
 div_create(keel_req *req, void *ctx)
 {
 	keel_org *org = ctx;
-	const char *org_id = org_path_id(req, "id"), *key;
+	const char *org_id = org_path_id(req, "id"), *key, *location = NULL;
 	org_input in;
 	keel_tx *tx;
-	org_row row;
+	org_row row = {0};
 	bool replayed;
 	keel_uuid id;
 	char text[KEEL_UUID_STRLEN + 1];
+	keel_err err;
 
 	if (org_id == NULL)
 		return not_found(req, "organization");
-	if (parse_input(req, create_spec, KEEL_NELEM(create_spec), false, &in) != KEEL_OK)
-		return KEEL_EINVAL;
-	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err = org_store_exists(tx, org_id);
-
-	if (err == KEEL_ENOTFOUND)
-		return not_found(req, "organization");
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_idem_claim(req, tx, &key, &replayed) != KEEL_OK || replayed)
-		return KEEL_OK;
+	if ((err = parse_input(req, create_spec, KEEL_NELEM(create_spec), false, &in)) != KEEL_OK ||
+	    (err = keel_svc_tx(req, org->pool, &tx)) != KEEL_OK ||
+	    (err = org_found(req, tx, org_id)) != KEEL_OK)
+		return err;
+	if ((err = keel_svc_idem_claim(req, tx, &key, &replayed)) != KEEL_OK || replayed)
+		return err;
 	keel_uuid_v7(&id);
 	keel_uuid_format(&id, text);
-	if ((err = div_store_create(tx, keel_req_arena(req), text, org_id, &in, &row)) != KEEL_OK)
-		return write_failed(req, tx, err);
-	const char *location = keel_arena_printf(keel_req_arena(req), "/api/v1/divisions/%s", row.id);
-
-	if (keel_svc_idem_store(req, tx, key, 201, row.json, location) != KEEL_OK ||
-	    keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	return org_render(req, 201, &row, location);
+	err = div_store_create(tx, keel_req_arena(req), text, org_id, &in, &row);
+	if (err != KEEL_OK && constraint_failed(req, tx, err) != KEEL_OK)
+		return err;
+	if (err == KEEL_OK)
+		location = keel_arena_printf(keel_req_arena(req), "/api/v1/divisions/%s", row.id);
+	return keel_svc_finish(req, tx, err, NULL, org_reply(201, &row, location, key));
 }
 
 static keel_err
@@ -130,34 +140,25 @@ div_list(keel_req *req, void *ctx)
 	keel_org *org = ctx;
 	const char *org_id = org_path_id(req, "id");
 	const char *parent = keel_req_query(req, "parent_id");
+	bool roots = parent != NULL && strcmp(parent, "null") == 0;
 	keel_page page;
 	keel_tx *tx;
-	keel_buf out;
+	keel_err err;
 
 	if (org_id == NULL)
 		return not_found(req, "organization");
-	if (keel_svc_page(req, &page) != KEEL_OK)
-		return KEEL_EMALFORMED;
-	bool roots = parent != NULL && strcmp(parent, "null") == 0;
-
+	if ((err = keel_svc_page(req, &page)) != KEEL_OK)
+		return err;
 	if (parent != NULL && !roots && !keel_uuid_valid(parent))
 		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "parent_id must be a UUID or null");
-	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err = org_store_exists(tx, org_id);
+	if ((err = keel_svc_tx(req, org->pool, &tx)) != KEEL_OK ||
+	    (err = org_found(req, tx, org_id)) != KEEL_OK)
+		return err;
+	org_page pg = org_page_begin(req);
 
-	if (err == KEEL_ENOTFOUND)
-		return not_found(req, "organization");
-	org_page pg = org_page_begin(req, &out);
-
-	if (err == KEEL_OK)
-		err = div_store_list(tx, keel_req_arena(req), org_id, parent != NULL, roots ? NULL : parent,
-		                     page.after, page.limit, &pg);
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	return org_page_send(req, &pg, &page);
+	err = div_store_list(tx, keel_req_arena(req), org_id, parent != NULL, roots ? NULL : parent,
+	                     page.after, page.limit, &pg);
+	return keel_svc_finish(req, tx, err, NULL, org_page_reply(req, &pg, &page));
 }
 
 static keel_err
@@ -166,21 +167,15 @@ div_get(keel_req *req, void *ctx)
 	keel_org *org = ctx;
 	const char *id = org_path_id(req, "id");
 	keel_tx *tx;
-	org_row row;
+	org_row row = {0};
+	keel_err err;
 
 	if (id == NULL)
 		return not_found(req, "division");
-	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err = div_store_get(tx, keel_req_arena(req), id, &row);
-
-	if (err == KEEL_ENOTFOUND)
-		return not_found(req, "division");
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	return org_render(req, 200, &row, NULL);
+	if ((err = keel_svc_tx(req, org->pool, &tx)) != KEEL_OK)
+		return err;
+	err = div_store_get(tx, keel_req_arena(req), id, &row);
+	return keel_svc_finish(req, tx, err, "division", org_reply(200, &row, NULL, NULL));
 }
 
 static keel_err
@@ -190,25 +185,21 @@ div_update(keel_req *req, void *ctx)
 	const char *id = org_path_id(req, "id"), *version;
 	org_input in;
 	keel_tx *tx;
-	org_row row;
+	org_row row = {0};
+	keel_err err;
 
 	if (id == NULL)
 		return not_found(req, "division");
-	if (parse_input(req, update_spec, KEEL_NELEM(update_spec), true, &in) != KEEL_OK)
-		return KEEL_EINVAL;
-	if (keel_svc_if_match(req, &version) != KEEL_OK)
-		return KEEL_EPRECOND;
-	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err = div_store_update(tx, keel_req_arena(req), id, &in, version, &row);
-
+	if ((err = parse_input(req, update_spec, KEEL_NELEM(update_spec), true, &in)) != KEEL_OK ||
+	    (err = keel_svc_if_match(req, &version)) != KEEL_OK ||
+	    (err = keel_svc_tx(req, org->pool, &tx)) != KEEL_OK)
+		return err;
+	err = div_store_update(tx, keel_req_arena(req), id, &in, version, &row);
 	if (err == KEEL_ENOTFOUND)
 		return org_explain_miss(req, tx, true, id, version);
-	if (err != KEEL_OK)
-		return write_failed(req, tx, err);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	return org_render(req, 200, &row, NULL);
+	if (err != KEEL_OK && constraint_failed(req, tx, err) != KEEL_OK)
+		return err;
+	return keel_svc_finish(req, tx, err, NULL, org_reply(200, &row, NULL, NULL));
 }
 
 static keel_err
@@ -218,28 +209,22 @@ div_delete(keel_req *req, void *ctx)
 	const char *id = org_path_id(req, "id"), *version;
 	const char *cascade = keel_req_query(req, "cascade");
 	keel_tx *tx;
+	keel_err err;
 
 	if (id == NULL)
 		return not_found(req, "division");
 	if (cascade != NULL && strcmp(cascade, "true") != 0 && strcmp(cascade, "false") != 0)
 		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "cascade must be true or false");
-	if (keel_svc_if_match(req, &version) != KEEL_OK)
-		return KEEL_EPRECOND;
-	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err =
-	    div_store_delete(tx, id, version, cascade != NULL && strcmp(cascade, "true") == 0);
-
+	if ((err = keel_svc_if_match(req, &version)) != KEEL_OK ||
+	    (err = keel_svc_tx(req, org->pool, &tx)) != KEEL_OK)
+		return err;
+	err = div_store_delete(tx, id, version, cascade != NULL && strcmp(cascade, "true") == 0);
 	if (err == KEEL_ENOTFOUND)
 		return org_explain_miss(req, tx, true, id, version);
 	if (err == KEEL_ECONFLICT)
 		return keel_req_fail(req, err, NULL,
 		                     "the division has child divisions; delete with ?cascade=true");
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	return keel_req_no_content(req);
+	return keel_svc_finish(req, tx, err, NULL, (keel_svc_reply){.status = 204});
 }
 
 #define UUID "{\"type\":\"string\",\"format\":\"uuid\"}"

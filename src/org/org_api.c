@@ -1,7 +1,9 @@
 /*
  * Organizations: create, list (?status=, ?q=, pagination), get, update,
  * delete.  Handlers parse -> validate -> open the request's transaction ->
- * call the store -> render the JSON text PostgreSQL produced.
+ * call the store -> keel_svc_finish(): commit and render the JSON text
+ * PostgreSQL produced.  Each handler returns the error that answered
+ * (KEEL_OK when it answered with success).
  */
 #include "org/org_int.h"
 #include "access/access.h"
@@ -64,10 +66,11 @@ static keel_err
 parse_input(keel_req *req, const keel_field_spec *spec, size_t n, bool partial, org_input *in)
 {
 	json_t *body;
+	keel_err err;
 
 	memset(in, 0, sizeof(*in));
-	if (keel_req_json_body(req, &body) != KEEL_OK)
-		return KEEL_EMALFORMED;
+	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
+		return err;
 	if (keel_json_check(body, spec, n, keel_req_errors(req)) > 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "the organization is invalid");
 	if (partial && json_object_size(body) == 0)
@@ -87,35 +90,32 @@ parse_input(keel_req *req, const keel_field_spec *spec, size_t n, bool partial, 
 	return KEEL_OK;
 }
 
-/* Answer with a row: its JSON text and ETag (and Location when created). */
+/* The answer with a row: its JSON text and ETag (and Location when created). */
+keel_svc_reply
+org_reply(int status, const org_row *row, const char *location, const char *idem_key)
+{
+	return (keel_svc_reply){.status = status,
+	                        .text = row->json,
+	                        .version = row->version,
+	                        .location = location,
+	                        .idem_key = idem_key};
+}
+
 org_page
-org_page_begin(keel_req *req, keel_buf *out)
+org_page_begin(keel_req *req)
 {
-	keel_buf_init(out, keel_req_arena(req));
-	keel_buf_puts(out, "{\"data\":[");
-	return (org_page){.out = out};
+	org_page pg = {0};
+
+	keel_svc_list_begin(&pg.list, keel_req_arena(req));
+	return pg;
 }
 
-keel_err
-org_page_send(keel_req *req, const org_page *pg, const keel_page *page)
+keel_svc_reply
+org_page_reply(keel_req *req, org_page *pg, const keel_page *page)
 {
-	const char *next = pg->count == page->limit ? keel_svc_cursor(req, pg->last_id) : NULL;
+	const char *next = keel_svc_page_next(req, page, pg->list.count, pg->last_id);
 
-	keel_buf_printf(pg->out, "],\"next_cursor\":%s%s%s}", next ? "\"" : "", next ? next : "null",
-	                next ? "\"" : "");
-	return keel_req_send(req, 200, "application/json", pg->out->data, pg->out->len);
-}
-
-keel_err
-org_render(keel_req *req, int status, const org_row *row, const char *location)
-{
-	char etag[32];
-
-	snprintf(etag, sizeof(etag), "\"%ld\"", row->version);
-	keel_req_set_header(req, "ETag", etag);
-	if (location != NULL)
-		keel_req_set_header(req, "Location", location);
-	return keel_req_send(req, status, "application/json", row->json, strlen(row->json));
+	return (keel_svc_reply){.status = 200, .text = keel_svc_list_end(&pg->list, next)};
 }
 
 const char *
@@ -132,15 +132,11 @@ not_found(keel_req *req)
 	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such organization");
 }
 
-/* Store errors of writes: duplicate code 409, the rest by kind. */
+/* A write's code is another organization's: 409. */
 static keel_err
-write_failed(keel_req *req, keel_err err)
+code_taken(keel_req *req)
 {
-	if (err == KEEL_ECONFLICT)
-		return keel_req_fail(req, err, "code", "is already used by another organization");
-	if (err == KEEL_ENOTFOUND)
-		return not_found(req);
-	return keel_svc_fail(req, err, NULL);
+	return keel_req_fail(req, KEEL_ECONFLICT, "code", "is already used by another organization");
 }
 
 static keel_err
@@ -149,31 +145,28 @@ org_create(keel_req *req, void *ctx)
 	keel_org *org = ctx;
 	org_input in;
 	keel_tx *tx;
-	org_row row;
+	org_row row = {0};
 	const char *key;
 	bool replayed;
 	keel_uuid id;
 	char text[KEEL_UUID_STRLEN + 1];
+	keel_err err;
 
-	if (parse_input(req, create_spec, KEEL_NELEM(create_spec), false, &in) != KEEL_OK)
-		return KEEL_EINVAL;
-	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	if (keel_svc_idem_claim(req, tx, &key, &replayed) != KEEL_OK || replayed)
-		return KEEL_OK;
+	if ((err = parse_input(req, create_spec, KEEL_NELEM(create_spec), false, &in)) != KEEL_OK ||
+	    (err = keel_svc_tx(req, org->pool, &tx)) != KEEL_OK)
+		return err;
+	if ((err = keel_svc_idem_claim(req, tx, &key, &replayed)) != KEEL_OK || replayed)
+		return err;
 	keel_uuid_v7(&id);
 	keel_uuid_format(&id, text);
-	keel_err err = org_store_create(tx, keel_req_arena(req), text, &in, &row);
-
-	if (err != KEEL_OK)
-		return write_failed(req, err);
+	err = org_store_create(tx, keel_req_arena(req), text, &in, &row);
+	if (err == KEEL_ECONFLICT)
+		return code_taken(req);
 	const char *location =
-	    keel_arena_printf(keel_req_arena(req), "/api/v1/organizations/%s", row.id);
+	    err == KEEL_OK ? keel_arena_printf(keel_req_arena(req), "/api/v1/organizations/%s", row.id)
+	                   : NULL;
 
-	if (keel_svc_idem_store(req, tx, key, 201, row.json, location) != KEEL_OK ||
-	    keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	return org_render(req, 201, &row, location);
+	return keel_svc_finish(req, tx, err, "organization", org_reply(201, &row, location, key));
 }
 
 static keel_err
@@ -184,24 +177,20 @@ org_list(keel_req *req, void *ctx)
 	const char *q = keel_req_query(req, "q");
 	keel_page page;
 	keel_tx *tx;
-	keel_buf out;
+	keel_err err;
 
-	if (keel_svc_page(req, &page) != KEEL_OK)
-		return KEEL_EMALFORMED;
+	if ((err = keel_svc_page(req, &page)) != KEEL_OK)
+		return err;
 	if (status != NULL && strcmp(status, "active") != 0 && strcmp(status, "archived") != 0)
 		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "status must be active or archived");
 	if (q != NULL && (q[0] == '\0' || keel_utf8_length(q, strlen(q)) > 200))
 		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "q must be 1 to 200 characters");
-	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	org_page pg = org_page_begin(req, &out);
-	keel_err err = org_store_list(tx, keel_req_arena(req), status, q, page.after, page.limit, &pg);
+	if ((err = keel_svc_tx(req, org->pool, &tx)) != KEEL_OK)
+		return err;
+	org_page pg = org_page_begin(req);
 
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	return org_page_send(req, &pg, &page);
+	err = org_store_list(tx, keel_req_arena(req), status, q, page.after, page.limit, &pg);
+	return keel_svc_finish(req, tx, err, NULL, org_page_reply(req, &pg, &page));
 }
 
 static keel_err
@@ -210,21 +199,15 @@ org_get(keel_req *req, void *ctx)
 	keel_org *org = ctx;
 	const char *id = org_path_id(req, "id");
 	keel_tx *tx;
-	org_row row;
+	org_row row = {0};
+	keel_err err;
 
 	if (id == NULL)
 		return not_found(req);
-	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err = org_store_get(tx, keel_req_arena(req), id, &row);
-
-	if (err == KEEL_ENOTFOUND)
-		return not_found(req);
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	return org_render(req, 200, &row, NULL);
+	if ((err = keel_svc_tx(req, org->pool, &tx)) != KEEL_OK)
+		return err;
+	err = org_store_get(tx, keel_req_arena(req), id, &row);
+	return keel_svc_finish(req, tx, err, "organization", org_reply(200, &row, NULL, NULL));
 }
 
 /*
@@ -253,25 +236,21 @@ org_update(keel_req *req, void *ctx)
 	const char *id = org_path_id(req, "id"), *version;
 	org_input in;
 	keel_tx *tx;
-	org_row row;
+	org_row row = {0};
+	keel_err err;
 
 	if (id == NULL)
 		return not_found(req);
-	if (parse_input(req, update_spec, KEEL_NELEM(update_spec), true, &in) != KEEL_OK)
-		return KEEL_EINVAL;
-	if (keel_svc_if_match(req, &version) != KEEL_OK)
-		return KEEL_EPRECOND;
-	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err = org_store_update(tx, keel_req_arena(req), id, &in, version, &row);
-
+	if ((err = parse_input(req, update_spec, KEEL_NELEM(update_spec), true, &in)) != KEEL_OK ||
+	    (err = keel_svc_if_match(req, &version)) != KEEL_OK ||
+	    (err = keel_svc_tx(req, org->pool, &tx)) != KEEL_OK)
+		return err;
+	err = org_store_update(tx, keel_req_arena(req), id, &in, version, &row);
 	if (err == KEEL_ENOTFOUND)
 		return org_explain_miss(req, tx, false, id, version);
-	if (err != KEEL_OK)
-		return write_failed(req, err);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	return org_render(req, 200, &row, NULL);
+	if (err == KEEL_ECONFLICT)
+		return code_taken(req);
+	return keel_svc_finish(req, tx, err, NULL, org_reply(200, &row, NULL, NULL));
 }
 
 static keel_err
@@ -280,22 +259,17 @@ org_delete(keel_req *req, void *ctx)
 	keel_org *org = ctx;
 	const char *id = org_path_id(req, "id"), *version;
 	keel_tx *tx;
+	keel_err err;
 
 	if (id == NULL)
 		return not_found(req);
-	if (keel_svc_if_match(req, &version) != KEEL_OK)
-		return KEEL_EPRECOND;
-	if (keel_svc_tx(req, org->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err = org_store_delete(tx, id, version);
-
+	if ((err = keel_svc_if_match(req, &version)) != KEEL_OK ||
+	    (err = keel_svc_tx(req, org->pool, &tx)) != KEEL_OK)
+		return err;
+	err = org_store_delete(tx, id, version);
 	if (err == KEEL_ENOTFOUND)
 		return org_explain_miss(req, tx, false, id, version);
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	return keel_req_no_content(req);
+	return keel_svc_finish(req, tx, err, NULL, (keel_svc_reply){.status = 204});
 }
 
 #define UUID "{\"type\":\"string\",\"format\":\"uuid\"}"

@@ -21,17 +21,16 @@ typedef struct org_input {
 	const char *parent_id; /* divisions */
 } org_input;
 
-/* One row as the API's JSON text, rendered by PostgreSQL. */
+/* One row as the API's JSON text, rendered by PostgreSQL, compact (keel_res_json). */
 typedef struct org_row {
 	const char *id;
 	long version;
 	const char *json;
 } org_row;
 
-/* A page of rows: JSON objects joined by commas into out. */
+/* A page of rows: the list answer the store adds each row's JSON to, and the last row's id. */
 typedef struct org_page {
-	keel_buf *out;
-	int count;
+	keel_svc_list list;
 	const char *last_id;
 } org_page;
 
@@ -84,12 +83,13 @@ bool org_code_valid(const char *s);
 /* The path parameter name when it is a UUID, else NULL (no row of any tenant). */
 const char *org_path_id(keel_req *req, const char *name);
 
-/* A list answer: start {"data":[ in out, fill with the store, then send with next_cursor. */
-org_page org_page_begin(keel_req *req, keel_buf *out);
-keel_err org_page_send(keel_req *req, const org_page *pg, const keel_page *page);
+/* A list answer: begin it, fill it with the store, then reply with its next_cursor. */
+org_page org_page_begin(keel_req *req);
+keel_svc_reply org_page_reply(keel_req *req, org_page *pg, const keel_page *page);
 
-/* Answer with a row's JSON text, its ETag, and Location when given. */
-keel_err org_render(keel_req *req, int status, const org_row *row, const char *location);
+/* The answer with a row: its JSON text, its ETag, Location when given, stored under idem_key. */
+keel_svc_reply org_reply(int status, const org_row *row, const char *location,
+                         const char *idem_key);
 
 /* A guarded write changed no row: 412 when it exists at another version, else 404. */
 keel_err org_explain_miss(keel_req *req, keel_tx *tx, bool division, const char *id,

@@ -3,11 +3,11 @@
  *
  * Rows leave PostgreSQL already rendered as the API's JSON
  * (json_build_object), so a read costs no JSON work in keel: the text goes
- * to the client as it is.  Each list filter combination has its own
- * statement, so that every prepared (generic) plan can use its index: the
- * tenant-leading primary key, (tenant_id, status, id), or the (tenant_id,
- * trigrams) index for ?q=.  Every statement names tenant_id =
- * core.current_tenant_id() on top of row-level security.
+ * to the client after one pass that makes it compact, the style of every
+ * body (keel_res_json, keel_svc_list_add; src/db/json_text.c).  Each list filter combination has
+ * its own statement, so that every prepared (generic) plan can use its index: the tenant-leading
+ * primary key, (tenant_id, status, id), or the (tenant_id, trigrams) index for ?q=.  Every
+ * statement names tenant_id = core.current_tenant_id() on top of row-level security.
  *
  * Domain events: each write below enqueues its event into the outbox in the
  * same transaction (one keel_events_enqueue() per changed row), with the row
@@ -22,20 +22,19 @@
 #include <string.h>
 
 #define CURRENT "core.current_tenant_id()"
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #define ORG_JSON                                                                                   \
 	"json_build_object('id', o.id, 'tenant_id', o.tenant_id, 'name', o.name, 'code', o.code,"      \
 	" 'description', o.description, 'status', o.status, 'settings', o.settings,"                   \
-	" 'version', o.version, 'created_at', " TS("o.created_at") ", 'updated_at', " TS(              \
-	    "o.updated_at") ")::text"
+	" 'version', o.version, 'created_at', " KEEL_DB_TS(                                            \
+	    "o.created_at") ", 'updated_at', " KEEL_DB_TS("o.updated_at") ")::text"
 #define ORG_ROW "o.id, o.version, " ORG_JSON
 
 #define DIV_JSON                                                                                   \
 	"json_build_object('id', d.id, 'tenant_id', d.tenant_id, 'organization_id',"                   \
 	" d.organization_id, 'parent_id', d.parent_id, 'name', d.name, 'code', d.code,"                \
-	" 'description', d.description, 'version', d.version, 'created_at', " TS(                      \
-	    "d.created_at") ", 'updated_at', " TS("d.updated_at") ")::text"
+	" 'description', d.description, 'version', d.version, 'created_at', " KEEL_DB_TS(              \
+	    "d.created_at") ", 'updated_at', " KEEL_DB_TS("d.updated_at") ")::text"
 #define DIV_ROW "d.id, d.version, " DIV_JSON
 
 #define ORG_LIST(name, where)                                                                      \
@@ -184,7 +183,7 @@ one_row(keel_arena *a, keel_res *res, org_row *row)
 		return KEEL_ENOTFOUND;
 	row->id = keel_arena_strdup(a, keel_res_get(res, 0, 0));
 	row->version = atol(keel_res_get(res, 0, 1));
-	row->json = keel_arena_strdup(a, keel_res_get(res, 0, 2));
+	row->json = keel_res_json(res, 0, 2, a);
 	return KEEL_OK;
 }
 
@@ -220,14 +219,11 @@ run_page(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *const *p, 
 
 	if (err != KEEL_OK)
 		return err;
-	page->count = keel_res_rows(res);
-	for (int i = 0; i < page->count; i++) {
-		if (i > 0)
-			keel_buf_append(page->out, ",", 1);
-		keel_buf_puts(page->out, keel_res_get(res, i, 2));
-	}
-	page->last_id =
-	    page->count > 0 ? keel_arena_strdup(a, keel_res_get(res, page->count - 1, 0)) : NULL;
+	int n = keel_res_rows(res);
+
+	for (int i = 0; i < n; i++)
+		keel_svc_list_add(&page->list, keel_res_get(res, i, 2));
+	page->last_id = n > 0 ? keel_arena_strdup(a, keel_res_get(res, n - 1, 0)) : NULL;
 	return KEEL_OK;
 }
 

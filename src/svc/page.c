@@ -109,12 +109,70 @@ keel_svc_cursor(keel_req *req, const char *last_id)
 	return keel_svc_cursor_encode(req, CURSOR_ID, id.b, sizeof(id.b));
 }
 
-json_t *
-keel_svc_list(keel_req *req, json_t *data, const keel_page *page, const char *last_id)
+const char *
+keel_svc_page_next(keel_req *req, const keel_page *page, int count, const char *last_id)
 {
-	const char *next = NULL;
+	return count == page->limit && last_id != NULL ? keel_svc_cursor(req, last_id) : NULL;
+}
 
-	if (json_array_size(data) == (size_t)page->limit && last_id != NULL)
-		next = keel_svc_cursor(req, last_id);
-	return json_pack("{s:o, s:s?}", "data", data, "next_cursor", next);
+void
+keel_svc_list_begin(keel_svc_list *l, keel_arena *a)
+{
+	keel_buf_init(&l->out, a);
+	keel_buf_puts(&l->out, "{\"data\":[");
+	l->count = 0;
+}
+
+void
+keel_svc_list_add(keel_svc_list *l, const char *json)
+{
+	size_t len = strlen(json), at;
+
+	if (l->count++ > 0)
+		keel_buf_append(&l->out, ",", 1);
+	at = l->out.len;
+	keel_buf_append(&l->out, json, len); /* the room; the compact text goes over it */
+	l->out.len = at + keel_db_json_compact(l->out.data + at, json, len);
+}
+
+/* json_dump_callback's sink: the list's buffer. */
+static int
+list_put(const char *buffer, size_t size, void *data)
+{
+	keel_buf_append(data, buffer, size);
+	return 0;
+}
+
+void
+keel_svc_list_add_json(keel_svc_list *l, const json_t *item)
+{
+	if (l->count++ > 0)
+		keel_buf_append(&l->out, ",", 1);
+	json_dump_callback(item, list_put, &l->out, JSON_COMPACT);
+}
+
+const char *
+keel_svc_list_end(keel_svc_list *l, const char *next_cursor)
+{
+	keel_buf_printf(&l->out, "],\"next_cursor\":%s%s%s}", next_cursor ? "\"" : "",
+	                next_cursor ? next_cursor : "null", next_cursor ? "\"" : "");
+	return l->out.data;
+}
+
+keel_err
+keel_svc_list_json(keel_req *req, json_t *data, const keel_page *page, const char *last_id)
+{
+	keel_svc_list l;
+	size_t i;
+	json_t *item;
+
+	keel_svc_list_begin(&l, keel_req_arena(req));
+	json_array_foreach(data, i, item)
+	{
+		keel_svc_list_add_json(&l, item);
+	}
+	json_decref(data);
+	const char *text = keel_svc_list_end(&l, keel_svc_page_next(req, page, l.count, last_id));
+
+	return keel_req_send(req, 200, "application/json", text, l.out.len);
 }

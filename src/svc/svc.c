@@ -221,3 +221,52 @@ keel_svc_etag(keel_req *req, const json_t *resource)
 	         (long long)json_integer_value(json_object_get(resource, "version")));
 	keel_req_set_header(req, "ETag", etag);
 }
+
+/* reply's body as text: its own, or its JSON rendered compact (NULL: none). */
+static const char *
+reply_text(keel_req *req, const keel_svc_reply *reply)
+{
+	if (reply->text != NULL || reply->json == NULL)
+		return reply->text;
+	char *text = json_dumps(reply->json, JSON_COMPACT);
+	const char *copy = text ? keel_arena_strdup(keel_req_arena(req), text) : NULL;
+
+	free(text);
+	return copy;
+}
+
+/* Send reply, whose body is text (NULL: 204 No Content). */
+static keel_err
+reply_send(keel_req *req, const keel_svc_reply *reply, const char *text)
+{
+	char etag[32];
+
+	if (text == NULL)
+		return keel_req_no_content(req);
+	if (reply->version > 0) {
+		snprintf(etag, sizeof(etag), "\"%ld\"", reply->version);
+		keel_req_set_header(req, "ETag", etag);
+	}
+	if (reply->location != NULL)
+		keel_req_set_header(req, "Location", reply->location);
+	return keel_req_send(req, reply->status, "application/json", text, strlen(text));
+}
+
+keel_err
+keel_svc_finish(keel_req *req, keel_tx *tx, keel_err err, const char *what, keel_svc_reply reply)
+{
+	if (err == KEEL_ENOTFOUND && what != NULL && !keel_req_answered(req))
+		return keel_req_fail(req, err, NULL, "no such %s", what);
+	if (err != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	const char *text = reply_text(req, &reply);
+
+	if (text == NULL && reply.json != NULL)
+		return keel_req_fail(req, KEEL_EINTERNAL, NULL, "could not serialize response");
+	if (reply.idem_key != NULL && (err = keel_svc_idem_store(req, tx, reply.idem_key, reply.status,
+	                                                         text, reply.location)) != KEEL_OK)
+		return err;
+	if ((err = keel_svc_commit(req, tx)) != KEEL_OK)
+		return err;
+	return reply_send(req, &reply, text);
+}

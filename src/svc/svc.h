@@ -11,6 +11,7 @@
 #ifndef KEEL_SVC_SVC_H
 #define KEEL_SVC_SVC_H
 
+#include "core/str.h"
 #include "db/db.h"
 #include "http/http.h"
 
@@ -140,7 +141,61 @@ const char *keel_svc_cursor_encode(keel_req *req, unsigned char kind, const void
 keel_err keel_svc_cursor_decode(keel_req *req, unsigned char kind, void *payload, size_t len,
                                 bool *found);
 
-/* {"data": data, "next_cursor": ...}: a cursor only when the page is full. Steals data. */
-json_t *keel_svc_list(keel_req *req, json_t *data, const keel_page *page, const char *last_id);
+/* ---- lists: the one renderer of every list answer ---- */
+
+/*
+ * A list answer being built: {"data":[item,...],"next_cursor":"..."|null}, in one buffer of
+ * the request's arena.  Items come as JSON text PostgreSQL rendered (made compact on the way
+ * in, by keel_db_json_compact) or as jansson values (rendered compact), so a list has the
+ * style of every other body.
+ */
+typedef struct keel_svc_list {
+	keel_buf out;
+	int count; /* items added */
+} keel_svc_list;
+
+void keel_svc_list_begin(keel_svc_list *l, keel_arena *a);
+
+/* Add an item: JSON text (a row PostgreSQL rendered), in the compact style. */
+void keel_svc_list_add(keel_svc_list *l, const char *json);
+
+/* Add an item rendered by jansson. */
+void keel_svc_list_add_json(keel_svc_list *l, const json_t *item);
+
+/* Close the list with next_cursor (NULL: null) and return its text (the list's buffer). */
+const char *keel_svc_list_end(keel_svc_list *l, const char *next_cursor);
+
+/*
+ * The next_cursor of a page in id order that ended at last_id with count items: a cursor only
+ * when the page is full, else NULL.
+ */
+const char *keel_svc_page_next(keel_req *req, const keel_page *page, int count,
+                               const char *last_id);
+
+/* Answer 200 with a page in id order of jansson items (data, stolen) that ended at last_id. */
+keel_err keel_svc_list_json(keel_req *req, json_t *data, const keel_page *page,
+                            const char *last_id);
+
+/* ---- the handler tail ---- */
+
+/* What a handler answers once its work is done. */
+typedef struct keel_svc_reply {
+	int status;           /* 200 or 201; 204 No Content when there is no body */
+	const char *text;     /* the body as compact JSON text (keel_res_json, a list), or */
+	const json_t *json;   /* the body as JSON, rendered compact; both NULL: no body */
+	long version;         /* > 0: ETag "<version>" */
+	const char *location; /* Location, or NULL */
+	const char *idem_key; /* from keel_svc_idem_claim(): the answer is stored under it */
+} keel_svc_reply;
+
+/*
+ * The end every handler shares once its store has run (load or lock -> 404 or problem ->
+ * commit -> render).  err is the store's outcome: KEEL_ENOTFOUND answers 404 "no such
+ * <what>" (what NULL: as any other error), any other error answers as keel_svc_fail();
+ * KEEL_OK stores the answer under reply.idem_key, commits tx and sends reply.  Returns the
+ * error that answered, KEEL_OK when reply was sent.
+ */
+keel_err keel_svc_finish(keel_req *req, keel_tx *tx, keel_err err, const char *what,
+                         keel_svc_reply reply);
 
 #endif

@@ -149,14 +149,15 @@ signup(keel_req *req, void *ctx)
 	keel_tenancy *t = ctx;
 	json_t *body;
 	signup_state *s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
+	keel_err err;
 
 	if (!t->signup_open)
 		return keel_req_fail(req, KEEL_EDENIED, NULL, "sign-up is closed on this server");
-	if (keel_req_json_body(req, &body) != KEEL_OK)
-		return KEEL_EMALFORMED;
+	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
+		return err;
 	keel_tenancy_signup_check(body, keel_req_errors(req));
-	if (keel_req_invalid(req, "the sign-up is invalid") != KEEL_OK)
-		return KEEL_EINVAL;
+	if ((err = keel_req_invalid(req, "the sign-up is invalid")) != KEEL_OK)
+		return err;
 	s->name = json_string_value(json_object_get(body, "name"));
 	s->slug = json_string_value(json_object_get(body, "slug"));
 	s->email = json_string_value(json_object_get(body, "owner_email"));
@@ -172,24 +173,31 @@ signup_finish(keel_req *req, void *arg)
 	signup_state *s = arg;
 	keel_tenancy *t = s->tenancy;
 	keel_tx *tx;
-	json_t *out;
+	json_t *out = NULL;
 	keel_err err;
 
 	if (!s->job.ok)
 		return keel_req_fail(req, KEEL_EINTERNAL, NULL, "password hashing failed");
-	if (keel_svc_tx_tenant(req, t->pool, NULL, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx_tenant(req, t->pool, NULL, &tx)) != KEEL_OK)
+		return err;
 	err = create_both(tx, keel_req_arena(req), s->name, s->slug, s->email, s->job.hash, &out);
 	if (err == KEEL_ECONFLICT)
 		return keel_req_fail(req, KEEL_ECONFLICT, "slug", "is already taken");
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK) {
-		json_decref(out);
-		return KEEL_EUNAVAIL;
-	}
-	keel_req_set_header(req, "Location", "/api/v1/tenant");
-	return keel_req_json(req, 201, out);
+	err =
+	    keel_svc_finish(req, tx, err, NULL,
+	                    (keel_svc_reply){.status = 201, .json = out, .location = "/api/v1/tenant"});
+	json_decref(out);
+	return err;
+}
+
+/* The answer with the tenant: its JSON and ETag. */
+static keel_svc_reply
+tenant_reply(const json_t *tenant)
+{
+	return (keel_svc_reply){.status = 200,
+	                        .json = tenant,
+	                        .version =
+	                            (long)json_integer_value(json_object_get(tenant, "version"))};
 }
 
 static keel_err
@@ -197,51 +205,39 @@ tenant_get(keel_req *req, void *ctx)
 {
 	keel_tenancy *t = ctx;
 	keel_tx *tx;
-	json_t *tenant;
+	json_t *tenant = NULL;
+	keel_err err;
 
-	if (keel_svc_tx(req, t->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err = tenancy_store_get(tx, keel_req_arena(req), &tenant);
-
+	if ((err = keel_svc_tx(req, t->pool, &tx)) != KEEL_OK)
+		return err;
+	err = tenancy_store_get(tx, keel_req_arena(req), &tenant);
 	if (err == KEEL_ENOTFOUND)
 		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "the tenant no longer exists");
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_svc_etag(req, tenant);
-	return keel_req_json(req, 200, json_incref(tenant));
+	return keel_svc_finish(req, tx, err, NULL, tenant_reply(tenant));
 }
 
 static keel_err
 tenant_rename(keel_req *req, void *ctx)
 {
 	keel_tenancy *t = ctx;
-	json_t *body, *tenant;
+	json_t *body, *tenant = NULL;
 	const char *version;
 	keel_tx *tx;
+	keel_err err;
 
-	if (keel_req_json_body(req, &body) != KEEL_OK)
-		return KEEL_EMALFORMED;
-	if (keel_req_check_body(req, body, "the tenant is invalid") != KEEL_OK)
-		return KEEL_EINVAL;
-	if (keel_svc_if_match(req, &version) != KEEL_OK)
-		return KEEL_EPRECOND;
-	if (keel_svc_tx(req, t->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err =
-	    tenancy_store_rename(tx, keel_req_arena(req),
-	                         json_string_value(json_object_get(body, "name")), version, &tenant);
-
+	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
+		return err;
+	if ((err = keel_req_check_body(req, body, "the tenant is invalid")) != KEEL_OK)
+		return err;
+	if ((err = keel_svc_if_match(req, &version)) != KEEL_OK ||
+	    (err = keel_svc_tx(req, t->pool, &tx)) != KEEL_OK)
+		return err;
+	err = tenancy_store_rename(tx, keel_req_arena(req),
+	                           json_string_value(json_object_get(body, "name")), version, &tenant);
 	if (err == KEEL_ENOTFOUND)
 		return keel_req_fail(req, version ? KEEL_EPRECOND : KEEL_ENOTFOUND, NULL,
 		                     version ? "the tenant has changed" : "the tenant no longer exists");
-	if (err != KEEL_OK)
-		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_svc_etag(req, tenant);
-	return keel_req_json(req, 200, json_incref(tenant));
+	return keel_svc_finish(req, tx, err, NULL, tenant_reply(tenant));
 }
 
 #define TS "{\"type\":\"string\",\"format\":\"date-time\"}"

@@ -11,10 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define TENANT_COLS                                                                                \
-	"id, name, slug, status, version, " TS("created_at") ", " TS("updated_at") ", " TS(            \
-	    "suspended_at")
+	"id, name, slug, status, version, " KEEL_DB_TS("created_at") ", " KEEL_DB_TS(                  \
+	    "updated_at") ", " KEEL_DB_TS("suspended_at")
 
 static const keel_stmt st_create = {
     "tenancy_create", "SELECT " TENANT_COLS " FROM core.create_tenant($1, $2, $3)", 3};

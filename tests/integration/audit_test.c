@@ -964,6 +964,8 @@ items_have_the_documented_shape(void **state)
 
 	kt_assert_status(r, 200);
 	char *patch_rid = strdup(cl.request_id), *traceparent = kt_header(r, "traceparent");
+	char *created = strdup(kt_jstr(r->json, "created_at"));
+	char *updated = strdup(kt_jstr(r->json, "updated_at"));
 
 	kt_resp_free(r);
 
@@ -1010,7 +1012,18 @@ items_have_the_documented_shape(void **state)
 	assert_true(json_is_null(json_object_get(ins, "old")));
 	assert_true(json_is_null(json_object_get(ins, "changed_fields")));
 	assert_true(json_is_integer(json_object_get(json_object_get(ins, "new"), "version")));
+	/* timestamps inside the images in the API's form, the very values the API answered */
+	assert_string_equal(kt_jstr(json_object_get(upd, "new"), "updated_at"), updated);
+	assert_string_equal(kt_jstr(json_object_get(upd, "new"), "created_at"), created);
+	assert_string_equal(kt_jstr(json_object_get(upd, "old"), "created_at"), created);
+	assert_true(kt_is_rfc3339_ms(kt_jstr(json_object_get(upd, "old"), "updated_at")));
+	assert_true(kt_is_rfc3339_ms(kt_jstr(json_object_get(ins, "new"), "updated_at")));
+	assert_true(kt_is_rfc3339_ms(at));
+	/* one JSON style: exactly what jansson writes compact */
+	kt_assert_compact_body(r);
 	kt_resp_free(r);
+	free(created);
+	free(updated);
 	free(traceparent);
 	free(patch_rid);
 	free(id);

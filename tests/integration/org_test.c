@@ -368,6 +368,8 @@ org_get_returns_the_organization(void **state)
 	kt_assert_header(r, "Content-Type", "application/json");
 	assert_true(json_equal(r->json, c->json));
 	check_org(r->json, A.id, "Got", code, "", "active", "{\"k\":1}", 1);
+	kt_assert_compact_body(c);
+	kt_assert_compact_body(r);
 	kt_resp_free(r);
 	kt_resp_free(c);
 }
@@ -442,6 +444,7 @@ org_list_returns_full_items_in_id_order(void **state)
 
 	kt_assert_status(r, 200);
 	kt_assert_header(r, "Content-Type", "application/json");
+	kt_assert_compact_body(r);
 	assert_true(json_is_null(json_object_get(r->json, "next_cursor")) ||
 	            json_is_string(json_object_get(r->json, "next_cursor")));
 	kt_resp_free(r);

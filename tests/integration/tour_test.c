@@ -83,7 +83,7 @@ readme_tour_runs_as_written(void **state)
 	/* sign-up answered the tenant, the organization was created, and the audit trail
 	 * (jq-printed) shows its insert with the new row */
 	assert_non_null(strstr(out, "\"slug\":\"acme\""));
-	assert_non_null(strstr(out, "\"code\" : \"EU\""));
+	assert_non_null(strstr(out, "\"code\":\"EU\""));
 	assert_non_null(strstr(out, "\"action\": \"INSERT\""));
 	assert_non_null(strstr(out, "\"table\": \"org.organizations\""));
 	assert_non_null(strstr(out, "\"name\": \"Acme Europe\""));

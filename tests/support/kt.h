@@ -339,6 +339,9 @@ void kt_check_field_error(const kt_resp *r, const char *field, const char *file,
 /* RFC 3339 UTC with milliseconds, as keel renders times: 2026-11-27T15:42:00.123Z. */
 bool kt_is_rfc3339_ms(const char *s);
 
+/* The body is in keel's one JSON style: exactly what jansson writes compact (no " : "). */
+void kt_assert_compact_body(const kt_resp *r);
+
 /*
  * Fail the test (at file:line) unless r is keel's problem+json answer of status: the status, the
  * Content-Type, a JSON body whose "status" is status, string members title and detail, and a

@@ -370,6 +370,18 @@ kt_is_rfc3339_ms(const char *s)
 	return true;
 }
 
+void
+kt_assert_compact_body(const kt_resp *r)
+{
+	char *compact = json_dumps(r->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	assert_non_null(compact);
+	if (r->len != strlen(compact) || memcmp(r->body, compact, r->len) != 0)
+		fail_msg("body is not compact:\n%.*s\nexpected:\n%s", (int)r->len, r->body, compact);
+	assert_null(memmem(r->body, r->len, " : ", 3));
+	free(compact);
+}
+
 bool
 kt_has_field_error(const kt_resp *r, const char *field)
 {

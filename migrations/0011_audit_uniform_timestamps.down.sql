@@ -1,0 +1,3 @@
+-- 0011 audit: revert.
+DROP FUNCTION audit.uniform_image(jsonb, text);
+DROP FUNCTION audit.timestamp_columns();
