@@ -15,18 +15,18 @@ me(keel_req *req, void *ctx)
 	keel_auth *a = ctx;
 	keel_tx *tx;
 	json_t *user;
+	keel_err err;
 
-	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err =
-	    auth_store_user_get(tx, keel_req_arena(req), keel_access_principal(req)->user_id, &user);
+	if ((err = keel_svc_tx(req, a->pool, &tx)) != KEEL_OK)
+		return err;
+	err = auth_store_user_get(tx, keel_req_arena(req), keel_access_principal(req)->user_id, &user);
 
 	if (err == KEEL_ENOTFOUND)
 		return keel_req_fail(req, KEEL_EUNAUTH, NULL, "the user of this token no longer exists");
 	if (err != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_commit(req, tx)) != KEEL_OK)
+		return err;
 	return keel_req_json(req, 200, json_incref(user));
 }
 

@@ -98,8 +98,8 @@ login_address_and_slug(keel_req *req, login_state *s, const char *tenant_name)
 	int fails, retry;
 	keel_err err;
 
-	if (keel_svc_tx_tenant(req, s->auth->pool, NULL, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx_tenant(req, s->auth->pool, NULL, &tx)) != KEEL_OK)
+		return err;
 	if (addr != NULL) {
 		if ((err = auth_store_address_failures(tx, addr, &fails, &retry)) != KEEL_OK)
 			return keel_svc_fail(req, err, NULL);
@@ -124,8 +124,8 @@ login_tenant_by_id(keel_req *req, login_state *s, const char *id)
 	bool active;
 	keel_err err;
 
-	if (keel_svc_tx_tenant(req, s->auth->pool, id, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx_tenant(req, s->auth->pool, id, &tx)) != KEEL_OK)
+		return err;
 	if ((err = auth_store_tenant_exists(tx, id, &active)) != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
 	s->tenant_id = active ? keel_arena_strdup(keel_req_arena(req), id) : NULL;
@@ -142,12 +142,12 @@ login_account_read(keel_req *req, login_state *s)
 	bool refused;
 	keel_err err;
 
-	if (keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx)) != KEEL_OK)
+		return err;
 	if ((err = auth_attempt_begin(req, tx, s->email, s->attempt_id)) != KEEL_OK)
 		return err;
-	if (keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx)) != KEEL_OK)
+		return err;
 	if ((err = auth_attempt_count(req, tx, s->attempt_id, &refusal, &refused)) != KEEL_OK ||
 	    refused) {
 		if (refused)
@@ -157,8 +157,8 @@ login_account_read(keel_req *req, login_state *s)
 	err = auth_store_user_by_email(tx, keel_req_arena(req), s->email, &s->user);
 	if (err != KEEL_OK && err != KEEL_ENOTFOUND)
 		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_commit(req, tx)) != KEEL_OK)
+		return err;
 	keel_svc_release(tx);
 	return KEEL_OK;
 }
@@ -186,25 +186,26 @@ auth_login(keel_req *req, void *ctx)
 	json_t *body;
 	const char *tenant_name = NULL;
 	login_state *s;
+	keel_err err;
 
-	if (keel_req_json_body(req, &body) != KEEL_OK)
-		return KEEL_EMALFORMED;
-	if (keel_req_check_body(req, body, "the sign-in request is invalid") != KEEL_OK)
-		return KEEL_EINVAL;
-	if (login_tenant_name(req, body, &tenant_name) != KEEL_OK)
-		return KEEL_EINVAL;
+	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
+		return err;
+	if ((err = keel_req_check_body(req, body, "the sign-in request is invalid")) != KEEL_OK)
+		return err;
+	if ((err = login_tenant_name(req, body, &tenant_name)) != KEEL_OK)
+		return err;
 	/*
 	 * A place on the hashing queue first: the attempt login_read puts on
 	 * record counts against the account until the hash ends it, so a
 	 * sign-in that could not be queued must not have written one.
 	 */
-	if (keel_req_offload_reserve(req, a->hashers) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_req_offload_reserve(req, a->hashers)) != KEEL_OK)
+		return err;
 	s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
 	s->auth = a;
 	s->email = json_string_value(json_object_get(body, "email"));
 	s->password = json_string_value(json_object_get(body, "password"));
-	keel_err err = login_read(req, s, tenant_name);
+	err = login_read(req, s, tenant_name);
 
 	if (err != KEEL_OK || keel_req_field_errors(req) > 0)
 		return err;
@@ -266,8 +267,8 @@ login_finish(keel_req *req, void *arg)
 	json_t *tokens = NULL;
 	keel_err err = KEEL_OK;
 
-	if (keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx_tenant(req, s->auth->pool, s->tenant_id, &tx)) != KEEL_OK)
+		return err;
 	if (s->attempt_id[0] != '\0')
 		err = auth_store_attempt_end(tx, s->attempt_id);
 	if (err == KEEL_OK && s->verified)

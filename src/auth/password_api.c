@@ -55,11 +55,11 @@ password_attempt_begin(keel_req *req, password_state *s)
 {
 	keel_tx *tx;
 	auth_user u;
+	keel_err err;
 
-	if (keel_svc_tx(req, s->auth->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err =
-	    auth_store_user_by_id(tx, keel_req_arena(req), keel_access_principal(req)->user_id, &u);
+	if ((err = keel_svc_tx(req, s->auth->pool, &tx)) != KEEL_OK)
+		return err;
+	err = auth_store_user_by_id(tx, keel_req_arena(req), keel_access_principal(req)->user_id, &u);
 
 	if (err == KEEL_ENOTFOUND)
 		return keel_req_fail(req, KEEL_EUNAUTH, NULL, "the user of this token no longer exists");
@@ -86,8 +86,8 @@ password_read(keel_req *req, password_state *s)
 	auth_event refusal = auth_event_of(req, "password_change_throttled",
 	                                   keel_access_principal(req)->user_id, s->email);
 
-	if (keel_svc_tx(req, s->auth->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx(req, s->auth->pool, &tx)) != KEEL_OK)
+		return err;
 	if ((err = auth_attempt_count(req, tx, s->attempt_id, &refusal, &refused)) != KEEL_OK ||
 	    refused)
 		return err;
@@ -104,23 +104,22 @@ auth_password_change(keel_req *req, void *ctx)
 	keel_auth *a = ctx;
 	json_t *body;
 	password_state *s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
+	keel_err err;
 
-	if (keel_req_json_body(req, &body) != KEEL_OK)
-		return KEEL_EMALFORMED;
+	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
+		return err;
 	keel_json_check(body, password_spec, KEEL_NELEM(password_spec), keel_req_errors(req));
 	s->auth = a;
 	s->current = json_string_value(json_object_get(body, "current_password"));
 	s->next = json_string_value(json_object_get(body, "new_password"));
 	if (s->next != NULL)
 		keel_auth_check_new_password(keel_req_errors(req), "new_password", s->next);
-	if (keel_req_invalid(req, "the request is invalid") != KEEL_OK)
-		return KEEL_EINVAL;
+	if ((err = keel_req_invalid(req, "the request is invalid")) != KEEL_OK)
+		return err;
 	/* a place on the hashing queue first: the attempt password_read puts on record counts */
-	if (keel_req_offload_reserve(req, a->hashers) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err = password_read(req, s);
-
-	if (err != KEEL_OK)
+	if ((err = keel_req_offload_reserve(req, a->hashers)) != KEEL_OK)
+		return err;
+	if ((err = password_read(req, s)) != KEEL_OK)
 		return err;
 	return keel_req_offload(req, a->hashers, password_work, password_finish, s);
 }
@@ -135,8 +134,8 @@ password_refused(keel_req *req, keel_tx *tx, const password_state *s)
 
 	if (!s->verified && (err = auth_store_event(tx, &e)) != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_commit(req, tx)) != KEEL_OK)
+		return err;
 	if (!s->verified)
 		return keel_req_fail(req, KEEL_EINVAL, "current_password", "is incorrect");
 	return keel_req_fail(req, KEEL_EINTERNAL, NULL, "password hashing failed");
@@ -152,8 +151,8 @@ password_finish(keel_req *req, void *arg)
 	keel_tx *tx;
 	keel_err err;
 
-	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx(req, a->pool, &tx)) != KEEL_OK)
+		return err;
 	if ((err = auth_store_attempt_end(tx, s->attempt_id)) != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
 	if (!s->verified || !s->ok)
@@ -164,7 +163,7 @@ password_finish(keel_req *req, void *arg)
 	    (err = auth_store_user_tokens_revoke(tx, user_id)) != KEEL_OK ||
 	    (err = auth_store_event(tx, &e)) != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_commit(req, tx)) != KEEL_OK)
+		return err;
 	return keel_req_no_content(req);
 }

@@ -72,14 +72,14 @@ refresh_lock(keel_req *req, keel_auth *a, refresh_token *t, keel_tx **tx, auth_t
 	json_t *body;
 	keel_err err;
 
-	if (keel_req_json_body(req, &body) != KEEL_OK)
-		return KEEL_EMALFORMED;
+	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
+		return err;
 	if (keel_req_check_body(req, body, "the request is invalid") != KEEL_OK)
 		return KEEL_EINVAL;
 	if (!refresh_decode(json_string_value(json_object_get(body, "refresh_token")), t))
 		return invalid_refresh(req);
-	if (keel_svc_tx_tenant(req, a->pool, t->tenant_id, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx_tenant(req, a->pool, t->tenant_id, tx)) != KEEL_OK)
+		return err;
 	err = auth_store_token_lock(*tx, keel_req_arena(req), t->id, row);
 	if (err == KEEL_ENOTFOUND)
 		return invalid_refresh(req);
@@ -126,13 +126,13 @@ auth_refresh(keel_req *req, void *ctx)
 	if (row.used) {
 		/* A spent token came back: it was stolen, or the client is confused. */
 		keel_log_warn("refresh token reused; revoking its family");
-		if (revoke_family(req, tx, &row, "refresh_reused") != KEEL_OK)
-			return KEEL_EUNAVAIL;
+		if ((err = revoke_family(req, tx, &row, "refresh_reused")) != KEEL_OK)
+			return err;
 		return invalid_refresh(req);
 	}
 	if (!row.user_active) {
-		if (revoke_family(req, tx, &row, NULL) != KEEL_OK)
-			return KEEL_EUNAVAIL;
+		if ((err = revoke_family(req, tx, &row, NULL)) != KEEL_OK)
+			return err;
 		return invalid_refresh(req);
 	}
 	if ((err = auth_store_token_use(tx, t.id)) != KEEL_OK ||
@@ -157,7 +157,7 @@ auth_logout(keel_req *req, void *ctx)
 
 	if (err != KEEL_OK)
 		return err;
-	if (revoke_family(req, tx, &row, "signed_out") != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = revoke_family(req, tx, &row, "signed_out")) != KEEL_OK)
+		return err;
 	return keel_req_no_content(req);
 }

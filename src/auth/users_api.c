@@ -93,9 +93,10 @@ user_create(keel_req *req, void *ctx)
 	keel_auth *a = ctx;
 	json_t *body;
 	create_state *s = keel_arena_calloc(keel_req_arena(req), 1, sizeof(*s));
+	keel_err err;
 
-	if (keel_req_json_body(req, &body) != KEEL_OK)
-		return KEEL_EMALFORMED;
+	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
+		return err;
 	keel_json_check(body, create_spec, KEEL_NELEM(create_spec), keel_req_errors(req));
 	s->email = json_string_value(json_object_get(body, "email"));
 	s->job.password = json_string_value(json_object_get(body, "password"));
@@ -107,12 +108,10 @@ user_create(keel_req *req, void *ctx)
 		keel_auth_check_email(keel_req_errors(req), "email", s->email);
 	if (s->job.password != NULL)
 		keel_auth_check_new_password(keel_req_errors(req), "password", s->job.password);
-	if (keel_req_invalid(req, "the user is invalid") != KEEL_OK)
-		return KEEL_EINVAL;
+	if ((err = keel_req_invalid(req, "the user is invalid")) != KEEL_OK)
+		return err;
 	/* no hash for a caller who has lost its access since its token was issued */
-	keel_err err = keel_svc_access(req, a->pool, KEEL_ROLE_ADMIN);
-
-	if (err != KEEL_OK)
+	if ((err = keel_svc_access(req, a->pool, KEEL_ROLE_ADMIN)) != KEEL_OK)
 		return err;
 	if (!may_manage(req, s->role))
 		return forbidden_role(req);
@@ -131,17 +130,17 @@ create_finish(keel_req *req, void *arg)
 	if (!s->job.ok)
 		return keel_req_fail(req, KEEL_EINTERNAL, NULL, "password hashing failed");
 	/* checked again: the caller's role may have changed while the password was hashed */
-	if (keel_svc_tx_role(req, a->pool,
-	                     s->role >= KEEL_ROLE_ADMIN ? KEEL_ROLE_OWNER : KEEL_ROLE_ADMIN,
-	                     &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx_role(req, a->pool,
+	                            s->role >= KEEL_ROLE_ADMIN ? KEEL_ROLE_OWNER : KEEL_ROLE_ADMIN,
+	                            &tx)) != KEEL_OK)
+		return err;
 	err = keel_auth_user_insert(tx, keel_req_arena(req), s->email, s->job.hash, s->role, &user);
 	if (err == KEEL_ECONFLICT)
 		return keel_req_fail(req, KEEL_ECONFLICT, "email", "is already used in this tenant");
 	if (err != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_commit(req, tx)) != KEEL_OK)
+		return err;
 	keel_req_set_header(req, "Location",
 	                    keel_arena_printf(keel_req_arena(req), "/api/v1/users/%s",
 	                                      json_string_value(json_object_get(user, "id"))));
@@ -161,8 +160,8 @@ user_list(keel_req *req, void *ctx)
 	const char *last;
 	keel_err err;
 
-	if (keel_svc_page(req, &page) != KEEL_OK)
-		return KEEL_EMALFORMED;
+	if ((err = keel_svc_page(req, &page)) != KEEL_OK)
+		return err;
 	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
 	err = auth_store_user_list(tx, keel_req_arena(req), page.after, page.limit, &users, &last);
@@ -182,12 +181,13 @@ user_get(keel_req *req, void *ctx)
 	const char *id = path_id(req);
 	keel_tx *tx;
 	json_t *user;
+	keel_err err;
 
 	if (id == NULL)
 		return not_found(req);
-	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
-	keel_err err = auth_store_user_get(tx, keel_req_arena(req), id, &user);
+	if ((err = keel_svc_tx(req, a->pool, &tx)) != KEEL_OK)
+		return err;
+	err = auth_store_user_get(tx, keel_req_arena(req), id, &user);
 
 	/* the role as of this transaction, and before 404: a member learns nothing of others */
 	if ((err == KEEL_OK || err == KEEL_ENOTFOUND) && caller_role(req) < KEEL_ROLE_ADMIN &&
@@ -197,8 +197,8 @@ user_get(keel_req *req, void *ctx)
 		return not_found(req);
 	if (err != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_commit(req, tx)) != KEEL_OK)
+		return err;
 	keel_svc_etag(req, user);
 	return keel_req_json(req, 200, json_incref(user));
 }
@@ -252,21 +252,21 @@ user_update(keel_req *req, void *ctx)
 
 	if (id == NULL)
 		return not_found(req);
-	if (keel_req_json_body(req, &body) != KEEL_OK)
-		return KEEL_EMALFORMED;
+	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
+		return err;
 	if (keel_json_check(body, update_spec, KEEL_NELEM(update_spec), keel_req_errors(req)) > 0 ||
 	    json_object_size(body) == 0)
 		return keel_req_fail(req, KEEL_EINVAL, NULL, "give role and/or status");
-	if (keel_svc_if_match(req, &version) != KEEL_OK)
-		return KEEL_EPRECOND;
+	if ((err = keel_svc_if_match(req, &version)) != KEEL_OK)
+		return err;
 	const char *role = json_string_value(json_object_get(body, "role"));
 	const char *status = json_string_value(json_object_get(body, "status"));
 	keel_role new_role = keel_role_parse(role);
 	bool removes_owner = (role != NULL && new_role != KEEL_ROLE_OWNER) ||
 	                     (status != NULL && strcmp(status, "disabled") == 0);
 
-	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_tx(req, a->pool, &tx)) != KEEL_OK)
+		return err;
 	if ((err = guard_change(req, tx, id, version, new_role, removes_owner, &target)) != KEEL_OK)
 		return err;
 	const char *current =
@@ -280,8 +280,8 @@ user_update(keel_req *req, void *ctx)
 		err = auth_store_user_tokens_revoke(tx, id);
 	if (err != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_commit(req, tx)) != KEEL_OK)
+		return err;
 	keel_svc_etag(req, user);
 	return keel_req_json(req, 200, json_incref(user));
 }
@@ -297,8 +297,8 @@ user_delete(keel_req *req, void *ctx)
 
 	if (id == NULL)
 		return not_found(req);
-	if (keel_svc_if_match(req, &version) != KEEL_OK)
-		return KEEL_EPRECOND;
+	if ((err = keel_svc_if_match(req, &version)) != KEEL_OK)
+		return err;
 	if (keel_svc_tx(req, a->pool, &tx) != KEEL_OK)
 		return KEEL_EUNAVAIL;
 	if ((err = guard_change(req, tx, id, version, KEEL_ROLE_NONE, true, &target)) != KEEL_OK)
@@ -312,8 +312,8 @@ user_delete(keel_req *req, void *ctx)
 		return keel_req_fail(req, KEEL_EPRECOND, NULL, "the user has changed; read it again");
 	if (err != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
-	if (keel_svc_commit(req, tx) != KEEL_OK)
-		return KEEL_EUNAVAIL;
+	if ((err = keel_svc_commit(req, tx)) != KEEL_OK)
+		return err;
 	return keel_req_no_content(req);
 }
 
