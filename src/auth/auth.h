@@ -57,6 +57,22 @@ int keel_auth_check_new_password(json_t *errors, const char *field, const char *
 /* The rule keel_auth_check_new_password enforces, for a schema's description. */
 extern const char keel_auth_new_password_rule[];
 
+/*
+ * The field specs of an email address and of a new password, for a body that takes one
+ * (users, sign-up); keel_auth_check_email and keel_auth_check_new_password add the rules
+ * the specs cannot say.
+ */
+#define KEEL_AUTH_EMAIL_FIELD(field_name)                                                          \
+	{                                                                                              \
+		.name = (field_name), .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1,     \
+		.max = 254, .format = "email"                                                              \
+	}
+#define KEEL_AUTH_NEW_PASSWORD_FIELD(field_name)                                                   \
+	{                                                                                              \
+		.name = (field_name), .type = KEEL_F_STRING, .required = true,                             \
+		.description = keel_auth_new_password_rule                                                 \
+	}
+
 /* The schema of a user as the API shows one (/openapi.json component "User"). */
 extern const keel_schema keel_auth_user_schema;
 

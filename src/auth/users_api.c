@@ -20,17 +20,8 @@
 static const char *const status_choices[] = {"active", "disabled", NULL};
 
 static const keel_field_spec create_spec[] = {
-    {.name = "email",
-     .type = KEEL_F_STRING,
-     .required = true,
-     .trim = true,
-     .min = 1,
-     .max = 254,
-     .format = "email"},
-    {.name = "password",
-     .type = KEEL_F_STRING,
-     .required = true,
-     .description = keel_auth_new_password_rule},
+    KEEL_AUTH_EMAIL_FIELD("email"),
+    KEEL_AUTH_NEW_PASSWORD_FIELD("password"),
     {.name = "role",
      .type = KEEL_F_ENUM,
      .choices = keel_role_choices,

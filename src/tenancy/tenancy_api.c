@@ -42,17 +42,8 @@ static const keel_field_spec signup_spec[] = {
      .check = slug_valid,
      .check_msg = "must match " SLUG_PATTERN,
      .pattern = SLUG_PATTERN},
-    {.name = "owner_email",
-     .type = KEEL_F_STRING,
-     .required = true,
-     .trim = true,
-     .min = 1,
-     .max = 254,
-     .format = "email"},
-    {.name = "owner_password",
-     .type = KEEL_F_STRING,
-     .required = true,
-     .description = keel_auth_new_password_rule},
+    KEEL_AUTH_EMAIL_FIELD("owner_email"),
+    KEEL_AUTH_NEW_PASSWORD_FIELD("owner_password"),
 };
 
 static const keel_field_spec rename_spec[] = {

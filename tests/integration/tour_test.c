@@ -16,6 +16,7 @@
 #include "kt.h"
 
 static kt_keel *srv;
+static PGconn *pg;
 
 /* Occurrences of needle in text. */
 static int
@@ -94,13 +95,11 @@ readme_tour_runs_as_written(void **state)
 	assert_non_null(signup);
 	const char *tenant_id = kt_jstr(json_object_get(signup, "tenant"), "id");
 	assert_non_null(tenant_id);
-	PGconn *pg = kt_pg_owner();
 	long n = kt_pg_tenant_long(pg, tenant_id,
 	                           "SELECT count(*) FROM org.organizations"
 	                           " WHERE code = 'EU' AND name = 'Acme Europe'",
 	                           NULL);
 	assert_int_equal(n, 1);
-	PQfinish(pg);
 	json_decref(signup);
 
 	kt_tmpdir_remove(dir);
@@ -121,17 +120,15 @@ static int
 setup(void **state)
 {
 	(void)state;
-	if (!kt_db_migrated("tour"))
-		return -1;
-	srv = kt_keel_start(NULL, NULL);
-	return 0;
+	srv = kt_fixture_start("tour", NULL, &pg);
+	return srv != NULL ? 0 : -1;
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	return srv != NULL && kt_keel_stop(srv) != 0 ? -1 : 0;
+	return kt_fixture_stop(srv, pg);
 }
 
 int

@@ -199,6 +199,9 @@ long long kt_now_ms(void);
 /* A formatted string, malloc'd. */
 char *kt_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* kt_strf with a va_list (ap is consumed). */
+char *kt_vstrf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 /* A string member of o, or "(not a string)". */
 const char *kt_jstr(const json_t *o, const char *key);
 

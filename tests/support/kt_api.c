@@ -15,20 +15,30 @@
 #include <string.h>
 
 char *
-kt_strf(const char *fmt, ...)
+kt_vstrf(const char *fmt, va_list ap)
 {
-	va_list ap, ap2;
+	va_list ap2;
 
-	va_start(ap, fmt);
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap2);
 
-	va_end(ap);
+	va_end(ap2);
 	assert_true(n >= 0);
 	char *s = malloc((size_t)n + 1);
 
-	vsnprintf(s, (size_t)n + 1, fmt, ap2);
-	va_end(ap2);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+char *
+kt_strf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	char *s = kt_vstrf(fmt, ap);
+
+	va_end(ap);
 	return s;
 }
 
@@ -150,16 +160,7 @@ kt_resp *
 kt_vcall(kt_client *c, const char *method, const char *token, const char *const *extra,
          const char *body, const char *fmt, va_list ap)
 {
-	va_list ap2;
-
-	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap2);
-
-	va_end(ap2);
-	assert_true(n >= 0);
-	char *path = malloc((size_t)n + 1);
-
-	vsnprintf(path, (size_t)n + 1, fmt, ap);
+	char *path = kt_vstrf(fmt, ap);
 	char *auth = token != NULL ? kt_strf("Authorization: Bearer %s", token) : NULL;
 	char *reqid = NULL;
 	const char *h[KT_EXTRA_MAX + 4];
