@@ -263,6 +263,13 @@ another_tenants_contacts_are_out_of_reach(void **state)
 	PQfinish(b);
 }
 
+static void
+keel_stops_cleanly(void **state)
+{
+	(void)state;
+	kt_keel_stop_clean(&srv, NULL);
+}
+
 static int
 setup(void **state)
 {
@@ -306,6 +313,7 @@ main(void)
 	    cmocka_unit_test(the_migration_forces_row_level_security),
 	    cmocka_unit_test(the_store_insert_returns_a_contact_and_audits_it),
 	    cmocka_unit_test(another_tenants_contacts_are_out_of_reach),
+	    cmocka_unit_test(keel_stops_cleanly),
 	};
 
 	return cmocka_run_group_tests_name("modules_doc", tests, setup, teardown);
