@@ -43,6 +43,7 @@
 #include "core/trace.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -84,7 +85,7 @@ typedef struct conn_watch {
 
 /* A closed connection's socket, read and discarded until its end (lingering close). */
 typedef struct lingering {
-	int fd;               /* a dup() of libmicrohttpd's descriptor */
+	int fd;               /* a duplicate of libmicrohttpd's descriptor */
 	uint64_t deadline_ns; /* monotonic */
 	size_t left;          /* bytes still to discard */
 } lingering;
@@ -460,13 +461,15 @@ static void
 linger_add(keel_server *s, MHD_socket fd)
 {
 	pthread_mutex_lock(&s->linger_lock);
-	int own = s->linger_started && !s->linger_stop && s->nlinger < LINGER_MAX ? dup(fd) : -1;
+	int own = s->linger_started && !s->linger_stop && s->nlinger < LINGER_MAX
+	              ? fcntl(fd, F_DUPFD_CLOEXEC, 0)
+	              : -1;
 
 	if (own >= 0)
 		s->linger[s->nlinger++] = (lingering){
 		    .fd = own, .deadline_ns = watch_deadline(s, 1), .left = KEEL_HTTP_LINGER_BYTES};
 	pthread_mutex_unlock(&s->linger_lock);
-	if (own >= 0 && write(s->linger_wake[1], "", 1) < 0)
+	if (own >= 0 && write(s->linger_wake[1], "", 1) < 0 && errno != EAGAIN)
 		keel_log_debug("http: waking the linger thread: %s", strerror(errno));
 }
 
@@ -528,7 +531,7 @@ linger_run(void *arg)
 			memset(p, 0, sizeof(p[0]) * (size_t)(n + 1));
 		char drop[64];
 
-		if (p[n].revents != 0 && read(s->linger_wake[0], drop, sizeof(drop)) < 0)
+		if (p[n].revents != 0 && read(s->linger_wake[0], drop, sizeof(drop)) < 0 && errno != EAGAIN)
 			keel_log_debug("http: the linger thread's wake-up: %s", strerror(errno));
 		linger_sweep(s, p, n);
 	}
@@ -539,10 +542,15 @@ linger_run(void *arg)
 static void
 linger_start(keel_server *s)
 {
-	if (pipe(s->linger_wake) != 0)
+	if (pipe2(s->linger_wake, O_CLOEXEC | O_NONBLOCK) != 0)
 		return;
+	pthread_mutex_lock(&s->linger_lock);
+	s->linger_stop = false;
+	pthread_mutex_unlock(&s->linger_lock);
 	if (pthread_create(&s->linger_thread, NULL, linger_run, s) == 0) {
+		pthread_mutex_lock(&s->linger_lock);
 		s->linger_started = true;
+		pthread_mutex_unlock(&s->linger_lock);
 		return;
 	}
 	close(s->linger_wake[0]);
