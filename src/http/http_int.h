@@ -12,6 +12,14 @@
 
 struct MHD_Connection;
 
+/*
+ * What a connection closed while its client may still be sending (an answer
+ * before the body: 413, 400) reads and discards at most before it closes
+ * (server.c, lingering close); it closes sooner when the client does, or
+ * after KEEL_REQUEST_TIMEOUT.
+ */
+#define KEEL_HTTP_LINGER_BYTES (4 * KEEL_HTTP_BODY_LIMIT)
+
 /* A keel_req_on_answer() callback, in the request arena. */
 struct answer_hook {
 	void (*fn)(void *arg);

@@ -23,6 +23,17 @@
  * hold every connection keel accepts.  Each connection therefore also has a
  * deadline for a request's line and headers (see conn_watch), enforced by a
  * watchdog thread.
+ *
+ * Lingering close: a connection closed while its client may still be sending
+ * (keel answered before reading the body: a 413 announced by Content-Length,
+ * a 400 for ambiguous framing; or libmicrohttpd closes with bytes unread, as
+ * after its 431 and 414) would be reset by the kernel once closed with data
+ * unread or arriving, and a reset can destroy the answer before the client
+ * reads it: a client still sending sees its send fail, and drops the
+ * connection unread.  Such a socket therefore outlives libmicrohttpd's
+ * descriptor (see linger_add): its answer and FIN are out, and the linger
+ * thread reads and discards what comes until the client closes, up to
+ * KEEL_HTTP_LINGER_BYTES or for request_timeout, then closes it.
  */
 #include "http/http_int.h"
 #include "core/alloc.h"
@@ -32,13 +43,16 @@
 #include "core/trace.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,8 +76,19 @@
 typedef struct conn_watch {
 	MHD_socket fd;
 	_Atomic uint64_t deadline_ns; /* monotonic; 0: none; UINT64_MAX: cut off already */
+	bool answered_early;          /* answered before its request was read: linger at close */
 	struct conn_watch *prev, *next;
 } conn_watch;
+
+/* Sockets lingering at once; more are closed at once, as libmicrohttpd would. */
+#define LINGER_MAX 64
+
+/* A closed connection's socket, read and discarded until its end (lingering close). */
+typedef struct lingering {
+	int fd;               /* a duplicate of libmicrohttpd's descriptor */
+	uint64_t deadline_ns; /* monotonic */
+	size_t left;          /* bytes still to discard */
+} lingering;
 
 struct keel_server {
 	keel_server_opts opts;
@@ -80,6 +105,15 @@ struct keel_server {
 	bool watch_stop;
 	bool watchdog_started;
 	pthread_t watchdog;
+
+	/* lingering close (lingering) */
+	pthread_mutex_t linger_lock;
+	lingering linger[LINGER_MAX];
+	int nlinger;
+	int linger_wake[2]; /* a pipe: a socket was added, or stop */
+	bool linger_stop;
+	bool linger_started;
+	pthread_t linger_thread;
 };
 
 /* MHD_UnescapeCallback: keel's percent-decoding (req_unescape, see the file header). */
@@ -409,6 +443,137 @@ watch_arm(keel_server *s, struct MHD_Connection *conn, int n)
 		atomic_store(&w->deadline_ns, watch_deadline(s, n));
 }
 
+/* Bytes received on fd that nobody has read. */
+static bool
+unread(MHD_socket fd)
+{
+	int n = 0;
+
+	return fd != MHD_INVALID_SOCKET && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/*
+ * Keep the socket of a connection libmicrohttpd is about to close (it has
+ * shut down the writing side: the answer and the FIN are out) open through
+ * a descriptor of its own, for the linger thread to drain.
+ */
+static void
+linger_add(keel_server *s, MHD_socket fd)
+{
+	pthread_mutex_lock(&s->linger_lock);
+	int own = s->linger_started && !s->linger_stop && s->nlinger < LINGER_MAX
+	              ? fcntl(fd, F_DUPFD_CLOEXEC, 0)
+	              : -1;
+
+	if (own >= 0)
+		s->linger[s->nlinger++] = (lingering){
+		    .fd = own, .deadline_ns = watch_deadline(s, 1), .left = KEEL_HTTP_LINGER_BYTES};
+	pthread_mutex_unlock(&s->linger_lock);
+	if (own >= 0 && write(s->linger_wake[1], "", 1) < 0 && errno != EAGAIN)
+		keel_log_debug("http: waking the linger thread: %s", strerror(errno));
+}
+
+/* Read and discard what l's client sent; true once it is done with: the end, or enough. */
+static bool
+linger_drain(lingering *l)
+{
+	char scratch[16384];
+
+	for (;;) {
+		ssize_t n = recv(l->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno != EAGAIN && errno != EWOULDBLOCK;
+		if (n == 0 || (size_t)n >= l->left)
+			return true;
+		l->left -= (size_t)n;
+	}
+}
+
+/* Drain the first n lingering sockets as p (their poll) says; close those done or out of time. */
+static void
+linger_sweep(keel_server *s, const struct pollfd *p, int n)
+{
+	uint64_t now = keel_clock_mono_ns();
+
+	pthread_mutex_lock(&s->linger_lock);
+	for (int i = n - 1; i >= 0; i--) {
+		lingering *l = &s->linger[i];
+
+		if ((p[i].revents != 0 && linger_drain(l)) || now > l->deadline_ns || s->linger_stop) {
+			close(l->fd);
+			*l = s->linger[--s->nlinger]; /* one added since p was made, or itself */
+		}
+	}
+	pthread_mutex_unlock(&s->linger_lock);
+}
+
+/* The linger thread: wait for the lingering sockets, the clock or a wake-up, until told to stop. */
+static void *
+linger_run(void *arg)
+{
+	keel_server *s = arg;
+	struct pollfd p[LINGER_MAX + 1];
+	bool stop = false;
+
+	while (!stop) {
+		pthread_mutex_lock(&s->linger_lock);
+		int n = s->nlinger;
+
+		stop = s->linger_stop;
+		for (int i = 0; i < n; i++)
+			p[i] = (struct pollfd){.fd = s->linger[i].fd, .events = POLLIN};
+		pthread_mutex_unlock(&s->linger_lock);
+		p[n] = (struct pollfd){.fd = s->linger_wake[0], .events = POLLIN};
+		if (!stop && poll(p, (nfds_t)n + 1, n > 0 ? 100 : -1) < 0)
+			memset(p, 0, sizeof(p[0]) * (size_t)(n + 1));
+		char drop[64];
+
+		if (p[n].revents != 0 && read(s->linger_wake[0], drop, sizeof(drop)) < 0 && errno != EAGAIN)
+			keel_log_debug("http: the linger thread's wake-up: %s", strerror(errno));
+		linger_sweep(s, p, n);
+	}
+	return NULL;
+}
+
+/* Start the linger thread (without it, connections close at once, as libmicrohttpd's would). */
+static void
+linger_start(keel_server *s)
+{
+	if (pipe2(s->linger_wake, O_CLOEXEC | O_NONBLOCK) != 0)
+		return;
+	pthread_mutex_lock(&s->linger_lock);
+	s->linger_stop = false;
+	pthread_mutex_unlock(&s->linger_lock);
+	if (pthread_create(&s->linger_thread, NULL, linger_run, s) == 0) {
+		pthread_mutex_lock(&s->linger_lock);
+		s->linger_started = true;
+		pthread_mutex_unlock(&s->linger_lock);
+		return;
+	}
+	close(s->linger_wake[0]);
+	close(s->linger_wake[1]);
+}
+
+/* Close every lingering socket and end the linger thread. */
+static void
+linger_stop(keel_server *s)
+{
+	if (!s->linger_started)
+		return;
+	pthread_mutex_lock(&s->linger_lock);
+	s->linger_stop = true;
+	pthread_mutex_unlock(&s->linger_lock);
+	if (write(s->linger_wake[1], "", 1) < 0)
+		keel_log_debug("http: stopping the linger thread: %s", strerror(errno));
+	pthread_join(s->linger_thread, NULL);
+	s->linger_started = false;
+	close(s->linger_wake[0]);
+	close(s->linger_wake[1]);
+}
+
 /* MHD_NotifyConnectionCallback: keep the list of open connections. */
 static void
 watch_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -432,6 +597,8 @@ watch_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		pthread_mutex_unlock(&s->watch_lock);
 		*socket_context = w;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && w != NULL) {
+		if (atomic_load(&w->deadline_ns) != UINT64_MAX && (w->answered_early || unread(w->fd)))
+			linger_add(s, w->fd);
 		pthread_mutex_lock(&s->watch_lock);
 		if (w->prev != NULL)
 			w->prev->next = w->next;
@@ -492,6 +659,17 @@ watchdog_run(void *arg)
 	return NULL;
 }
 
+/* Answer before the request's body is read: its connection lingers when it closes. */
+static enum MHD_Result
+respond_early(keel_server *s, keel_req *req)
+{
+	conn_watch *w = watch_of(req->conn);
+
+	if (w != NULL)
+		w->answered_early = true;
+	return respond(s, req);
+}
+
 static enum MHD_Result
 access_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                const char *version, const char *upload_data, size_t *upload_data_size,
@@ -515,10 +693,10 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 		                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "tracestate"),
 		                 s->opts.trace_ratio);
 		if (framing_ambiguous(conn))
-			return respond(s, req); /* before reading a body of unknown length */
+			return respond_early(s, req); /* before reading a body of unknown length */
 		if (announced_too_large(conn)) {
 			req->body_too_large = true;
-			return respond(s, req);
+			return respond_early(s, req);
 		}
 		return MHD_YES;
 	}
@@ -533,7 +711,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 		else
 			keel_buf_append(&req->body, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		return req->body_too_large ? respond(s, req) : MHD_YES;
+		return req->body_too_large ? respond_early(s, req) : MHD_YES;
 	}
 	return respond(s, req);
 }
@@ -618,6 +796,7 @@ keel_server_create(const keel_server_opts *opts, const keel_router *router)
 	atomic_init(&s->inflight, 0);
 	atomic_init(&s->stopping, false);
 	pthread_mutex_init(&s->watch_lock, NULL);
+	pthread_mutex_init(&s->linger_lock, NULL);
 	pthread_condattr_t ca;
 
 	pthread_condattr_init(&ca);
@@ -658,6 +837,8 @@ keel_server_start(keel_server *s, char *err, size_t errlen)
 	}
 	if (s->opts.request_timeout_ms > 0 && pthread_create(&s->watchdog, NULL, watchdog_run, s) == 0)
 		s->watchdog_started = true;
+	if (s->opts.request_timeout_ms > 0)
+		linger_start(s);
 	return KEEL_OK;
 }
 
@@ -689,6 +870,7 @@ keel_server_stop(keel_server *s, int64_t timeout_ms)
 		              (long long)timeout_ms);
 	MHD_stop_daemon(s->daemon);
 	s->daemon = NULL;
+	linger_stop(s);
 	if (s->watchdog_started) {
 		pthread_mutex_lock(&s->watch_lock);
 		s->watch_stop = true;
@@ -707,6 +889,7 @@ keel_server_destroy(keel_server *s)
 	keel_server_stop(s, 0);
 	pthread_cond_destroy(&s->watch_wake);
 	pthread_mutex_destroy(&s->watch_lock);
+	pthread_mutex_destroy(&s->linger_lock);
 	free(s->listen);
 	free(s);
 }

@@ -10,7 +10,9 @@
  * bytes and invalid UTF-8 in paths, queries, headers and JSON; JSON nested 10,000 levels; numbers
  * and times out of range, in bodies, query parameters, If-Match and crafted cursors; duplicate JSON
  * keys; Content-Length lies (shorter, longer then close or idle, non-numeric, negative, two of
- * them, with Transfer-Encoding); pipelined requests; invalid methods and request lines.  Each case
+ * them, with Transfer-Encoding); an answer before the request is read (keel's 413, libmicrohttpd's
+ * 431) that a client still sending reads whole, without a reset; pipelined requests; invalid
+ * methods and request lines.  Each case
  * asserts the exact outcome: keel's problem+json with status and type, libmicrohttpd's own answer
  * and a closed connection for protocol violations, or a connection closed without an answer.  No
  * case may write a row, and at the end keel still answers, stops cleanly and its log has no
@@ -36,6 +38,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -999,6 +1002,89 @@ numbers_and_times_out_of_range(void **state)
 	free(div_list);
 }
 
+/* ---- answers before the request is read ---- */
+
+static bool
+rc_ended(void *arg)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(((rconn *)arg)->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	       ti.tcpi_state == TCP_CLOSE;
+}
+
+/*
+ * Send head, read the answer (status) to the server's end of sending, then go on
+ * sending more bytes and close: every send goes through, and the connection ends
+ * without a reset.
+ */
+static void
+check_outlives(const char *what, const char *head, size_t head_len, int status, size_t more,
+               const char *file, int line)
+{
+	rconn *c = rc_open();
+
+	if (send(c->fd, head, head_len, MSG_NOSIGNAL) != (ssize_t)head_len)
+		fail_at(file, line, "%s: sending the head: %s", what, strerror(errno));
+	rresp *r = rc_response(c, KT_WAIT_MS);
+
+	if (r == NULL || r->status != status)
+		fail_at(file, line, "%s: expected %d, got: %s", what, status, r ? r->head : "nothing");
+	if (!rc_closes(c, KT_WAIT_MS))
+		fail_at(file, line, "%s: the connection stayed open after %d", what, status);
+	char chunk[65536];
+
+	memset(chunk, 'a', sizeof(chunk));
+	while (more > 0) {
+		ssize_t n = send(c->fd, chunk, more < sizeof(chunk) ? more : sizeof(chunk), MSG_NOSIGNAL);
+
+		if (n < 0 && errno != EINTR)
+			fail_at(file, line, "%s: sending after the %d: %s", what, status, strerror(errno));
+		more -= n > 0 ? (size_t)n : 0;
+	}
+	shutdown(c->fd, SHUT_WR);
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (!kt_wait_until(rc_ended, c, KT_WAIT_MS))
+		fail_at(file, line, "%s: the connection did not end", what);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+		fail_at(file, line, "%s: the connection ended in: %s", what, strerror(err));
+	rresp_free(r);
+	rc_close(c);
+}
+
+#define assert_outlives(what, head, len, status, more)                                             \
+	check_outlives((what), (head), (len), (status), (more), __FILE__, __LINE__)
+
+/*
+ * A client still sending when it is answered before its request was read (keel's
+ * 413 for a Content-Length over the cap, libmicrohttpd's 431 for a header line over
+ * its memory) gets the whole answer: keel reads and discards what comes before it
+ * closes (a lingering close).  Closed with bytes unread, the kernel would answer them
+ * with a reset, and a client whose send fails loses the answer it has not read.
+ */
+static void
+early_answers_outlive_the_rest_of_the_request(void **state)
+{
+	(void)state;
+	size_t len;
+	char *req = post_request(ORGS, "1048577", "", &len, "{", 1);
+
+	assert_outlives("Content-Length: 1048577", req, len, 413, 1024 * 1024);
+	free(req);
+
+	char *fill = malloc(40 * 1024 + 1);
+
+	memset(fill, 'a', 40 * 1024);
+	fill[40 * 1024] = '\0';
+	req = kt_strf("GET /healthz HTTP/1.1\r\nHost: keel\r\nX-Big: %s", fill);
+	assert_outlives("a 40 KiB header line", req, strlen(req), 431, 256 * 1024);
+	free(req);
+	free(fill);
+}
+
 /* ---- Content-Length and framing ---- */
 
 static void
@@ -1292,6 +1378,7 @@ main(void)
 	    cmocka_unit_test(hostile_json_bodies_are_400),
 	    cmocka_unit_test(numbers_and_times_out_of_range),
 	    cmocka_unit_test(content_length_lies),
+	    cmocka_unit_test(early_answers_outlive_the_rest_of_the_request),
 	    cmocka_unit_test(pipelined_requests_are_answered_in_order),
 	    cmocka_unit_test(invalid_methods_and_request_lines),
 	    cmocka_unit_test(keel_is_still_healthy_and_sanitizers_are_quiet),

@@ -10,7 +10,10 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +381,100 @@ body_limits_and_types(void **state)
 	kt_resp_free(r);
 }
 
+/* A connection to f's server from a socket of the test's own. */
+static int
+raw_connect(const fixture *f)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	a.sin_port = htons((uint16_t)atoi(strrchr(f->base, ':') + 1));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Everything the server sends on fd up to its end of sending (malloc'd, NUL-ended). */
+static char *
+raw_read_to_end(int fd)
+{
+	long long until = kt_now_ms() + KT_WAIT_MS;
+	size_t len = 0;
+	char *buf = calloc(1, 1);
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (poll(&p, 1, (int)(until - kt_now_ms())) <= 0)
+			fail_msg("no end of the answer; so far: %s", buf);
+		char chunk[4096];
+		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+
+		if (n < 0)
+			fail_msg("reading the answer: %s; so far: %s", strerror(errno), buf);
+		if (n == 0)
+			return buf;
+		buf = realloc(buf, len + (size_t)n + 1);
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+}
+
+static bool
+raw_closed(void *arg)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(*(int *)arg, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	       ti.tcpi_state == TCP_CLOSE;
+}
+
+/*
+ * A client that goes on sending an over-long body after keel's early 413 (as a
+ * client does that writes its body before it reads) is not reset: keel reads
+ * and discards the rest before it closes (a lingering close).  Closed with the
+ * body unread, the kernel would answer the body with a reset, and a client
+ * still sending sees its send fail and loses the answer it has not read.
+ */
+static void
+early_answer_outlives_the_rest_of_the_body(void **state)
+{
+	fixture *f = *state;
+	int fd = raw_connect(f);
+	size_t left = KEEL_HTTP_BODY_LIMIT + 1;
+	char *head = kt_strf("POST /things/1 HTTP/1.1\r\nHost: keel\r\nContent-Type: application/json"
+	                     "\r\nContent-Length: %zu\r\n\r\n{",
+	                     left--);
+
+	assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+	char *answer = raw_read_to_end(fd); /* the 413, then the server's end of sending */
+
+	if (strncmp(answer, "HTTP/1.1 413 ", 13) != 0 || strstr(answer, "payload-too-large") == NULL)
+		fail_msg("expected the 413 problem, got: %s", answer);
+	char chunk[65536];
+
+	memset(chunk, ' ', sizeof(chunk));
+	while (left > 0) {
+		ssize_t n = send(fd, chunk, left < sizeof(chunk) ? left : sizeof(chunk), MSG_NOSIGNAL);
+
+		if (n < 0 && errno != EINTR)
+			fail_msg("sending the body after the 413: %s", strerror(errno));
+		left -= n > 0 ? (size_t)n : 0;
+	}
+	shutdown(fd, SHUT_WR);
+	assert_true(kt_wait_until(raw_closed, &fd, KT_WAIT_MS));
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+	if (err != 0)
+		fail_msg("the connection ended in: %s", strerror(err));
+	close(fd);
+	free(answer);
+	free(head);
+}
+
 static void
 bad_bytes_in_path_and_query(void **state)
 {
@@ -532,22 +629,35 @@ trace_context_is_joined_and_returned(void **state)
 	kt_resp_free(r);
 }
 
+/* The observer has seen the entry needle. */
+static bool
+observed_has(void *needle)
+{
+	pthread_mutex_lock(&observed_lock);
+	bool seen = strstr(observed, needle) != NULL;
+
+	pthread_mutex_unlock(&observed_lock);
+	return seen;
+}
+
 static void
 completed_requests_are_observed(void **state)
 {
 	fixture *f = *state;
+	char seen[sizeof(observed)];
 
 	observed[0] = '\0';
 	kt_resp_free(kt_request(f->base, "GET", "/boom", NULL, NULL, 0));
 	kt_resp_free(kt_request(f->base, "GET", "/secret/raw/path", NULL, NULL, 0));
-	/* the completion callback may run just after the client has its answer */
-	for (int i = 0; i < 200 && strstr(observed, "GET - 404;") == NULL; i++)
-		usleep(5000);
+	/* the completion callbacks may run just after the client has its answer, in any order */
+	kt_wait_until(observed_has, "GET /boom 500;", KT_WAIT_MS);
+	kt_wait_until(observed_has, "GET - 404;", KT_WAIT_MS);
 	pthread_mutex_lock(&observed_lock);
-	assert_non_null(strstr(observed, "GET /boom 500;"));
-	assert_non_null(strstr(observed, "GET - 404;")); /* never the raw path */
-	assert_null(strstr(observed, "secret"));
+	memcpy(seen, observed, sizeof(seen)); /* a failed assertion must not hold the lock */
 	pthread_mutex_unlock(&observed_lock);
+	assert_non_null(strstr(seen, "GET /boom 500;"));
+	assert_non_null(strstr(seen, "GET - 404;")); /* never the raw path */
+	assert_null(strstr(seen, "secret"));
 }
 
 static void
@@ -571,19 +681,22 @@ slow_client_is_cut_off(void **state)
 	stop(f);
 }
 
-/* Wait (up to 1 s) until the observer has seen the request complete. */
+static bool
+hooks_completed(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&hooks_lock);
+	bool done = hooks_at_completion[0] != '\0';
+
+	pthread_mutex_unlock(&hooks_lock);
+	return done;
+}
+
+/* Wait until the observer has seen the request complete. */
 static void
 await_completion(void)
 {
-	for (int i = 0; i < 200; i++) {
-		pthread_mutex_lock(&hooks_lock);
-		bool done = hooks_at_completion[0] != '\0';
-
-		pthread_mutex_unlock(&hooks_lock);
-		if (done)
-			return;
-		usleep(5000);
-	}
+	kt_wait_until(hooks_completed, NULL, KT_WAIT_MS);
 }
 
 /*
@@ -730,6 +843,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(json_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(not_found_and_method, setup, teardown),
 	    cmocka_unit_test_setup_teardown(body_limits_and_types, setup, teardown),
+	    cmocka_unit_test_setup_teardown(early_answer_outlives_the_rest_of_the_body, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(bad_bytes_in_path_and_query, setup, teardown),
 	    cmocka_unit_test_setup_teardown(request_ids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(failures_are_problems, setup, teardown),
