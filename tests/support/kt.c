@@ -75,14 +75,13 @@ kt_request_from(const char *source, const char *base, const char *method, const 
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, kt_grow_add);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	/*
-	 * A body over 1 MiB goes with "Expect: 100-continue": wait for keel's answer to it as long
-	 * as for any answer.  With libcurl's 1 s default a loaded machine lets the body go first,
-	 * and an early refusal (413) then races the upload and can be lost to a reset.
-	 */
-	curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 30000L);
 	if (source != NULL)
 		curl_easy_setopt(c, CURLOPT_INTERFACE, source);
+	/*
+	 * No "Expect: 100-continue" (an empty header removes libcurl's): a body goes at once, as
+	 * most clients send it, so a refusal keel gives before reading it (413) meets a body still
+	 * arriving, which keel's lingering close must survive (src/http/README.md).
+	 */
 	hl = curl_slist_append(hl, "Expect:");
 	for (const char *const *p = headers; p && *p; p++)
 		hl = curl_slist_append(hl, *p);
