@@ -239,13 +239,6 @@ rc_closes(rconn *c, int timeout_ms)
 
 /* ---- what an answer must be ---- */
 
-#define fail_at(file, line, ...)                                                                   \
-	do {                                                                                           \
-		print_error(__VA_ARGS__);                                                                  \
-		print_error("\n");                                                                         \
-		_fail(file, line);                                                                         \
-	} while (0)
-
 /* keel's problem+json: status, type urn:keel:problem:<slug>, the members every problem has. */
 static void
 check_problem(const char *what, int status, const char *head, const json_t *json, const char *slug,
@@ -254,20 +247,20 @@ check_problem(const char *what, int status, const char *head, const json_t *json
 	char type[96];
 
 	if (strncmp(head, "HTTP/1.1 ", 9) != 0 || atoi(head + 9) != status)
-		fail_at(file, line, "%s: expected %d, got:\n%s", what, status, head);
+		kt_fail_at(file, line, "%s: expected %d, got:\n%s", what, status, head);
 	char *ct = head_value(head, "Content-Type");
 	bool problem = ct != NULL && strcmp(ct, "application/problem+json") == 0;
 
 	free(ct);
 	if (!problem || json == NULL)
-		fail_at(file, line, "%s: not a problem+json answer:\n%s", what, head);
+		kt_fail_at(file, line, "%s: not a problem+json answer:\n%s", what, head);
 	snprintf(type, sizeof(type), "urn:keel:problem:%s", slug);
 	if (json_integer_value(json_object_get(json, "status")) != status ||
 	    strcmp(kt_jstr(json, "type"), type) != 0 ||
 	    !json_is_string(json_object_get(json, "title")) ||
 	    !json_is_string(json_object_get(json, "detail")) ||
 	    !json_is_string(json_object_get(json, "request_id")))
-		fail_at(file, line, "%s: expected a %d %s problem", what, status, type);
+		kt_fail_at(file, line, "%s: expected a %d %s problem", what, status, type);
 }
 
 #define assert_rproblem(what, r, status, slug)                                                     \
@@ -283,7 +276,7 @@ check_kproblem(const char *what, const kt_resp *r, int status, const char *slug,
                int line)
 {
 	if (r->status != status)
-		fail_at(file, line, "%s: expected %d, got %ld: %s", what, status, r->status, r->body);
+		kt_fail_at(file, line, "%s: expected %d, got %ld: %s", what, status, r->status, r->body);
 	kt_check_problem(r, status, slug, NULL, file, line);
 }
 
@@ -301,18 +294,18 @@ check_mhd_close(const char *what, rconn *c, int status, const char *file, int li
 	rresp *r = rc_response(c, KT_WAIT_MS);
 
 	if (r == NULL)
-		fail_at(file, line, "%s: no answer, expected libmicrohttpd's %d", what, status);
+		kt_fail_at(file, line, "%s: no answer, expected libmicrohttpd's %d", what, status);
 	if (r->status != status)
-		fail_at(file, line, "%s: expected %d, got:\n%s", what, status, r->head);
+		kt_fail_at(file, line, "%s: expected %d, got:\n%s", what, status, r->head);
 	char *conn = head_value(r->head, "Connection");
 	char *ct = head_value(r->head, "Content-Type");
 
 	if (conn == NULL || strcasecmp(conn, "close") != 0)
-		fail_at(file, line, "%s: no Connection: close:\n%s", what, r->head);
+		kt_fail_at(file, line, "%s: no Connection: close:\n%s", what, r->head);
 	if (ct != NULL && strstr(ct, "problem+json") != NULL)
-		fail_at(file, line, "%s: keel answered, expected libmicrohttpd to:\n%s", what, r->head);
+		kt_fail_at(file, line, "%s: keel answered, expected libmicrohttpd to:\n%s", what, r->head);
 	if (!rc_closes(c, KT_WAIT_MS))
-		fail_at(file, line, "%s: the connection stayed open after %d", what, status);
+		kt_fail_at(file, line, "%s: the connection stayed open after %d", what, status);
 	free(conn);
 	free(ct);
 	rresp_free(r);
@@ -1026,13 +1019,13 @@ check_outlives(const char *what, const char *head, size_t head_len, int status, 
 	rconn *c = rc_open();
 
 	if (send(c->fd, head, head_len, MSG_NOSIGNAL) != (ssize_t)head_len)
-		fail_at(file, line, "%s: sending the head: %s", what, strerror(errno));
+		kt_fail_at(file, line, "%s: sending the head: %s", what, strerror(errno));
 	rresp *r = rc_response(c, KT_WAIT_MS);
 
 	if (r == NULL || r->status != status)
-		fail_at(file, line, "%s: expected %d, got: %s", what, status, r ? r->head : "nothing");
+		kt_fail_at(file, line, "%s: expected %d, got: %s", what, status, r ? r->head : "nothing");
 	if (!rc_closes(c, KT_WAIT_MS))
-		fail_at(file, line, "%s: the connection stayed open after %d", what, status);
+		kt_fail_at(file, line, "%s: the connection stayed open after %d", what, status);
 	char chunk[65536];
 
 	memset(chunk, 'a', sizeof(chunk));
@@ -1040,7 +1033,7 @@ check_outlives(const char *what, const char *head, size_t head_len, int status, 
 		ssize_t n = send(c->fd, chunk, more < sizeof(chunk) ? more : sizeof(chunk), MSG_NOSIGNAL);
 
 		if (n < 0 && errno != EINTR)
-			fail_at(file, line, "%s: sending after the %d: %s", what, status, strerror(errno));
+			kt_fail_at(file, line, "%s: sending after the %d: %s", what, status, strerror(errno));
 		more -= n > 0 ? (size_t)n : 0;
 	}
 	shutdown(c->fd, SHUT_WR);
@@ -1048,9 +1041,9 @@ check_outlives(const char *what, const char *head, size_t head_len, int status, 
 	socklen_t len = sizeof(err);
 
 	if (!kt_wait_until(rc_ended, c, KT_WAIT_MS))
-		fail_at(file, line, "%s: the connection did not end", what);
+		kt_fail_at(file, line, "%s: the connection did not end", what);
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
-		fail_at(file, line, "%s: the connection ended in: %s", what, strerror(err));
+		kt_fail_at(file, line, "%s: the connection ended in: %s", what, strerror(err));
 	rresp_free(r);
 	rc_close(c);
 }

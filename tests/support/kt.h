@@ -342,6 +342,17 @@ void kt_check_field_error(const kt_resp *r, const char *field, const char *file,
 /* RFC 3339 UTC with milliseconds, as keel renders times: 2026-11-27T15:42:00.123Z. */
 bool kt_is_rfc3339_ms(const char *s);
 
+/*
+ * Fail the running test with a printf message, reported at file:line (a helper's caller's
+ * place, so the failure names the test's line rather than the helper's).  Needs cmocka.h.
+ */
+#define kt_fail_at(file, line, ...)                                                                \
+	do {                                                                                           \
+		print_error(__VA_ARGS__);                                                                  \
+		print_error("\n");                                                                         \
+		_fail(file, line);                                                                         \
+	} while (0)
+
 /* The body is in keel's one JSON style: exactly what jansson writes compact (no " : "). */
 void kt_assert_compact_body(const kt_resp *r);
 

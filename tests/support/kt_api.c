@@ -399,13 +399,6 @@ kt_has_field_error(const kt_resp *r, const char *field)
 	return false;
 }
 
-#define fail_at(file, line, ...)                                                                   \
-	do {                                                                                           \
-		print_error(__VA_ARGS__);                                                                  \
-		print_error("\n");                                                                         \
-		_fail(file, line);                                                                         \
-	} while (0)
-
 /* The members every problem has: title, detail, and request_id, which is the X-Request-ID header.
  */
 static bool
@@ -424,7 +417,7 @@ void
 kt_check_field_error(const kt_resp *r, const char *field, const char *file, int line)
 {
 	if (!kt_has_field_error(r, field))
-		fail_at(file, line, "no error for field \"%s\": %s", field, r->body);
+		kt_fail_at(file, line, "no error for field \"%s\": %s", field, r->body);
 }
 
 void
@@ -432,22 +425,23 @@ kt_check_problem(const kt_resp *r, long status, const char *slug, const char *fi
                  const char *file, int line)
 {
 	if (r->status != status)
-		fail_at(file, line, "HTTP status %ld, expected %ld; body: %s", r->status, status, r->body);
+		kt_fail_at(file, line, "HTTP status %ld, expected %ld; body: %s", r->status, status,
+		           r->body);
 	if (!kt_header_is(r, "Content-Type", "application/problem+json") || r->json == NULL)
-		fail_at(file, line, "not application/problem+json: %s\n%s", r->headers, r->body);
+		kt_fail_at(file, line, "not application/problem+json: %s\n%s", r->headers, r->body);
 	if (json_integer_value(json_object_get(r->json, "status")) != status)
-		fail_at(file, line, "problem status is not %ld: %s", status, r->body);
+		kt_fail_at(file, line, "problem status is not %ld: %s", status, r->body);
 	if (!problem_members(r))
-		fail_at(file, line, "no title, detail or request_id (the X-Request-ID header): %s\n%s",
-		        r->headers, r->body);
+		kt_fail_at(file, line, "no title, detail or request_id (the X-Request-ID header): %s\n%s",
+		           r->headers, r->body);
 	if (slug != NULL) {
 		char *type = kt_strf("urn:keel:problem:%s", slug);
 		bool same = strcmp(kt_jstr(r->json, "type"), type) == 0;
 
 		free(type);
 		if (!same)
-			fail_at(file, line, "problem type is not urn:keel:problem:%s: %s", slug, r->body);
+			kt_fail_at(file, line, "problem type is not urn:keel:problem:%s: %s", slug, r->body);
 	}
 	if (field != NULL && !kt_has_field_error(r, field))
-		fail_at(file, line, "no error for field \"%s\": %s", field, r->body);
+		kt_fail_at(file, line, "no error for field \"%s\": %s", field, r->body);
 }
