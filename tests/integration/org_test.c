@@ -329,6 +329,10 @@ org_create_returns_201_with_defaults(void **state)
 	kt_resp_free(r);
 }
 
+#define FULL_SETTINGS                                                                              \
+	"{\"tz\":\"UTC\",\"n\":[1,2,[],{}],\"o\":{\"a\":true,\"s\":\"x, y: \\\"z\\\"\"},\"f\":1.5,"    \
+	"\"u\":\"\u00e9\"}"
+
 static void
 org_create_stores_every_given_field(void **state)
 {
@@ -336,17 +340,17 @@ org_create_stores_every_given_field(void **state)
 	char code[40], body[512];
 
 	fresh_code(code, sizeof(code), "full_");
-	snprintf(
-	    body, sizeof(body),
-	    "{\"name\":\"Full\",\"code\":\"%s\",\"description\":\"All of it\","
-	    "\"status\":\"archived\",\"settings\":{\"tz\":\"UTC\",\"n\":[1,2],\"o\":{\"a\":true}}}",
-	    code);
+	snprintf(body, sizeof(body),
+	         "{\"name\":\"Full\",\"code\":\"%s\",\"description\":\"All of it\","
+	         "\"status\":\"archived\",\"settings\":" FULL_SETTINGS "}",
+	         code);
 	kt_resp *r = api("POST", A.owner.token, NULL, body, ORGS);
 
 	kt_assert_status(r, 201);
-	check_org(r->json, A.id, "Full", code, "All of it", "archived",
-	          "{\"tz\":\"UTC\",\"n\":[1,2],\"o\":{\"a\":true}}", 1);
+	check_org(r->json, A.id, "Full", code, "All of it", "archived", FULL_SETTINGS, 1);
 	check_org_row(&A, r->json);
+	/* settings, a jsonb, in the one style too: nested, empty, escaped and separator-like */
+	kt_assert_compact_body(r);
 	kt_resp_free(r);
 }
 
