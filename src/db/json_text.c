@@ -4,12 +4,9 @@
  * Rows leave PostgreSQL already rendered as JSON (json_build_object, jsonb
  * columns), but not in jansson's compact style that every other body has:
  * json_build_object() writes {"id" : "...", "n" : 1} and jsonb {"a": 1}.
- * A PostgreSQL-rendered body that is not compact already passes through
- * keel_db_json_compact() on its way out (keel_res_json() for one row, the
- * list renderer of src/svc for pages: the audit log; the outbox for
- * events), so there is one style.  Rows read on hot paths are better
- * rendered compact by PostgreSQL itself (row_to_json over a named row type,
- * as the org store does; migration 0012), which costs keel nothing.
+ * Every PostgreSQL-rendered body passes through keel_db_json_compact() on
+ * its way out (keel_res_json() for one row, the list renderer of src/svc for
+ * pages, the outbox for events), so there is one style, made in one place.
  *
  * It is a single pass that drops white space outside strings; it does not
  * parse.  That is enough because its input is valid JSON written by

@@ -1,10 +1,10 @@
 /*
  * The org module's SQL.
  *
- * Rows leave PostgreSQL already rendered as the API's JSON, in the compact
- * style of every body (row_to_json over the row types of migration 0012), so
- * a read costs no JSON work in keel: the text goes to the client as it is
- * (keel_svc_list_add_compact for pages).  Each list filter combination has
+ * Rows leave PostgreSQL already rendered as the API's JSON
+ * (json_build_object), so a read costs no JSON work in keel: the text goes
+ * to the client after one pass that makes it compact, the style of every
+ * body (keel_res_json, keel_svc_list_add; src/db/json_text.c).  Each list filter combination has
  * its own statement, so that every prepared (generic) plan can use its index: the tenant-leading
  * primary key, (tenant_id, status, id), or the (tenant_id, trigrams) index for ?q=.  Every
  * statement names tenant_id = core.current_tenant_id() on top of row-level security.
@@ -23,24 +23,18 @@
 
 #define CURRENT "core.current_tenant_id()"
 
-/*
- * Rows leave PostgreSQL as compact JSON text (row_to_json over the named row types of
- * migration 0012), the style of every body, so keel sends them as they are; settings, a
- * jsonb, through core.json_compact() unless empty.
- */
-#define SETTINGS_JSON                                                                              \
-	"CASE WHEN o.settings = '{}' THEN '{}'::json ELSE core.json_compact(o.settings) END"
-
 #define ORG_JSON                                                                                   \
-	"row_to_json(ROW(o.id, o.tenant_id, o.name, o.code, o.description, o.status,"                  \
-	" " SETTINGS_JSON ", o.version, " KEEL_DB_TS("o.created_at") ", " KEEL_DB_TS(                  \
-	    "o.updated_at") ")::org.organization_json)::text"
+	"json_build_object('id', o.id, 'tenant_id', o.tenant_id, 'name', o.name, 'code', o.code,"      \
+	" 'description', o.description, 'status', o.status, 'settings', o.settings,"                   \
+	" 'version', o.version, 'created_at', " KEEL_DB_TS(                                            \
+	    "o.created_at") ", 'updated_at', " KEEL_DB_TS("o.updated_at") ")::text"
 #define ORG_ROW "o.id, o.version, " ORG_JSON
 
 #define DIV_JSON                                                                                   \
-	"row_to_json(ROW(d.id, d.tenant_id, d.organization_id, d.parent_id, d.name, d.code,"           \
-	" d.description, d.version, " KEEL_DB_TS("d.created_at") ", " KEEL_DB_TS(                      \
-	    "d.updated_at") ")::org.division_json)::text"
+	"json_build_object('id', d.id, 'tenant_id', d.tenant_id, 'organization_id',"                   \
+	" d.organization_id, 'parent_id', d.parent_id, 'name', d.name, 'code', d.code,"                \
+	" 'description', d.description, 'version', d.version, 'created_at', " KEEL_DB_TS(              \
+	    "d.created_at") ", 'updated_at', " KEEL_DB_TS("d.updated_at") ")::text"
 #define DIV_ROW "d.id, d.version, " DIV_JSON
 
 #define ORG_LIST(name, where)                                                                      \
@@ -189,7 +183,7 @@ one_row(keel_arena *a, keel_res *res, org_row *row)
 		return KEEL_ENOTFOUND;
 	row->id = keel_arena_strdup(a, keel_res_get(res, 0, 0));
 	row->version = atol(keel_res_get(res, 0, 1));
-	row->json = keel_arena_strdup(a, keel_res_get(res, 0, 2)); /* compact already */
+	row->json = keel_res_json(res, 0, 2, a);
 	return KEEL_OK;
 }
 
@@ -228,7 +222,7 @@ run_page(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *const *p, 
 	int n = keel_res_rows(res);
 
 	for (int i = 0; i < n; i++)
-		keel_svc_list_add_compact(&page->list, keel_res_get(res, i, 2));
+		keel_svc_list_add(&page->list, keel_res_get(res, i, 2));
 	page->last_id = n > 0 ? keel_arena_strdup(a, keel_res_get(res, n - 1, 0)) : NULL;
 	return KEEL_OK;
 }

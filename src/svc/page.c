@@ -135,14 +135,6 @@ keel_svc_list_add(keel_svc_list *l, const char *json)
 	l->out.len = at + keel_db_json_compact(l->out.data + at, json, len);
 }
 
-void
-keel_svc_list_add_compact(keel_svc_list *l, const char *json)
-{
-	if (l->count++ > 0)
-		keel_buf_append(&l->out, ",", 1);
-	keel_buf_append(&l->out, json, strlen(json));
-}
-
 /* json_dump_callback's sink: the list's buffer. */
 static int
 list_put(const char *buffer, size_t size, void *data)

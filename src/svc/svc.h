@@ -159,9 +159,6 @@ void keel_svc_list_begin(keel_svc_list *l, keel_arena *a);
 /* Add an item: JSON text (a row PostgreSQL rendered), in the compact style. */
 void keel_svc_list_add(keel_svc_list *l, const char *json);
 
-/* Add an item already in the compact style (PostgreSQL's row_to_json), as it is. */
-void keel_svc_list_add_compact(keel_svc_list *l, const char *json);
-
 /* Add an item rendered by jansson. */
 void keel_svc_list_add_json(keel_svc_list *l, const json_t *item);
 
