@@ -74,8 +74,8 @@ refresh_lock(keel_req *req, keel_auth *a, refresh_token *t, keel_tx **tx, auth_t
 
 	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
 		return err;
-	if (keel_req_check_body(req, body, "the request is invalid") != KEEL_OK)
-		return KEEL_EINVAL;
+	if ((err = keel_req_check_body(req, body, "the request is invalid")) != KEEL_OK)
+		return err;
 	if (!refresh_decode(json_string_value(json_object_get(body, "refresh_token")), t))
 		return invalid_refresh(req);
 	if ((err = keel_svc_tx_tenant(req, a->pool, t->tenant_id, tx)) != KEEL_OK)
