@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "ops/ops.h"
+#include "fin/fin.h"
 #include "org/org.h"
 #include "tenancy/tenancy.h"
 
@@ -49,6 +50,7 @@ typedef struct app {
 	keel_auth *auth;
 	keel_tenancy tenancy;
 	keel_org org;
+	keel_fin fin;
 	keel_ops ops;
 	keel_audit audit;
 	/* the audit partitions' upkeep thread; NULL without an owner connection */
@@ -71,6 +73,12 @@ static void
 add_org(keel_router *r, app *a)
 {
 	keel_org_routes(r, &a->org);
+}
+
+static void
+add_fin(keel_router *r, app *a)
+{
+	keel_fin_routes(r, &a->fin);
 }
 
 static void
@@ -127,7 +135,7 @@ typedef struct service {
 } service;
 
 static const service services[] = {
-    {"auth", add_auth}, {"org", add_org}, {"audit", add_audit}, {NULL, NULL}};
+    {"auth", add_auth}, {"org", add_org}, {"fin", add_fin}, {"audit", add_audit}, {NULL, NULL}};
 
 static bool
 service_selected(const char *list, const char *name)
@@ -290,6 +298,7 @@ app_open(app *a, const keel_config *cfg)
 	a->tenancy = (keel_tenancy){
 	    .pool = a->pool, .auth = a->auth, .signup_open = strcmp(cfg->signup, "open") == 0};
 	a->org = (keel_org){.pool = a->pool};
+	a->fin = (keel_fin){.pool = a->pool};
 	a->audit = (keel_audit){.pool = a->pool};
 	if (cfg->kafka_brokers != NULL) {
 		keel_relay_opts ro = keel_cmd_relay_opts(cfg);

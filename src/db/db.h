@@ -195,6 +195,15 @@ void keel_tx_rollback(keel_tx *tx);
 const char *keel_tx_sqlstate(const keel_tx *tx);
 const char *keel_tx_constraint(const keel_tx *tx);
 
+/*
+ * The COLUMN field and the primary message of the statement that failed, or "".  For the
+ * errors a module raises itself (SQLSTATE KF404/KF409/KF422: 404, 409 and 422), written for
+ * the client: COLUMN names the body field to blame ("lines[2].account_id").  Other errors'
+ * messages are PostgreSQL's and stay in the log.
+ */
+const char *keel_tx_column(const keel_tx *tx);
+const char *keel_tx_message(const keel_tx *tx);
+
 /* ---- notifications (the outbox relay) ---- */
 
 /* LISTEN on channel, a name chosen by keel (quoted here), outside any transaction. */

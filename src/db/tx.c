@@ -51,6 +51,8 @@ struct keel_tx {
 	tx_state state;
 	char sqlstate[6];
 	const char *constraint;
+	const char *column;  /* the failed statement's COLUMN field, or "" */
+	const char *message; /* its primary message, or "" */
 	deferred *defer_head, *defer_tail;
 	int ndefer;
 	bool released; /* keel_tx_release() gave the connection back */
@@ -96,6 +98,12 @@ db_result_err(keel_db *db, const PGresult *res)
 	if (state_is(state, "23505") || state_is(state, "23P01"))
 		return KEEL_ECONFLICT;
 	if (state_is(state, "23") || state_is(state, "22") || state_is(state, "P0001"))
+		return KEEL_EINVAL;
+	if (state_is(state, "KF404"))
+		return KEEL_ENOTFOUND;
+	if (state_is(state, "KF409"))
+		return KEEL_ECONFLICT;
+	if (state_is(state, "KF422"))
 		return KEEL_EINVAL;
 	if (state_is(state, "42501") || state_is(state, "KA403") || state_is(state, "KA423"))
 		return KEEL_EDENIED;
@@ -191,7 +199,7 @@ keel_tx_begin(keel_db *db, keel_arena *arena, const keel_ctx *ctx, keel_tx **out
 	if (db->traced)
 		db->trace = *ctx->trace;
 	tx->state = TX_PENDING;
-	tx->constraint = "";
+	tx->constraint = tx->column = tx->message = "";
 	keel_arena_defer(arena, tx_cleanup, tx);
 	*out = tx;
 	return KEEL_OK;
@@ -413,9 +421,13 @@ tx_fail(keel_tx *tx, keel_err err, const keel_stmt *st, PGresult *res)
 	if (res != NULL) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+		const char *col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
 		snprintf(tx->sqlstate, sizeof(tx->sqlstate), "%s", state ? state : "");
 		tx->constraint = keel_arena_strdup(tx->arena, cons ? cons : "");
+		tx->column = keel_arena_strdup(tx->arena, col ? col : "");
+		tx->message = keel_arena_strdup(tx->arena, msg ? msg : "");
 	}
 	tx->state = TX_FAILED;
 	return err;
@@ -696,6 +708,18 @@ const char *
 keel_tx_constraint(const keel_tx *tx)
 {
 	return tx->constraint;
+}
+
+const char *
+keel_tx_column(const keel_tx *tx)
+{
+	return tx->column;
+}
+
+const char *
+keel_tx_message(const keel_tx *tx)
+{
+	return tx->message;
 }
 
 keel_err

@@ -63,12 +63,20 @@ typedef struct keel_produce_span {
 	bool ok;
 } keel_produce_span;
 
+/*
+ * The topic of an event type "keel.<kind>.<verb>": <prefix>.<plural of kind>, the plural
+ * English makes of the kind's last word: organization -> organizations, journal_entry ->
+ * journal_entries (a consonant and y: ies), fiscal_year -> fiscal_years.  Returns the length
+ * snprintf would write; -1 when the type has no kind.
+ */
+int keel_events_topic(const char *prefix, const char *type, char *buf, size_t size);
+
 typedef struct keel_relay_opts {
 	keel_db_opts db;     /* the relay role's connection (keel_relay) */
 	const char *brokers; /* bootstrap.servers; required */
 	const char *security_protocol, *sasl_mechanism, *sasl_username, *sasl_password;
 	const char *ssl_ca_file, *ssl_cert_file, *ssl_key_file; /* NULL: librdkafka's default */
-	const char *topic_prefix;                               /* topics are <prefix>.<kind>s */
+	const char *topic_prefix;                               /* topics: keel_events_topic() */
 	int64_t message_timeout_ms;                             /* message.timeout.ms */
 	int batch;                                              /* events claimed per transaction */
 	int64_t poll_interval_ms;                               /* fallback when no NOTIFY arrives */

@@ -52,7 +52,7 @@
 #define PRUNE_EVERY_MS      60000 /* retention */
 #define PRUNE_LIMIT         10000 /* rows per DELETE */
 #define PRUNE_ROUNDS        10    /* DELETEs per retention pass */
-#define MAX_TOPICS          16    /* entity kinds */
+#define MAX_TOPICS          64    /* entity kinds */
 #define CONTENT_TYPE_HEADER "application/cloudevents+json; charset=UTF-8"
 
 /* Where one claimed row stands with the broker. */
@@ -244,9 +244,24 @@ producer_destroy(keel_relay *r)
 	r->rk = NULL;
 }
 
+int
+keel_events_topic(const char *prefix, const char *type, char *buf, size_t size)
+{
+	const char *kind = strchr(type, '.');
+	const char *end = kind != NULL ? strchr(kind + 1, '.') : NULL;
+
+	if (end == NULL || end == kind + 1)
+		return -1;
+	kind++;
+	int len = (int)(end - kind);
+	bool ies = len >= 2 && kind[len - 1] == 'y' && strchr("aeiou", kind[len - 2]) == NULL;
+
+	return snprintf(buf, size, "%s.%.*s%s", prefix, ies ? len - 1 : len, kind, ies ? "ies" : "s");
+}
+
 /*
- * The topic of an event type "keel.<kind>.<verb>": <prefix>.<kind>s.
- * NULL when the type has no kind (the outbox's CHECK makes that impossible).
+ * The topic of an event type (keel_events_topic), made once per kind.  NULL when the type has
+ * no kind (the outbox's CHECK makes that impossible).
  */
 static rd_kafka_topic_t *
 topic_for(keel_relay *r, const char *type)
@@ -264,9 +279,10 @@ topic_for(keel_relay *r, const char *type)
 			return r->topics[i].rkt;
 	if (r->ntopics == MAX_TOPICS)
 		return NULL;
-	char *name = keel_xmalloc(strlen(r->o.topic_prefix) + len + 3);
+	int n = keel_events_topic(r->o.topic_prefix, type, NULL, 0);
+	char *name = keel_xmalloc((size_t)n + 1);
 
-	sprintf(name, "%s.%.*ss", r->o.topic_prefix, (int)len, kind);
+	keel_events_topic(r->o.topic_prefix, type, name, (size_t)n + 1);
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, name, NULL);
 
 	free(name);

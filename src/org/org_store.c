@@ -351,7 +351,9 @@ org_store_delete(keel_tx *tx, const char *id, const char *version)
 	if (keel_res_rows(res) != 1)
 		return KEEL_ENOTFOUND;
 	if ((err = keel_tx_exec(tx, &st_org_delete, dp, &res)) != KEEL_OK)
-		return err;
+		return err == KEEL_EINVAL && strncmp(keel_tx_constraint(tx), "ledgers_", 8) == 0
+		           ? KEEL_ECONFLICT /* it keeps books */
+		           : err;
 	for (int i = 0; i < keel_res_rows(res) && err == KEEL_OK; i++)
 		err = keel_events_enqueue(tx,
 		                          keel_res_get(res, i, 0)[0] == 't' ? "keel.organization.deleted"
@@ -432,7 +434,8 @@ div_store_delete(keel_tx *tx, const char *id, const char *version, bool cascade)
 	keel_err err =
 	    delete_divisions(tx, cascade ? &st_div_delete_tree : &st_div_delete, id, version);
 
-	if (err == KEEL_EINVAL && strcmp(keel_tx_constraint(tx), "divisions_parent_fkey") == 0)
-		return KEEL_ECONFLICT; /* it has children */
+	if (err == KEEL_EINVAL && (strcmp(keel_tx_constraint(tx), "divisions_parent_fkey") == 0 ||
+	                           strcmp(keel_tx_constraint(tx), "journal_lines_division_fkey") == 0))
+		return KEEL_ECONFLICT; /* it has children, or journal lines name it */
 	return err;
 }

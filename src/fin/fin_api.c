@@ -1,0 +1,65 @@
+/*
+ * The fin module's routes, and what its parts share: path ids, the ledger every
+ * organization-scoped route starts with, and the answer of the module's own database errors.
+ */
+#include "fin/fin_int.h"
+#include "core/uuid.h"
+
+#include <string.h>
+
+const char *
+fin_path_id(keel_req *req, const char *name)
+{
+	const char *id = keel_req_param(req, name);
+
+	return id != NULL && keel_uuid_valid(id) ? id : NULL;
+}
+
+keel_err
+fin_fail(keel_req *req, keel_tx *tx, keel_err err, const char *what)
+{
+	const char *state = keel_tx_sqlstate(tx);
+
+	if (strncmp(state, "KF", 2) != 0)
+		return what != NULL && err == KEEL_ENOTFOUND
+		           ? keel_req_fail(req, err, NULL, "no such %s", what)
+		           : keel_svc_fail(req, err, NULL);
+	const char *column = keel_tx_column(tx);
+	const char *field = err == KEEL_EINVAL && column[0] != '\0' ? column : NULL;
+
+	return keel_req_fail(req, err, field, "%s", keel_tx_message(tx));
+}
+
+keel_err
+fin_ledger_require(keel_req *req, keel_tx *tx, const char *org_id, fin_ledger *out)
+{
+	keel_err err = fin_store_ledger(tx, keel_req_arena(req), org_id, out);
+
+	if (err == KEEL_ENOTFOUND)
+		return keel_req_fail(req, err, NULL, "no such organization");
+	if (err == KEEL_ECONFLICT)
+		return keel_req_fail(req, err, NULL,
+		                     "the organization has no ledger: open it with POST "
+		                     "/api/v1/organizations/%s/ledger",
+		                     org_id);
+	return err == KEEL_OK ? KEEL_OK : keel_svc_fail(req, err, NULL);
+}
+
+keel_svc_reply
+fin_reply(int status, const fin_row *row, const char *location, const char *idem_key)
+{
+	return (keel_svc_reply){.status = status,
+	                        .text = row->json,
+	                        .version = row->version,
+	                        .location = location,
+	                        .idem_key = idem_key};
+}
+
+void
+keel_fin_routes(keel_router *r, keel_fin *fin)
+{
+	fin_ledger_routes(r, fin);
+	fin_period_routes(r, fin);
+	fin_entry_routes(r, fin);
+	fin_report_routes(r, fin);
+}

@@ -1,0 +1,86 @@
+/*
+ * Private to src/fin: what its parts share.
+ *
+ * The module is split by resource: fin_ledger_api.c (the ledger, currencies, accounts),
+ * fin_period_api.c (fiscal years and periods), fin_entry_api.c (journal entries: drafts,
+ * posting, reversal), fin_report_api.c (trial balance, account ledger), each with its store
+ * (fin_*_store.c).  fin_api.c registers them all and holds what they share; fin_store.c the
+ * ledger lookup every organization-scoped route starts with.
+ */
+#ifndef KEEL_FIN_FIN_INT_H
+#define KEEL_FIN_FIN_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/str.h"
+#include "fin/fin.h"
+#include "svc/svc.h"
+
+/* JSON Schema fragments for the modules' keel_schema and keel_param texts. */
+#define FIN_UUID      "{\"type\":\"string\",\"format\":\"uuid\"}"
+#define FIN_UUID_NULL "{\"type\":[\"string\",\"null\"],\"format\":\"uuid\"}"
+#define FIN_TS        "{\"type\":\"string\",\"format\":\"date-time\"}"
+#define FIN_TS_NULL   "{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"}"
+#define FIN_DATE      "{\"type\":\"string\",\"format\":\"date\"}"
+/* An amount: a decimal string with exactly the currency's minor digits ("12.30", "1200"). */
+#define FIN_AMOUNT                                                                                 \
+	"{\"type\":\"string\",\"pattern\":\"^-?(0|[1-9][0-9]*)(\\\\.[0-9]{1,4})?$\","                  \
+	"\"description\":\"Decimal string with exactly the currency's minor-unit digits\"}"
+
+/* A row as the API's JSON text, rendered by PostgreSQL (keel_res_json), with its id and version. */
+typedef struct fin_row {
+	const char *id;
+	long version;
+	const char *json;
+} fin_row;
+
+/* An organization's ledger as the routes need it. */
+typedef struct fin_ledger {
+	const char *organization_id;
+	char currency[4];
+	int minor_units; /* the currency's, 0..4 */
+} fin_ledger;
+
+/* ---- fin_api.c ---- */
+
+/* The path parameter name when it is a UUID, else NULL (no row of any tenant: 404). */
+const char *fin_path_id(keel_req *req, const char *name);
+
+/*
+ * Answer a failed fin statement.  The module's own errors (SQLSTATE KF404/KF409/KF422, raised
+ * by migration 0012's functions and triggers) answer 404/409/422 with their message, and for
+ * 422 the field their COLUMN names; what (e.g. "journal entry") words the 404.  Anything else
+ * answers as keel_svc_fail().  Returns err.
+ */
+keel_err fin_fail(keel_req *req, keel_tx *tx, keel_err err, const char *what);
+
+/*
+ * The organization's ledger, read in tx: answers 404 when the organization is not the
+ * tenant's, 409 when it has no ledger yet (every Finance route but the ledger's own create).
+ */
+keel_err fin_ledger_require(keel_req *req, keel_tx *tx, const char *org_id, fin_ledger *out);
+
+/* The answer with a row: its JSON text, its ETag, Location when given, stored under idem_key. */
+keel_svc_reply fin_reply(int status, const fin_row *row, const char *location,
+                         const char *idem_key);
+
+/* ---- fin_store.c ---- */
+
+/*
+ * The ledger of org_id: KEEL_OK with *out, KEEL_ENOTFOUND when the organization is not the
+ * tenant's, KEEL_ECONFLICT when it has no ledger.
+ */
+keel_err fin_store_ledger(keel_tx *tx, keel_arena *a, const char *org_id, fin_ledger *out);
+
+/* A row of a statement whose columns are id, version, json (fin_row). */
+void fin_store_row(keel_res *res, int i, keel_arena *a, fin_row *row);
+
+/* ---- the parts' routes ---- */
+
+void fin_ledger_routes(keel_router *r, keel_fin *fin);
+void fin_period_routes(keel_router *r, keel_fin *fin);
+void fin_entry_routes(keel_router *r, keel_fin *fin);
+void fin_report_routes(keel_router *r, keel_fin *fin);
+
+#endif

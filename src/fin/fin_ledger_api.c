@@ -1,0 +1,11 @@
+/*
+ * Finance: ledger routes.
+ */
+#include "fin/fin_int.h"
+
+void
+fin_ledger_routes(keel_router *r, keel_fin *fin)
+{
+	(void)r;
+	(void)fin;
+}

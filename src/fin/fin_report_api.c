@@ -1,0 +1,11 @@
+/*
+ * Finance: report routes.
+ */
+#include "fin/fin_int.h"
+
+void
+fin_report_routes(keel_router *r, keel_fin *fin)
+{
+	(void)r;
+	(void)fin;
+}
