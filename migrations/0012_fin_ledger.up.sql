@@ -355,6 +355,36 @@ GRANT SELECT, INSERT ON fin.periods TO keel_app;
 GRANT UPDATE (status, closed_at, closed_by, reopen_reason, version, updated_at)
 	ON fin.periods TO keel_app;
 
+-- Rows the database makes (periods, a reversal's lines) get UUIDv7 ids, as keel's do.
+GRANT EXECUTE ON FUNCTION audit.uuid_v7(timestamptz) TO keel_app;
+
+-- A fiscal year and its periods, in one call: months named by their calendar
+-- month ("2026-04"), quarters by the year's name ("FY26-Q1").  Quarters need
+-- a whole number of them (the CHECK below the insert).
+CREATE FUNCTION fin.create_fiscal_year(p_id uuid, p_organization_id uuid, p_name text,
+                                       p_start date, p_end date, p_period text) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v_step interval := CASE p_period WHEN 'quarter' THEN interval '3 months' ELSE interval '1 month' END;
+BEGIN
+	INSERT INTO fin.fiscal_years (tenant_id, id, organization_id, name, start_date, end_date, period)
+	VALUES (core.current_tenant_id(), p_id, p_organization_id, p_name, p_start, p_end, p_period);
+	IF p_period = 'quarter' AND (extract(year FROM age(p_end + 1, p_start)) * 12
+	                             + extract(month FROM age(p_end + 1, p_start)))::integer % 3 <> 0 THEN
+		RAISE EXCEPTION 'a fiscal year of quarters has a whole number of them'
+			USING ERRCODE = 'KF422', CONSTRAINT = 'fiscal_years_quarters', COLUMN = 'end_date';
+	END IF;
+	INSERT INTO fin.periods (tenant_id, id, organization_id, fiscal_year_id, name, start_date, end_date)
+	SELECT core.current_tenant_id(), audit.uuid_v7(clock_timestamp()), p_organization_id, p_id,
+	       CASE p_period WHEN 'quarter' THEN p_name || '-Q' || n ELSE to_char(s, 'YYYY-MM') END,
+	       s::date, (s + v_step - interval '1 day')::date
+	FROM generate_series(p_start::timestamp, p_end::timestamp, v_step) WITH ORDINALITY AS g(s, n);
+END
+$$;
+GRANT EXECUTE ON FUNCTION fin.create_fiscal_year(uuid, uuid, text, date, date, text) TO keel_app;
+
 -- A period's status moves open -> closed (every earlier period of the
 -- organization closed or locked), closed -> open (the latest closed one only,
 -- of an open fiscal year, never locked), closed -> locked (earliest first),
@@ -851,9 +881,6 @@ BEGIN
 END
 $$;
 GRANT EXECUTE ON FUNCTION fin.post_entry(uuid) TO keel_app;
-
--- The reversal's lines get UUIDv7 ids, as keel gives every row.
-GRANT EXECUTE ON FUNCTION audit.uuid_v7(timestamptz) TO keel_app;
 
 -- Reversing a posted entry: a new posted entry p_new of kind reversal in the
 -- same journal, dated p_date, its lines the original's with debit and credit
