@@ -25,6 +25,7 @@
 
 #include "kt.h"
 #include "kt_fin.h"
+#include "kt_wait.h"
 
 #define PASSWORD "correct horse battery staple"
 #define ORGS     "/api/v1/organizations"
@@ -499,6 +500,46 @@ ledger_create_honours_idempotency_key(void **state)
 	kt_assert_problem(r2, 422, NULL, NULL);
 	kt_resp_free(r2);
 	kt_resp_free(r1);
+	free(org);
+}
+
+/*
+ * Two creates of one organization's ledger at once: both find no ledger, then wait on the
+ * organization's row (held here); let go, one opens it and the other is 409.
+ */
+static void
+ledger_create_race_opens_one_ledger(void **state)
+{
+	(void)state;
+	char *org = org_new(&A);
+	PGconn *hold = kt_pg_owner();
+	kt_async q[2] = {{.base = srv->base, .method = "POST", .body = "{\"currency\":\"EUR\"}"},
+	                 {.base = srv->base, .method = "POST", .body = "{\"currency\":\"USD\"}"}};
+
+	kt_pg_set_tenant(hold, A.id);
+	kt_pg_exec(hold, "BEGIN");
+	char *sql = kt_strf("SELECT id FROM org.organizations WHERE id = '%s' FOR UPDATE", org);
+
+	free(kt_pg_value(hold, sql));
+	for (int i = 0; i < 2; i++) {
+		q[i].token = A.admin.token;
+		snprintf(q[i].path, sizeof(q[i].path), ORGS "/%s/ledger", org);
+		kt_async_start(&q[i]);
+	}
+	kt_wait_lock_waiters(pg, 2);
+	kt_pg_exec(hold, "COMMIT");
+	kt_resp *r0 = kt_async_finish(&q[0]), *r1 = kt_async_finish(&q[1]);
+	kt_resp *won = r0->status == 201 ? r0 : r1, *lost = won == r0 ? r1 : r0;
+
+	kt_assert_status(won, 201);
+	kt_assert_problem(lost, 409, NULL, NULL);
+	assert_int_equal(ledger_count(&A, org), 1);
+	assert_int_equal(event_count(&A, "keel.ledger.created", org), 1);
+	check_ledger_row(&A, won->json);
+	kt_resp_free(r0);
+	kt_resp_free(r1);
+	free(sql);
+	PQfinish(hold);
 	free(org);
 }
 
@@ -1306,6 +1347,7 @@ main(void)
 	    cmocka_unit_test(ledger_patch_sets_and_unsets_its_accounts),
 	    cmocka_unit_test(ledger_create_refusals),
 	    cmocka_unit_test(ledger_create_honours_idempotency_key),
+	    cmocka_unit_test(ledger_create_race_opens_one_ledger),
 	    cmocka_unit_test(ledger_patch_refusals),
 	    cmocka_unit_test(currencies_are_public_and_in_code_order),
 	    cmocka_unit_test(account_create_answers_201_and_is_read_back),
