@@ -505,29 +505,37 @@ ledger_create_honours_idempotency_key(void **state)
 
 /*
  * Two creates of one organization's ledger at once: both find no ledger, then wait on the
- * organization's row (held here); let go, one opens it and the other is 409.
+ * organization's row (held here; the second is sent once the first waits, so that keel has a
+ * worker free for it); let go, one opens the ledger and the other is 409.
  */
 static void
 ledger_create_race_opens_one_ledger(void **state)
 {
 	(void)state;
+	/* a keel of its own whose statements wait for the test's lock as long as it takes */
+	const char *env[] = {"KEEL_WORKERS=4", "KEEL_DB_STATEMENT_TIMEOUT=0s", NULL};
+	kt_keel *k = kt_keel_start(env, NULL);
 	char *org = org_new(&A);
 	PGconn *hold = kt_pg_owner();
-	kt_async q[2] = {{.base = srv->base, .method = "POST", .body = "{\"currency\":\"EUR\"}"},
-	                 {.base = srv->base, .method = "POST", .body = "{\"currency\":\"USD\"}"}};
+	const char *bodies[] = {"{\"currency\":\"EUR\"}", "{\"currency\":\"USD\"}"};
+	kt_async q[2];
 
-	kt_pg_set_tenant(hold, A.id);
 	kt_pg_exec(hold, "BEGIN");
-	char *sql = kt_strf("SELECT id FROM org.organizations WHERE id = '%s' FOR UPDATE", org);
+	PGresult *locked =
+	    kt_pg_tenant_query(hold, A.id, "SELECT id FROM org.organizations WHERE id = $1 FOR UPDATE",
+	                       (const char *[]){org, NULL});
 
-	free(kt_pg_value(hold, sql));
+	assert_int_equal(PQntuples(locked), 1);
+	PQclear(locked);
 	for (int i = 0; i < 2; i++) {
-		q[i].token = A.admin.token;
+		q[i] = (kt_async){
+		    .base = k->base, .method = "POST", .token = A.admin.token, .body = bodies[i]};
 		snprintf(q[i].path, sizeof(q[i].path), ORGS "/%s/ledger", org);
 		kt_async_start(&q[i]);
+		kt_wait_lock_waiters(hold, i + 1);
 	}
-	kt_wait_lock_waiters(pg, 2);
 	kt_pg_exec(hold, "COMMIT");
+	PQfinish(hold);
 	kt_resp *r0 = kt_async_finish(&q[0]), *r1 = kt_async_finish(&q[1]);
 	kt_resp *won = r0->status == 201 ? r0 : r1, *lost = won == r0 ? r1 : r0;
 
@@ -538,9 +546,8 @@ ledger_create_race_opens_one_ledger(void **state)
 	check_ledger_row(&A, won->json);
 	kt_resp_free(r0);
 	kt_resp_free(r1);
-	free(sql);
-	PQfinish(hold);
 	free(org);
+	assert_int_equal(kt_keel_stop(k), 0);
 }
 
 static void
