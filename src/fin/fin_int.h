@@ -119,6 +119,12 @@ keel_err fin_store_account_create(keel_tx *tx, keel_arena *a, const char *id, co
 keel_err fin_store_account_get(keel_tx *tx, keel_arena *a, const char *id, fin_row *row);
 keel_err fin_store_account_list(keel_tx *tx, keel_arena *a, const char *org_id,
                                 const fin_account_filter *f, int limit, fin_account_page *page);
+/*
+ * The statement fin_store_account_list runs for f's filters (also what the tests explain): $1
+ * the cursor's code ('' for the first page), $2 the limit, $3 the organization, $4 the type,
+ * $5 the parent.
+ */
+const keel_stmt *fin_store_account_list_stmt(const fin_account_filter *f);
 /* Name, status, requires_division, revalue; KEEL_ENOTFOUND when no account is at version. */
 keel_err fin_store_account_update(keel_tx *tx, keel_arena *a, const char *id,
                                   const fin_account_input *in, const char *version, fin_row *row);

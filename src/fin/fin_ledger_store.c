@@ -98,15 +98,17 @@ static const keel_stmt st_account_version = {
     "SELECT a.version FROM fin.accounts a WHERE a.tenant_id = " CURRENT " AND a.id = $1", 1};
 
 /*
- * The chart in code order, after the code $1 (the cursor), one statement per filter so that
- * each generic plan reads the code index (tenant_id, organization_id, code) in order: $4 the
- * type, $5 the parent (unused where the statement does not filter on them).
+ * The chart in code order, after the code $1 (the cursor; '' for the first page, before every
+ * code), one statement per filter so that each generic plan reads the code index (tenant_id,
+ * organization_id, code) in order from the cursor: $4 the type, $5 the parent (unused where the
+ * statement does not filter on them).  "$1 IS NULL OR a.code > $1" would be a filter, not an
+ * index condition, in the generic plan: each page would read the chart from its start.
  */
 #define ACCOUNT_LIST(name, where)                                                                  \
 	{                                                                                              \
 		name,                                                                                      \
 		    "SELECT " ACCOUNT_ROW ", a.code FROM fin.accounts a WHERE a.tenant_id = " CURRENT      \
-		    " AND a.organization_id = $3" where " AND ($1::text IS NULL OR a.code > $1::text)"     \
+		    " AND a.organization_id = $3" where " AND a.code > $1::text"                           \
 		    " ORDER BY a.code LIMIT $2::integer",                                                  \
 		    5                                                                                      \
 	}
@@ -220,17 +222,23 @@ fin_store_account_get(keel_tx *tx, keel_arena *a, const char *id, fin_row *row)
 	return KEEL_OK;
 }
 
+const keel_stmt *
+fin_store_account_list_stmt(const fin_account_filter *f)
+{
+	return &st_account_list[f->parent * 2 + (f->type != NULL ? 1 : 0)];
+}
+
 keel_err
 fin_store_account_list(keel_tx *tx, keel_arena *a, const char *org_id, const fin_account_filter *f,
                        int limit, fin_account_page *page)
 {
 	char lim[16];
-	const char *p[] = {f->after_code, lim, org_id, f->type, f->parent_id};
+	const char *p[] = {f->after_code != NULL ? f->after_code : "", lim, org_id, f->type,
+	                   f->parent_id};
 	keel_res *res;
 
 	snprintf(lim, sizeof(lim), "%d", limit);
-	keel_err err =
-	    keel_tx_exec(tx, &st_account_list[f->parent * 2 + (f->type != NULL ? 1 : 0)], p, &res);
+	keel_err err = keel_tx_exec(tx, fin_store_account_list_stmt(f), p, &res);
 
 	if (err != KEEL_OK)
 		return err;
