@@ -1129,6 +1129,81 @@ a_posting_waits_for_a_close_in_flight_and_then_fails(void **state)
 	free(org);
 }
 
+/* Whether the period (arg) is closed, as committed. */
+static bool
+period_closed(void *arg)
+{
+	char *status = kt_pg_tenant_value(pg, A.id, "SELECT status FROM fin.periods WHERE id = $1",
+	                                  (const char *[]){arg, NULL});
+	bool closed = status != NULL && strcmp(status, "closed") == 0;
+
+	free(status);
+	return closed;
+}
+
+/*
+ * A posting whose transaction made its draft too (as a create with post: true does) holds
+ * the ledger's row FOR KEY SHARE (the entry's foreign key) from the insert on: a close must
+ * not wait for that, or the posting, waiting for the close's period, deadlocks with it.
+ */
+static void
+a_close_does_not_wait_for_a_draft_made_in_a_posting_transaction(void **state)
+{
+	(void)state;
+	char *org = org_new(), *debit, *credit;
+	json_t *y = year_make(org, "FY26", "2026-01-01", "2026-12-31", "month");
+	char *jan = strdup(period_id(y, 0));
+
+	accounts_make(org, &debit, &credit);
+	char *entry = kt_pg_tenant_value(pg, A.id, "SELECT audit.uuid_v7(now())::text", NULL);
+	PGconn *c = begin_app();
+	const char *p[] = {entry, org, debit, credit, NULL};
+	PGresult *res = PQexecParams(
+	    c,
+	    "INSERT INTO fin.journal_entries (tenant_id, id, organization_id, journal, date,"
+	    " currency) VALUES (core.current_tenant_id(), $1, $2, 'general', '2026-01-20', 'EUR')",
+	    2, NULL, p, NULL, NULL, 0);
+
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	res = PQexecParams(c,
+	                   "INSERT INTO fin.journal_lines (tenant_id, id, organization_id, entry_id,"
+	                   " line_no, account_id, debit, credit, currency, functional_debit,"
+	                   " functional_credit) VALUES"
+	                   " (core.current_tenant_id(), audit.uuid_v7(now()), $2, $1, 1, $3, 500, 0,"
+	                   " 'EUR', 500, 0),"
+	                   " (core.current_tenant_id(), audit.uuid_v7(now()), $2, $1, 2, $4, 0, 500,"
+	                   " 'EUR', 0, 500)",
+	                   4, NULL, p, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	kt_async q = {.base = srv->base, .method = "POST", .token = A.admin.token};
+
+	snprintf(q.path, sizeof(q.path), "/api/v1/periods/%s/close", jan);
+	kt_async_start(&q);
+	bool closed = kt_wait_until(period_closed, jan, KT_WAIT_MS);
+
+	if (!closed)
+		kt_pg_exec(c, "ROLLBACK"); /* let the close go, then fail */
+	kt_resp *r = kt_async_finish(&q);
+
+	assert_true(closed);
+	kt_assert_status(r, 200);
+	kt_resp_free(r);
+	res = PQexecParams(c, "SELECT fin.post_entry($1)", 1, NULL, p, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "KF422");
+	PQclear(res);
+	kt_pg_exec(c, "ROLLBACK");
+	PQfinish(c);
+	free(entry);
+	free(jan);
+	free(debit);
+	free(credit);
+	json_decref(y);
+	free(org);
+}
+
 static void
 keel_stops_cleanly(void **state)
 {
@@ -1156,6 +1231,7 @@ main(void)
 	    cmocka_unit_test(the_database_refuses_what_breaks_the_periods),
 	    cmocka_unit_test(a_close_waits_for_a_posting_in_flight),
 	    cmocka_unit_test(a_posting_waits_for_a_close_in_flight_and_then_fails),
+	    cmocka_unit_test(a_close_does_not_wait_for_a_draft_made_in_a_posting_transaction),
 	    cmocka_unit_test(keel_stops_cleanly),
 	};
 
