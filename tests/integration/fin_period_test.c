@@ -8,7 +8,7 @@
  * (start_date order, keyset pages), the period actions close, reopen and lock with their
  * order rules and their 409s naming the state, the role matrix, another tenant's ids (404),
  * the rules PostgreSQL enforces against raw SQL as keel_app, and a close racing a posting
- * into the same period, both ways round.
+ * into the same period, both ways round, also when the posting's transaction made its draft.
  *
  * keel starts once for the group and the tenants and users are made once (password hashing
  * is slow under ASan); each test makes its own organizations and never relies on another
