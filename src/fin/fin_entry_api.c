@@ -467,8 +467,9 @@ entry_reverse(keel_req *req, void *ctx)
 	rev = new_id(req);
 	err = fin_entry_store_reverse(tx, id, rev, json_string_value(json_object_get(body, "date")),
 	                              json_string_value(json_object_get(body, "memo")));
-	if (err == KEEL_ECONFLICT) /* a reversal that committed while this one waited */
-		return keel_req_fail(req, err, NULL, "the entry is reversed");
+	if (err == KEEL_ECONFLICT && strcmp(keel_tx_sqlstate(tx), "23505") == 0)
+		return keel_req_fail(req, err, NULL,
+		                     "the entry is reversed"); /* journal_entries_reverses_key */
 	if (err != KEEL_OK)
 		return fin_fail(req, tx, err, "journal entry");
 	if ((err = read_back(req, tx, rev, "keel.journal_entry.posted", &row)) == KEEL_OK)
