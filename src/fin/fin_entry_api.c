@@ -271,6 +271,22 @@ body_of(keel_req *req, const keel_field_spec *spec, size_t n, json_t **body)
 	return KEEL_OK;
 }
 
+/*
+ * A write of lines failed: an account or division that stopped being the organization's after
+ * the check (the composite foreign keys) is 422 naming the lines; the rest as fin_fail.
+ */
+static keel_err
+write_failed(keel_req *req, keel_tx *tx, keel_err err)
+{
+	const char *c = keel_tx_constraint(tx);
+
+	if (err == KEEL_EINVAL && strcmp(c, "journal_lines_account_fkey") == 0)
+		return keel_req_fail(req, err, "lines", "must name accounts of the organization");
+	if (err == KEEL_EINVAL && strcmp(c, "journal_lines_division_fkey") == 0)
+		return keel_req_fail(req, err, "lines", "must name divisions of the organization");
+	return fin_fail(req, tx, err, NULL);
+}
+
 static const char *
 new_id(keel_req *req)
 {
@@ -330,7 +346,7 @@ entry_create(keel_req *req, void *ctx)
 	if (err == KEEL_OK && post)
 		err = fin_entry_store_post(tx, id);
 	if (err != KEEL_OK)
-		return fin_fail(req, tx, err, NULL);
+		return write_failed(req, tx, err);
 	err = read_back(req, tx, id, post ? "keel.journal_entry.posted" : "keel.journal_entry.created",
 	                &row);
 	return keel_svc_finish(req, tx, err, NULL, fin_reply(201, &row, entry_location(req, id), key));
@@ -401,7 +417,7 @@ entry_update(keel_req *req, void *ctx)
 		return err;
 	err = fin_entry_store_update(tx, keel_req_arena(req), id, st.organization_id, lg.currency, &in);
 	if (err != KEEL_OK)
-		return fin_fail(req, tx, err, NULL);
+		return write_failed(req, tx, err);
 	err = read_back(req, tx, id, "keel.journal_entry.updated", &row);
 	return keel_svc_finish(req, tx, err, NULL, fin_reply(200, &row, NULL, NULL));
 }
