@@ -33,7 +33,7 @@ typedef struct fin_entry_state {
 	fin_row row; /* as it reads now */
 } fin_entry_state;
 
-/* A page of entries in (date, journal, sequence, id) order and where it ended. */
+/* Where a page of entries ended: its last row's key in the list's order, as SQL text. */
 typedef struct fin_entry_key {
 	char date[16];
 	char journal[16];
@@ -56,7 +56,7 @@ typedef struct fin_entry_filter {
 keel_err fin_entry_store_bad_refs(keel_tx *tx, keel_arena *a, const char *org_id,
                                   const fin_entry_in *in, json_t *errors, size_t *bad);
 
-/* A draft with in's lines, in currency (the ledger's), then read back (row). */
+/* A draft with in's lines, in currency (the ledger's). */
 keel_err fin_entry_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
                                 const char *currency, const fin_entry_in *in);
 

@@ -115,7 +115,8 @@ not_found(keel_req *req, const char *what)
 	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such %s", what);
 }
 
-#define FOREIGN "foreign-currency lines come with exchange rates"
+#define FOREIGN  "foreign-currency lines come with exchange rates"
+#define OVERFLOW "the debits or the credits add up past the largest amount"
 
 /* Lines as they are being read: the field errors go to errors. */
 typedef struct line_reader {
@@ -147,8 +148,7 @@ line_amount(line_reader *lr, json_t *line, size_t i, const char *side, int64_t *
 	if (s == NULL)
 		return 0;
 	if (!keel_money_parse(s, lr->ledger->minor_units, false, out))
-		return line_error(lr, i, side,
-		                  "%s, positive and at most 92233720368547758.07 in minor units",
+		return line_error(lr, i, side, "%s, positive and within the range of amounts",
 		                  keel_money_rule(lr->ledger->minor_units));
 	if (*out == 0)
 		return line_error(lr, i, side, "must be positive");
@@ -222,14 +222,12 @@ read_lines(line_reader *lr, keel_arena *a, json_t *lines, fin_entry_in *in)
 		fits = fits && keel_money_add(debit, in->lines[i].debit, &debit) &&
 		       keel_money_add(credit, in->lines[i].credit, &credit);
 	if (!fits)
-		bad += keel_field_error(lr->errors, "lines",
-		                        "the debits or the credits add up past the "
-		                        "largest amount");
+		bad += keel_field_error(lr->errors, "lines", "%s", OVERFLOW);
 	return bad;
 }
 
 /*
- * The body's fields into in, for the ledger lg (NULL: no lines or currency to read); fails the
+ * The body's fields into in, its lines (when given) in the currency of ledger lg; fails the
  * request with 422 when any is invalid, the lines' accounts and divisions checked in tx.
  */
 static keel_err

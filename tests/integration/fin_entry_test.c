@@ -545,6 +545,37 @@ bad_lines_are_422_naming_the_field(void **state)
 }
 
 static void
+a_thousand_lines_post_in_one_entry(void **state)
+{
+	(void)state;
+	book b = book_new(&A);
+	char *one = kt_strf("{\"account_id\":\"%s\",\"debit\":\"1.00\"},", b.cash);
+	char *many = kt_repeat(one, 999);
+	char *body = kt_strf("{\"journal\":\"general\",\"date\":\"2026-06-30\",\"post\":true,"
+	                     "\"lines\":[%s{\"account_id\":\"%s\",\"credit\":\"999.00\"}]}",
+	                     many, b.sales);
+	kt_resp *r = create(&b, A.admin.token, body);
+
+	kt_assert_status(r, 201);
+	const char *id = kt_jstr(r->json, "id");
+	json_t *last = json_array_get(json_object_get(r->json, "lines"), 999);
+
+	assert_int_equal(json_array_size(json_object_get(r->json, "lines")), 1000);
+	assert_string_equal(kt_jstr(last, "credit"), "999.00");
+	assert_int_equal(count(&A, "SELECT count(*) FROM fin.postings WHERE entry_id = $1", id), 1000);
+	assert_int_equal(count(&A,
+	                       "SELECT count(*) FROM fin.journal_lines WHERE entry_id = $1 AND line_no "
+	                       "= 1000 AND credit = 99900",
+	                       id),
+	                 1);
+	kt_resp_free(r);
+	free(body);
+	free(many);
+	free(one);
+	book_free(&b);
+}
+
+static void
 organizations_without_a_ledger_or_of_another_tenant(void **state)
 {
 	(void)state;
@@ -1295,6 +1326,7 @@ main(void)
 	    cmocka_unit_test(idempotency_key_replays_the_first_create),
 	    cmocka_unit_test(bad_amounts_are_422_naming_the_line),
 	    cmocka_unit_test(bad_lines_are_422_naming_the_field),
+	    cmocka_unit_test(a_thousand_lines_post_in_one_entry),
 	    cmocka_unit_test(organizations_without_a_ledger_or_of_another_tenant),
 	    cmocka_unit_test(another_tenants_entry_and_bad_ids_are_404),
 	    cmocka_unit_test(patch_changes_a_draft_and_replaces_its_lines),
