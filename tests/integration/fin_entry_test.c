@@ -1010,11 +1010,20 @@ reverse_refuses_a_closed_date_and_bad_bodies(void **state)
 	kt_resp_free(r);
 	assert_int_equal(
 	    count(&A, "SELECT count(*) FROM fin.journal_entries WHERE reverses_id = $1", id), 0);
-	/* the memo given is the reversal's */
-	r = api("POST", A.admin.token, NULL, "{\"date\":\"2026-02-11\",\"memo\":\"undo\"}",
+	/* the memo given is the reversal's; a retry with the same Idempotency-Key replays it */
+	const char *key[] = {"Idempotency-Key: je-reverse-1", NULL};
+
+	r = api("POST", A.admin.token, key, "{\"date\":\"2026-02-11\",\"memo\":\"undo\"}",
 	        ENTRIES "/%s/reverse", id);
 	kt_assert_status(r, 201);
 	assert_string_equal(kt_jstr(r->json, "memo"), "undo");
+	kt_resp *again = api("POST", A.admin.token, key, "{\"date\":\"2026-02-11\",\"memo\":\"undo\"}",
+	                     ENTRIES "/%s/reverse", id);
+
+	kt_assert_status(again, 201);
+	assert_string_equal(again->body, r->body);
+	assert_int_equal(events(&A, "keel.journal_entry.reversed", id), 1);
+	kt_resp_free(again);
 	kt_resp_free(r);
 	free(id);
 	book_free(&b);
