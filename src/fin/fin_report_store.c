@@ -187,7 +187,7 @@ fin_report_store_ledger(keel_tx *tx, const fin_report_account *acct, const fin_r
 	snprintf(lim, sizeof(lim), "%d", rg->limit);
 	const char *p[] = {acct->id,
 	                   acct->organization_id,
-	                   rg->from,
+	                   rg->from != NULL ? rg->from : "-infinity",
 	                   rg->to,
 	                   rg->after_date,
 	                   rg->after_journal,
