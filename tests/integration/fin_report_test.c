@@ -730,6 +730,57 @@ account_ledger_pages_equal_one_page(void **state)
 	free((char *)opening200);
 }
 
+/* Amounts in the ledger's currency's minor units: none for JPY. */
+static void
+reports_in_a_currency_without_minor_units(void **state)
+{
+	(void)state;
+	char *org = kt_org_make(&cl, A.owner.token, "YEN");
+
+	kt_fin_ledger(app, A.id, org, "JPY");
+	char *cash = kt_fin_account(app, A.id, org, "100", "asset", NULL, false);
+	char *equity = kt_fin_account(app, A.id, org, "300", "equity", NULL, false);
+
+	free(kt_fin_year(app, A.id, org, "FY26", "2026-04-01", "2027-03-31", "quarter"));
+	char *e = kt_fin_entry(app, A.id, org, "general", "2026-04-02", 2,
+	                       (kt_fin_line[]){{cash, 1200, 0, NULL}, {equity, 0, 1200, NULL}}, true);
+	kt_resp *r = get(A.viewer.token, TB, org, "from=2026-04-02&to=2026-04-02");
+	char *rows[] = {tb_row(cash, "100", "asset", false, "0", "1200", "0", "1200"),
+	                tb_row(equity, "300", "equity", false, "0", "0", "1200", "-1200")};
+	char *want = kt_strf(
+	    "{\"currency\":\"JPY\",\"from\":\"2026-04-02\",\"to\":\"2026-04-02\",\"accounts\":[%s,%s],"
+	    "\"totals\":{\"opening\":\"0\",\"debit\":\"1200\",\"credit\":\"1200\",\"closing\":\"0\"}}",
+	    rows[0], rows[1]);
+
+	assert_body(r, want);
+	kt_resp_free(r);
+	free(want);
+	/* an account whose postings net to zero before from, with none after: not listed */
+	char *other = kt_fin_account(app, A.id, org, "900", "asset", NULL, false);
+	char *e2 = kt_fin_entry(app, A.id, org, "general", "2026-04-05", 2,
+	                        (kt_fin_line[]){{other, 500, 0, NULL}, {equity, 0, 500, NULL}}, true);
+
+	free(reverse(e2, "2026-04-06"));
+	r = get(A.viewer.token, TB, org, "from=2026-04-07&to=2026-04-07");
+	kt_assert_status(r, 200);
+	assert_int_equal(json_array_size(json_object_get(r->json, "accounts")), 2);
+	assert_null(tb_find(r->json, other));
+	kt_resp_free(r);
+	free(other);
+	free(e2);
+	want = kt_strf("{\"opening\":\"1200\",\"data\":[],\"next_cursor\":null}");
+	r = get(A.viewer.token, LG, cash, "from=2026-04-03");
+	assert_body(r, want);
+	kt_resp_free(r);
+	free(want);
+	free(rows[0]);
+	free(rows[1]);
+	free(e);
+	free(cash);
+	free(equity);
+	free(org);
+}
+
 /* ---- refusals ---- */
 
 static void
@@ -994,6 +1045,14 @@ report_statements_read_postings_from_their_indexes(void **state)
 	PQfinish(c);
 }
 
+/* Last: keel stops on SIGTERM with exit status 0, its log free of sanitizer reports. */
+static void
+keel_stops_cleanly(void **state)
+{
+	(void)state;
+	kt_keel_stop_clean(&srv, NULL);
+}
+
 /* ---- the group ---- */
 
 static int
@@ -1041,7 +1100,9 @@ main(void)
 	    cmocka_unit_test(account_ledger_pages_equal_one_page),
 	    cmocka_unit_test(trial_balance_refusals),
 	    cmocka_unit_test(account_ledger_refusals),
+	    cmocka_unit_test(reports_in_a_currency_without_minor_units),
 	    cmocka_unit_test(report_statements_read_postings_from_their_indexes),
+	    cmocka_unit_test(keel_stops_cleanly),
 	};
 
 	return cmocka_run_group_tests_name("fin_report", tests, setup, teardown);
