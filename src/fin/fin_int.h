@@ -139,6 +139,44 @@ keel_err fin_report_store_opening(keel_tx *tx, const fin_report_account *acct, c
 keel_err fin_report_store_ledger(keel_tx *tx, const fin_report_account *acct,
                                  const fin_report_range *rg, fin_report_page *pg);
 
+/* ---- fin_period_store.c ---- */
+
+/* A fiscal year to create: its fields as given (dates YYYY-MM-DD, checked). */
+typedef struct fin_year_input {
+	const char *name, *start_date, *end_date, *period;
+} fin_year_input;
+
+/* A page of a list in start_date order: the answer being built and the last row's start_date. */
+typedef struct fin_date_page {
+	keel_svc_list list;
+	const char *last_start;
+} fin_date_page;
+
+typedef enum fin_period_action {
+	FIN_PERIOD_CLOSE,
+	FIN_PERIOD_REOPEN,
+	FIN_PERIOD_LOCK,
+} fin_period_action;
+
+/* Create the year and its periods (fin.create_fiscal_year), read it back, enqueue its event. */
+keel_err fin_year_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
+                               const fin_year_input *in, fin_row *row);
+/* A year with its periods, as its transaction's only statement. */
+keel_err fin_year_store_get(keel_tx *tx, keel_arena *a, const char *id, fin_row *row);
+/* Years and periods of org_id starting after the date after (NULL: from the first). */
+keel_err fin_year_store_list(keel_tx *tx, keel_arena *a, const char *org_id, const char *after,
+                             int limit, fin_date_page *page);
+keel_err fin_period_store_list(keel_tx *tx, keel_arena *a, const char *org_id, const char *after,
+                               int limit, fin_date_page *page);
+/*
+ * Close, reopen (with reason) or lock period id and enqueue its event.  KEEL_ENOTFOUND when
+ * no period in the state the action starts from has that id (fin_period_store_status tells).
+ */
+keel_err fin_period_store_act(keel_tx *tx, keel_arena *a, fin_period_action action, const char *id,
+                              const char *reason, fin_row *row);
+/* The period's status; KEEL_ENOTFOUND when the tenant has no such period. */
+keel_err fin_period_store_status(keel_tx *tx, keel_arena *a, const char *id, const char **status);
+
 /* ---- the parts' routes ---- */
 
 void fin_ledger_routes(keel_router *r, keel_fin *fin);

@@ -9,7 +9,7 @@
  * well-formed division_id that is not one of the organization's divisions is 422.
  *
  * The account ledger is keyset-paged in (date, journal, sequence, line_no) order.  Its
- * cursor (kind 0x10 of the generic codec, svc/page.c) carries the position of a page's last
+ * cursor (kind 0x4c, "L", of the generic codec, svc/page.c) carries the position of a page's last
  * posting AND the running balance there and the report's opening balance, 31 bytes
  * big-endian: date (4, days since 1970-01-01), journal (1, fin_report_journal_code),
  * sequence (8), line_no (2), balance (8), opening (8).  So a later page neither sums the
@@ -25,7 +25,7 @@
 
 #include <string.h>
 
-#define CURSOR_KIND  0x10
+#define CURSOR_KIND  0x4c
 #define CURSOR_BYTES 31
 
 /* The journals in their sort order (as PostgreSQL sorts the text; the entry numbers too). */

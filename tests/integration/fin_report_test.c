@@ -853,9 +853,10 @@ static void
 account_ledger_refusals(void **state)
 {
 	(void)state;
+	/* ... cursors: not base64url; kind 0x10 and 2 bytes; our kind (0x4c) and 2 bytes */
 	const char *bad[] = {"from=2026-02-30", "to=20260301", "from=2026-04-01&to=2026-03-31",
 	                     "limit=0",         "limit=201",   "cursor=!!",
-	                     "cursor=EAAA"};
+	                     "cursor=EAAA",     "cursor=TAAA"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		kt_resp *r = get(A.viewer.token, LG, S.a111, bad[i]);

@@ -53,14 +53,14 @@ kt_fin_account(PGconn *app, const char *tenant, const char *org, const char *cod
                const char *parent_id, bool is_group)
 {
 	char *id = new_id(app, tenant);
-	/* no parent: "" (a NULL would end the list early) */
+	/* no parent travels as "": the list ends at its first NULL */
 	const char *p[] = {
-	    id, org, code, type, is_group ? "true" : "false", parent_id != NULL ? parent_id : "", NULL};
+	    id, org, code, type, is_group ? "true" : "false", parent_id ? parent_id : "", NULL};
 
 	run(app, tenant,
 	    "INSERT INTO fin.accounts (tenant_id, id, organization_id, code, name, type, is_group,"
 	    " parent_id) VALUES (core.current_tenant_id(), $1, $2, $3, 'Account ' || $3, $4, $5,"
-	    " NULLIF($6, '')::uuid)",
+	    " nullif($6, '')::uuid)",
 	    p);
 	return id;
 }
