@@ -1,21 +1,30 @@
 /*
- * Finance: report routes.
+ * Finance: report routes (viewer and up).
  *
  *   GET /api/v1/organizations/{id}/trial-balance?from=&to=[&division_id=]
- *   GET /api/v1/accounts/{id}/ledger?from=&to=&limit=&cursor=
+ *   GET /api/v1/accounts/{id}/ledger?[from=][&to=][&limit=][&cursor=]
  *
- * Both read the posted lines (fin.postings) and nothing else: drafts never count,
- * reversals do (they are posted entries).  Bad query values are 400, as ?limit= is; a
- * well-formed division_id that is not one of the organization's divisions is 422.
+ * Both read the posted lines (fin.postings) and nothing else: drafts never count, reversals
+ * do (they are posted entries).  Bad query values are 400, as ?limit= is (a missing or
+ * malformed date, from after to, a division_id that is no UUID); a well-formed division_id
+ * that is not one of the organization's divisions is 422.
  *
- * The account ledger is keyset-paged in (date, journal, sequence, line_no) order.  Its
- * cursor (kind 0x4c, "L", of the generic codec, svc/page.c) carries the position of a page's last
- * posting AND the running balance there and the report's opening balance, 31 bytes
- * big-endian: date (4, days since 1970-01-01), journal (1, fin_report_journal_code),
- * sequence (8), line_no (2), balance (8), opening (8).  So a later page neither sums the
- * postings before it nor recomputes the opening: every page costs the same.  A tampered
- * cursor misleads only its bearer, who may read the same account anyway (the page itself is
- * read under the caller's tenant, as every query).
+ * The trial balance lists, in code order (bytewise), the accounts with an opening balance or
+ * a movement in the range, and every group above one of them with its descendants rolled up;
+ * accounts without either are left out, as accountants' tools do by default.  Totals are of
+ * the leaf accounts only.
+ *
+ * The account ledger is a leaf account's: a group has no postings of its own (422; its
+ * children's sum is its trial balance row).  An item's memo is its line's, or the entry's
+ * when the line has none.  Without from it starts at the first posting (opening 0), without
+ * to it runs to the last.  Pages are keyset-paged in (date, journal, sequence, line_no)
+ * order, which is date and number order.  The cursor (kind 0x4c of the generic codec,
+ * svc/page.c) carries the position of a page's last posting AND the running balance there
+ * and the report's opening, 31 bytes big-endian: date (4, days since 1970-01-01), journal (1,
+ * fin_report_journal_code), sequence (8), line_no (2), balance (8), opening (8).  So a later
+ * page neither sums the postings before it nor recomputes the opening: every page costs the
+ * same.  A tampered cursor misleads only its bearer, who may read the same account anyway
+ * (every page is read under the caller's tenant).
  */
 #include "fin/fin_int.h"
 #include "access/access.h"
