@@ -1,9 +1,9 @@
 -- Seed for bench/fin's trial balance: tenant 1000 (slug bench-tb, its ids as in
 -- fin_seed.sql with t = 1000: organization 00000000-0000-7000-9000-000000001000),
--- one organization with 300 accounts, fiscal year 2026 in months, and
--- bench.lines posted lines (default 1,000,000): bench.lines / 4 entries of 4
--- lines each, dated over the twelve months, each line on one of the 300
--- accounts.
+-- one organization with 300 accounts under 5 group accounts (one per type),
+-- fiscal year 2026 in months, and bench.lines posted lines (default
+-- 1,000,000): bench.lines / 4 entries of 4 lines each, dated over the twelve
+-- months, each line on one of the 300 accounts.
 --
 -- The rows are written directly as posting leaves them, for speed: posting
 -- 250,000 entries through the posting triggers (drafts, then UPDATE ... SET
@@ -36,11 +36,18 @@ BEGIN
 	INSERT INTO org.organizations (tenant_id, id, name, code)
 	VALUES (tid, oid_, 'Big books', 'BIG');
 	INSERT INTO fin.ledgers (tenant_id, id, organization_id, currency) VALUES (tid, oid_, oid_, 'USD');
-	INSERT INTO fin.accounts (tenant_id, id, organization_id, code, name, type)
+	-- a group account per type (ids 1001..1005), the parent of the type's 60 accounts
+	INSERT INTO fin.accounts (tenant_id, id, organization_id, code, name, type, is_group)
+	SELECT tid, ('00000000-0000-7000-c000-001000' || lpad((1000 + g)::text, 6, '0'))::uuid,
+	       oid_, 'G' || g, 'Group ' || g,
+	       (ARRAY['asset', 'liability', 'equity', 'income', 'expense'])[g], true
+	FROM generate_series(1, 5) g;
+	INSERT INTO fin.accounts (tenant_id, id, organization_id, code, name, type, parent_id)
 	SELECT tid, ('00000000-0000-7000-c000-001000' || lpad(k::text, 6, '0'))::uuid,
 	       oid_, 'A' || lpad(k::text, 4, '0'),
 	       CASE k WHEN 1 THEN 'Cash' ELSE 'Account ' || k END,
-	       (ARRAY['asset', 'liability', 'equity', 'income', 'expense'])[1 + (k - 1) % 5]
+	       (ARRAY['asset', 'liability', 'equity', 'income', 'expense'])[1 + (k - 1) % 5],
+	       ('00000000-0000-7000-c000-001000' || lpad((1001 + (k - 1) % 5)::text, 6, '0'))::uuid
 	FROM generate_series(1, 300) k;
 	PERFORM fin.create_fiscal_year('00000000-0000-7000-d000-000000001000', oid_, 'FY26',
 	                               '2026-01-01', '2026-12-31', 'month');
