@@ -3,7 +3,8 @@
 -- with its owner's token (line t of BENCH_TOKENS) and posts to its own organization,
 -- as pgbench's client t - 1 does (bench/fin_post.pgbench), so no two connections
 -- share an entry counter.  Lines go to random accounts out of the 300, or with
--- BENCH_HOT=1 all to the cash account (1) and one other (2).
+-- BENCH_HOT=1 all to the cash account (1) and one other (2).  With BENCH_ONE_ORG=1
+-- every thread is tenant 1 and posts to its one organization.
 local threads = 0
 
 -- Runs in wrk's main Lua state; thread:set makes a global of the thread's own state.
@@ -12,24 +13,25 @@ function setup(thread)
 	thread:set("thread_id", threads)
 end
 
-local token, org, path
+local token, org, path, tenant
 local hot = os.getenv("BENCH_HOT") == "1"
 
 function init(args)
 	math.randomseed(os.time() * 100 + thread_id)
+	tenant = os.getenv("BENCH_ONE_ORG") == "1" and 1 or thread_id
 	local n = 0
 	for line in io.lines(os.getenv("BENCH_TOKENS")) do
 		n = n + 1
-		if n == thread_id then
+		if n == tenant then
 			token = line
 		end
 	end
-	org = string.format("00000000-0000-7000-9000-%012d", thread_id)
+	org = string.format("00000000-0000-7000-9000-%012d", tenant)
 	path = "/api/v1/organizations/" .. org .. "/journal-entries"
 end
 
 local function account(k)
-	return string.format("00000000-0000-7000-c000-%06d%06d", thread_id, k)
+	return string.format("00000000-0000-7000-c000-%06d%06d", tenant, k)
 end
 
 local function amount(minor)
