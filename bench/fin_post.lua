@@ -57,3 +57,13 @@ function request()
 		["Content-Type"] = "application/json",
 	}, body)
 end
+
+-- An answer other than 2xx is told on stderr (the first few of each thread): bench/fin
+-- prints no figure for such a run, and this says why.
+local told = 0
+function response(status, headers, body)
+	if status >= 300 and told < 3 then
+		told = told + 1
+		io.stderr:write(string.format("bench: tenant %d: %d %s\n", tenant, status, body))
+	end
+end
