@@ -8,11 +8,16 @@
 
 #define FIN_ENTRY_LINES_MAX 1000
 
-/* A line as the API gave it, amounts in the ledger's minor units (one of them 0). */
+/* The debits or the credits of an entry past int64_t. */
+#define FIN_ENTRY_OVERFLOW "the debits or the credits add up past the largest amount"
+
+/* A line as the API gave it, amounts in its currency's minor units (one of them 0). */
 typedef struct fin_line_in {
 	const char *account_id;
 	const char *division_id; /* NULL: none */
 	const char *memo;        /* NULL: "" */
+	const char *currency;    /* the line's, or else the entry's */
+	const char *rate;        /* canonical (rate.h); NULL: 1 or the rate in force on the date */
 	int64_t debit, credit;
 } fin_line_in;
 
@@ -21,6 +26,7 @@ typedef struct fin_entry_in {
 	const char *journal;
 	const char *date; /* YYYY-MM-DD, checked */
 	const char *memo;
+	const char *currency; /* the entry's (create only; the lines' default) */
 	fin_line_in *lines;
 	int nlines;
 } fin_entry_in;
@@ -29,6 +35,8 @@ typedef struct fin_entry_in {
 typedef struct fin_entry_state {
 	const char *organization_id;
 	const char *status;
+	const char *currency; /* the entry's */
+	const char *date;     /* the entry's, YYYY-MM-DD */
 	long version;
 	fin_row row; /* as it reads now */
 } fin_entry_state;
@@ -56,7 +64,25 @@ typedef struct fin_entry_filter {
 keel_err fin_entry_store_bad_refs(keel_tx *tx, keel_arena *a, const char *org_id,
                                   const fin_entry_in *in, json_t *errors, size_t *bad);
 
-/* A draft with in's lines, in currency (the ledger's). */
+/*
+ * The minor units of each of codes[0..n) into units[i], -1 for a code that is no currency.
+ */
+keel_err fin_entry_store_units(keel_tx *tx, keel_arena *a, const char *const *codes, int n,
+                               int *units);
+
+/*
+ * The lines of in that cannot be converted into ledger_currency on date: a foreign line without
+ * a rate and no rate in force ("lines[2].currency"), a line or the totals past the largest
+ * amount once converted; a field error each appended to errors.  Their number.
+ */
+keel_err fin_entry_store_bad_fx(keel_tx *tx, keel_arena *a, const char *ledger_currency,
+                                const char *date, const fin_entry_in *in, json_t *errors,
+                                size_t *bad);
+
+/*
+ * A draft with in's lines in the entry's currency in->currency; the lines' functional amounts
+ * in ledger_currency at their rates.
+ */
 keel_err fin_entry_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
                                 const char *currency, const fin_entry_in *in);
 
@@ -66,7 +92,7 @@ keel_err fin_entry_store_get(keel_tx *tx, keel_arena *a, const char *id, bool on
 /* The entry locked for a write; KEEL_ENOTFOUND when it is not the tenant's. */
 keel_err fin_entry_store_lock(keel_tx *tx, keel_arena *a, const char *id, fin_entry_state *st);
 
-/* Change a draft: the fields given, the lines replaced when given. */
+/* Change a draft: the fields given, the lines replaced when given (as create converts them). */
 keel_err fin_entry_store_update(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
                                 const char *currency, const fin_entry_in *in);
 

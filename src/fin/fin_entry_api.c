@@ -1,14 +1,17 @@
 /*
  * Finance: journal entries.  Drafts are made, changed and deleted by members; posting (with a
  * gapless number) and reversal by admins.  Amounts arrive as decimal strings with exactly the
- * ledger currency's minor digits (keel_money_parse) and are stored as integer minor units;
- * Finance I posts in the ledger's currency only.  The database holds every rule of a posted
- * entry (migration 0012): these handlers check what they can say precisely first.
+ * line currency's minor digits (keel_money_parse) and are stored as integer minor units.  A line
+ * in another currency than the ledger's takes its rate (rate.h) or the rate in force on the
+ * entry's date; PostgreSQL converts it (migration 0013) and posting books the rounding leftover.
+ * The database holds every rule of a posted entry (migrations 0012, 0013): these handlers
+ * check what they can say precisely first.
  */
 #include "fin/fin_entry.h"
 #include "access/access.h"
 #include "core/date.h"
 #include "core/money.h"
+#include "core/rate.h"
 #include "core/uuid.h"
 #include "events/events.h"
 
@@ -43,7 +46,7 @@ currency_valid(const char *s)
 #define DATE_RULE     "must be a date, YYYY-MM-DD"
 #define CURRENCY_RULE "must be an ISO 4217 code, ^[A-Z]{3}$"
 #define AMOUNT_NOTE                                                                                \
-	"A positive decimal string with exactly the ledger currency's minor digits; exactly one of "   \
+	"A positive decimal string with exactly the line currency's minor digits; exactly one of "     \
 	"debit and credit"
 
 #define LINE_SCHEMA                                                                                \
@@ -51,15 +54,20 @@ currency_valid(const char *s)
 	"\"properties\":{\"account_id\":" FIN_UUID ",\"debit\":{\"type\":[\"string\",\"null\"],"       \
 	"\"description\":\"" AMOUNT_NOTE "\"},\"credit\":{\"type\":[\"string\",\"null\"],"             \
 	"\"description\":\"" AMOUNT_NOTE "\"},\"currency\":{\"type\":\"string\",\"description\":"      \
-	"\"The ledger's currency (other currencies are not taken yet)\"},\"rate\":{\"type\":"          \
-	"[\"string\",\"null\"],\"description\":\"Not taken yet (foreign-currency lines)\"},"           \
+	"\"Default: the entry's; one the ledger's account may take\",\"pattern\":\"^[A-Z]{3}$\"},"     \
+	"\"rate\":{\"type\":[\"string\",\"null\"],\"pattern\":\"^(0|[1-9][0-9]{0,11})"                 \
+	"(\\\\.[0-9]{1,12})?$\",\"description\":\"Ledger currency units per one unit of the "          \
+	"line's, for a line in another currency (default: the rate in force on the entry's date)\"},"  \
 	"\"division_id\":" FIN_UUID_NULL ",\"memo\":{\"type\":\"string\",\"maxLength\":500}}}"
 
 static const keel_field_spec line_spec[] = {
     {.name = "account_id", .type = KEEL_F_UUID, .required = true},
     {.name = "debit", .type = KEEL_F_STRING, .nullable = true},
     {.name = "credit", .type = KEEL_F_STRING, .nullable = true},
-    {.name = "currency", .type = KEEL_F_STRING},
+    {.name = "currency",
+     .type = KEEL_F_STRING,
+     .check = currency_valid,
+     .check_msg = CURRENCY_RULE},
     {.name = "rate", .type = KEEL_F_STRING, .nullable = true},
     {.name = "division_id", .type = KEEL_F_UUID, .nullable = true},
     {.name = "memo", .type = KEEL_F_STRING, .max = 500},
@@ -89,7 +97,7 @@ static const keel_field_spec create_spec[] = {
      .check = currency_valid,
      .check_msg = CURRENCY_RULE,
      .pattern = "^[A-Z]{3}$",
-     .description = "The ledger's currency (the default; other currencies are not taken yet)"},
+     .description = "The lines' default currency (default: the ledger's)"},
     LINES_FIELD(true),
     {.name = "post", .type = KEEL_F_BOOLEAN, .description = "Post the entry at once (needs admin)"},
 };
@@ -115,14 +123,12 @@ not_found(keel_req *req, const char *what)
 	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such %s", what);
 }
 
-#define FOREIGN  "foreign-currency lines come with exchange rates"
-#define OVERFLOW "the debits or the credits add up past the largest amount"
-
 /* Lines as they are being read: the field errors go to errors. */
 typedef struct line_reader {
 	json_t *errors;
 	const fin_ledger *ledger;
-	bool foreign; /* a currency or rate was given that Finance I does not take */
+	const char *currency; /* the entry's: the lines' default */
+	int *units;           /* per line: its currency's minor units, -1 for no currency */
 } line_reader;
 
 __attribute__((format(printf, 4, 5))) static size_t
@@ -143,39 +149,47 @@ static size_t
 line_amount(line_reader *lr, json_t *line, size_t i, const char *side, int64_t *out)
 {
 	const char *s = json_string_value(json_object_get(line, side));
+	int units = lr->units[i];
 
 	*out = 0;
 	if (s == NULL)
 		return 0;
-	if (!keel_money_parse(s, lr->ledger->minor_units, false, out))
+	if (!keel_money_parse(s, units, false, out))
 		return line_error(lr, i, side, "%s, positive and within the range of amounts",
-		                  keel_money_rule(lr->ledger->minor_units));
+		                  keel_money_rule(units));
 	if (*out == 0)
 		return line_error(lr, i, side, "must be positive");
 	return 0;
 }
 
-/* A currency the ledger does not keep: 1 (and the error) when it is another one. */
+/* The line's rate: none in the ledger's currency, else given (canonical) or NULL (in force). */
 static size_t
-line_currency(line_reader *lr, const char *currency, size_t i, const char *field)
+line_rate(line_reader *lr, keel_arena *a, json_t *line, size_t i, fin_line_in *out)
 {
-	if (currency == NULL || strcmp(currency, lr->ledger->currency) == 0)
+	const char *s = json_string_value(json_object_get(line, "rate"));
+	char canon[KEEL_RATE_STRLEN + 1];
+
+	out->rate = NULL;
+	if (s == NULL)
 		return 0;
-	lr->foreign = true;
-	if (i == SIZE_MAX)
-		return keel_field_error(lr->errors, field, "%s: this ledger takes %s only", FOREIGN,
-		                        lr->ledger->currency);
-	return line_error(lr, i, field, "%s: this ledger takes %s only", FOREIGN, lr->ledger->currency);
+	if (strcmp(out->currency, lr->ledger->currency) == 0)
+		return line_error(lr, i, "rate", "a line in the ledger's currency (%s) takes no rate",
+		                  lr->ledger->currency);
+	if (!keel_rate_parse(s, canon))
+		return line_error(lr, i, "rate", "%s", keel_rate_rule());
+	out->rate = keel_arena_strdup(a, canon);
+	return 0;
 }
 
-/* Line i of the body into *out; the number of errors it has. */
+/* Line i's shape (line_spec); its currency, the line's or the entry's, into *currency. */
 static size_t
-read_line(line_reader *lr, keel_arena *a, json_t *line, size_t i, fin_line_in *out)
+check_line(line_reader *lr, json_t *line, size_t i, const char **currency)
 {
 	json_t *mine;
 	size_t bad, k;
 	json_t *e;
 
+	*currency = lr->currency;
 	if (!json_is_object(line))
 		return line_error(lr, i, "", "must be an object");
 	mine = json_array();
@@ -184,14 +198,21 @@ read_line(line_reader *lr, keel_arena *a, json_t *line, size_t i, fin_line_in *o
 	    line_error(lr, i, json_string_value(json_object_get(e, "field")), "%s",
 	               json_string_value(json_object_get(e, "message")));
 	json_decref(mine);
-	if (bad > 0)
-		return bad;
-	bad += line_currency(lr, json_string_value(json_object_get(line, "currency")), i, "currency");
-	if (json_object_get(line, "rate") != NULL) {
-		lr->foreign = true;
-		bad +=
-		    line_error(lr, i, "rate", "%s: a line in the ledger's currency takes no rate", FOREIGN);
-	}
+	if (json_object_get(line, "currency") != NULL && bad == 0)
+		*currency = json_string_value(json_object_get(line, "currency"));
+	return bad;
+}
+
+/* Line i of the body, of shape and currency checked, into *out; the number of errors it has. */
+static size_t
+read_line(line_reader *lr, keel_arena *a, json_t *line, size_t i, fin_line_in *out)
+{
+	size_t bad = 0;
+
+	if (lr->units[i] < 0)
+		return line_error(lr, i, json_object_get(line, "currency") ? "currency" : "",
+		                  "%s is not a currency of GET /api/v1/currencies", out->currency);
+	bad += line_rate(lr, a, line, i, out);
 	bad += line_amount(lr, line, i, "debit", &out->debit);
 	bad += line_amount(lr, line, i, "credit", &out->credit);
 	if (bad == 0 && out->debit > 0 && out->credit > 0)
@@ -206,54 +227,82 @@ read_line(line_reader *lr, keel_arena *a, json_t *line, size_t i, fin_line_in *o
 	return bad;
 }
 
-/* The body's lines into in; the number of errors. */
-static size_t
-read_lines(line_reader *lr, keel_arena *a, json_t *lines, fin_entry_in *in)
+/* The debits and the credits of the lines in the ledger's currency fit int64_t. */
+static bool
+ledger_sums_fit(const line_reader *lr, const fin_entry_in *in)
 {
-	size_t n = json_array_size(lines), bad = 0;
 	int64_t debit = 0, credit = 0;
 	bool fits = true;
 
+	for (int i = 0; i < in->nlines; i++)
+		if (strcmp(in->lines[i].currency, lr->ledger->currency) == 0)
+			fits = fits && keel_money_add(debit, in->lines[i].debit, &debit) &&
+			       keel_money_add(credit, in->lines[i].credit, &credit);
+	return fits;
+}
+
+/* The body's lines into in, their currencies' minor units looked up in tx; the number of errors. */
+static size_t
+read_lines(line_reader *lr, keel_tx *tx, keel_arena *a, json_t *lines, fin_entry_in *in,
+           keel_err *err)
+{
+	size_t n = json_array_size(lines), bad = 0;
+	const char **codes = keel_arena_calloc(a, n + 1, sizeof(*codes));
+
 	in->nlines = (int)n;
 	in->lines = keel_arena_calloc(a, n, sizeof(*in->lines));
+	lr->units = keel_arena_calloc(a, n + 1, sizeof(*lr->units));
 	for (size_t i = 0; i < n; i++)
+		bad += check_line(lr, json_array_get(lines, i), i, &codes[i]);
+	if (bad > 0)
+		return bad;
+	codes[n] = lr->currency;
+	if ((*err = fin_entry_store_units(tx, a, codes, (int)n + 1, lr->units)) != KEEL_OK)
+		return 1;
+	if (lr->units[n] < 0)
+		return keel_field_error(lr->errors, "currency",
+		                        "is not a currency of GET /api/v1/currencies");
+	for (size_t i = 0; i < n; i++) {
+		in->lines[i].currency = keel_arena_strdup(a, codes[i]);
 		bad += read_line(lr, a, json_array_get(lines, i), i, &in->lines[i]);
-	for (size_t i = 0; i < n && bad == 0; i++)
-		fits = fits && keel_money_add(debit, in->lines[i].debit, &debit) &&
-		       keel_money_add(credit, in->lines[i].credit, &credit);
-	if (!fits)
-		bad += keel_field_error(lr->errors, "lines", "%s", OVERFLOW);
+	}
+	if (bad == 0 && !ledger_sums_fit(lr, in))
+		bad += keel_field_error(lr->errors, "lines", "%s", FIN_ENTRY_OVERFLOW);
 	return bad;
 }
 
 /*
- * The body's fields into in, its lines (when given) in the currency of ledger lg; fails the
- * request with 422 when any is invalid, the lines' accounts and divisions checked in tx.
+ * The body's fields into in, its lines (when given) in currency (the entry's) converted into the
+ * currency of ledger lg on the entry's date (the body's, else date); fails the request with 422
+ * when any is invalid, the lines' accounts, divisions and rates checked in tx.
  */
 static keel_err
 read_entry(keel_req *req, keel_tx *tx, json_t *body, const fin_ledger *lg, const char *org_id,
-           fin_entry_in *in)
+           const char *currency, const char *date, fin_entry_in *in)
 {
-	line_reader lr = {.errors = keel_req_errors(req), .ledger = lg};
+	line_reader lr = {.errors = keel_req_errors(req), .ledger = lg, .currency = currency};
 	json_t *lines = json_object_get(body, "lines");
+	keel_arena *a = keel_req_arena(req);
 	size_t bad = 0;
-	keel_err err;
+	keel_err err = KEEL_OK;
 
 	in->journal = json_string_value(json_object_get(body, "journal"));
 	in->date = json_string_value(json_object_get(body, "date"));
 	in->memo = json_string_value(json_object_get(body, "memo"));
+	in->currency = currency;
 	if (lines == NULL)
 		return KEEL_OK;
-	bad += line_currency(&lr, json_string_value(json_object_get(body, "currency")), SIZE_MAX,
-	                     "currency");
-	bad += read_lines(&lr, keel_req_arena(req), lines, in);
-	if (bad == 0 && (err = fin_entry_store_bad_refs(tx, keel_req_arena(req), org_id, in, lr.errors,
-	                                                &bad)) != KEEL_OK)
+	bad += read_lines(&lr, tx, a, lines, in, &err);
+	if (bad == 0 && err == KEEL_OK)
+		err = fin_entry_store_bad_refs(tx, a, org_id, in, lr.errors, &bad);
+	if (bad == 0 && err == KEEL_OK)
+		err = fin_entry_store_bad_fx(tx, a, lg->currency, in->date ? in->date : date, in, lr.errors,
+		                             &bad);
+	if (err != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
 	if (bad == 0)
 		return KEEL_OK;
-	return keel_req_fail(req, KEEL_EINVAL, NULL, "%s",
-	                     lr.foreign ? FOREIGN : "the journal entry is invalid");
+	return keel_req_fail(req, KEEL_EINVAL, NULL, "the journal entry is invalid");
 }
 
 /* The body, checked against spec: 400 or 422 answered. */
@@ -317,7 +366,7 @@ static keel_err
 entry_create(keel_req *req, void *ctx)
 {
 	keel_fin *fin = ctx;
-	const char *org_id = fin_path_id(req, "id"), *key, *id;
+	const char *org_id = fin_path_id(req, "id"), *key, *id, *currency;
 	json_t *body;
 	fin_entry_in in = {0};
 	fin_ledger lg;
@@ -337,7 +386,9 @@ entry_create(keel_req *req, void *ctx)
 		return err;
 	if ((err = keel_svc_idem_claim(req, tx, &key, &replayed)) != KEEL_OK || replayed)
 		return err;
-	if ((err = read_entry(req, tx, body, &lg, org_id, &in)) != KEEL_OK)
+	currency = json_string_value(json_object_get(body, "currency"));
+	if ((err = read_entry(req, tx, body, &lg, org_id, currency ? currency : lg.currency, NULL,
+	                      &in)) != KEEL_OK)
 		return err;
 	id = new_id(req);
 	err = fin_entry_store_create(tx, keel_req_arena(req), id, org_id, lg.currency, &in);
@@ -411,7 +462,8 @@ entry_update(keel_req *req, void *ctx)
 	if (json_object_get(body, "lines") != NULL &&
 	    (err = fin_ledger_require(req, tx, st.organization_id, &lg)) != KEEL_OK)
 		return err;
-	if ((err = read_entry(req, tx, body, &lg, st.organization_id, &in)) != KEEL_OK)
+	if ((err = read_entry(req, tx, body, &lg, st.organization_id, st.currency, st.date, &in)) !=
+	    KEEL_OK)
 		return err;
 	err = fin_entry_store_update(tx, keel_req_arena(req), id, st.organization_id, lg.currency, &in);
 	if (err != KEEL_OK)

@@ -56,7 +56,8 @@ static const keel_stmt st_get = {
     "SELECT " ENTRY_ROW ENTRY_FROM " WHERE e.tenant_id = " CURRENT " AND e.id = $1", 1};
 
 static const keel_stmt st_lock = {"fin_entry_lock",
-                                  "SELECT " ENTRY_ROW ", e.organization_id, e.status" ENTRY_FROM
+                                  "SELECT " ENTRY_ROW ", e.organization_id, e.status, e.currency,"
+                                  " to_char(e.date, 'YYYY-MM-DD')" ENTRY_FROM
                                   " WHERE e.tenant_id = " CURRENT " AND e.id = $1 FOR UPDATE OF e",
                                   1};
 
@@ -83,16 +84,70 @@ static const keel_stmt st_create = {"fin_entry_create",
                                     ", $1, $2, $3, $4::date, coalesce($5, ''), $6)",
                                     6};
 
-/* The lines of entry $1 (organization $2, currency $3) from arrays, line_no = index + 1. */
+/*
+ * A line's rate: 1 in the ledger's currency $L, else the rate given or the one in force on the
+ * entry's date $D (rates are never inverted).
+ */
+#define LINE_RATE(L, D)                                                                            \
+	"CASE WHEN u.currency = " L " THEN 1::numeric ELSE coalesce(u.rate::numeric,"                  \
+	" fin.rate_in_force(u.currency, " L ", " D ")) END"
+
+/*
+ * The lines of entry $1 (organization $2, ledger currency $3) from arrays, line_no = index + 1;
+ * functional amounts converted at the line's rate by fin.fx_functional (migration 0013).
+ */
 static const keel_stmt st_lines = {
     "fin_entry_lines",
     "INSERT INTO fin.journal_lines (tenant_id, id, organization_id, entry_id, line_no, account_id,"
-    " debit, credit, currency, functional_debit, functional_credit, division_id, memo)"
+    " debit, credit, currency, rate, functional_debit, functional_credit, division_id, memo)"
     " SELECT " CURRENT ", audit.uuid_v7(clock_timestamp()), $2, $1, u.n, u.account_id, u.debit,"
-    " u.credit, $3, u.debit, u.credit, u.division_id, u.memo"
-    " FROM unnest($4::uuid[], $5::bigint[], $6::bigint[], $7::uuid[], $8::text[])"
-    " WITH ORDINALITY AS u(account_id, debit, credit, division_id, memo, n)",
-    8};
+    " u.credit, u.currency, x.rate,"
+    " fin.fx_functional(u.debit, x.rate, lc.minor_units, gc.minor_units)::bigint,"
+    " fin.fx_functional(u.credit, x.rate, lc.minor_units, gc.minor_units)::bigint,"
+    " u.division_id, u.memo"
+    " FROM unnest($4::uuid[], $5::bigint[], $6::bigint[], $7::uuid[], $8::text[], $9::text[],"
+    " $10::text[]) WITH ORDINALITY AS u(account_id, debit, credit, division_id, memo, currency,"
+    " rate, n)"
+    " JOIN fin.currencies lc ON lc.code = u.currency JOIN fin.currencies gc ON gc.code = $3"
+    " CROSS JOIN LATERAL (SELECT " LINE_RATE("$3", "(SELECT e.date FROM fin.journal_entries e"
+                                                   " WHERE e.tenant_id = " CURRENT
+                                                   " AND e.id = $1)") " AS rate) x ORDER BY u.n",
+    10};
+
+/* The minor units of the codes $1 (NULL: no such currency), in their order. */
+static const keel_stmt st_units = {
+    "fin_entry_units",
+    "SELECT c.minor_units FROM unnest($1::text[]) WITH ORDINALITY AS u(code, n)"
+    " LEFT JOIN fin.currencies c ON c.code = u.code ORDER BY u.n",
+    1};
+
+/*
+ * The lines (currencies $1, rates $4, debits $5, credits $6) that cannot be converted into $2 on
+ * $3: no rate, or past the largest amount once converted (each line, then the totals).
+ */
+static const keel_stmt st_bad_fx = {
+    "fin_entry_bad_fx",
+    "WITH f AS (SELECT u.n, u.debit, x.rate,"
+    " fin.fx_functional(u.debit, x.rate, lc.minor_units, gc.minor_units) AS fd,"
+    " fin.fx_functional(u.credit, x.rate, lc.minor_units, gc.minor_units) AS fc"
+    " FROM unnest($1::text[], $4::text[], $5::bigint[], $6::bigint[]) WITH ORDINALITY"
+    " AS u(currency, rate, debit, credit, n)"
+    " JOIN fin.currencies lc ON lc.code = u.currency JOIN fin.currencies gc ON gc.code = $2"
+    " CROSS JOIN LATERAL (SELECT " LINE_RATE(
+        "$2", "$3::date") " AS rate) x)"
+                          " SELECT field, msg FROM ("
+                          " SELECT n, 'lines[' || (n - 1) || '].currency' AS field,"
+                          " 'has no exchange rate into ' || $2 || ' on or before ' || $3 || ': "
+                          "give the line a rate'"
+                          " AS msg FROM f WHERE rate IS NULL"
+                          " UNION ALL SELECT n, 'lines[' || (n - 1) || '].' || CASE WHEN debit > 0 "
+                          "THEN 'debit'"
+                          " ELSE 'credit' END, 'converted at its rate, is past the largest amount'"
+                          " FROM f WHERE greatest(fd, fc) > 9223372036854775807"
+                          " UNION ALL SELECT 1001, 'lines', '" FIN_ENTRY_OVERFLOW "' FROM f"
+                          " HAVING sum(fd) > 9223372036854775807 OR sum(fc) > 9223372036854775807"
+                          ") b ORDER BY n LIMIT 50",
+    6};
 
 static const keel_stmt st_lines_delete = {
     "fin_entry_lines_delete",
@@ -138,7 +193,7 @@ static const keel_stmt st_list = {
 
 /* The lines' columns as PostgreSQL array literals. */
 typedef struct line_arrays {
-	keel_buf account, debit, credit, division, memo;
+	keel_buf account, debit, credit, division, memo, currency, rate;
 } line_arrays;
 
 static void
@@ -156,7 +211,8 @@ put_text(keel_buf *b, const char *s)
 static void
 line_arrays_make(keel_arena *a, const fin_entry_in *in, line_arrays *out)
 {
-	keel_buf *all[] = {&out->account, &out->debit, &out->credit, &out->division, &out->memo};
+	keel_buf *all[] = {&out->account, &out->debit,    &out->credit, &out->division,
+	                   &out->memo,    &out->currency, &out->rate};
 
 	for (size_t i = 0; i < KEEL_NELEM(all); i++) {
 		keel_buf_init(all[i], a);
@@ -172,6 +228,8 @@ line_arrays_make(keel_arena *a, const fin_entry_in *in, line_arrays *out)
 		keel_buf_printf(&out->division, "%s%s", sep, l->division_id ? l->division_id : "NULL");
 		keel_buf_puts(&out->memo, sep);
 		put_text(&out->memo, l->memo ? l->memo : "");
+		keel_buf_printf(&out->currency, "%s%s", sep, l->currency);
+		keel_buf_printf(&out->rate, "%s%s", sep, l->rate ? l->rate : "NULL");
 	}
 	for (size_t i = 0; i < KEEL_NELEM(all); i++)
 		keel_buf_puts(all[i], "}");
@@ -214,15 +272,58 @@ insert_lines(keel_tx *tx, keel_arena *a, const char *id, const char *org_id, con
 	                   arr.debit.data,
 	                   arr.credit.data,
 	                   arr.division.data,
-	                   arr.memo.data};
+	                   arr.memo.data,
+	                   arr.currency.data,
+	                   arr.rate.data};
 	return keel_tx_exec(tx, &st_lines, p, NULL);
+}
+
+keel_err
+fin_entry_store_units(keel_tx *tx, keel_arena *a, const char *const *codes, int n, int *units)
+{
+	keel_buf b;
+	keel_res *res;
+
+	keel_buf_init(&b, a);
+	keel_buf_puts(&b, "{");
+	for (int i = 0; i < n; i++) {
+		keel_buf_puts(&b, i > 0 ? "," : "");
+		put_text(&b, codes[i]);
+	}
+	keel_buf_puts(&b, "}");
+	const char *p[] = {b.data};
+	keel_err err = keel_tx_exec(tx, &st_units, p, &res);
+
+	for (int i = 0; err == KEEL_OK && i < n; i++)
+		units[i] = i < keel_res_rows(res) && !keel_res_null(res, i, 0)
+		               ? (int)strtol(keel_res_get(res, i, 0), NULL, 10)
+		               : -1;
+	return err;
+}
+
+keel_err
+fin_entry_store_bad_fx(keel_tx *tx, keel_arena *a, const char *ledger_currency, const char *date,
+                       const fin_entry_in *in, json_t *errors, size_t *bad)
+{
+	line_arrays arr;
+	keel_res *res;
+
+	line_arrays_make(a, in, &arr);
+	const char *p[] = {arr.currency.data, ledger_currency, date,
+	                   arr.rate.data,     arr.debit.data,  arr.credit.data};
+	keel_err err = keel_tx_exec(tx, &st_bad_fx, p, &res);
+
+	*bad = 0;
+	for (int i = 0; err == KEEL_OK && i < keel_res_rows(res); i++)
+		*bad += keel_field_error(errors, keel_res_get(res, i, 0), "%s", keel_res_get(res, i, 1));
+	return err;
 }
 
 keel_err
 fin_entry_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
                        const char *currency, const fin_entry_in *in)
 {
-	const char *p[] = {id, org_id, in->journal, in->date, in->memo, currency};
+	const char *p[] = {id, org_id, in->journal, in->date, in->memo, in->currency};
 	keel_err err = keel_tx_exec(tx, &st_create, p, NULL);
 
 	return err != KEEL_OK ? err : insert_lines(tx, a, id, org_id, currency, in);
@@ -261,6 +362,8 @@ fin_entry_store_lock(keel_tx *tx, keel_arena *a, const char *id, fin_entry_state
 		return err;
 	st->organization_id = keel_arena_strdup(a, keel_res_get(res, 0, 3));
 	st->status = keel_arena_strdup(a, keel_res_get(res, 0, 4));
+	st->currency = keel_arena_strdup(a, keel_res_get(res, 0, 5));
+	st->date = keel_arena_strdup(a, keel_res_get(res, 0, 6));
 	st->version = st->row.version;
 	return KEEL_OK;
 }

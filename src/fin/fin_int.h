@@ -239,5 +239,6 @@ void fin_ledger_routes(keel_router *r, keel_fin *fin);
 void fin_period_routes(keel_router *r, keel_fin *fin);
 void fin_entry_routes(keel_router *r, keel_fin *fin);
 void fin_report_routes(keel_router *r, keel_fin *fin);
+void fin_fx_routes(keel_router *r, keel_fin *fin);
 
 #endif

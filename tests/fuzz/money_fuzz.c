@@ -19,7 +19,10 @@
  *     at the day timegm() gives; keel_date_format() writes it back, and any
  *     day as gmtime_r() spells it; keel_date_weekday() agrees with tm_wday,
  *     keel_date_ymd() with gmtime_r(), keel_date_add_months() with the
- *     month's end timegm() finds.
+ *     month's end timegm() finds;
+ *   - keel_rate_parse() accepts exactly int ['.' frac] of rate.h (1..12
+ *     digits each, no leading zero, not zero) and writes the text without
+ *     the fraction's trailing zeros, which it reads back unchanged.
  */
 #include "fuzz.h"
 
@@ -29,6 +32,7 @@
 
 #include "core/date.h"
 #include "core/money.h"
+#include "core/rate.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -274,6 +278,50 @@ date_range_check(int32_t days)
 	         "day %d: format wrote \"%s\"", days, text);
 }
 
+/* ---- rates ---- */
+
+/* rate.h's grammar; its canonical text into out. */
+static bool
+ref_rate(const char *s, char *out)
+{
+	size_t i = 0, n = 0, keep;
+	bool nonzero = false;
+
+	while (is_digit(s[i]))
+		nonzero |= s[i++] != '0';
+	if (i == 0 || i > 12 || (i > 1 && s[0] == '0'))
+		return false;
+	keep = i;
+	if (s[i] == '.') {
+		for (i++; is_digit(s[i]); i++, n++)
+			if (s[i] != '0') {
+				nonzero = true;
+				keep = i + 1;
+			}
+		if (n == 0 || n > 12)
+			return false;
+	}
+	if (s[i] != '\0' || !nonzero)
+		return false;
+	memcpy(out, s, keep);
+	out[keep] = '\0';
+	return true;
+}
+
+static void
+rate_parse_check(const char *s)
+{
+	char got[KEEL_RATE_STRLEN + 1], want[64], again[KEEL_RATE_STRLEN + 1];
+	bool ok = keel_rate_parse(s, got);
+
+	FZ_CHECK(ok == ref_rate(s, want), "keel_rate_parse(\"%s\") = %d", s, ok);
+	if (!ok)
+		return;
+	FZ_CHECK(strcmp(got, want) == 0, "keel_rate_parse(\"%s\") wrote %s, not %s", s, got, want);
+	FZ_CHECK(keel_rate_parse(got, again) && strcmp(got, again) == 0,
+	         "keel_rate_parse(\"%s\") is not canonical", got);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -284,6 +332,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	money_parse_check(s);
 	date_parse_check(s);
+	rate_parse_check(s);
 
 	size_t skip = strlen(s) + 1;
 
