@@ -35,7 +35,7 @@ fin_fx_store_create(keel_tx *tx, keel_arena *a, const char *id, const fin_fx_rat
 
 	if (err != KEEL_OK)
 		return err;
-	*json = keel_arena_strdup(a, keel_res_get(res, 0, 0));
+	*json = keel_res_json(res, 0, 0, a);
 	return keel_events_enqueue(tx, "keel.exchange_rate.created", id, *json);
 }
 
@@ -51,6 +51,6 @@ fin_fx_store_in_force(keel_tx *tx, keel_arena *a, const char *from, const char *
 		return err;
 	if (keel_res_rows(res) != 1)
 		return KEEL_ENOTFOUND;
-	*json = keel_arena_strdup(a, keel_res_get(res, 0, 0));
+	*json = keel_res_json(res, 0, 0, a);
 	return KEEL_OK;
 }
