@@ -104,8 +104,8 @@ create(const char *token, const char *path, const char *body)
 
 /*
  * The books of organization org, n entries deep: the ledger, a group and its accounts,
- * a fiscal year with its periods, n posted entries and a draft, a reversal, the first
- * period closed: a row in every Finance table.
+ * a fiscal year with its periods, n + 1 exchange rates, n posted entries and a draft, a
+ * reversal, the first period closed: a row in every Finance table.
  */
 static void
 plant_books(const char *owner, const char *org, int n)
@@ -131,6 +131,14 @@ plant_books(const char *owner, const char *org, int n)
 	            "{\"name\":\"2026\",\"start_date\":\"2026-01-01\",\"end_date\":\"2026-12-31\","
 	            "\"period\":\"month\"}"));
 	free(path);
+	for (int k = 0; k <= n; k++) { /* the tenant's exchange rates */
+		body = kt_strf("{\"from\":\"USD\",\"to\":\"EUR\",\"rate\":\"0.9\",\"date\":"
+		               "\"2026-01-%02d\"}",
+		               k + 1);
+		expect(kt_api(srv->base, "POST", owner, body, "/api/v1/exchange-rates"), 201,
+		       "exchange rate");
+		free(body);
+	}
 	path = kt_strf("/api/v1/organizations/%s/journal-entries", org);
 	char *first = NULL;
 

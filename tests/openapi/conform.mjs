@@ -309,6 +309,17 @@ async function finance(token, viewer) {
 	await call("POST", "/api/v1/periods/{id}/close", { path: `/api/v1/periods/${jan.id}/close`, token, want: 200 });
 	await call("POST", "/api/v1/periods/{id}/lock", { path: `/api/v1/periods/${jan.id}/lock`, token, want: 200 });
 	await call("DELETE", "/api/v1/organizations/{id}", { path: o, token, want: 409 });
+	const rates = "/api/v1/exchange-rates";
+	await call("POST", rates, { token, headers: { "Idempotency-Key": "conform-rate" }, body: { from: "USD", to: "EUR", rate: "0.5", date: "2026-03-01" }, want: 201 });
+	await call("POST", rates, { token, body: { from: "USD", to: "EUR", rate: "0.7", date: "2026-03-01" }, want: 409 });
+	await call("POST", rates, { token, body: { from: "USD", to: "EUR", rate: "1e3", date: "2026-03-02" }, want: 422 });
+	await call("POST", rates, { token: viewer, body: { from: "USD", to: "EUR", rate: "1", date: "2026-03-02" }, want: 403 });
+	await call("GET", rates, { token: viewer, query: { from: "USD", to: "EUR", date: "2026-03-10" }, want: 200 });
+	await call("GET", rates, { token: viewer, query: { from: "EUR", to: "USD", date: "2026-03-10" }, want: 404 });
+	await call("GET", rates, { token: viewer, query: { from: "USD", to: "EUR" }, want: 422 });
+	const fx = { journal: "general", date: "2026-03-10", post: true, lines: [{ ...line(cash.id, "debit", "0.05"), currency: "USD" }, line(sales.id, "credit", "0.03")] };
+	await call("POST", entries, { path: `${o}/journal-entries`, token, body: fx, want: 201 });
+	await call("POST", entries, { path: `${o}/journal-entries`, token, body: { ...fx, date: "2026-02-28" }, want: 422 });
 }
 
 async function auditLogs(token, viewer) {
