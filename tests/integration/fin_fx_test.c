@@ -714,6 +714,13 @@ property_random_foreign_lines_balance(void **state)
 				bound *= 10;
 			int64_t mantissa = 1 + (int64_t)(next() % (uint64_t)bound);
 
+			if (next() % 4 == 0) { /* an exact half: an odd amount at 0.5 from 2 digits */
+				c = 0;
+				scale = 1;
+				mantissa = 5;
+				amount |= 1;
+			}
+
 			keel_money_format(amount, cur[c].units, amt, sizeof(amt));
 			snprintf(digits, sizeof(digits), "%0*lld", scale + 1, (long long)mantissa);
 			size_t len = strlen(digits), ilen = len - (size_t)scale;
@@ -731,10 +738,6 @@ property_random_foreign_lines_balance(void **state)
 
 			free(lines);
 			lines = more;
-		}
-		if (foreign == 0) {
-			free(lines);
-			continue;
 		}
 		int64_t delta = (int64_t)(next() % (uint64_t)(2 * foreign + 1)) - foreign;
 		char credit[KEEL_MONEY_STRLEN + 1];
