@@ -26,6 +26,7 @@
 #include "events/events.h"
 #include "kt.h"
 #include "kt_fin.h"
+#include "kt_wait.h"
 
 #define PASSWORD "correct horse battery staple"
 #define RATES    "/api/v1/exchange-rates"
@@ -373,6 +374,61 @@ rate_roles_and_tenants(void **state)
 	kt_resp_free(r);
 	assert_int_equal(
 	    count1(&B, "SELECT count(*) FROM fin.exchange_rates WHERE from_currency = $1", "NOK"), 1);
+}
+
+/*
+ * Two admins give the same pair a rate for the same day while a third insert of it is in
+ * flight: both wait on the day's key; the in-flight one rolls back, one of the two is 201 and
+ * the other 409, and one row, one event remain.
+ */
+static void
+same_day_race_keeps_one_rate(void **state)
+{
+	(void)state;
+	const char *env[] = {"KEEL_WORKERS=4", "KEEL_DB_STATEMENT_TIMEOUT=0s", NULL};
+	kt_keel *k = kt_keel_start(env, NULL);
+	PGconn *hold = kt_pg_app();
+	const char *bodies[] = {
+	    "{\"from\":\"GBP\",\"to\":\"EUR\",\"rate\":\"1.15\",\"date\":\"2026-03-03\"}",
+	    "{\"from\":\"GBP\",\"to\":\"EUR\",\"rate\":\"1.16\",\"date\":\"2026-03-03\"}"};
+	kt_async q[2];
+
+	kt_pg_exec(hold, "BEGIN");
+	PQclear(kt_pg_tenant_query(hold, A.id,
+	                           "INSERT INTO fin.exchange_rates (tenant_id, id, from_currency,"
+	                           " to_currency, rate, date) VALUES (core.current_tenant_id(),"
+	                           " gen_random_uuid(), 'GBP', 'EUR', 1.2, '2026-03-03') RETURNING id",
+	                           NULL));
+	for (int i = 0; i < 2; i++) {
+		q[i] = (kt_async){
+		    .base = k->base, .method = "POST", .token = A.admin.token, .body = bodies[i]};
+		snprintf(q[i].path, sizeof(q[i].path), RATES);
+		kt_async_start(&q[i]);
+		kt_wait_lock_waiters(hold, i + 1);
+	}
+	kt_pg_exec(hold, "ROLLBACK");
+	PQfinish(hold);
+	kt_resp *r0 = kt_async_finish(&q[0]), *r1 = kt_async_finish(&q[1]);
+	kt_resp *won = r0->status == 201 ? r0 : r1, *lost = won == r0 ? r1 : r0;
+
+	kt_assert_status(won, 201);
+	kt_assert_problem(lost, 409, NULL, NULL);
+	assert_int_equal(count_in(&A,
+	                          "SELECT count(*) FROM fin.exchange_rates WHERE from_currency = $1 "
+	                          "AND date = $2::date",
+	                          "GBP", "2026-03-03"),
+	                 1);
+	assert_int_equal(count_in(&A,
+	                          "SELECT count(*) FROM events.outbox WHERE type = $1 AND "
+	                          "data->>'date' = $2",
+	                          "keel.exchange_rate.created", "2026-03-03"),
+	                 1);
+	r0 = rate_get(A.viewer.token, "GBP", "EUR", "2026-03-03");
+	assert_string_equal(kt_jstr(r0->json, "rate"), kt_jstr(won->json, "rate"));
+	kt_resp_free(r0);
+	kt_resp_free(won);
+	kt_resp_free(lost);
+	kt_keel_stop_clean(&k, NULL);
 }
 
 /* ---- foreign-currency lines ---- */
@@ -928,6 +984,7 @@ main(void)
 	    cmocka_unit_test(rate_in_force_on_a_day),
 	    cmocka_unit_test(rate_text_is_strict),
 	    cmocka_unit_test(rate_roles_and_tenants),
+	    cmocka_unit_test(same_day_race_keeps_one_rate),
 	    cmocka_unit_test(foreign_line_at_a_given_rate_and_at_the_rate_in_force),
 	    cmocka_unit_test(conversions_between_minor_digits_are_exact),
 	    cmocka_unit_test(rounding_line_books_the_leftover),
