@@ -66,6 +66,10 @@
 
 enum journal { J_GENERAL, J_SALES, NJOURNALS };
 
+enum period_status { P_OPEN, P_CLOSED, P_LOCKED };
+
+static const char *const period_statuses[] = {"open", "closed", "locked"};
+
 static const char *const journal_names[NJOURNALS] = {"general", "sales"};
 static const char *const journal_prefixes[NJOURNALS] = {"GEN", "SAL"};
 static const char *const acct_types[] = {"asset", "liability", "equity", "income", "expense"};
@@ -91,6 +95,8 @@ typedef struct org_m {
 	int ledger_audit;
 	char fy[37];
 	char period[NMONTHS][37];
+	int period_status[NMONTHS]; /* enum period_status */
+	long period_version[NMONTHS];
 	long last_number[NJOURNALS];
 } org_m;
 
@@ -120,7 +126,7 @@ typedef struct acct_m {
 	int org, parent; /* indexes into orgs and accts; parent -1: none */
 	char *code, *name;
 	int type; /* index into acct_types */
-	bool group, active;
+	bool group, active, alive;
 	long version;
 	int audit;
 	long debit[NMONTHS], credit[NMONTHS];
@@ -269,6 +275,11 @@ enum op {
 	OP_ENTRY_POST,
 	OP_ENTRY_REVERSE,
 	OP_TRIAL_BALANCE,
+	OP_ACCT_DELETE,
+	OP_ENTRY_PATCH,
+	OP_ENTRY_DELETE,
+	OP_PERIOD,
+	OP_ACCT_LEDGER,
 	OP_FOREIGN_FIN,
 	OP_DB_CHECK,
 	N_OPS
@@ -285,7 +296,9 @@ static const char *const op_names[N_OPS] = {"org create",     "org get",        
                                             "account list",   "account patch",  "fiscal year",
                                             "entry create",   "entry get",      "entry list page",
                                             "entry post",     "entry reverse",  "trial balance",
-                                            "foreign fin",    "db check"};
+                                            "account delete", "entry patch",    "entry delete",
+                                            "period",         "account ledger", "foreign fin",
+                                            "db check"};
 static atomic_long op_count[N_OPS], status_count[600];
 
 /* ---- failing from any thread ---- */
@@ -2257,7 +2270,7 @@ pick_acct(walker *w, int org, int group, bool active)
 	for (int i = 0; i < w->naccts; i++) {
 		acct_m *a = &w->accts[i];
 
-		if ((org < 0 || a->org == org) && (group < 0 || a->group == (group == 1)) &&
+		if (a->alive && (org < 0 || a->org == org) && (group < 0 || a->group == (group == 1)) &&
 		    (!active || a->active) && rnd(w, ++n) == 0)
 			pick = i;
 	}
@@ -2270,7 +2283,8 @@ count_accts(const walker *w, int org, bool postable)
 	int n = 0;
 
 	for (int i = 0; i < w->naccts; i++)
-		n += w->accts[i].org == org && (!postable || (!w->accts[i].group && w->accts[i].active));
+		n += w->accts[i].alive && w->accts[i].org == org &&
+		     (!postable || (!w->accts[i].group && w->accts[i].active));
 	return n;
 }
 
@@ -2328,16 +2342,25 @@ entry_post(walker *w, entry_m *e)
 }
 
 /*
- * Why posting e is refused, as fin.post_entry checks in order: a line's account inactive
- * ("lines[k].account_id"), the date in no open period ("date"); NULL: it posts.
+ * Why posting lines on acct[] of org dated in month is refused, as fin.post_entry checks in
+ * order: a line's account inactive ("lines[k].account_id"), the date in no open period
+ * ("date"); NULL: it posts.
  */
+static char *
+post_refusal(const walker *w, int org, const int acct[2], int month)
+{
+	for (int k = 0; k < 2; k++)
+		if (!w->accts[acct[k]].active)
+			return kt_strf("lines[%d].account_id", k);
+	if (month >= NMONTHS || w->orgs[org].period_status[month] != P_OPEN)
+		return strdup("date");
+	return NULL;
+}
+
 static char *
 entry_refusal(const walker *w, const entry_m *e)
 {
-	for (int k = 0; k < 2; k++)
-		if (!w->accts[e->acct[k]].active)
-			return kt_strf("lines[%d].account_id", k);
-	return e->month >= NMONTHS ? strdup("date") : NULL;
+	return post_refusal(w, e->org, e->acct, e->month);
 }
 
 /* ---- Finance: checking rendered resources against the model ---- */
@@ -2386,11 +2409,13 @@ check_period(walker *w, const json_t *o, int org, int month)
 
 	if (!jis(o, "id", m->period[month]) || !jis(o, "fiscal_year_id", m->fy) ||
 	    !jis(o, "name", name) || !jis(o, "start_date", start) || !jis(o, "end_date", end) ||
-	    !jis(o, "status", "open")) {
+	    !jis(o, "status", period_statuses[m->period_status[month]]) ||
+	    jlong(o, "version") != m->period_version[month]) {
 		char *text = json_dumps(o, JSON_COMPACT);
 
-		walk_fail(w, "period %s of %s is %s; the model has %s, open, of %s", m->period[month],
-		          m->id, text, name, m->fy);
+		walk_fail(w, "period %s of %s is %s; the model has %s, %s, version %ld, of %s",
+		          m->period[month], m->id, text, name, period_statuses[m->period_status[month]],
+		          m->period_version[month], m->fy);
 	}
 	free(name);
 	free(start);
@@ -2577,7 +2602,7 @@ accts_matching(walker *w, int org, int type, int parent)
 	fin_rows s = fin_rows_new(org, w->naccts, check_acct);
 
 	for (int i = 0; i < w->naccts; i++)
-		if (w->accts[i].org == org && (type < 0 || w->accts[i].type == type) &&
+		if (w->accts[i].alive && w->accts[i].org == org && (type < 0 || w->accts[i].type == type) &&
 		    (parent < 0 || w->accts[i].parent == parent))
 			s.idx[s.n++] = i;
 	qsort_r(s.idx, (size_t)s.n, sizeof(int), acct_order, w);
@@ -2652,6 +2677,8 @@ fiscal_year_make(walker *w, int org, int role)
 		if (strncmp(start, "2026-", 5) != 0 || month < 0 || month >= NMONTHS || strlen(id) != 36)
 			walk_fail(w, "a period of 2026 that is not: %s", r->body);
 		memcpy(o->period[month], id, 37);
+		o->period_status[month] = P_OPEN;
+		o->period_version[month] = 1;
 		id_register(w, id, w->idx);
 		observe(w, OBS_PERIOD, id);
 	}
@@ -2660,12 +2687,39 @@ fiscal_year_make(walker *w, int org, int role)
 	free(path);
 }
 
+/* The currencies (public): ISO 4217, the ledger's among them with their minor units. */
+static void
+currencies_check(walker *w)
+{
+	kt_resp *r = call(w, OP_LEDGER, chance(w, 50) ? -1 : pick_role(w), NULL, "GET", NULL,
+	                  "/api/v1/currencies");
+	json_t *data = json_object_get(r->json, "data"), *c;
+	size_t k;
+	int found = 0;
+
+	expect_status(w, r, 200);
+	json_array_foreach(data, k, c)
+	{
+		for (size_t i = 0; i < sizeof(currencies) / sizeof(currencies[0]); i++)
+			found += jis(c, "code", currencies[i]) && jlong(c, "minor_units") == 2;
+		if (jis(c, "code", "JPY") && jlong(c, "minor_units") != 0)
+			walk_fail(w, "JPY has minor units: %s", r->body);
+	}
+	if (json_array_size(data) < 150 || found != (int)(sizeof(currencies) / sizeof(currencies[0])))
+		walk_fail(w, "the currencies are not ISO 4217's: %s", r->body);
+	kt_resp_free(r);
+}
+
 /* GET, PATCH (the rounding account) or POST (open the books) an organization's ledger. */
 static void
 op_ledger(walker *w)
 {
 	int role = pick_role(w), org = fin_org(w, 40), n = rnd(w, 100);
 
+	if (n >= 95) {
+		currencies_check(w);
+		return;
+	}
 	if (org < 0)
 		return;
 	org_m *o = &w->orgs[org];
@@ -2673,8 +2727,9 @@ op_ledger(walker *w)
 	kt_resp *r;
 
 	if ((o->ledger && n < 35) || (!o->ledger && n < 15)) {
+		/* the ledger itself: 404 where there is none (the organization's books not opened) */
 		r = call(w, OP_LEDGER, role, NULL, "GET", NULL, path);
-		expect_status(w, r, !o->alive ? 404 : !o->ledger ? 409 : 200);
+		expect_status(w, r, !o->alive || !o->ledger ? 404 : 200);
 		if (r->status == 200) {
 			check_ledger(w, r->json, o);
 			check_etag(w, r, o->ledger_version);
@@ -2789,6 +2844,7 @@ acct_add(walker *w, const char *id, int org, int parent, const json_t *body, int
 	m->type = type;
 	m->group = group;
 	m->active = true;
+	m->alive = true;
 	m->version = 1;
 	m->audit = 1;
 	id_register(w, m->id, w->idx);
@@ -2878,11 +2934,23 @@ op_acct_create(walker *w)
 	json_decref(body);
 }
 
-/* One of our accounts (its index), or an id of no row (-1). */
+/* A random deleted account, or -1. */
+static int
+dead_acct(walker *w)
+{
+	int n = 0, pick = -1;
+
+	for (int i = 0; i < w->naccts; i++)
+		if (!w->accts[i].alive && rnd(w, ++n) == 0)
+			pick = i;
+	return pick;
+}
+
+/* One of our accounts, live or deleted (its index), or an id of no row (-1). */
 static char *
 acct_target(walker *w, int *idx)
 {
-	int i = chance(w, 93) ? pick_acct(w, -1, -1, false) : -1;
+	int n = rnd(w, 100), i = n < 88 ? pick_acct(w, -1, -1, false) : n < 95 ? dead_acct(w) : -1;
 
 	*idx = i;
 	return i >= 0 ? strdup(w->accts[i].id) : nowhere_id(w);
@@ -2895,9 +2963,10 @@ op_acct_get(walker *w)
 	char *id = acct_target(w, &i);
 	char *path = kt_strf("/api/v1/accounts/%s", id);
 	kt_resp *r = call(w, OP_ACCT_GET, role, NULL, "GET", NULL, path);
+	bool alive = i >= 0 && w->accts[i].alive;
 
-	expect_status(w, r, i >= 0 ? 200 : 404);
-	if (i >= 0) {
+	expect_status(w, r, alive ? 200 : 404);
+	if (alive) {
 		check_acct(w, r->json, -1, i);
 		check_etag(w, r, w->accts[i].version);
 	}
@@ -2962,11 +3031,11 @@ op_acct_patch(walker *w)
 	long version = i >= 0 ? w->accts[i].version : 1;
 	char *ifm = how < 50 ? NULL : etag_header(how < 85 ? version : version + 1 + rnd(w, 3));
 	bool stale = ifm != NULL && how >= 85;
-	bool invalid = i >= 0 && !stale && chance(w, 3);
+	bool alive = i >= 0 && w->accts[i].alive, invalid = alive && !stale && chance(w, 3);
 
 	if (invalid)
 		json_object_set_new(body, "status", json_string("closed"));
-	long want = !is_admin(role) ? 403 : invalid ? 422 : i < 0 ? 404 : stale ? 412 : 200;
+	long want = !is_admin(role) ? 403 : invalid ? 422 : !alive ? 404 : stale ? 412 : 200;
 	char *text = json_dumps(body, JSON_COMPACT);
 	const char *h[] = {ifm, NULL};
 	kt_resp *r = call(w, OP_ACCT_PATCH, role, ifm ? h : NULL, "PATCH", text, path);
@@ -3098,24 +3167,22 @@ op_entry_create(walker *w)
 	entry_m probe = {.month = month, .day = day};
 	char *date = entry_date(&probe);
 	char *text = entry_body(w, journal, date, (const char *const *)id_text, debit, amount, post);
-	long want = role == VIEWER                  ? 403
-	            : post == 1 && !is_admin(role)  ? 403
-	            : !o->alive                     ? 404
-	            : !o->ledger                    ? 409
-	            : bad_line >= 0                 ? 422
-	            : post == 1 && month == NMONTHS ? 422
-	                                            : 201;
+	/* posting at once: refused as /post would be (the accounts are active: the date) */
+	char *why = bad_line >= 0 ? kt_strf("lines[%d].account_id", bad_line)
+	            : post == 1   ? post_refusal(w, org, acct, month)
+	                          : NULL;
+	long want = role == VIEWER                 ? 403
+	            : post == 1 && !is_admin(role) ? 403
+	            : !o->alive                    ? 404
+	            : !o->ledger                   ? 409
+	            : why != NULL                  ? 422
+	                                           : 201;
 	char *path = kt_strf(ORGS "/%s/journal-entries", o->id);
 	kt_resp *r = call(w, OP_ENTRY_CREATE, role, NULL, "POST", text, path);
 
 	expect_status(w, r, want);
-	if (want == 422) {
-		char *field = bad_line >= 0 ? kt_strf("lines[%d].account_id", bad_line) : strdup("date");
-
-		if (!kt_has_field_error(r, field))
-			walk_fail(w, "a 422 not about %s: %s", field, r->body);
-		free(field);
-	}
+	if (want == 422 && !kt_has_field_error(r, why))
+		walk_fail(w, "a 422 not about %s: %s", why, r->body);
 	if (want == 201) {
 		int i = entry_add(w, kt_jstr(r->json, "id"), org, journal, month, day, acct, debit, amount);
 
@@ -3125,6 +3192,7 @@ op_entry_create(walker *w)
 		check_etag(w, r, w->entries[i].version);
 	}
 	kt_resp_free(r);
+	free(why);
 	free(path);
 	free(text);
 	free(date);
@@ -3150,16 +3218,32 @@ pick_entry(walker *w, int state)
 	return pick;
 }
 
+/* A deleted draft, or -1. */
+static int
+dead_entry(walker *w)
+{
+	int n = 0, pick = -1;
+
+	for (int i = 0; i < w->nentries; i++)
+		if (!w->entries[i].alive && rnd(w, ++n) == 0)
+			pick = i;
+	return pick;
+}
+
 static void
 op_entry_get(walker *w)
 {
-	int role = pick_role(w), i = chance(w, 93) ? pick_entry(w, -1) : -1;
+	int role = pick_role(w), n = rnd(w, 100), i = n < 88 ? pick_entry(w, -1) : -1;
+
+	if (i < 0 && n < 96)
+		i = dead_entry(w);
 	char *id = i >= 0 ? strdup(w->entries[i].id) : nowhere_id(w);
 	char *path = kt_strf("/api/v1/journal-entries/%s", id);
 	kt_resp *r = call(w, OP_ENTRY_GET, role, NULL, "GET", NULL, path);
+	bool alive = i >= 0 && w->entries[i].alive;
 
-	expect_status(w, r, i >= 0 ? 200 : 404);
-	if (i >= 0) {
+	expect_status(w, r, alive ? 200 : 404);
+	if (alive) {
 		check_entry(w, r->json, -1, i);
 		check_etag(w, r, w->entries[i].version);
 	}
@@ -3247,7 +3331,7 @@ op_entry_reverse(walker *w)
 	                           : kt_strf("{\"date\":\"2026-%02d-%02d\",\"memo\":\"Back %s\"}",
 	                                     month + 1, day, w->marker);
 	/* the reversal posts the same lines: their accounts must still take postings */
-	char *why = e != NULL && e->posted ? entry_refusal(w, e) : NULL;
+	char *why = e != NULL && e->posted ? post_refusal(w, e->org, e->acct, month) : NULL;
 	long want = !is_admin(role)                                    ? 403
 	            : e == NULL                                        ? 404
 	            : !e->posted || e->reversal || e->reversed_by >= 0 ? 409
@@ -3375,6 +3459,319 @@ op_trial_balance(walker *w)
 	free(path);
 	free(f);
 	free(t);
+}
+
+/* ---- Finance: more of accounts, entries and periods ---- */
+
+/* Why an account's delete is refused (409): lines name it, it has children, the ledger names it. */
+static bool
+acct_in_use(const walker *w, int a)
+{
+	for (int i = 0; i < w->nentries; i++)
+		if (w->entries[i].alive && (w->entries[i].acct[0] == a || w->entries[i].acct[1] == a))
+			return true;
+	for (int i = 0; i < w->naccts; i++)
+		if (w->accts[i].alive && w->accts[i].parent == a)
+			return true;
+	return w->orgs[w->accts[a].org].rounding == a;
+}
+
+static void
+op_acct_delete(walker *w)
+{
+	int role = pick_role(w), i;
+	char *id = acct_target(w, &i);
+	char *path = kt_strf("/api/v1/accounts/%s", id);
+	int how = rnd(w, 100);
+	bool alive = i >= 0 && w->accts[i].alive;
+	long version = i >= 0 ? w->accts[i].version : 1;
+	char *ifm = how < 60 ? NULL : etag_header(how < 85 ? version : version + 1);
+	bool stale = ifm != NULL && how >= 85;
+	long want = !is_admin(role) ? 403 : !alive ? 404 : stale ? 412 : acct_in_use(w, i) ? 409 : 204;
+	const char *h[] = {ifm, NULL};
+	kt_resp *r = call(w, OP_ACCT_DELETE, role, ifm ? h : NULL, "DELETE", NULL, path);
+
+	expect_status(w, r, want);
+	if (want == 204) {
+		w->accts[i].alive = false;
+		w->accts[i].audit++;
+	}
+	kt_resp_free(r);
+	free(ifm);
+	free(path);
+	free(id);
+}
+
+/* A draft (mostly), a posted entry, a deleted one, or no row (-1) for a change. */
+static char *
+entry_target(walker *w, int *idx)
+{
+	int n = rnd(w, 100), i = n < 75 ? pick_entry(w, 0) : n < 90 ? pick_entry(w, -1) : -1;
+
+	if (i < 0 && n < 97)
+		i = dead_entry(w);
+	*idx = i;
+	return i >= 0 ? strdup(w->entries[i].id) : nowhere_id(w);
+}
+
+/* PATCH a draft's journal, date or memo (member); a posted entry is 409. */
+static void
+op_entry_patch(walker *w)
+{
+	int role = pick_role(w), i, journal = rnd(w, NJOURNALS), month = rnd(w, NMONTHS + 1);
+	char *id = entry_target(w, &i);
+	char *path = kt_strf("/api/v1/journal-entries/%s", id);
+	int day = 1 + rnd(w, month_days[month % NMONTHS]), n = rnd(w, 100);
+	entry_m probe = {.month = month, .day = day};
+	char *date = entry_date(&probe);
+	json_t *body = json_object();
+
+	if (n < 40)
+		json_object_set_new(body, "date", json_string(date));
+	if (n >= 30 && n < 60)
+		json_object_set_new(body, "journal", json_string(journal_names[journal]));
+	if (n >= 50)
+		json_object_set_new(body, "memo", json_sprintf("Changed %s %d", w->marker, ++w->seq));
+	int how = rnd(w, 100);
+	bool alive = i >= 0 && w->entries[i].alive;
+	long version = i >= 0 ? w->entries[i].version : 1;
+	char *ifm = how < 60 ? NULL : etag_header(how < 85 ? version : version + 1);
+	bool stale = ifm != NULL && how >= 85;
+	long want = role == VIEWER         ? 403
+	            : !alive               ? 404
+	            : stale                ? 412
+	            : w->entries[i].posted ? 409
+	                                   : 200;
+	char *text = json_dumps(body, JSON_COMPACT);
+	const char *h[] = {ifm, NULL};
+	kt_resp *r = call(w, OP_ENTRY_PATCH, role, ifm ? h : NULL, "PATCH", text, path);
+
+	expect_status(w, r, want);
+	if (want == 200) {
+		entry_m *e = &w->entries[i];
+
+		if (json_object_get(body, "date") != NULL)
+			e->month = month, e->day = day;
+		if (json_object_get(body, "journal") != NULL)
+			e->journal = journal;
+		e->version++;
+		e->audit++;
+		check_entry(w, r->json, -1, i);
+		check_etag(w, r, e->version);
+	}
+	kt_resp_free(r);
+	json_decref(body);
+	free(text);
+	free(date);
+	free(ifm);
+	free(path);
+	free(id);
+}
+
+/* DELETE a draft (member); a posted entry is 409. */
+static void
+op_entry_delete(walker *w)
+{
+	int role = pick_role(w), i;
+	char *id = entry_target(w, &i);
+	char *path = kt_strf("/api/v1/journal-entries/%s", id);
+	int how = rnd(w, 100);
+	bool alive = i >= 0 && w->entries[i].alive;
+	long version = i >= 0 ? w->entries[i].version : 1;
+	char *ifm = how < 60 ? NULL : etag_header(how < 85 ? version : version + 1);
+	bool stale = ifm != NULL && how >= 85;
+	long want = role == VIEWER         ? 403
+	            : !alive               ? 404
+	            : stale                ? 412
+	            : w->entries[i].posted ? 409
+	                                   : 204;
+	const char *h[] = {ifm, NULL};
+	kt_resp *r = call(w, OP_ENTRY_DELETE, role, ifm ? h : NULL, "DELETE", NULL, path);
+
+	expect_status(w, r, want);
+	if (want == 204) {
+		w->entries[i].alive = false;
+		w->entries[i].audit++;
+	}
+	kt_resp_free(r);
+	free(ifm);
+	free(path);
+	free(id);
+}
+
+enum period_action { PA_CLOSE, PA_REOPEN, PA_LOCK };
+
+/* The month an action would succeed on in o, or -1. */
+static int
+period_candidate(const org_m *o, int action)
+{
+	int m = 0;
+
+	if (action == PA_CLOSE) {
+		while (m < NMONTHS && o->period_status[m] != P_OPEN)
+			m++;
+		return m < NMONTHS ? m : -1;
+	}
+	if (action == PA_REOPEN) {
+		for (m = NMONTHS - 1; m >= 0 && o->period_status[m] == P_OPEN; m--)
+			;
+		return m >= 0 && o->period_status[m] == P_CLOSED ? m : -1;
+	}
+	while (m < NMONTHS && o->period_status[m] == P_LOCKED)
+		m++;
+	return m < NMONTHS && o->period_status[m] == P_CLOSED ? m : -1;
+}
+
+/* The action on month m refused (409): by the period's state or the order of the periods. */
+static bool
+period_refused(const org_m *o, int action, int m)
+{
+	static const int from[] = {P_OPEN, P_CLOSED, P_CLOSED};
+
+	if (o->period_status[m] != from[action])
+		return true;
+	for (int k = 0; k < NMONTHS; k++)
+		if ((action == PA_CLOSE && k < m && o->period_status[k] == P_OPEN) ||
+		    (action == PA_REOPEN && k > m && o->period_status[k] != P_OPEN) ||
+		    (action == PA_LOCK && k < m && o->period_status[k] != P_LOCKED))
+			return true;
+	return false;
+}
+
+/* Close (admin), reopen (owner, with a reason) or lock (owner) a period of the fiscal year. */
+static void
+op_period(walker *w)
+{
+	static const char *const verbs[] = {"close", "reopen", "lock"};
+	static const int min[] = {ADMIN, OWNER, OWNER};
+	int role = pick_role(w), org = books_org(w, true), n = rnd(w, 100);
+
+	if (org < 0)
+		return;
+	org_m *o = &w->orgs[org];
+	int action = n < 30 ? PA_CLOSE : n < 88 ? PA_REOPEN : PA_LOCK;
+	int m = chance(w, 75) ? period_candidate(o, action) : -1;
+
+	if (m < 0)
+		m = rnd(w, NMONTHS);
+	bool no_reason = action == PA_REOPEN && chance(w, 5);
+	char *body = action != PA_REOPEN ? NULL
+	             : no_reason         ? strdup("{}")
+	                                 : kt_strf("{\"reason\":\"%s fix %d\"}", w->marker, ++w->seq);
+	long want = role > min[action]             ? 403
+	            : no_reason                    ? 422
+	            : period_refused(o, action, m) ? 409
+	                                           : 200;
+	char *path = kt_strf("/api/v1/periods/%s/%s", o->period[m], verbs[action]);
+	kt_resp *r = call(w, OP_PERIOD, role, NULL, "POST", body, path);
+
+	expect_status(w, r, want);
+	if (want == 422 && !kt_has_field_error(r, "reason"))
+		walk_fail(w, "a 422 not about reason: %s", r->body);
+	if (want == 200) {
+		o->period_status[m] = action == PA_REOPEN  ? P_OPEN
+		                      : action == PA_CLOSE ? P_CLOSED
+		                                           : P_LOCKED;
+		o->period_version[m]++;
+		check_period(w, r->json, org, m);
+		check_etag(w, r, o->period_version[m]);
+	}
+	kt_resp_free(r);
+	free(path);
+	free(body);
+}
+
+/* The posted entries with a line on account a in months from..to, in the ledger's order. */
+static fin_rows
+acct_postings(walker *w, int a, int from, int to)
+{
+	fin_rows s = fin_rows_new(w->accts[a].org, w->nentries, NULL);
+
+	for (int i = 0; i < w->nentries; i++) {
+		entry_m *e = &w->entries[i];
+
+		if (e->posted && e->month >= from && e->month <= to && (e->acct[0] == a || e->acct[1] == a))
+			s.idx[s.n++] = i;
+	}
+	qsort_r(s.idx, (size_t)s.n, sizeof(int), entry_order, w);
+	return s;
+}
+
+/* GET /accounts/{id}/ledger: the opening and the postings of a range, balances running, paged. */
+static void
+op_acct_ledger(walker *w)
+{
+	int role = pick_role(w), i;
+	char *id = acct_target(w, &i);
+	int from = rnd(w, NMONTHS), to = from + rnd(w, NMONTHS - from), limit = random_limit(w);
+	char *range = kt_strf("from=2026-%02d-01&to=2026-%02d-%02d", from + 1, to + 1, month_days[to]);
+	bool alive = i >= 0 && w->accts[i].alive;
+
+	if (!alive || w->accts[i].group) { /* a group has no postings of its own: 422 */
+		char *path = kt_strf("/api/v1/accounts/%s/ledger?%s", id, range);
+		kt_resp *r = call(w, OP_ACCT_LEDGER, role, NULL, "GET", NULL, path);
+
+		expect_status(w, r, alive ? 422 : 404);
+		kt_resp_free(r);
+		free(path);
+		free(range);
+		free(id);
+		return;
+	}
+	long sums[3] = {0, 0, 0};
+
+	acct_sums(w, i, from, to, sums);
+	fin_rows s = acct_postings(w, i, from, to);
+	long balance = sums[0];
+	int pos = 0;
+	char *cursor = NULL;
+
+	for (int page = 0; page < 1 + rnd(w, 3); page++) {
+		char *path = cursor ? kt_strf("/api/v1/accounts/%s/ledger?%s&limit=%d&cursor=%s", id, range,
+		                              limit, cursor)
+		                    : kt_strf("/api/v1/accounts/%s/ledger?%s&limit=%d", id, range, limit);
+		kt_resp *r = call(w, OP_ACCT_LEDGER, role, NULL, "GET", NULL, path);
+		json_t *data = json_object_get(r->json, "data");
+		int expect_n = s.n - pos < limit ? s.n - pos : limit;
+
+		expect_status(w, r, 200);
+		if (!jamount(r->json, "opening", sums[0]) || (int)json_array_size(data) != expect_n)
+			walk_fail(w, "the account ledger; the model has opening %ld and %d rows here: %s",
+			          sums[0], expect_n, r->body);
+		for (int k = 0; k < expect_n; k++) {
+			json_t *row = json_array_get(data, (size_t)k);
+			entry_m *e = &w->entries[s.idx[pos + k]];
+			bool debit = e->debit[e->acct[0] == i ? 0 : 1];
+			char *date = entry_date(e), *number = entry_number(e);
+
+			balance += debit ? e->amount : -e->amount;
+			if (!jis(row, "entry_id", e->id) || !jis(row, "number", number) ||
+			    !jis(row, "date", date) || !jamount(row, "debit", debit ? e->amount : 0) ||
+			    !jamount(row, "credit", debit ? 0 : e->amount) || !jamount(row, "balance", balance))
+				walk_fail(w, "account ledger row %d: the model has %s %s %s %ld, balance %ld: %s",
+				          pos + k, e->id, number, debit ? "debit" : "credit", e->amount, balance,
+				          r->body);
+			free(date);
+			free(number);
+		}
+		pos += expect_n;
+		free(cursor);
+		cursor = NULL;
+		json_t *next = json_object_get(r->json, "next_cursor");
+
+		if (expect_n == limit && json_is_string(next))
+			cursor = strdup(json_string_value(next));
+		else if (expect_n == limit || !json_is_null(next))
+			walk_fail(w, "next_cursor is not as the page is full: %s", r->body);
+		kt_resp_free(r);
+		free(path);
+		if (cursor == NULL)
+			break;
+	}
+	free(cursor);
+	fin_rows_free(&s);
+	free(range);
+	free(id);
 }
 
 /* ---- Finance: crafted requests from other tenants' observations ---- */
@@ -3645,14 +4042,23 @@ check_db_ledgers(walker *w)
 		walk_fail(w, "the database has %d ledgers, the model %d", PQntuples(r), books);
 	PQclear(audit);
 	PQclear(r);
-	r = db_rows(w, "SELECT (SELECT count(*) FROM fin.fiscal_years),"
-	               " (SELECT count(*) FROM fin.periods WHERE status = 'open'),"
-	               " (SELECT count(*) FROM fin.periods)");
-	if (atol(PQgetvalue(r, 0, 0)) != books || atol(PQgetvalue(r, 0, 1)) != books * NMONTHS ||
-	    atol(PQgetvalue(r, 0, 2)) != books * NMONTHS)
-		walk_fail(w, "the database has %s fiscal years, %s periods (%s open), the model %d and %d",
-		          PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1), books,
-		          books * NMONTHS);
+	r = db_rows(w, "SELECT count(*) FROM fin.fiscal_years");
+	if (atol(PQgetvalue(r, 0, 0)) != books)
+		walk_fail(w, "the database has %s fiscal years, the model %d", PQgetvalue(r, 0, 0), books);
+	PQclear(r);
+	r = db_rows(w, "SELECT id, status, version FROM fin.periods");
+	if (PQntuples(r) != books * NMONTHS)
+		walk_fail(w, "the database has %d periods, the model %d", PQntuples(r), books * NMONTHS);
+	for (int i = 0; i < w->norgs; i++)
+		for (int m = 0; w->orgs[i].ledger && m < NMONTHS; m++) {
+			org_m *o = &w->orgs[i];
+			int k = row_of(r, o->period[m]);
+
+			if (k < 0 || strcmp(PQgetvalue(r, k, 1), period_statuses[o->period_status[m]]) != 0 ||
+			    atol(PQgetvalue(r, k, 2)) != o->period_version[m])
+				walk_fail(w, "period %s differs from the model (%s, version %ld) or is missing",
+				          o->period[m], period_statuses[o->period_status[m]], o->period_version[m]);
+		}
 	PQclear(r);
 }
 
@@ -3665,12 +4071,21 @@ check_db_fin(walker *w, PGresult *audit)
 	                         " coalesce(parent_id::text, ''), is_group, status, version"
 	                         " FROM fin.accounts");
 
-	if (PQntuples(r) != w->naccts)
-		walk_fail(w, "the database has %d accounts, the model %d", PQntuples(r), w->naccts);
+	int live = 0;
+
 	for (int i = 0; i < w->naccts; i++) {
 		acct_m *a = &w->accts[i];
 		int k = row_of(r, a->id);
 
+		if (audit_of(w, audit, a->id) != a->audit)
+			walk_fail(w, "account %s has %d audit rows, the model %d", a->id,
+			          audit_of(w, audit, a->id), a->audit);
+		if (!a->alive) {
+			if (k >= 0)
+				walk_fail(w, "account %s is deleted in the model, not in the database", a->id);
+			continue;
+		}
+		live++;
 		if (k < 0 || strcmp(PQgetvalue(r, k, 1), w->orgs[a->org].id) != 0 ||
 		    strcmp(PQgetvalue(r, k, 2), a->code) != 0 ||
 		    strcmp(PQgetvalue(r, k, 3), a->name) != 0 ||
@@ -3680,16 +4095,16 @@ check_db_fin(walker *w, PGresult *audit)
 		    strcmp(PQgetvalue(r, k, 7), a->active ? "active" : "inactive") != 0 ||
 		    atol(PQgetvalue(r, k, 8)) != a->version)
 			walk_fail(w, "account %s differs from the model (or is missing)", a->id);
-		if (audit_of(w, audit, a->id) != a->audit)
-			walk_fail(w, "account %s has %d audit rows, the model %d", a->id,
-			          audit_of(w, audit, a->id), a->audit);
 	}
+	if (PQntuples(r) != live)
+		walk_fail(w, "the database has %d accounts, the model %d", PQntuples(r), live);
 	PQclear(r);
 
 	r = db_rows(w, "SELECT id, organization_id, journal, kind, status, date::text,"
 	               " coalesce(number, ''), version FROM fin.journal_entries");
-	int live = 0;
 	long posted = 0, amount = 0;
+
+	live = 0;
 
 	for (int i = 0; i < w->nentries; i++) {
 		entry_m *e = &w->entries[i];
@@ -3855,7 +4270,8 @@ static const weighted ops[] = {
     {op_foreign_other, 4}, {op_ledger, 3},      {op_acct_create, 5}, {op_acct_get, 2},
     {op_acct_list, 2},     {op_acct_patch, 2},  {op_fiscal, 2},      {op_entry_create, 6},
     {op_entry_get, 2},     {op_entry_list, 2},  {op_entry_post, 3},  {op_entry_reverse, 2},
-    {op_trial_balance, 2}, {op_foreign_fin, 7},
+    {op_trial_balance, 2}, {op_acct_delete, 1}, {op_entry_patch, 2}, {op_entry_delete, 1},
+    {op_period, 2},        {op_acct_ledger, 2}, {op_foreign_fin, 7},
 };
 
 static void
