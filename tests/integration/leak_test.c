@@ -2301,6 +2301,19 @@ entry_org(walker *w)
 	return pick;
 }
 
+/* A random organization with books and accounts already, or -1: charts grow where they are. */
+static int
+busy_org(walker *w)
+{
+	int n = 0, pick = -1;
+
+	for (int i = 0; i < w->norgs; i++)
+		if (w->orgs[i].alive && w->orgs[i].ledger && count_accts(w, i, false) > 0 &&
+		    rnd(w, ++n) == 0)
+			pick = i;
+	return pick;
+}
+
 static char *
 entry_date(const entry_m *e)
 {
@@ -2626,16 +2639,23 @@ entry_order(const void *a, const void *b, void *arg)
 	return x->number < y->number ? -1 : x->number > y->number;
 }
 
-/* The posted entries of org (of journal, or any: -1) in date and number order. */
+/*
+ * The posted entries of org in date and number order: of journal (-1: any), in the months
+ * from..to, with a line on account acct (-1: any).
+ */
 static fin_rows
-posted_entries(walker *w, int org, int journal)
+posted_entries(walker *w, int org, int journal, int from, int to, int acct)
 {
 	fin_rows s = fin_rows_new(org, w->nentries, check_entry);
 
-	for (int i = 0; i < w->nentries; i++)
-		if (w->entries[i].org == org && w->entries[i].posted &&
-		    (journal < 0 || w->entries[i].journal == journal))
+	for (int i = 0; i < w->nentries; i++) {
+		entry_m *e = &w->entries[i];
+
+		if (e->org == org && e->posted && (journal < 0 || e->journal == journal) &&
+		    e->month >= from && e->month <= to &&
+		    (acct < 0 || e->acct[0] == acct || e->acct[1] == acct))
 			s.idx[s.n++] = i;
+	}
 	qsort_r(s.idx, (size_t)s.n, sizeof(int), entry_order, w);
 	for (int k = 0; k < s.n; k++)
 		s.id[k] = w->entries[s.idx[k]].id;
@@ -2872,9 +2892,9 @@ wrong_parent(walker *w, int org)
 static void
 op_acct_create(walker *w)
 {
-	int role = pick_role(w), org = fin_org(w, 90);
+	int role = pick_role(w), org = chance(w, 50) ? busy_org(w) : -1;
 
-	if (org < 0)
+	if (org < 0 && (org = fin_org(w, 90)) < 0)
 		return;
 	org_m *o = &w->orgs[org];
 	bool books = o->alive && o->ledger;
@@ -3270,10 +3290,25 @@ op_entry_list(walker *w)
 		free(path);
 		return;
 	}
-	int journal = chance(w, 50) ? rnd(w, NJOURNALS) : -1;
+	int journal = chance(w, 50) ? rnd(w, NJOURNALS) : -1, from = 0, to = NMONTHS - 1, acct = -1;
 	char *query = journal >= 0 ? kt_strf("status=posted&journal=%s&", journal_names[journal])
 	                           : strdup("status=posted&");
-	fin_rows s = posted_entries(w, org, journal);
+
+	if (chance(w, 25)) { /* ?from=&to= (both days included) */
+		char *q = query;
+
+		from = rnd(w, NMONTHS), to = from + rnd(w, NMONTHS - from);
+		query =
+		    kt_strf("%sfrom=2026-%02d-01&to=2026-%02d-%02d&", q, from + 1, to + 1, month_days[to]);
+		free(q);
+	}
+	if (chance(w, 20) && (acct = pick_acct(w, org, 0, false)) >= 0) {
+		char *q = query;
+
+		query = kt_strf("%saccount_id=%s&", q, w->accts[acct].id);
+		free(q);
+	}
+	fin_rows s = posted_entries(w, org, journal, from, to, acct);
 
 	fin_list(w, OP_ENTRY_LIST, role, path, query, &s, random_limit(w), 1 + rnd(w, 3), NULL,
 	         OBS_ENTRY_CURSOR);
@@ -3407,9 +3442,12 @@ op_trial_balance(walker *w)
 		return;
 	org_m *o = &w->orgs[org];
 	int from = rnd(w, NMONTHS), to = from + rnd(w, NMONTHS - from);
+	/* a division of the organization's: no line names one, so nothing of the model's */
+	int div = o->alive && o->ledger && chance(w, 15) ? live_div(w, org) : -1;
 	char *f = kt_strf("2026-%02d-01", from + 1),
 	     *t = kt_strf("2026-%02d-%02d", to + 1, month_days[to]);
-	char *path = kt_strf(ORGS "/%s/trial-balance?from=%s&to=%s", o->id, f, t);
+	char *path = kt_strf(ORGS "/%s/trial-balance?from=%s&to=%s%s%s", o->id, f, t,
+	                     div >= 0 ? "&division_id=" : "", div >= 0 ? w->divs[div].id : "");
 	kt_resp *r = call(w, OP_TRIAL_BALANCE, role, NULL, "GET", NULL, path);
 
 	expect_status(w, r, !o->alive ? 404 : !o->ledger ? 409 : 200);
@@ -3424,7 +3462,8 @@ op_trial_balance(walker *w)
 
 			if (w->accts[a].org != org || w->accts[a].group)
 				continue;
-			acct_sums(w, a, from, to, s);
+			if (div < 0)
+				acct_sums(w, a, from, to, s);
 			for (int x = 0; x < 3; x++)
 				total[x] += s[x];
 			active += s[0] != 0 || s[1] != 0 || s[2] != 0;
@@ -3444,7 +3483,8 @@ op_trial_balance(walker *w)
 				a++;
 			if (a == w->naccts)
 				walk_fail(w, "a trial balance row of no account of the organization: %s", r->body);
-			acct_sums(w, a, from, to, s);
+			if (div < 0)
+				acct_sums(w, a, from, to, s);
 			listed += !w->accts[a].group && (s[0] != 0 || s[1] != 0 || s[2] != 0);
 			if (!jis(row, "code", w->accts[a].code) ||
 			    !jis(row, "type", acct_types[w->accts[a].type]) || !check_sums(row, s))
@@ -3780,13 +3820,15 @@ op_acct_ledger(walker *w)
 static void
 fin_foreign_body(walker *w, int role)
 {
-	int org = entry_org(w), n = rnd(w, 3), line = rnd(w, 2), min = n == 0 ? MEMBER : ADMIN;
+	int org = entry_org(w), n = rnd(w, 5), line = rnd(w, 2);
+	int min = n == 0 ? MEMBER : n < 3 ? ADMIN : VIEWER;
 
 	if (org < 0)
 		return;
 	org_m *o = &w->orgs[org];
-	char *fid = foreign_id(w, OBS_ACCT), *path, *body, *field;
+	char *fid = foreign_id(w, n == 3 ? OBS_DIV : OBS_ACCT), *path, *body = NULL, *field;
 	const char *method = "POST";
+	long want = 422;
 
 	if (n == 0) {
 		int acct[2];
@@ -3805,18 +3847,30 @@ fin_foreign_body(walker *w, int role)
 		body = kt_strf("{\"rounding_account_id\":\"%s\"}", fid);
 		path = kt_strf(ORGS "/%s/ledger", o->id);
 		field = strdup("rounding_account_id");
-	} else {
+	} else if (n == 2) {
 		body = kt_strf("{\"code\":\"%s-f%d\",\"name\":\"Acct %s\",\"type\":\"asset\","
 		               "\"parent_id\":\"%s\"}",
 		               w->marker, ++w->seq, w->marker, fid);
 		path = kt_strf(ORGS "/%s/accounts", o->id);
 		field = strdup("parent_id");
+	} else if (n == 3) { /* another tenant's division to filter the trial balance by */
+		method = "GET";
+		path = kt_strf(ORGS "/%s/trial-balance?from=2026-01-01&to=2026-12-31&division_id=%s", o->id,
+		               fid);
+		field = strdup("division_id");
+	} else { /* another tenant's account to filter the entries by: a filter, so nothing */
+		method = "GET";
+		path = kt_strf(ORGS "/%s/journal-entries?account_id=%s", o->id, fid);
+		field = NULL;
+		want = 200;
 	}
 	kt_resp *r = call(w, OP_FOREIGN_FIN, role, NULL, method, body, path);
 
-	expect_status(w, r, role > min ? 403 : 422);
+	expect_status(w, r, role > min ? 403 : want);
 	if (r->status == 422 && !kt_has_field_error(r, field))
 		walk_fail(w, "a 422 not about %s: %s", field, r->body);
+	if (r->status == 200 && json_array_size(json_object_get(r->json, "data")) != 0)
+		walk_fail(w, "another tenant's account as a filter found entries: %s", r->body);
 	kt_resp_free(r);
 	free(field);
 	free(body);
@@ -3838,7 +3892,7 @@ fin_foreign_cursor(walker *w, int role)
 	char *path = kt_strf(ORGS "/%s/%s", w->orgs[org].id, lists[n]);
 	fin_rows s = n == 0   ? accts_matching(w, org, -1, -1)
 	             : n == 1 ? periods_of(w, org)
-	                      : posted_entries(w, org, -1);
+	                      : posted_entries(w, org, -1, 0, NMONTHS - 1, -1);
 
 	fin_list(w, OP_FOREIGN_FIN, role, path, n == 2 ? "status=posted&" : "", &s, random_limit(w), 1,
 	         cursor, kinds[n]);
