@@ -2693,6 +2693,28 @@ periods_of(walker *w, int org)
 
 /* ---- Finance: ledgers and fiscal years ---- */
 
+/*
+ * A create sent with an Idempotency-Key (header h[0]) answered 201 (first): its key is
+ * published, and sometimes the same request again gets that answer, byte for byte.
+ */
+static void
+fin_idem(walker *w, enum op op, int role, const char *const *h, const char *text, const char *path,
+         const kt_resp *first)
+{
+	observe(w, OBS_KEY, h[0] + strlen("Idempotency-Key: "));
+	if (!chance(w, 40))
+		return;
+	kt_resp *again = call(w, op, role, h, "POST", text, path);
+	char *replayed = kt_header(again, "Idempotent-Replayed");
+
+	expect_status(w, again, 201);
+	if (replayed == NULL || strcmp(replayed, "true") != 0 || again->len != first->len ||
+	    memcmp(again->body, first->body, first->len) != 0)
+		walk_fail(w, "not a replay: %s", again->body);
+	free(replayed);
+	kt_resp_free(again);
+}
+
 /* The fiscal year 2026 of org, of monthly periods, made by role (admin or owner). */
 static void
 fiscal_year_make(walker *w, int org, int role)
@@ -2959,7 +2981,9 @@ op_acct_create(walker *w)
 	                            : 201;
 	char *path = kt_strf(ORGS "/%s/accounts", o->id);
 	char *text = json_dumps(body, JSON_COMPACT);
-	kt_resp *r = call(w, OP_ACCT_CREATE, role, NULL, "POST", text, path);
+	char *key = chance(w, 15) ? kt_strf("Idempotency-Key: ka-%s-%d", w->marker, n) : NULL;
+	const char *h[] = {key, NULL};
+	kt_resp *r = call(w, OP_ACCT_CREATE, role, key ? h : NULL, "POST", text, path);
 
 	expect_status(w, r, want);
 	if (want == 422 && !kt_has_field_error(r, "parent_id") && !kt_has_field_error(r, "type"))
@@ -2969,7 +2993,10 @@ op_acct_create(walker *w)
 
 		check_acct(w, r->json, org, i);
 		check_etag(w, r, 1);
+		if (key != NULL)
+			fin_idem(w, OP_ACCT_CREATE, role, h, text, path, r);
 	}
+	free(key);
 	kt_resp_free(r);
 	free(text);
 	free(path);
@@ -3221,7 +3248,9 @@ op_entry_create(walker *w)
 	            : why != NULL                  ? 422
 	                                           : 201;
 	char *path = kt_strf(ORGS "/%s/journal-entries", o->id);
-	kt_resp *r = call(w, OP_ENTRY_CREATE, role, NULL, "POST", text, path);
+	char *key = chance(w, 15) ? kt_strf("Idempotency-Key: ke-%s-%d", w->marker, ++w->seq) : NULL;
+	const char *h[] = {key, NULL};
+	kt_resp *r = call(w, OP_ENTRY_CREATE, role, key ? h : NULL, "POST", text, path);
 
 	expect_status(w, r, want);
 	if (want == 422 && !kt_has_field_error(r, why))
@@ -3233,7 +3262,10 @@ op_entry_create(walker *w)
 			entry_post(w, &w->entries[i]);
 		check_entry(w, r->json, org, i);
 		check_etag(w, r, w->entries[i].version);
+		if (key != NULL) /* a replay: not a second entry, nor a second number */
+			fin_idem(w, OP_ENTRY_CREATE, role, h, text, path, r);
 	}
+	free(key);
 	kt_resp_free(r);
 	free(why);
 	free(path);
