@@ -13,7 +13,24 @@
  * tenants' responses showed: their organization, division and user ids in
  * paths, filters and parent_id, their cursors, codes, Idempotency-Keys and
  * tenant ids (X-Tenant-ID).  Every name, code and email carries its
- * tenant's marker (LkT<n>x).  After every response:
+ * tenant's marker (LkT<n>x).
+ *
+ * The ledger too: organizations open books (a ledger in a currency, and with
+ * it the fiscal year 2026 of monthly periods; an organization that keeps
+ * books is not deleted, 409), charts of accounts grow (groups and children
+ * of their type, codes unique per organization; renamed, deactivated,
+ * deleted while nothing names them), journal entries of two balanced lines
+ * are drafted (member), changed, deleted, posted (admin, at once or later:
+ * numbered GEN-2026-NNNNNN / SAL-..., consecutive per journal and
+ * organization; refused for an inactive account or a date in no open
+ * period) and reversed once; periods are closed in order, the latest one
+ * reopened, the earliest locked; the model's sums per account and month
+ * predict the trial balance (totals, rows, groups rolled up) and each
+ * account ledger (opening, running balance, pages).  Another tenant's
+ * account, entry, period and fiscal-year ids go into paths (404, as for no
+ * row), its accounts into lines, parent_id and rounding_account_id and its
+ * divisions into ?division_id= (422 naming the field), its cursors into the
+ * Finance lists.  After every response:
  *
  *   - the raw headers and body hold no marker of another tenant, and no id
  *     another tenant's responses or sign-up gave (a 4xx may echo what the
@@ -28,7 +45,9 @@
  *
  * Periodically and at the end the model is compared with the database, as
  * keel_owner with each tenant set (row-level security is forced on the
- * owner too): organizations, divisions, users, and the audit rows of each.
+ * owner too): organizations, divisions, users, ledgers, fiscal years,
+ * periods, accounts, journal entries and what was posted, and the audit
+ * rows of each.
  *
  * The seed comes from KEEL_TEST_SEED or the clock and is printed at the
  * start and on failure; the number of calls from KEEL_TEST_LEAK_CALLS (default
@@ -4193,7 +4212,9 @@ check_db_ledgers(walker *w)
 	if (atol(PQgetvalue(r, 0, 0)) != books)
 		walk_fail(w, "the database has %s fiscal years, the model %d", PQgetvalue(r, 0, 0), books);
 	PQclear(r);
-	r = db_rows(w, "SELECT id, status, version FROM fin.periods");
+	r = db_rows(w, "SELECT p.id, p.status, p.version, (SELECT count(*) FROM audit.logs a"
+	               " WHERE a.schema_name = 'fin' AND a.table_name = 'periods'"
+	               " AND a.record_id = p.id) FROM fin.periods p");
 	if (PQntuples(r) != books * NMONTHS)
 		walk_fail(w, "the database has %d periods, the model %d", PQntuples(r), books * NMONTHS);
 	for (int i = 0; i < w->norgs; i++)
@@ -4201,8 +4222,10 @@ check_db_ledgers(walker *w)
 			org_m *o = &w->orgs[i];
 			int k = row_of(r, o->period[m]);
 
+			/* a period's audit rows: its insert and one per action, as its version */
 			if (k < 0 || strcmp(PQgetvalue(r, k, 1), period_statuses[o->period_status[m]]) != 0 ||
-			    atol(PQgetvalue(r, k, 2)) != o->period_version[m])
+			    atol(PQgetvalue(r, k, 2)) != o->period_version[m] ||
+			    atol(PQgetvalue(r, k, 3)) != o->period_version[m])
 				walk_fail(w, "period %s differs from the model (%s, version %ld) or is missing",
 				          o->period[m], period_statuses[o->period_status[m]], o->period_version[m]);
 		}
