@@ -390,7 +390,11 @@ GRANT EXECUTE ON FUNCTION fin.create_fiscal_year(uuid, uuid, text, date, date, t
 -- of an open fiscal year, never locked), closed -> locked (earliest first),
 -- and never out of locked.  Changes of one organization's periods are taken
 -- one at a time (its ledger row, locked), so that a close and a reopen
--- cannot each see the other's period as it was.  Dates never change.
+-- cannot each see the other's period as it was.  The lock is FOR NO KEY
+-- UPDATE: FOR UPDATE would also wait for every transaction holding the row
+-- FOR KEY SHARE (any insert whose foreign key names the ledger: a draft made
+-- in the transaction that then posts it, which waits for the period this
+-- close holds: a deadlock).  Dates never change.
 CREATE FUNCTION fin.periods_transition() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -407,7 +411,7 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	PERFORM 1 FROM fin.ledgers l
-	WHERE l.tenant_id = NEW.tenant_id AND l.organization_id = NEW.organization_id FOR UPDATE;
+	WHERE l.tenant_id = NEW.tenant_id AND l.organization_id = NEW.organization_id FOR NO KEY UPDATE;
 	IF OLD.status = 'open' AND NEW.status = 'closed' THEN
 		IF EXISTS (SELECT 1 FROM fin.periods p
 		           WHERE p.tenant_id = NEW.tenant_id AND p.organization_id = NEW.organization_id

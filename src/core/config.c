@@ -119,7 +119,7 @@ static const opt opts[] = {
     {"KEEL_KAFKA_SSL_KEY_FILE", OPT_STRING, F(kafka_ssl_key_file), false, NULL, 0, 0,
      "PEM private key of the client certificate (ssl.key.location)"},
     {"KEEL_KAFKA_TOPIC_PREFIX", OPT_STRING, F(kafka_topic_prefix), false, "keel", 0, 0,
-     "topics are PREFIX.tenants, PREFIX.users, PREFIX.organizations, PREFIX.divisions"},
+     "topics are PREFIX.<kind plural>: PREFIX.organizations, PREFIX.journal_entries, ..."},
     {"KEEL_KAFKA_MESSAGE_TIMEOUT", OPT_DURATION, F(kafka_message_timeout_ms), false, "30s", 1000,
      3600000,
      "how long the producer retries an event before the relay backs off (message.timeout.ms)"},

@@ -76,6 +76,107 @@ keel_err fin_store_ledger(keel_tx *tx, keel_arena *a, const char *org_id, fin_le
 /* A row of a statement whose columns are id, version, json (fin_row). */
 void fin_store_row(keel_res *res, int i, keel_arena *a, fin_row *row);
 
+/* ---- fin_report_store.c ---- */
+
+/* An account as its ledger report needs it. */
+typedef struct fin_report_account {
+	const char *id;
+	const char *organization_id;
+	bool is_group;
+	int minor_units; /* the ledger currency's */
+} fin_report_account;
+
+/* A place in an account's ledger: after a posting, with the balance there. */
+typedef struct fin_report_pos {
+	int32_t date;     /* days since 1970-01-01 */
+	int journal;      /* fin_report_journal_code() */
+	int64_t sequence; /* the entry's number in its journal and fiscal year */
+	int line_no;
+	int64_t balance; /* after this posting, minor units */
+} fin_report_pos;
+
+/* A page to read: from and to (YYYY-MM-DD or PostgreSQL's -infinity/infinity), after a place. */
+typedef struct fin_report_range {
+	const char *from, *to;
+	fin_report_pos after;
+	const char *after_date, *after_journal; /* after's date and journal as text */
+	int limit;
+} fin_report_range;
+
+/* A page read: its items, and the place of its last one. */
+typedef struct fin_report_page {
+	keel_svc_list list;
+	fin_report_pos last;
+} fin_report_page;
+
+/* The statements, for tests that check their plans. */
+extern const keel_stmt fin_report_trial_balance_stmt;
+extern const keel_stmt fin_report_opening_stmt;
+extern const keel_stmt fin_report_ledger_stmt;
+
+/* A journal's code in the cursor (1.. in the journals' sort order; 0 for none), and back. */
+int fin_report_journal_code(const char *journal);
+const char *fin_report_journal_name(int code);
+
+/*
+ * The trial balance of the ledger's organization from..to (YYYY-MM-DD), of one division's
+ * postings when division_id is not NULL: its JSON text.  KEEL_EINVAL when the division is not
+ * the organization's.
+ */
+keel_err fin_report_store_trial_balance(keel_tx *tx, keel_arena *a, const fin_ledger *ledger,
+                                        const char *from, const char *to, const char *division_id,
+                                        const char **json);
+
+/* The account id: KEEL_ENOTFOUND when it is not the tenant's. */
+keel_err fin_report_store_account(keel_tx *tx, keel_arena *a, const char *id,
+                                  fin_report_account *out);
+
+/* The account's balance before from (YYYY-MM-DD). */
+keel_err fin_report_store_opening(keel_tx *tx, const fin_report_account *acct, const char *from,
+                                  int64_t *out);
+
+/* A page of the account's ledger into pg (whose list is begun). */
+keel_err fin_report_store_ledger(keel_tx *tx, const fin_report_account *acct,
+                                 const fin_report_range *rg, fin_report_page *pg);
+
+/* ---- fin_period_store.c ---- */
+
+/* A fiscal year to create: its fields as given (dates YYYY-MM-DD, checked). */
+typedef struct fin_year_input {
+	const char *name, *start_date, *end_date, *period;
+} fin_year_input;
+
+/* A page of a list in start_date order: the answer being built and the last row's start_date. */
+typedef struct fin_date_page {
+	keel_svc_list list;
+	const char *last_start;
+} fin_date_page;
+
+typedef enum fin_period_action {
+	FIN_PERIOD_CLOSE,
+	FIN_PERIOD_REOPEN,
+	FIN_PERIOD_LOCK,
+} fin_period_action;
+
+/* Create the year and its periods (fin.create_fiscal_year), read it back, enqueue its event. */
+keel_err fin_year_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
+                               const fin_year_input *in, fin_row *row);
+/* A year with its periods, as its transaction's only statement. */
+keel_err fin_year_store_get(keel_tx *tx, keel_arena *a, const char *id, fin_row *row);
+/* Years and periods of org_id starting after the date after (NULL: from the first). */
+keel_err fin_year_store_list(keel_tx *tx, keel_arena *a, const char *org_id, const char *after,
+                             int limit, fin_date_page *page);
+keel_err fin_period_store_list(keel_tx *tx, keel_arena *a, const char *org_id, const char *after,
+                               int limit, fin_date_page *page);
+/*
+ * Close, reopen (with reason) or lock period id and enqueue its event.  KEEL_ENOTFOUND when
+ * no period in the state the action starts from has that id (fin_period_store_status tells).
+ */
+keel_err fin_period_store_act(keel_tx *tx, keel_arena *a, fin_period_action action, const char *id,
+                              const char *reason, fin_row *row);
+/* The period's status; KEEL_ENOTFOUND when the tenant has no such period. */
+keel_err fin_period_store_status(keel_tx *tx, keel_arena *a, const char *id, const char **status);
+
 /* ---- the parts' routes ---- */
 
 void fin_ledger_routes(keel_router *r, keel_fin *fin);

@@ -315,6 +315,7 @@ typedef enum keel_ftype {
 	KEEL_F_BOOLEAN,
 	KEEL_F_UUID,
 	KEEL_F_ENUM,
+	KEEL_F_ARRAY, /* min..max items, each checked by the handler (items: their schema) */
 } keel_ftype;
 
 /* How one body field is validated by keel_json_check(), and described in /openapi.json. */
@@ -331,6 +332,7 @@ struct keel_field_spec {
 	const char *pattern;          /* the regular expression check enforces, for the schema */
 	const char *format;           /* JSON Schema format for the schema ("email"), or NULL */
 	const char *description;      /* for the schema: a rule checked elsewhere, or NULL */
+	const char *items;            /* arrays (min..max items): an item's JSON Schema */
 };
 
 /*

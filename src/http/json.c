@@ -62,6 +62,8 @@ type_name(keel_ftype t)
 		return "an integer";
 	case KEEL_F_BOOLEAN:
 		return "a boolean";
+	case KEEL_F_ARRAY:
+		return "an array";
 	}
 	return "a value";
 }
@@ -80,6 +82,8 @@ type_ok(keel_ftype t, const json_t *v)
 		return json_is_integer(v);
 	case KEEL_F_BOOLEAN:
 		return json_is_boolean(v);
+	case KEEL_F_ARRAY:
+		return json_is_array(v);
 	}
 	return false;
 }
@@ -176,6 +180,12 @@ check_value(json_t *errors, json_t *obj, const keel_field_spec *f, json_t *v)
 
 		if (size > (size_t)f->max)
 			keel_field_error(errors, f->name, "must be at most %lld bytes as JSON",
+			                 (long long)f->max);
+	} else if (f->type == KEEL_F_ARRAY) {
+		int64_t size = (int64_t)json_array_size(v);
+
+		if (size < f->min || (f->max > 0 && size > f->max))
+			keel_field_error(errors, f->name, "must have %lld to %lld items", (long long)f->min,
 			                 (long long)f->max);
 	} else if (f->type != KEEL_F_BOOLEAN && f->type != KEEL_F_OBJECT) {
 		check_string(errors, obj, f, v);

@@ -58,6 +58,8 @@ schema_type(keel_ftype t)
 		return "integer";
 	case KEEL_F_BOOLEAN:
 		return "boolean";
+	case KEEL_F_ARRAY:
+		return "array";
 	default:
 		return "string";
 	}
@@ -123,6 +125,13 @@ field_schema(const keel_field_spec *f)
 		json_object_set_new(s, "minimum", json_integer(f->min));
 		if (f->max > f->min)
 			json_object_set_new(s, "maximum", json_integer(f->max));
+	}
+	if (f->type == KEEL_F_ARRAY) {
+		json_object_set_new(s, "minItems", json_integer(f->min));
+		if (f->max > 0)
+			json_object_set_new(s, "maxItems", json_integer(f->max));
+		if (f->items != NULL)
+			json_object_set_new(s, "items", json_loads(f->items, 0, NULL));
 	}
 	string_keywords(s, f);
 	if (f->format != NULL)

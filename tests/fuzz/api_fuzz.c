@@ -7,7 +7,8 @@
  * handler of its route, with the context each module gets in `keel serve`,
  * so the body is checked by the resource's own keel_field_spec table and by
  * whatever the handler checks after it (emails, passwords, refresh tokens,
- * If-Match, path ids, ?limit=, ?cursor=, the audit filters).  The database
+ * If-Match, path ids, ?limit=, ?cursor=, the audit filters, the ledger's amounts, dates
+ * and lines).  The database
  * pool has one connection that can never connect: a request that passes
  * validation ends at the database boundary with 503, and one that is handed
  * to the password-hashing pool ends there (it is only queued, as the server
@@ -47,6 +48,7 @@
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "fin/fin.h"
 #include "ops/ops.h"
 #include "org/org.h"
 #include "tenancy/tenancy.h"
@@ -58,6 +60,7 @@ static keel_router *router;
 static keel_auth *auth;
 static keel_tenancy tenancy;
 static keel_org org;
+static keel_fin fin;
 static keel_audit audit;
 static int log_fd = -1; /* error-level lines land here; it must stay empty */
 static json_t *openapi; /* the document GET /openapi.json serves for these routes */
@@ -81,11 +84,13 @@ services_create(void)
 	keel_config_free(&cfg);
 	tenancy = (keel_tenancy){.pool = pool, .auth = auth, .signup_open = true};
 	org = (keel_org){.pool = pool};
+	fin = (keel_fin){.pool = pool};
 	audit = (keel_audit){.pool = pool};
 	router = keel_router_create();
 	keel_auth_routes(router, auth);
 	keel_tenancy_routes(router, &tenancy);
 	keel_org_routes(router, &org);
+	keel_fin_routes(router, &fin);
 	keel_audit_routes(router, &audit);
 	char *doc = keel_ops_openapi_build(router, "fuzz");
 

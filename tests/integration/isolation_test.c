@@ -9,7 +9,8 @@
  * tenant), so a table added by a later migration is checked without editing
  * this file.  Rows are planted by real API calls for three tenants (sign-up,
  * sign-in, failed sign-ins, refresh, users, organizations, divisions, keyed
- * creates, updates and deletes: audit rows and outbox events follow); a
+ * creates, updates and deletes, the books of an organization: audit rows and
+ * outbox events follow); a
  * table the API left without rows of a tenant gets one by keel_owner, with
  * that tenant set, from a row synthesized from the catalog.  Then, for each
  * table and each tenant (and a tenant with no rows at all), as keel_app in
@@ -87,6 +88,85 @@ create_keyed(const char *token, const char *key, const char *body, const char *p
 	return id;
 }
 
+/* POST body to path as token; the created id (malloc'd). */
+static char *
+create(const char *token, const char *path, const char *body)
+{
+	kt_resp *r = kt_api(srv->base, "POST", token, body, "%s", path);
+
+	if (r->status != 201)
+		fail_msg("POST %s: %ld %s", path, r->status, r->body);
+	char *id = strdup(kt_jstr(r->json, "id"));
+
+	kt_resp_free(r);
+	return id;
+}
+
+/*
+ * The books of organization org, n entries deep: the ledger, a group and its accounts,
+ * a fiscal year with its periods, n posted entries and a draft, a reversal, the first
+ * period closed: a row in every Finance table.
+ */
+static void
+plant_books(const char *owner, const char *org, int n)
+{
+	char *path = kt_strf("/api/v1/organizations/%s/ledger", org);
+
+	free(create(owner, path, "{\"currency\":\"EUR\"}"));
+	free(path);
+	path = kt_strf("/api/v1/organizations/%s/accounts", org);
+	char *group = create(owner, path,
+	                     "{\"code\":\"1\",\"name\":\"Assets\",\"type\":\"asset\","
+	                     "\"is_group\":true}");
+	char *body = kt_strf("{\"code\":\"1000\",\"name\":\"Cash\",\"type\":\"asset\","
+	                     "\"parent_id\":\"%s\"}",
+	                     group);
+	char *cash = create(owner, path, body);
+	char *sales = create(owner, path, "{\"code\":\"4000\",\"name\":\"Sales\",\"type\":\"income\"}");
+
+	free(body);
+	free(path);
+	path = kt_strf("/api/v1/organizations/%s/fiscal-years", org);
+	free(create(owner, path,
+	            "{\"name\":\"2026\",\"start_date\":\"2026-01-01\",\"end_date\":\"2026-12-31\","
+	            "\"period\":\"month\"}"));
+	free(path);
+	path = kt_strf("/api/v1/organizations/%s/journal-entries", org);
+	char *first = NULL;
+
+	for (int k = 0; k <= n; k++) {
+		body = kt_strf("{\"journal\":\"sales\",\"date\":\"2026-%02d-10\",\"post\":%s,"
+		               "\"lines\":[{\"account_id\":\"%s\",\"debit\":\"%d.00\"},"
+		               "{\"account_id\":\"%s\",\"credit\":\"%d.00\"}]}",
+		               k + 2, k < n ? "true" : "false", cash, k + 1, sales, k + 1);
+		char *id = create(owner, path, body);
+
+		free(body);
+		if (first == NULL)
+			first = id;
+		else
+			free(id);
+	}
+	free(path);
+	path = kt_strf("/api/v1/journal-entries/%s/reverse", first);
+	free(create(owner, path, "{\"date\":\"2026-06-01\"}"));
+	free(path);
+	kt_resp *r =
+	    kt_api(srv->base, "GET", owner, NULL, "/api/v1/organizations/%s/periods?limit=1", org);
+
+	if (r->status != 200)
+		fail_msg("periods: %ld %s", r->status, r->body);
+	const char *period = kt_jstr(json_array_get(json_object_get(r->json, "data"), 0), "id");
+
+	expect(kt_api(srv->base, "POST", owner, NULL, "/api/v1/periods/%s/close", period), 200,
+	       "period close");
+	kt_resp_free(r);
+	free(first);
+	free(group);
+	free(cash);
+	free(sales);
+}
+
 /*
  * Tenant i: a different number of rows of every kind than the others, so
  * that showing one tenant another's rows changes a count.
@@ -150,6 +230,8 @@ plant(int i)
 		expect(kt_api(srv->base, "PATCH", owner, "{\"description\":\"changed\"}",
 		              "/api/v1/organizations/%s", org),
 		       200, "organization update");
+		if (o == 1) /* the books of one organization: every Finance table */
+			plant_books(owner, org, n);
 		if (o == 0) /* a delete too: audit rows and events of it */
 			expect(kt_api(srv->base, "DELETE", owner, NULL, "/api/v1/divisions/%s", last), 204,
 			       "division delete");

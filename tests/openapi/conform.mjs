@@ -3,7 +3,7 @@
 // usage: node conform.mjs OPENAPI_JSON_FILE BASE_URL
 //
 // Drives a session against a running keel (sign-up, sign-in, refresh, users,
-// the tenant, organizations, divisions, the audit log, and error cases of
+// the tenant, organizations, divisions, the ledger, the audit log, and error cases of
 // every kind), and checks every answer against the document: its status is
 // one the operation lists, its content type one that response has, and its
 // body validates against the documented schema (JSON Schema 2020-12, as
@@ -248,6 +248,69 @@ async function divisions(token, org) {
 	await call("DELETE", "/api/v1/organizations/{id}", { path: `/api/v1/organizations/${org.id}`, token, want: 204 });
 }
 
+async function finance(token, viewer) {
+	const org = (await call("POST", "/api/v1/organizations", { token, body: { name: "Books", code: "BOOKS" }, want: 201 })).json;
+	const o = `/api/v1/organizations/${org.id}`;
+	const ledger = "/api/v1/organizations/{id}/ledger";
+	const accounts = "/api/v1/organizations/{id}/accounts";
+	const account = "/api/v1/accounts/{id}";
+	const years = "/api/v1/organizations/{id}/fiscal-years";
+	const entries = "/api/v1/organizations/{id}/journal-entries";
+	const entry = "/api/v1/journal-entries/{id}";
+	await call("GET", "/api/v1/currencies", { want: 200 });
+	await call("POST", accounts, { path: `${o}/accounts`, token, body: { code: "1000", name: "Cash", type: "asset" }, want: 409 });
+	await call("POST", ledger, { path: `${o}/ledger`, token, body: { currency: "EURO" }, want: 422 });
+	await call("POST", ledger, { path: `${o}/ledger`, token: viewer, body: { currency: "EUR" }, want: 403 });
+	await call("POST", ledger, { path: `${o}/ledger`, token, headers: { "Idempotency-Key": "conform-ledger" }, body: { currency: "EUR" }, want: 201 });
+	await call("POST", ledger, { path: `${o}/ledger`, token, body: { currency: "USD" }, want: 409 });
+	const l = await call("GET", ledger, { path: `${o}/ledger`, token: viewer, want: 200 });
+	const group = (await call("POST", accounts, { path: `${o}/accounts`, token, body: { code: "1", name: "Assets", type: "asset", is_group: true }, want: 201 })).json;
+	const cash = (await call("POST", accounts, { path: `${o}/accounts`, token, body: { code: "1000", name: "Cash", type: "asset", parent_id: group.id }, want: 201 })).json;
+	const sales = (await call("POST", accounts, { path: `${o}/accounts`, token, body: { code: "4000", name: "Sales", type: "income", requires_division: false }, want: 201 })).json;
+	const spare = (await call("POST", accounts, { path: `${o}/accounts`, token, body: { code: "9999", name: "Spare", type: "expense" }, want: 201 })).json;
+	await call("POST", accounts, { path: `${o}/accounts`, token, body: { code: "1000", name: "Again", type: "asset" }, want: 409 });
+	await call("POST", accounts, { path: `${o}/accounts`, token, body: { code: "1100", name: "Bank", type: "income", parent_id: group.id }, want: 422 });
+	await call("GET", accounts, { path: `${o}/accounts`, token, query: { type: "asset", limit: "1" }, want: 200 });
+	const got = await call("GET", account, { path: `/api/v1/accounts/${cash.id}`, token, want: 200 });
+	await call("GET", account, { path: "/api/v1/accounts/not-a-uuid", token, want: 404 });
+	await call("PATCH", account, { path: `/api/v1/accounts/${cash.id}`, token, headers: { "If-Match": got.headers.get("etag") }, body: { name: "Cash at hand" }, want: 200 });
+	await call("PATCH", account, { path: `/api/v1/accounts/${cash.id}`, token, body: { code: "2" }, want: 422 });
+	await call("PATCH", ledger, { path: `${o}/ledger`, token, headers: { "If-Match": l.headers.get("etag") }, body: { rounding_account_id: spare.id }, want: 200 });
+	await call("DELETE", account, { path: `/api/v1/accounts/${spare.id}`, token, want: 409 });
+	await call("POST", years, { path: `${o}/fiscal-years`, token, body: { name: "2026", start_date: "2026-01-01", end_date: "2026-12-31", period: "month" }, want: 201 });
+	const fy = (await call("POST", years, { path: `${o}/fiscal-years`, token, body: { name: "2027", start_date: "2027-01-01", end_date: "2027-12-31", period: "quarter" }, want: 201 })).json;
+	await call("POST", years, { path: `${o}/fiscal-years`, token, body: { name: "X", start_date: "2026-06-01", end_date: "2026-08-31", period: "month" }, want: 409 });
+	await call("POST", years, { path: `${o}/fiscal-years`, token, body: { name: "Bad", start_date: "2026-02-30", end_date: "2026-12-31", period: "month" }, want: 422 });
+	await call("GET", years, { path: `${o}/fiscal-years`, token, want: 200 });
+	await call("GET", "/api/v1/fiscal-years/{id}", { path: `/api/v1/fiscal-years/${fy.id}`, token, want: 200 });
+	const periods = (await call("GET", "/api/v1/organizations/{id}/periods", { path: `${o}/periods`, token, query: { limit: "2" }, want: 200 })).json;
+	const [jan, feb] = periods.data;
+	const line = (account_id, side, amount) => ({ account_id, [side]: amount });
+	const posted = (await call("POST", entries, { path: `${o}/journal-entries`, token, headers: { "Idempotency-Key": "conform-entry" }, body: { journal: "sales", date: "2026-02-05", memo: "invoice", post: true, lines: [line(cash.id, "debit", "119.00"), line(sales.id, "credit", "119.00")] }, want: 201 })).json;
+	await call("POST", entries, { path: `${o}/journal-entries`, token, body: { journal: "sales", date: "2026-02-05", lines: [line(cash.id, "debit", "1e3"), line(sales.id, "credit", "1000.00")] }, want: 422 });
+	await call("POST", entries, { path: `${o}/journal-entries`, token: viewer, body: { journal: "sales", date: "2026-02-05", lines: [line(cash.id, "debit", "1.00"), line(sales.id, "credit", "1.00")] }, want: 403 });
+	const draft = (await call("POST", entries, { path: `${o}/journal-entries`, token, body: { journal: "general", date: "2026-02-06", lines: [line(cash.id, "debit", "1.00"), line(sales.id, "credit", "0.99")] }, want: 201 })).json;
+	const d = await call("GET", entry, { path: `/api/v1/journal-entries/${draft.id}`, token, want: 200 });
+	await call("PATCH", entry, { path: `/api/v1/journal-entries/${draft.id}`, token, headers: { "If-Match": d.headers.get("etag") }, body: { memo: "fixed" }, want: 200 });
+	await call("POST", "/api/v1/journal-entries/{id}/post", { path: `/api/v1/journal-entries/${draft.id}/post`, token, want: 422 });
+	await call("POST", "/api/v1/journal-entries/{id}/post", { path: `/api/v1/journal-entries/${posted.id}/post`, token, want: 409 });
+	await call("PATCH", entry, { path: `/api/v1/journal-entries/${posted.id}`, token, body: { memo: "no" }, want: 409 });
+	await call("DELETE", entry, { path: `/api/v1/journal-entries/${draft.id}`, token, want: 204 });
+	await call("POST", "/api/v1/journal-entries/{id}/reverse", { path: `/api/v1/journal-entries/${posted.id}/reverse`, token, body: { date: "2026-03-01" }, want: 201 });
+	await call("POST", "/api/v1/journal-entries/{id}/reverse", { path: `/api/v1/journal-entries/${posted.id}/reverse`, token, body: { date: "2026-03-01" }, want: 409 });
+	await call("GET", entries, { path: `${o}/journal-entries`, token, query: { status: "posted", from: "2026-01-01", to: "2026-12-31", limit: "1" }, want: 200 });
+	await call("GET", "/api/v1/organizations/{id}/trial-balance", { path: `${o}/trial-balance`, token: viewer, query: { from: "2026-01-01", to: "2026-12-31" }, want: 200 });
+	await call("GET", "/api/v1/accounts/{id}/ledger", { path: `/api/v1/accounts/${cash.id}/ledger`, token, query: { from: "2026-01-01", to: "2026-12-31", limit: "1" }, want: 200 });
+	await call("POST", "/api/v1/periods/{id}/close", { path: `/api/v1/periods/${feb.id}/close`, token, want: 409 });
+	await call("POST", "/api/v1/periods/{id}/close", { path: `/api/v1/periods/${jan.id}/close`, token, want: 200 });
+	await call("POST", "/api/v1/periods/{id}/lock", { path: `/api/v1/periods/${jan.id}/lock`, token: viewer, want: 403 });
+	await call("POST", "/api/v1/periods/{id}/reopen", { path: `/api/v1/periods/${jan.id}/reopen`, token, body: {}, want: 422 });
+	await call("POST", "/api/v1/periods/{id}/reopen", { path: `/api/v1/periods/${jan.id}/reopen`, token, body: { reason: "a late invoice" }, want: 200 });
+	await call("POST", "/api/v1/periods/{id}/close", { path: `/api/v1/periods/${jan.id}/close`, token, want: 200 });
+	await call("POST", "/api/v1/periods/{id}/lock", { path: `/api/v1/periods/${jan.id}/lock`, token, want: 200 });
+	await call("DELETE", "/api/v1/organizations/{id}", { path: o, token, want: 409 });
+}
+
 async function auditLogs(token, viewer) {
 	const logs = "/api/v1/audit-logs";
 	await call("GET", logs, { token, want: 200 });
@@ -278,6 +341,7 @@ async function session() {
 	await tenant(token, viewer);
 	const org = await organizations(token, viewer);
 	await divisions(token, org);
+	await finance(token, viewer);
 	await auditLogs(token, viewer);
 	await password(token, pair.refresh_token);
 	await call("GET", "/api/v1/tenant", { token, headers: { "X-Tenant-ID": "0192f3a4-0000-7000-8000-000000000000" }, want: 403 });

@@ -4,6 +4,12 @@
 #include "kt_fin.h"
 #include "kt.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,11 +53,14 @@ kt_fin_account(PGconn *app, const char *tenant, const char *org, const char *cod
                const char *parent_id, bool is_group)
 {
 	char *id = new_id(app, tenant);
-	const char *p[] = {id, org, code, type, is_group ? "true" : "false", parent_id, NULL};
+	/* no parent travels as "": the list ends at its first NULL */
+	const char *p[] = {
+	    id, org, code, type, is_group ? "true" : "false", parent_id ? parent_id : "", NULL};
 
 	run(app, tenant,
 	    "INSERT INTO fin.accounts (tenant_id, id, organization_id, code, name, type, is_group,"
-	    " parent_id) VALUES (core.current_tenant_id(), $1, $2, $3, 'Account ' || $3, $4, $5, $6)",
+	    " parent_id) VALUES (core.current_tenant_id(), $1, $2, $3, 'Account ' || $3, $4, $5,"
+	    " nullif($6, '')::uuid)",
 	    p);
 	return id;
 }

@@ -111,6 +111,7 @@ static const keel_field_spec spec[] = {
     {.name = "settings", .type = KEEL_F_OBJECT, .max = 20},
     {.name = "parent_id", .type = KEEL_F_UUID, .nullable = true},
     {.name = "color", .type = KEEL_F_ENUM, .choices = colors},
+    {.name = "tags", .type = KEEL_F_ARRAY, .min = 1, .max = 2},
 };
 
 static size_t
@@ -185,6 +186,10 @@ field_validation(void **state)
 	expect_errors("{\"name\":\"a\",\"color\":\"blue\"}",
 	              "color: must be one of the allowed values");
 	expect_errors("{\"x\":1,\"name\":7}", "x: is not a known field|name: must be a string");
+	expect_errors("{\"name\":\"a\",\"tags\":[1,\"b\"]}", "");
+	expect_errors("{\"name\":\"a\",\"tags\":[]}", "tags: must have 1 to 2 items");
+	expect_errors("{\"name\":\"a\",\"tags\":[1,2,3]}", "tags: must have 1 to 2 items");
+	expect_errors("{\"name\":\"a\",\"tags\":{}}", "tags: must be an array");
 }
 
 static void
