@@ -160,6 +160,7 @@ typedef struct entry_m {
 	bool debit[2];
 	long amount;
 	char line[2][37];
+	char *memo;
 	bool posted, reversal, alive;
 	int reverses, reversed_by; /* indexes into entries, -1: none */
 	long number;
@@ -2515,8 +2516,8 @@ check_entry(walker *w, const json_t *o, int org, int i)
 	if (!jis(o, "id", m->id) || !jis(o, "organization_id", w->orgs[m->org].id) ||
 	    !jis(o, "journal", journal_names[m->journal]) ||
 	    !jis(o, "kind", m->reversal ? "reversal" : "normal") || !jis(o, "date", date) ||
-	    !jis(o, "status", m->posted ? "posted" : "draft") || !jis(o, "number", number) ||
-	    !jis(o, "currency", w->orgs[m->org].currency) ||
+	    !jis(o, "memo", m->memo) || !jis(o, "status", m->posted ? "posted" : "draft") ||
+	    !jis(o, "number", number) || !jis(o, "currency", w->orgs[m->org].currency) ||
 	    !jis(o, "reverses_id", m->reverses < 0 ? NULL : w->entries[m->reverses].id) ||
 	    !jis(o, "reversed_by_id", m->reversed_by < 0 ? NULL : w->entries[m->reversed_by].id) ||
 	    (m->posted ? !json_is_string(json_object_get(o, "posted_at"))
@@ -3169,6 +3170,7 @@ entry_add(walker *w, const char *id, int org, int journal, int month, int day, c
 	memcpy(m->acct, acct, sizeof(m->acct));
 	memcpy(m->debit, debit, sizeof(m->debit));
 	m->amount = amount;
+	m->memo = strdup("");
 	m->alive = true;
 	m->reverses = m->reversed_by = -1;
 	m->version = 1;
@@ -3178,10 +3180,12 @@ entry_add(walker *w, const char *id, int org, int journal, int month, int day, c
 	return w->nentries++;
 }
 
-/* A create body: two lines of amount on ids[k], debit[k] or credit; post: true, false or left out.
+/*
+ * A create body: two lines of amount on acct_ids[k], debit[k] or credit; memo (NULL: none);
+ * post: true, false or left out (-1).
  */
 static char *
-entry_body(walker *w, int journal, const char *date, const char *const acct_ids[2],
+entry_body(int journal, const char *date, const char *memo, const char *const acct_ids[2],
            const bool debit[2], long amount, int post)
 {
 	json_t *b = json_object(), *lines = json_array();
@@ -3193,8 +3197,8 @@ entry_body(walker *w, int journal, const char *date, const char *const acct_ids[
 		                                       debit[k] ? "debit" : "credit", amt));
 	json_object_set_new(b, "journal", json_string(journal_names[journal]));
 	json_object_set_new(b, "date", json_string(date));
-	if (chance(w, 50))
-		json_object_set_new(b, "memo", json_sprintf("Entry %s %d", w->marker, ++w->seq));
+	if (memo != NULL)
+		json_object_set_new(b, "memo", json_string(memo));
 	json_object_set_new(b, "lines", lines);
 	if (post >= 0)
 		json_object_set_new(b, "post", json_boolean(post));
@@ -3255,7 +3259,8 @@ op_entry_create(walker *w)
 	long amount = 1 + rnd(w, 5000000);
 	entry_m probe = {.month = month, .day = day};
 	char *date = entry_date(&probe);
-	char *text = entry_body(w, journal, date, (const char *const *)id_text, debit, amount, post);
+	char *memo = chance(w, 50) ? kt_strf("Entry %s %d", w->marker, ++w->seq) : NULL;
+	char *text = entry_body(journal, date, memo, (const char *const *)id_text, debit, amount, post);
 	/* posting at once: refused as /post would be (the accounts are active: the date) */
 	char *why = bad_line >= 0 ? kt_strf("lines[%d].account_id", bad_line)
 	            : post == 1   ? post_refusal(w, org, acct, month)
@@ -3277,6 +3282,8 @@ op_entry_create(walker *w)
 	if (want == 201) {
 		int i = entry_add(w, kt_jstr(r->json, "id"), org, journal, month, day, acct, debit, amount);
 
+		if (memo != NULL)
+			free(w->entries[i].memo), w->entries[i].memo = strdup(memo);
 		if (post == 1)
 			entry_post(w, &w->entries[i]);
 		check_entry(w, r->json, org, i);
@@ -3287,6 +3294,7 @@ op_entry_create(walker *w)
 	free(key);
 	kt_resp_free(r);
 	free(why);
+	free(memo);
 	free(path);
 	free(text);
 	free(date);
@@ -3436,9 +3444,15 @@ op_entry_reverse(walker *w)
 	char *path = kt_strf("/api/v1/journal-entries/%s/reverse", id);
 	entry_m *e = i >= 0 ? &w->entries[i] : NULL;
 	int month = rnd(w, NMONTHS), day = 1 + rnd(w, month_days[month]);
-	char *body = chance(w, 50) ? kt_strf("{\"date\":\"2026-%02d-%02d\"}", month + 1, day)
-	                           : kt_strf("{\"date\":\"2026-%02d-%02d\",\"memo\":\"Back %s\"}",
-	                                     month + 1, day, w->marker);
+	/* the memo given, or "Reversal of <number>" */
+	char *memo = chance(w, 50) ? kt_strf("Back %s %d", w->marker, ++w->seq)
+	             : e != NULL   ? kt_strf("Reversal of %s-" FY_NAME "-%06ld",
+	                                     journal_prefixes[e->journal], e->number)
+	                           : NULL;
+	char *body =
+	    memo == NULL || strncmp(memo, "Back", 4) != 0
+	        ? kt_strf("{\"date\":\"2026-%02d-%02d\"}", month + 1, day)
+	        : kt_strf("{\"date\":\"2026-%02d-%02d\",\"memo\":\"%s\"}", month + 1, day, memo);
 	/* the reversal posts the same lines: their accounts must still take postings */
 	char *why = e != NULL && e->posted ? post_refusal(w, e->org, e->acct, month) : NULL;
 	long want = !is_admin(role)                                    ? 403
@@ -3459,6 +3473,9 @@ op_entry_reverse(walker *w)
 		    entry_add(w, kt_jstr(r->json, "id"), org, journal, month, day, acct, flipped, amount);
 
 		w->entries[k].reversal = true;
+		free(w->entries[k].memo);
+		w->entries[k].memo = memo;
+		memo = NULL;
 		w->entries[k].reverses = i;
 		w->entries[i].reversed_by = k;
 		entry_post(w, &w->entries[k]);
@@ -3474,6 +3491,7 @@ op_entry_reverse(walker *w)
 	}
 	kt_resp_free(r);
 	free(why);
+	free(memo);
 	free(body);
 	free(path);
 	free(id);
@@ -3668,6 +3686,8 @@ op_entry_patch(walker *w)
 			e->month = month, e->day = day;
 		if (json_object_get(body, "journal") != NULL)
 			e->journal = journal;
+		if (json_object_get(body, "memo") != NULL)
+			free(e->memo), e->memo = strdup(kt_jstr(body, "memo"));
 		e->version++;
 		e->audit++;
 		check_entry(w, r->json, -1, i);
@@ -3864,7 +3884,8 @@ acct_ledger_pages(walker *w, enum op op, int role, int i, int from, int to, int 
 
 			balance += debit ? e->amount : -e->amount;
 			if (!jis(row, "entry_id", e->id) || !jis(row, "number", number) ||
-			    !jis(row, "date", date) || !jamount(row, "debit", debit ? e->amount : 0) ||
+			    !jis(row, "date", date) || !jis(row, "memo", e->memo) ||
+			    !jamount(row, "debit", debit ? e->amount : 0) ||
 			    !jamount(row, "credit", debit ? 0 : e->amount) ||
 			    (own && !jamount(row, "balance", balance)))
 				walk_fail(w, "account ledger row %d: the model has %s %s %s %ld, balance %ld: %s",
@@ -3941,7 +3962,7 @@ fin_foreign_body(walker *w, int role)
 		line_ids[0] = w->accts[acct[0]].id;
 		line_ids[1] = w->accts[acct[1]].id;
 		line_ids[line] = fid;
-		body = entry_body(w, J_GENERAL, "2026-05-05", line_ids, debit, 100, -1);
+		body = entry_body(J_GENERAL, "2026-05-05", NULL, line_ids, debit, 100, -1);
 		path = kt_strf(ORGS "/%s/journal-entries", o->id);
 		field = kt_strf("lines[%d].account_id", line);
 	} else if (n == 1) {
@@ -4106,7 +4127,7 @@ op_foreign_fin(walker *w)
 		bool debit[2] = {true, false};
 
 		method = "POST", min = MEMBER, path = kt_strf(ORGS "/%s/journal-entries", id);
-		body = entry_body(w, J_GENERAL, "2026-03-03", line_ids, debit, 500, -1);
+		body = entry_body(J_GENERAL, "2026-03-03", NULL, line_ids, debit, 500, -1);
 		free(a);
 		free(b);
 		break;
