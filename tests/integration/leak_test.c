@@ -3939,7 +3939,36 @@ op_acct_ledger(walker *w)
 
 /* ---- Finance: crafted requests from other tenants' observations ---- */
 
-/* Another tenant's ids in bodies: an entry's line, the rounding account, a parent (422). */
+/* text with its first id replaced by other (malloc'd); NULL stays NULL. */
+static char *
+swap_id(const char *text, const char *id, const char *other)
+{
+	const char *at = text ? strstr(text, id) : NULL;
+
+	return at == NULL ? (text ? strdup(text) : NULL)
+	                  : kt_strf("%.*s%s%s", (int)(at - text), text, other, at + strlen(id));
+}
+
+/* The message of problem r's error for field, or "". */
+static const char *
+field_message(const kt_resp *r, const char *field)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(r->json, "errors"), i, e)
+	{
+		if (jis(e, "field", field))
+			return kt_jstr(e, "message");
+	}
+	return "";
+}
+
+/*
+ * Another tenant's ids in bodies: an entry's line, the rounding account, a parent (422 naming
+ * the field, worded as for an id of no row), a division to filter by (422), an account to
+ * filter by (nothing).
+ */
 static void
 fin_foreign_body(walker *w, int role)
 {
@@ -3994,6 +4023,26 @@ fin_foreign_body(walker *w, int role)
 		walk_fail(w, "a 422 not about %s: %s", field, r->body);
 	if (r->status == 200 && json_array_size(json_object_get(r->json, "data")) != 0)
 		walk_fail(w, "another tenant's account as a filter found entries: %s", r->body);
+	if (r->status == 422 && chance(w, 30)) { /* no oracle for existence in a body either */
+		char *none = nowhere_id(w), *body2 = swap_id(body, fid, none);
+		char *path2 = swap_id(path, fid, none);
+		kt_resp *r2 = call(w, OP_FOREIGN_FIN, role, NULL, method, body2, path2);
+		/* (the same words, but for the id itself where they name it) */
+		char *detail = swap_id(kt_jstr(r->json, "detail"), fid, none);
+		char *message = swap_id(field_message(r, field), fid, none);
+
+		expect_status(w, r2, 422);
+		if (strcmp(kt_jstr(r2->json, "detail"), detail) != 0 ||
+		    strcmp(field_message(r2, field), message) != 0)
+			walk_fail(w, "another tenant's id is told apart from no row: %s vs %s", r->body,
+			          r2->body);
+		kt_resp_free(r2);
+		free(detail);
+		free(message);
+		free(path2);
+		free(body2);
+		free(none);
+	}
 	kt_resp_free(r);
 	free(field);
 	free(body);
