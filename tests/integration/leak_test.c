@@ -4057,19 +4057,21 @@ fin_foreign_cursor(walker *w, int role)
 	static const enum obs kinds[] = {OBS_ACCT_CURSOR, OBS_PERIOD_CURSOR, OBS_ENTRY_CURSOR,
 	                                 OBS_FY_CURSOR, OBS_LEDGER_CURSOR};
 	static const char *const lists[] = {"accounts", "periods", "journal-entries", "fiscal-years"};
-	int n = rnd(w, 5), org = n < 4 ? books_org(w, true) : pick_acct(w, -1, 0, false);
-	char *cursor = org >= 0 ? foreign(w, kinds[n], NULL) : NULL;
+	/* an organization with books, or for an account ledger a leaf account */
+	int n = rnd(w, 5), at = n < 4 ? books_org(w, true) : pick_acct(w, -1, 0, false);
+	char *cursor = at >= 0 ? foreign(w, kinds[n], NULL) : NULL;
 
 	if (cursor == NULL)
 		return;
-	if (n == 4) { /* org: an account */
+	if (n == 4) {
 		int from = rnd(w, NMONTHS);
 
-		acct_ledger_pages(w, OP_FOREIGN_FIN, role, org, from, from + rnd(w, NMONTHS - from),
+		acct_ledger_pages(w, OP_FOREIGN_FIN, role, at, from, from + rnd(w, NMONTHS - from),
 		                  random_limit(w), 1 + rnd(w, 2), cursor);
 		free(cursor);
 		return;
 	}
+	int org = at;
 	char *path = kt_strf(ORGS "/%s/%s", w->orgs[org].id, lists[n]);
 	fin_rows s = n == 0   ? accts_matching(w, org, -1, -1)
 	             : n == 1 ? periods_of(w, org)
