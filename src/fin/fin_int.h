@@ -76,6 +76,62 @@ keel_err fin_store_ledger(keel_tx *tx, keel_arena *a, const char *org_id, fin_le
 /* A row of a statement whose columns are id, version, json (fin_row). */
 void fin_store_row(keel_res *res, int i, keel_arena *a, fin_row *row);
 
+/* ---- fin_ledger_store.c: the ledger, the currencies, the chart of accounts ---- */
+
+/* The ledger's account ids, in the order of the ledger's JSON (rounding_account_id first). */
+#define FIN_LEDGER_ACCOUNTS 4
+
+/* A ledger PATCH: given[i] when the body names account field i (account[i] NULL: unset it). */
+typedef struct fin_ledger_input {
+	bool given[FIN_LEDGER_ACCOUNTS];
+	const char *account[FIN_LEDGER_ACCOUNTS];
+} fin_ledger_input;
+
+/* An account's fields as a body gives them; NULL: not given.  Booleans as "true"/"false". */
+typedef struct fin_account_input {
+	const char *code, *name, *type, *parent_id, *currency, *status;
+	const char *is_group, *requires_division, *revalue;
+} fin_account_input;
+
+/* A list of accounts: after_code the cursor's code; parent 0 any, 1 parent_id's, 2 top level. */
+typedef struct fin_account_filter {
+	const char *type, *parent_id, *after_code;
+	int parent;
+} fin_account_filter;
+
+typedef struct fin_account_page {
+	keel_svc_list list;
+	const char *last_code;
+} fin_account_page;
+
+keel_err fin_store_ledger_create(keel_tx *tx, keel_arena *a, const char *org_id,
+                                 const char *currency, fin_row *row);
+/* KEEL_ENOTFOUND: no such organization; KEEL_ECONFLICT: it has no ledger.  The only statement. */
+keel_err fin_store_ledger_get(keel_tx *tx, keel_arena *a, const char *org_id, fin_row *row);
+/* KEEL_ENOTFOUND when no ledger of org_id is at version (NULL: any). */
+keel_err fin_store_ledger_update(keel_tx *tx, keel_arena *a, const char *org_id,
+                                 const fin_ledger_input *in, const char *version, fin_row *row);
+/* Every currency, in code order, into list.  The only statement. */
+keel_err fin_store_currencies(keel_tx *tx, keel_svc_list *list);
+keel_err fin_store_account_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
+                                  const fin_account_input *in, fin_row *row);
+/* The only statement of its transaction. */
+keel_err fin_store_account_get(keel_tx *tx, keel_arena *a, const char *id, fin_row *row);
+keel_err fin_store_account_list(keel_tx *tx, keel_arena *a, const char *org_id,
+                                const fin_account_filter *f, int limit, fin_account_page *page);
+/*
+ * The statement fin_store_account_list runs for f's filters (also what the tests explain): $1
+ * the cursor's code ('' for the first page), $2 the limit, $3 the organization, $4 the type,
+ * $5 the parent.
+ */
+const keel_stmt *fin_store_account_list_stmt(const fin_account_filter *f);
+/* Name, status, requires_division, revalue; KEEL_ENOTFOUND when no account is at version. */
+keel_err fin_store_account_update(keel_tx *tx, keel_arena *a, const char *id,
+                                  const fin_account_input *in, const char *version, fin_row *row);
+keel_err fin_store_account_delete(keel_tx *tx, keel_arena *a, const char *id, const char *version);
+/* The account's current version; KEEL_ENOTFOUND when it is not the tenant's. */
+keel_err fin_store_account_version(keel_tx *tx, const char *id, long *version);
+
 /* ---- fin_report_store.c ---- */
 
 /* An account as its ledger report needs it. */
