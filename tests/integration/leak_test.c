@@ -29,8 +29,9 @@
  * account ledger (opening, running balance, pages).  Another tenant's
  * account, entry, period and fiscal-year ids go into paths (404, as for no
  * row), its accounts into lines, parent_id and rounding_account_id and its
- * divisions into ?division_id= (422 naming the field), its cursors into the
- * Finance lists.  After every response:
+ * divisions into lines and ?division_id= (422 naming the field, worded as
+ * for an id of no row), its cursors into the Finance lists.  After every
+ * response:
  *
  *   - the raw headers and body hold no marker of another tenant, and no id
  *     another tenant's responses or sign-up gave (a 4xx may echo what the
@@ -3972,13 +3973,13 @@ field_message(const kt_resp *r, const char *field)
 static void
 fin_foreign_body(walker *w, int role)
 {
-	int org = entry_org(w), n = rnd(w, 5), line = rnd(w, 2);
-	int min = n == 0 ? MEMBER : n < 3 ? ADMIN : VIEWER;
+	int org = entry_org(w), n = rnd(w, 6), line = rnd(w, 2);
+	int min = n == 0 || n == 5 ? MEMBER : n < 3 ? ADMIN : VIEWER;
 
 	if (org < 0)
 		return;
 	org_m *o = &w->orgs[org];
-	char *fid = foreign_id(w, n == 3 ? OBS_DIV : OBS_ACCT), *path, *body = NULL, *field;
+	char *fid = foreign_id(w, n == 3 || n == 5 ? OBS_DIV : OBS_ACCT), *path, *body = NULL, *field;
 	const char *method = "POST";
 	long want = 422;
 
@@ -4010,6 +4011,22 @@ fin_foreign_body(walker *w, int role)
 		path = kt_strf(ORGS "/%s/trial-balance?from=2026-01-01&to=2026-12-31&division_id=%s", o->id,
 		               fid);
 		field = strdup("division_id");
+	} else if (n == 5) { /* another tenant's division on an entry's line */
+		int acct[2];
+		bool debit[2] = {false, true};
+
+		two_accts(w, org, acct);
+		const char *line_ids[2] = {w->accts[acct[0]].id, w->accts[acct[1]].id};
+		char *text = entry_body(J_SALES, "2026-09-09", NULL, line_ids, debit, 250, -1);
+		json_t *b = json_loads(text, 0, NULL);
+
+		json_object_set_new(json_array_get(json_object_get(b, "lines"), (size_t)line),
+		                    "division_id", json_string(fid));
+		body = json_dumps(b, JSON_COMPACT);
+		json_decref(b);
+		free(text);
+		path = kt_strf(ORGS "/%s/journal-entries", o->id);
+		field = kt_strf("lines[%d].division_id", line);
 	} else { /* another tenant's account to filter the entries by: a filter, so nothing */
 		method = "GET";
 		path = kt_strf(ORGS "/%s/journal-entries?account_id=%s", o->id, fid);
