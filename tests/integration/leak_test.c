@@ -20,7 +20,8 @@
  * books is not deleted, 409), charts of accounts grow (groups and children
  * of their type, codes unique per organization; renamed, deactivated,
  * deleted while nothing names them), journal entries of two balanced lines
- * are drafted (member), changed, deleted, posted (admin, at once or later:
+ * (some in divisions of the organization, which then are not deleted) are
+ * drafted (member), changed, deleted, posted (admin, at once or later:
  * numbered GEN-2026-NNNNNN / SAL-..., consecutive per journal and
  * organization; refused for an inactive account or a date in no open
  * period) and reversed once; periods are closed in order, the latest one
