@@ -28,6 +28,7 @@
 
 #include "kt.h"
 #include "kt_fin.h"
+#include "kt_wait.h"
 
 #define PASSWORD "correct horse battery staple"
 
@@ -276,6 +277,46 @@ snapshots_follow_close_reopen_and_lock(void **state)
 	verify_ok();
 	json_decref(y);
 	free(div);
+	free(sales);
+	free(cash);
+	free(org);
+}
+
+/* A close that waited for a posting in flight counts it in the snapshot. */
+static void
+a_close_after_a_posting_in_flight_counts_it(void **state)
+{
+	(void)state;
+	char *org = org_new();
+	char *cash = kt_fin_account(app, A.id, org, "1000", "asset", NULL, false);
+	char *sales = kt_fin_account(app, A.id, org, "4000", "income", NULL, false);
+	json_t *y = year_make(org, "FY26", "2026-01-01", "2026-02-28");
+	const char *jan = period_id(y, 0);
+	kt_fin_line lines[] = {{cash, 4200, 0, NULL}, {sales, 0, 4200, NULL}};
+	char *entry = kt_fin_entry(app, A.id, org, "general", "2026-01-31", 2, lines, false);
+	PGconn *c = kt_pg_app();
+	char *sql = kt_strf("SELECT fin.post_entry('%s')", entry);
+
+	post2(org, "2026-01-02", cash, sales, 100, NULL);
+	kt_pg_set_tenant(c, A.id);
+	kt_pg_exec(c, "BEGIN");
+	kt_pg_exec(c, sql);
+	kt_async q = {.base = srv->base, .method = "POST", .token = A.admin.token};
+
+	snprintf(q.path, sizeof(q.path), "/api/v1/periods/%s/close", jan);
+	kt_async_start(&q);
+	kt_wait_lock_waiters(c, 1);
+	kt_pg_exec(c, "COMMIT");
+	kt_resp *r = kt_async_finish(&q);
+
+	kt_assert_status(r, 200);
+	kt_resp_free(r);
+	assert_snapshot(jan, "1000/false/4300/0,4000/false/0/4300");
+	verify_ok();
+	PQfinish(c);
+	free(sql);
+	free(entry);
+	json_decref(y);
 	free(sales);
 	free(cash);
 	free(org);
@@ -744,6 +785,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(snapshots_follow_close_reopen_and_lock),
+	    cmocka_unit_test(a_close_after_a_posting_in_flight_counts_it),
 	    cmocka_unit_test(the_database_refuses_what_breaks_the_snapshots),
 	    cmocka_unit_test(verify_names_a_posting_tampered_by_the_owner),
 	    cmocka_unit_test(year_close_moves_income_and_expense_to_retained_earnings),
