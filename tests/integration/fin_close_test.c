@@ -108,6 +108,26 @@ event_count(const char *subject, const char *type)
 	                         (const char *[]){subject, type, NULL});
 }
 
+/* Events of type about subject whose data is the JSON data. */
+static long
+event_data_count(const char *subject, const char *type, const char *data)
+{
+	return kt_pg_tenant_long(pg, A.id,
+	                         "SELECT count(*) FROM events.outbox WHERE subject = $1"
+	                         " AND type = $2 AND data::jsonb = $3::jsonb",
+	                         (const char *[]){subject, type, data, NULL});
+}
+
+/* Audit rows of record id in table with action by actor. */
+static long
+audit_count(const char *id, const char *table, const char *action, const char *actor)
+{
+	return kt_pg_tenant_long(pg, A.id,
+	                         "SELECT count(*) FROM audit.logs WHERE record_id = $1"
+	                         " AND table_name = $2 AND action = $3 AND actor_id = $4",
+	                         (const char *[]){id, table, action, actor, NULL});
+}
+
 /* ---- making things ---- */
 
 /* A new organization of A with a ledger in EUR. */
@@ -514,7 +534,10 @@ year_close_moves_income_and_expense_to_retained_earnings(void **state)
 	kt_assert_status(r, 200);
 	assert_string_equal(kt_jstr(r->json, "status"), "closed");
 	assert_string_equal(kt_jstr(r->json, "id"), year);
-	assert_int_equal(event_count(year, "keel.fiscal_year.closed"), 1);
+	assert_int_equal(json_integer_value(json_object_get(r->json, "version")), 2);
+	assert_int_equal(event_data_count(year, "keel.fiscal_year.closed", r->body), 1);
+	assert_int_equal(audit_count(year, "fiscal_years", "UPDATE", A.admin.id), 1);
+	kt_assert_header(r, "ETag", "\"2\"");
 	kt_resp_free(r);
 	/* one closing entry, posted in the adjustment journal on the year's last day */
 	char *entry =
@@ -530,6 +553,16 @@ year_close_moves_income_and_expense_to_retained_earnings(void **state)
 	                         org),
 	                 1);
 	assert_int_equal(event_count(entry, "keel.journal_entry.posted"), 1);
+	assert_int_equal(audit_count(entry, "journal_entries", "INSERT", A.admin.id), 1);
+	/* four balances out (sales D1 and none, rent D1 and D2), one line per division in */
+	assert_db_text(A.id,
+	               "SELECT string_agg(a.code || ':' || coalesce(d.code, '-') || ':' || l.debit"
+	               " || ':' || l.credit, ',' ORDER BY l.line_no) FROM fin.journal_lines l"
+	               " JOIN fin.accounts a ON a.id = l.account_id LEFT JOIN org.divisions d"
+	               " ON d.id = l.division_id WHERE l.entry_id = $1",
+	               entry,
+	               "4000:-:5000:0,4000:D1:100000:0,6000:D1:0:1000,6000:D2:0:30000,3000:-:0:5000,"
+	               "3000:D1:0:99000,3000:D2:30000:0");
 	/* income and expense are zero at the year's end, per account and division */
 	assert_int_equal(
 	    db_long("SELECT count(*) FROM (SELECT 1 FROM fin.postings p JOIN fin.accounts a"
