@@ -291,6 +291,10 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'no such fiscal year' USING ERRCODE = 'KF404';
 	END IF;
+	-- the year's periods before the ledger, as a period's change takes them (its row, then
+	-- the ledger in periods_transition): a reopening in flight finishes first, no deadlock
+	PERFORM 1 FROM fin.periods p WHERE p.tenant_id = v_fy.tenant_id AND p.fiscal_year_id = p_id
+	FOR SHARE;
 	SELECT g.currency, g.retained_earnings_account_id AS re INTO v_ledger FROM fin.ledgers g
 	WHERE g.tenant_id = v_fy.tenant_id AND g.organization_id = v_fy.organization_id
 	FOR NO KEY UPDATE;

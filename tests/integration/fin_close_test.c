@@ -703,6 +703,52 @@ year_close_refusals_roles_and_isolation(void **state)
 	free(org);
 }
 
+/* A reopening that arrives while a year close is in flight waits for it, then finds it closed. */
+static void
+a_reopen_waits_for_a_year_close_in_flight(void **state)
+{
+	(void)state;
+	char *org = org_new();
+	char *cash = kt_fin_account(app, A.id, org, "1000", "asset", NULL, false);
+	char *re = kt_fin_account(app, A.id, org, "3000", "equity", NULL, false);
+	char *sales = kt_fin_account(app, A.id, org, "4000", "income", NULL, false);
+	json_t *y = year_make(org, "FY26", "2026-01-01", "2026-01-31");
+	char *sql = kt_strf("UPDATE fin.ledgers SET retained_earnings_account_id = '%s'"
+	                    " WHERE organization_id = '%s'",
+	                    re, org);
+
+	post2(org, "2026-01-05", cash, sales, 100, NULL);
+	act(A.admin.token, period_id(y, 0), "close", 200);
+	kt_pg_set_tenant(app, A.id);
+	kt_pg_exec(app, sql);
+	free(sql);
+	PGconn *c = kt_pg_app();
+
+	kt_pg_set_tenant(c, A.id);
+	kt_pg_exec(c, "BEGIN");
+	sql = kt_strf("SELECT fin.close_fiscal_year('%s', audit.uuid_v7(now()))", kt_jstr(y, "id"));
+	kt_pg_exec(c, sql);
+	free(sql);
+	kt_async q = {.base = srv->base,
+	              .method = "POST",
+	              .token = A.owner.token,
+	              .body = "{\"reason\":\"late invoice\"}"};
+
+	snprintf(q.path, sizeof(q.path), "/api/v1/periods/%s/reopen", period_id(y, 0));
+	kt_async_start(&q);
+	kt_wait_lock_waiters(c, 1);
+	kt_pg_exec(c, "COMMIT");
+	assert_conflict(kt_async_finish(&q), "the fiscal year is closed");
+	assert_db_text(A.id, "SELECT status FROM fin.periods WHERE id = $1", period_id(y, 0), "closed");
+	assert_snapshot(period_id(y, 0), "1000/false/100/0,3000/false/0/100,4000/false/100/100");
+	PQfinish(c);
+	json_decref(y);
+	free(sales);
+	free(re);
+	free(cash);
+	free(org);
+}
+
 /* ---- the trial balance from snapshots ---- */
 
 #define TB_MONTHS 6
@@ -823,6 +869,7 @@ main(void)
 	    cmocka_unit_test(verify_names_a_posting_tampered_by_the_owner),
 	    cmocka_unit_test(year_close_moves_income_and_expense_to_retained_earnings),
 	    cmocka_unit_test(year_close_refusals_roles_and_isolation),
+	    cmocka_unit_test(a_reopen_waits_for_a_year_close_in_flight),
 	    cmocka_unit_test(trial_balance_from_snapshots_equals_from_postings),
 	    cmocka_unit_test(keel_stops_cleanly),
 	};
