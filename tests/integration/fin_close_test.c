@@ -703,6 +703,67 @@ year_close_refusals_roles_and_isolation(void **state)
 	free(org);
 }
 
+/* More balances than one entry holds: several closing entries, each balanced, in order. */
+static void
+year_close_splits_many_balances_over_entries(void **state)
+{
+	(void)state;
+	enum { N = 501 };
+	char *org = org_new();
+	char *cash = kt_fin_account(app, A.id, org, "1000", "asset", NULL, false);
+	char *re = kt_fin_account(app, A.id, org, "3000", "equity", NULL, false);
+	char *income[N];
+	kt_fin_line lines[N + 1];
+	json_t *y = year_make(org, "FY26", "2026-01-01", "2026-01-31");
+
+	for (int i = 0; i < N; i++) {
+		char code[16];
+
+		snprintf(code, sizeof(code), "4%03d", i);
+		income[i] = kt_fin_account(app, A.id, org, code, "income", NULL, false);
+		lines[i] = (kt_fin_line){income[i], 0, 1 + i, NULL};
+	}
+	lines[N] = (kt_fin_line){cash, (long long)N * (N + 1) / 2, 0, NULL};
+	free(kt_fin_entry(app, A.id, org, "general", "2026-01-10", N + 1, lines, true));
+	act(A.admin.token, period_id(y, 0), "close", 200);
+	char *sql = kt_strf("UPDATE fin.ledgers SET retained_earnings_account_id = '%s'"
+	                    " WHERE organization_id = '%s'",
+	                    re, org);
+
+	kt_pg_set_tenant(app, A.id);
+	kt_pg_exec(app, sql);
+	free(sql);
+	kt_resp *r = year_close(A.admin.token, kt_jstr(y, "id"));
+
+	kt_assert_status(r, 200);
+	kt_resp_free(r);
+	assert_db_text(A.id,
+	               "SELECT string_agg(e.number || ':' || (SELECT count(*) FROM fin.journal_lines l"
+	               " WHERE l.entry_id = e.id), ',' ORDER BY e.number) FROM fin.journal_entries e"
+	               " WHERE e.organization_id = $1 AND e.kind = 'closing'",
+	               org, "ADJ-FY26-000001:501,ADJ-FY26-000002:2");
+	assert_int_equal(
+	    db_long("SELECT count(*) FROM events.outbox WHERE type = 'keel.journal_entry.posted'"
+	            " AND data->>'kind' = 'closing' AND data->>'organization_id' = $1",
+	            org),
+	    2);
+	assert_int_equal(db_long("SELECT count(*) FROM (SELECT 1 FROM fin.postings p JOIN"
+	                         " fin.accounts a ON a.id = p.account_id WHERE p.organization_id = $1"
+	                         " AND a.type = 'income' GROUP BY p.account_id"
+	                         " HAVING sum(p.debit - p.credit) <> 0) z",
+	                         org),
+	                 0);
+	assert_db_text(A.id, "SELECT sum(credit - debit)::text FROM fin.postings WHERE account_id = $1",
+	               re, "125751");
+	verify_ok();
+	for (int i = 0; i < N; i++)
+		free(income[i]);
+	json_decref(y);
+	free(re);
+	free(cash);
+	free(org);
+}
+
 /* A reopening that arrives while a year close is in flight waits for it, then finds it closed. */
 static void
 a_reopen_waits_for_a_year_close_in_flight(void **state)
@@ -869,6 +930,7 @@ main(void)
 	    cmocka_unit_test(verify_names_a_posting_tampered_by_the_owner),
 	    cmocka_unit_test(year_close_moves_income_and_expense_to_retained_earnings),
 	    cmocka_unit_test(year_close_refusals_roles_and_isolation),
+	    cmocka_unit_test(year_close_splits_many_balances_over_entries),
 	    cmocka_unit_test(a_reopen_waits_for_a_year_close_in_flight),
 	    cmocka_unit_test(trial_balance_from_snapshots_equals_from_postings),
 	    cmocka_unit_test(keel_stops_cleanly),
