@@ -33,6 +33,7 @@ usage(FILE *out)
 	             "  audit maintain [--months N] | prune --keep DURATION [--dry-run]\n"
 	             "  relay [--drain]\n"
 	             "  maintain\n"
+	             "  fin verify [--tenant SLUG]\n"
 	             "  help\n\n"
 	             "configuration (environment):\n");
 	keel_config_describe(out);
@@ -87,6 +88,8 @@ main(int argc, char **argv)
 		status = keel_cmd_relay(&cfg, argc - 1, argv + 1);
 	else if (strcmp(argv[1], "maintain") == 0)
 		status = keel_cmd_maintain(&cfg, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "fin") == 0)
+		status = keel_cmd_fin(&cfg, argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "keel: unknown command \"%s\"\n", argv[1]);
 		usage(stderr);

@@ -26,6 +26,7 @@ int keel_cmd_tenant(const keel_config *cfg, int argc, char **argv);
 int keel_cmd_audit(const keel_config *cfg, int argc, char **argv);
 int keel_cmd_relay(const keel_config *cfg, int argc, char **argv);
 int keel_cmd_maintain(const keel_config *cfg, int argc, char **argv);
+int keel_cmd_fin(const keel_config *cfg, int argc, char **argv);
 
 /* Connection options for serve (keel_app) and migrate (keel_owner). */
 keel_db_opts keel_cmd_db_opts(const keel_config *cfg, bool owner);

@@ -232,6 +232,12 @@ keel_err fin_period_store_act(keel_tx *tx, keel_arena *a, fin_period_action acti
                               const char *reason, fin_row *row);
 /* The period's status; KEEL_ENOTFOUND when the tenant has no such period. */
 keel_err fin_period_store_status(keel_tx *tx, keel_arena *a, const char *id, const char **status);
+/*
+ * Close fiscal year id (fin.close_fiscal_year, migration 0014): its closing entries posted
+ * (each with keel.journal_entry.posted), the year read back into row with
+ * keel.fiscal_year.closed.  The function's KF404/KF409 are for fin_fail.
+ */
+keel_err fin_year_store_close(keel_tx *tx, keel_arena *a, const char *id, fin_row *row);
 
 /* ---- the parts' routes ---- */
 

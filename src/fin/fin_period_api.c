@@ -338,6 +338,30 @@ period_lock(keel_req *req, void *ctx)
 	return period_act(req, ctx, FIN_PERIOD_LOCK, NULL);
 }
 
+/*
+ * Close the fiscal year of the path: 200 with the year (status closed).  Its periods must all
+ * be closed, its last one not locked, and the ledger's retained-earnings account set (409);
+ * the closing entries are fin.close_fiscal_year's.
+ */
+static keel_err
+year_close(keel_req *req, void *ctx)
+{
+	keel_fin *fin = ctx;
+	const char *id = fin_path_id(req, "id");
+	fin_row row = {0};
+	keel_tx *tx;
+	keel_err err;
+
+	if (id == NULL)
+		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such fiscal year");
+	if ((err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK)
+		return err;
+	err = fin_year_store_close(tx, keel_req_arena(req), id, &row);
+	if (err != KEEL_OK)
+		return fin_fail(req, tx, err, "fiscal year");
+	return keel_svc_finish(req, tx, err, NULL, fin_reply(200, &row, NULL, NULL));
+}
+
 /* ---- the routes ---- */
 
 #define PERIOD_PROPS                                                                               \
@@ -407,6 +431,16 @@ static const keel_route routes[] = {
      .operation_id = "getFiscalYear",
      .reply = {200, KEEL_SHAPE_ONE, &year_schema},
      .params = year_id_param},
+    {.method = "POST",
+     .path = "/api/v1/fiscal-years/{id}/close",
+     .handler = year_close,
+     .min_role = KEEL_ROLE_ADMIN,
+     .summary = "Close a fiscal year: its income and expense moved to retained earnings by a "
+                "closing entry",
+     .operation_id = "closeFiscalYear",
+     .reply = {200, KEEL_SHAPE_ONE, &year_schema},
+     .params = year_id_param,
+     .problems = {409}},
     {.method = "GET",
      .path = "/api/v1/organizations/{id}/periods",
      .handler = period_list,

@@ -17,6 +17,8 @@
  */
 #include "fin/fin_int.h"
 #include "events/events.h"
+#include "core/uuid.h"
+#include "fin/fin_entry.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +79,8 @@ static const keel_stmt st_period_lock = {
     "UPDATE fin.periods AS p SET status = 'locked', version = p.version + 1, updated_at = now()"
     " WHERE p.tenant_id = " CURRENT " AND p.id = $1 AND p.status = 'closed' RETURNING " PERIOD_ROW,
     1};
+static const keel_stmt st_year_close = {"fin_year_close",
+                                        "SELECT unnest(fin.close_fiscal_year($1, $2))::text", 2};
 static const keel_stmt st_period_status = {
     "fin_period_status",
     "SELECT p.status FROM fin.periods p WHERE p.tenant_id = " CURRENT " AND p.id = $1", 1};
@@ -182,4 +186,43 @@ fin_period_store_status(keel_tx *tx, keel_arena *a, const char *id, const char *
 		return KEEL_ENOTFOUND;
 	*status = keel_arena_strdup(a, keel_res_get(res, 0, 0));
 	return KEEL_OK;
+}
+
+/* Each closing entry of res (one id a row), read back with its keel.journal_entry.posted. */
+static keel_err
+closing_events(keel_tx *tx, keel_arena *a, keel_res *res)
+{
+	int n = keel_res_rows(res);
+	keel_err err = KEEL_OK;
+
+	for (int i = 0; i < n && err == KEEL_OK; i++) {
+		fin_row entry = {0};
+
+		err = fin_entry_store_get(tx, a, keel_arena_strdup(a, keel_res_get(res, i, 0)), false,
+		                          &entry);
+		if (err == KEEL_OK)
+			err = keel_events_enqueue(tx, "keel.journal_entry.posted", entry.id, entry.json);
+	}
+	return err;
+}
+
+keel_err
+fin_year_store_close(keel_tx *tx, keel_arena *a, const char *id, fin_row *row)
+{
+	char entry[KEEL_UUID_STRLEN + 1];
+	keel_uuid u;
+	keel_res *res;
+	keel_err err;
+
+	keel_uuid_v7(&u);
+	keel_uuid_format(&u, entry);
+	const char *p[] = {id, entry};
+	const char *g[] = {id};
+
+	if ((err = keel_tx_exec(tx, &st_year_close, p, &res)) != KEEL_OK ||
+	    (err = closing_events(tx, a, res)) != KEEL_OK ||
+	    (err = keel_tx_exec(tx, &st_year_get, g, &res)) != KEEL_OK ||
+	    (err = one_row(res, a, row)) != KEEL_OK)
+		return err;
+	return keel_events_enqueue(tx, "keel.fiscal_year.closed", row->id, row->json);
 }

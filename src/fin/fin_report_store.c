@@ -2,7 +2,8 @@
  * The reports' SQL: the trial balance and the account ledger, both read from fin.postings
  * (the posted lines, migration 0012) and its two indexes, never from a running-balance row.
  *
- * The trial balance is one statement: the sums per account over postings_date_idx (an
+ * The trial balance is one statement: the sums per account, of the closed periods from their
+ * snapshots (fin.period_balances, migration 0014) and of the rest over postings_date_idx (an
  * index-only range of the organization's postings up to `to`), the roll-up of every group
  * account over its descendants (a recursive walk up parent_id from the accounts that moved),
  * and the answer rendered by PostgreSQL.  The account ledger is a keyset range of
@@ -17,21 +18,55 @@
 /*
  * $1 organization, $2 from, $3 to, $4 division (NULL: all), $5 currency, $6 minor units.
  * Columns: the answer's JSON; whether the division is one of the organization's.
+ * The closed periods (always a prefix of the organization's periods: periods_transition) that
+ * lie wholly before from or wholly within from..to are read from their snapshots (sp); the
+ * postings are read from after the last of them that leaves no gap (scan.after) to `to`, those
+ * of the snapshots within the range (scan.ms..scan.me) filtered out, so the answer is the
+ * same as from the postings alone.
  * Accounts are listed when they, or for a group one of its descendants, have an opening
  * balance or a movement; totals are over the postings themselves (every posting is to a
  * leaf), so groups stay out of them.
  */
 const keel_stmt fin_report_trial_balance_stmt = {
     "fin_trial_balance",
-    "WITH RECURSIVE mv AS ("
-    " SELECT p.account_id,"
-    "  coalesce(sum(p.debit - p.credit) FILTER (WHERE p.date < $2::date), 0) AS opening,"
-    "  coalesce(sum(p.debit) FILTER (WHERE p.date >= $2::date), 0) AS debit,"
-    "  coalesce(sum(p.credit) FILTER (WHERE p.date >= $2::date), 0) AS credit"
-    " FROM fin.postings p"
-    " WHERE p.tenant_id = core.current_tenant_id() AND p.organization_id = $1::uuid"
-    "  AND p.date <= $3::date AND ($4::uuid IS NULL OR p.division_id = $4::uuid)"
-    " GROUP BY p.account_id),"
+    "WITH RECURSIVE sp AS ("
+    " SELECT c.id, c.start_date, c.end_date, c.end_date < $2::date AS is_before"
+    " FROM fin.periods c"
+    " WHERE c.tenant_id = core.current_tenant_id() AND c.organization_id = $1::uuid"
+    "  AND c.status <> 'open' AND c.start_date < (SELECT coalesce(min(o.start_date), 'infinity')"
+    "   FROM fin.periods o WHERE o.tenant_id = core.current_tenant_id()"
+    "   AND o.organization_id = $1::uuid AND o.status = 'open')"
+    "  AND (c.end_date < $2::date OR (c.start_date >= $2::date AND c.end_date <= $3::date))),"
+    " cov AS ("
+    " SELECT coalesce(max(sp.end_date) FILTER (WHERE sp.is_before), '-infinity') AS lo,"
+    "  coalesce(min(sp.start_date) FILTER (WHERE NOT sp.is_before), 'infinity') AS ms,"
+    "  coalesce(max(sp.end_date) FILTER (WHERE NOT sp.is_before), 'infinity') AS me FROM sp),"
+    " scan AS ("
+    " SELECT CASE WHEN cov.ms < 'infinity' AND NOT EXISTS (SELECT 1 FROM fin.periods x"
+    "   WHERE x.tenant_id = core.current_tenant_id() AND x.organization_id = $1::uuid"
+    "   AND x.start_date > cov.lo AND x.end_date < cov.ms) THEN cov.me ELSE cov.lo END AS after,"
+    "  cov.ms, cov.me FROM cov),"
+    " mv AS ("
+    " SELECT s.account_id, sum(s.opening) AS opening, sum(s.debit) AS debit,"
+    "  sum(s.credit) AS credit FROM ("
+    "  SELECT b.account_id, CASE WHEN sp.is_before THEN b.debit - b.credit ELSE 0 END AS opening,"
+    "   CASE WHEN sp.is_before THEN 0 ELSE b.debit END AS debit,"
+    "   CASE WHEN sp.is_before THEN 0 ELSE b.credit END AS credit"
+    "  FROM fin.period_balances b JOIN sp ON sp.id = b.period_id"
+    "  WHERE b.tenant_id = core.current_tenant_id() AND b.organization_id = $1::uuid"
+    "   AND ($4::uuid IS NULL OR b.division_id = $4::uuid)"
+    "  UNION ALL"
+    "  SELECT p.account_id,"
+    "   coalesce(sum(p.debit - p.credit) FILTER (WHERE p.date < $2::date), 0),"
+    "   coalesce(sum(p.debit) FILTER (WHERE p.date >= $2::date), 0),"
+    "   coalesce(sum(p.credit) FILTER (WHERE p.date >= $2::date), 0)"
+    "  FROM fin.postings p"
+    "  WHERE p.tenant_id = core.current_tenant_id() AND p.organization_id = $1::uuid"
+    "   AND p.date > (SELECT scan.after FROM scan) AND p.date <= $3::date"
+    "   AND NOT (p.date >= (SELECT scan.ms FROM scan) AND p.date <= (SELECT scan.me FROM scan))"
+    "   AND ($4::uuid IS NULL OR p.division_id = $4::uuid)"
+    "  GROUP BY p.account_id) s"
+    " GROUP BY s.account_id),"
     " up AS ("
     " SELECT a.id, a.parent_id, m.opening, m.debit, m.credit,"
     "  (m.opening <> 0 OR m.debit <> 0 OR m.credit <> 0) AS moved"
