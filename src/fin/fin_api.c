@@ -62,4 +62,5 @@ keel_fin_routes(keel_router *r, keel_fin *fin)
 	fin_period_routes(r, fin);
 	fin_entry_routes(r, fin);
 	fin_report_routes(r, fin);
+	fin_statement_routes(r, fin);
 }

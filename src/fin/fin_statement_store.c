@@ -1,0 +1,160 @@
+/*
+ * The statements' SQL: the balance sheet and the income statement, each one statement over
+ * fin.postings (the posted lines) with the trial balance's roll-up of group accounts
+ * (fin_report_store.c): the sums per account, a recursive walk up parent_id from the accounts
+ * that moved, the answer rendered by PostgreSQL.  A group's type is its children's (the
+ * schema's accounts_parent_fkey), so a roll-up never crosses sections.
+ *
+ * Closing entries (kind 'closing', the fiscal-year close: the year's income and expense
+ * moved to retained earnings, dated its last day) are left out of the income statement, and
+ * out of the balance sheet when they are dated in the fiscal year of as_of: that year's
+ * result is current_year_result, never also in equity.  The closing entries of earlier years
+ * count, whole: a closed year's income and expense accounts then sum to zero and its result
+ * is in equity, so the sum over the income and expense postings before the year of as_of,
+ * closing entries included, is the result of the earlier years not closed.  Whole entries
+ * are in or out, every entry balances, so assets = liabilities + equity +
+ * result_of_unclosed_years + current_year_result holds exactly.
+ */
+#include "fin/fin_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CUR "core.current_tenant_id()"
+
+/*
+ * From mv (account_id, bal: debit - credit, cur: the part in the current year): mvt the same
+ * with each account's type, roll the balance of every account listed (moved, or a group above
+ * one that moved), tot the sums per type.  $1 the organization.
+ */
+#define ROLL_UP                                                                                    \
+	" mvt AS (SELECT m.account_id AS id, a.parent_id, a.type, m.bal, m.cur FROM mv m"              \
+	"  JOIN fin.accounts a ON a.tenant_id = " CUR " AND a.organization_id = $1::uuid"              \
+	"  AND a.id = m.account_id),"                                                                  \
+	" up AS (SELECT t.id, t.parent_id, t.bal FROM mvt t"                                           \
+	"  UNION ALL"                                                                                  \
+	"  SELECT g.id, g.parent_id, u.bal FROM up u JOIN fin.accounts g"                              \
+	"  ON g.tenant_id = " CUR " AND g.organization_id = $1::uuid AND g.id = u.parent_id),"         \
+	" roll AS (SELECT u.id, sum(u.bal) AS bal FROM up u GROUP BY u.id),"                           \
+	" tot AS (SELECT t.type, sum(t.bal) AS bal, sum(t.cur) AS cur FROM mvt t GROUP BY t.type)"
+
+/* The sum of column col over the accounts of type (bigint, 0 when none). */
+#define TOT(col, type) "(SELECT coalesce(sum(t." col "), 0) FROM tot t WHERE t.type = '" type "')"
+
+/* An amount in the ledger's minor units ($3). */
+#define AMOUNT(expr) "fin.amount_text((" expr ")::bigint, $3::int)"
+
+/*
+ * The sections of types (VALUES rows (order, type, sign)): the accounts listed in code order
+ * (bytewise) with their balance times sign, and the total of the section's postings.
+ */
+#define SECTIONS(types)                                                                            \
+	"(SELECT json_agg(json_build_object('type', s.type,"                                           \
+	"  'accounts', coalesce((SELECT json_agg(json_build_object('account_id', a.id, 'code', "       \
+	"a.code,"                                                                                      \
+	"   'name', a.name, 'balance', " AMOUNT(                                                       \
+	    "s.sign * r.bal") ") ORDER BY a.code COLLATE \"C\")"                                       \
+	                      "   FROM roll r JOIN fin.accounts a ON a.tenant_id = " CUR               \
+	                      " AND a.organization_id = $1::uuid"                                      \
+	                      "   AND a.id = r.id WHERE a.type = s.type), '[]'::json),"                \
+	                      "  'total', " AMOUNT(                                                    \
+	                          "s.sign * coalesce((SELECT t.bal FROM tot t WHERE t.type = "         \
+	                          "s.type), 0)") "  ) ORDER BY s.ord) FROM (VALUES " types             \
+	                                         ") s(ord, type, sign))"
+
+/*
+ * $1 organization, $2 as_of, $3 minor units, $4 currency.  The current year starts at the
+ * latest fiscal year's start not after as_of (no such year: there is no posting up to as_of).
+ */
+const keel_stmt fin_statement_balance_sheet_stmt = {
+    "fin_balance_sheet",
+    "WITH RECURSIVE fy AS ("
+    " SELECT coalesce(max(y.start_date), $2::date + 1) AS start FROM fin.fiscal_years y"
+    " WHERE y.tenant_id = " CUR " AND y.organization_id = $1::uuid AND y.start_date <= $2::date),"
+    " mv AS (SELECT p.account_id, sum(p.debit - p.credit) AS bal,"
+    "  coalesce(sum(p.debit - p.credit) FILTER (WHERE p.date >= fy.start), 0) AS cur"
+    "  FROM fin.postings p CROSS JOIN fy"
+    "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid AND p.date <= $2::date"
+    "  AND NOT (p.kind = 'closing' AND p.date >= fy.start)"
+    "  GROUP BY p.account_id)," ROLL_UP
+    " SELECT json_build_object('as_of', to_char($2::date, 'YYYY-MM-DD'), 'currency', $4::text,"
+    "  'assets', " AMOUNT(TOT(
+        "bal",
+        "asset")) ","
+                  "  'liabilities', " AMOUNT("-" TOT(
+                      "bal",
+                      "liability")) ","
+                                    "  'equity', " AMOUNT("-" TOT(
+                                        "bal",
+                                        "equity")) ","
+                                                   "  'result_of_unclosed_years', " AMOUNT(
+                                                       "-(" TOT("bal", "income") " + " TOT("bal", "expense") " - " TOT("cur", "income") " - " TOT(
+                                                           "cur",
+                                                           "expense") ")") ","
+                                                                           "  "
+                                                                           "'current_year_result',"
+                                                                           " " AMOUNT(
+                                                                               "-(" TOT("cur", "inc"
+                                                                                               "om"
+                                                                                               "e") " + " TOT(
+                                                                                   "cur",
+                                                                                   "expense") ")") ","
+                                                                                                   "  'sections', " SECTIONS(
+                                                                                                       "(1, 'asset', 1), (2, 'liability', -1), (3, 'equity', -1)") ")",
+    4};
+
+/* $1 organization, $2 from, $3 minor units, $4 currency, $5 to. */
+const keel_stmt fin_statement_income_stmt = {
+    "fin_income_statement",
+    "WITH RECURSIVE mv AS ("
+    " SELECT p.account_id, sum(p.debit - p.credit) AS bal, 0 AS cur FROM fin.postings p"
+    " WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid"
+    " AND p.date >= $2::date AND p.date <= $5::date AND p.kind <> 'closing'"
+    " GROUP BY p.account_id)," ROLL_UP
+    " SELECT json_build_object('from', to_char($2::date, 'YYYY-MM-DD'),"
+    "  'to', to_char($5::date, 'YYYY-MM-DD'), 'currency', $4::text,"
+    "  'income', " AMOUNT("-" TOT(
+        "bal", "income")) ","
+                          "  'expense', " AMOUNT(TOT(
+                              "bal",
+                              "expense")) ","
+                                          "  'result', " AMOUNT("-(" TOT("bal", "income") " + " TOT(
+                                              "bal", "expense") ")") ","
+                                                                     "  'sections', " SECTIONS(
+                                                                         "(1, 'income', -1), (2, "
+                                                                         "'expense', 1)") ")",
+    5};
+
+/* Run st for the ledger's organization with date (and to, for the income statement). */
+static keel_err
+statement(keel_tx *tx, keel_arena *a, const keel_stmt *st, const fin_ledger *ledger,
+          const char *date, const char *to, const char **json)
+{
+	char units[4];
+
+	snprintf(units, sizeof(units), "%d", ledger->minor_units);
+	const char *p[] = {ledger->organization_id, date, units, ledger->currency, to};
+	keel_res *res;
+	keel_err err = keel_tx_exec(tx, st, p, &res);
+
+	if (err != KEEL_OK)
+		return err;
+	if (keel_res_rows(res) != 1)
+		return KEEL_EINTERNAL;
+	*json = keel_res_json(res, 0, 0, a);
+	return KEEL_OK;
+}
+
+keel_err
+fin_statement_store_balance_sheet(keel_tx *tx, keel_arena *a, const fin_ledger *ledger,
+                                  const char *as_of, const char **json)
+{
+	return statement(tx, a, &fin_statement_balance_sheet_stmt, ledger, as_of, NULL, json);
+}
+
+keel_err
+fin_statement_store_income(keel_tx *tx, keel_arena *a, const fin_ledger *ledger, const char *from,
+                           const char *to, const char **json)
+{
+	return statement(tx, a, &fin_statement_income_stmt, ledger, from, to, json);
+}
