@@ -25,7 +25,7 @@
 /*
  * From mv (account_id, bal: debit - credit, cur: the part in the current year): mvt the same
  * with each account's type, roll the balance of every account listed (moved, or a group above
- * one that moved), tot the sums per type.  $1 the organization.
+ * one that moved).  $1 the organization.
  */
 #define ROLL_UP                                                                                    \
 	" mvt AS (SELECT m.account_id AS id, a.parent_id, a.type, m.bal, m.cur FROM mv m"              \
@@ -35,36 +35,30 @@
 	"  UNION ALL"                                                                                  \
 	"  SELECT g.id, g.parent_id, u.bal FROM up u JOIN fin.accounts g"                              \
 	"  ON g.tenant_id = " CUR " AND g.organization_id = $1::uuid AND g.id = u.parent_id),"         \
-	" roll AS (SELECT u.id, sum(u.bal) AS bal FROM up u GROUP BY u.id),"                           \
-	" tot AS (SELECT t.type, sum(t.bal) AS bal, sum(t.cur) AS cur FROM mvt t GROUP BY t.type)"
-
-/* The sum of column col over the accounts of type (bigint, 0 when none). */
-#define TOT(col, type) "(SELECT coalesce(sum(t." col "), 0) FROM tot t WHERE t.type = '" type "')"
-
-/* An amount in the ledger's minor units ($3). */
-#define AMOUNT(expr) "fin.amount_text((" expr ")::bigint, $3::int)"
+	" roll AS (SELECT u.id, sum(u.bal) AS bal FROM up u GROUP BY u.id)"
 
 /*
- * The sections of types (VALUES rows (order, type, sign)): the accounts listed in code order
- * (bytewise) with their balance times sign, and the total of the section's postings.
+ * The sections of the types in the VALUES rows (order, type, sign) between SECTIONS and
+ * SECTIONS_END: the accounts listed in code order (bytewise) with their balance times sign,
+ * and the total of the section's leaf accounts.
  */
-#define SECTIONS(types)                                                                            \
+#define SECTIONS                                                                                   \
 	"(SELECT json_agg(json_build_object('type', s.type,"                                           \
 	"  'accounts', coalesce((SELECT json_agg(json_build_object('account_id', a.id, 'code', "       \
 	"a.code,"                                                                                      \
-	"   'name', a.name, 'balance', " AMOUNT(                                                       \
-	    "s.sign * r.bal") ") ORDER BY a.code COLLATE \"C\")"                                       \
-	                      "   FROM roll r JOIN fin.accounts a ON a.tenant_id = " CUR               \
-	                      " AND a.organization_id = $1::uuid"                                      \
-	                      "   AND a.id = r.id WHERE a.type = s.type), '[]'::json),"                \
-	                      "  'total', " AMOUNT(                                                    \
-	                          "s.sign * coalesce((SELECT t.bal FROM tot t WHERE t.type = "         \
-	                          "s.type), 0)") "  ) ORDER BY s.ord) FROM (VALUES " types             \
-	                                         ") s(ord, type, sign))"
+	"   'name', a.name, 'balance', fin.amount_text((s.sign * r.bal)::bigint, $3::int))"            \
+	"   ORDER BY a.code COLLATE \"C\")"                                                            \
+	"   FROM roll r JOIN fin.accounts a ON a.tenant_id = " CUR " AND a.organization_id = $1::uuid" \
+	"   AND a.id = r.id WHERE a.type = s.type), '[]'::json),"                                      \
+	"  'total', fin.amount_text((s.sign * coalesce((SELECT sum(t.bal) FROM mvt t"                  \
+	"   WHERE t.type = s.type), 0))::bigint, $3::int))"                                            \
+	"  ORDER BY s.ord) FROM (VALUES "
+#define SECTIONS_END ") s(ord, type, sign))"
 
 /*
  * $1 organization, $2 as_of, $3 minor units, $4 currency.  The current year starts at the
  * latest fiscal year's start not after as_of (no such year: there is no posting up to as_of).
+ * fig: the figures, of the leaf accounts (mvt).
  */
 const keel_stmt fin_statement_balance_sheet_stmt = {
     "fin_balance_sheet",
@@ -76,31 +70,22 @@ const keel_stmt fin_statement_balance_sheet_stmt = {
     "  FROM fin.postings p CROSS JOIN fy"
     "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid AND p.date <= $2::date"
     "  AND NOT (p.kind = 'closing' AND p.date >= fy.start)"
-    "  GROUP BY p.account_id)," ROLL_UP
+    "  GROUP BY p.account_id)," ROLL_UP ","
+    " fig AS (SELECT"
+    "  coalesce(sum(t.bal) FILTER (WHERE t.type = 'asset'), 0) AS assets,"
+    "  -coalesce(sum(t.bal) FILTER (WHERE t.type = 'liability'), 0) AS liabilities,"
+    "  -coalesce(sum(t.bal) FILTER (WHERE t.type = 'equity'), 0) AS equity,"
+    "  -coalesce(sum(t.bal - t.cur) FILTER (WHERE t.type IN ('income', 'expense')), 0) AS unclosed,"
+    "  -coalesce(sum(t.cur) FILTER (WHERE t.type IN ('income', 'expense')), 0) AS cur_year"
+    "  FROM mvt t)"
     " SELECT json_build_object('as_of', to_char($2::date, 'YYYY-MM-DD'), 'currency', $4::text,"
-    "  'assets', " AMOUNT(TOT(
-        "bal",
-        "asset")) ","
-                  "  'liabilities', " AMOUNT("-" TOT(
-                      "bal",
-                      "liability")) ","
-                                    "  'equity', " AMOUNT("-" TOT(
-                                        "bal",
-                                        "equity")) ","
-                                                   "  'result_of_unclosed_years', " AMOUNT(
-                                                       "-(" TOT("bal", "income") " + " TOT("bal", "expense") " - " TOT("cur", "income") " - " TOT(
-                                                           "cur",
-                                                           "expense") ")") ","
-                                                                           "  "
-                                                                           "'current_year_result',"
-                                                                           " " AMOUNT(
-                                                                               "-(" TOT("cur", "inc"
-                                                                                               "om"
-                                                                                               "e") " + " TOT(
-                                                                                   "cur",
-                                                                                   "expense") ")") ","
-                                                                                                   "  'sections', " SECTIONS(
-                                                                                                       "(1, 'asset', 1), (2, 'liability', -1), (3, 'equity', -1)") ")",
+    "  'assets', fin.amount_text(f.assets::bigint, $3::int),"
+    "  'liabilities', fin.amount_text(f.liabilities::bigint, $3::int),"
+    "  'equity', fin.amount_text(f.equity::bigint, $3::int),"
+    "  'result_of_unclosed_years', fin.amount_text(f.unclosed::bigint, $3::int),"
+    "  'current_year_result', fin.amount_text(f.cur_year::bigint, $3::int),"
+    "  'sections', " SECTIONS
+    "(1, 'asset', 1), (2, 'liability', -1), (3, 'equity', -1)" SECTIONS_END ") FROM fig f",
     4};
 
 /* $1 organization, $2 from, $3 minor units, $4 currency, $5 to. */
@@ -110,19 +95,17 @@ const keel_stmt fin_statement_income_stmt = {
     " SELECT p.account_id, sum(p.debit - p.credit) AS bal, 0 AS cur FROM fin.postings p"
     " WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid"
     " AND p.date >= $2::date AND p.date <= $5::date AND p.kind <> 'closing'"
-    " GROUP BY p.account_id)," ROLL_UP
+    " GROUP BY p.account_id)," ROLL_UP ","
+    " fig AS (SELECT"
+    "  -coalesce(sum(t.bal) FILTER (WHERE t.type = 'income'), 0) AS income,"
+    "  coalesce(sum(t.bal) FILTER (WHERE t.type = 'expense'), 0) AS expense"
+    "  FROM mvt t)"
     " SELECT json_build_object('from', to_char($2::date, 'YYYY-MM-DD'),"
     "  'to', to_char($5::date, 'YYYY-MM-DD'), 'currency', $4::text,"
-    "  'income', " AMOUNT("-" TOT(
-        "bal", "income")) ","
-                          "  'expense', " AMOUNT(TOT(
-                              "bal",
-                              "expense")) ","
-                                          "  'result', " AMOUNT("-(" TOT("bal", "income") " + " TOT(
-                                              "bal", "expense") ")") ","
-                                                                     "  'sections', " SECTIONS(
-                                                                         "(1, 'income', -1), (2, "
-                                                                         "'expense', 1)") ")",
+    "  'income', fin.amount_text(f.income::bigint, $3::int),"
+    "  'expense', fin.amount_text(f.expense::bigint, $3::int),"
+    "  'result', fin.amount_text((f.income - f.expense)::bigint, $3::int),"
+    "  'sections', " SECTIONS "(1, 'income', -1), (2, 'expense', 1)" SECTIONS_END ") FROM fig f",
     5};
 
 /* Run st for the ledger's organization with date (and to, for the income statement). */

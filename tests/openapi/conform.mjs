@@ -309,6 +309,14 @@ async function finance(token, viewer) {
 	await call("POST", "/api/v1/periods/{id}/close", { path: `/api/v1/periods/${jan.id}/close`, token, want: 200 });
 	await call("POST", "/api/v1/periods/{id}/lock", { path: `/api/v1/periods/${jan.id}/lock`, token, want: 200 });
 	await call("DELETE", "/api/v1/organizations/{id}", { path: o, token, want: 409 });
+	const csv = { Accept: "text/csv" };
+	await call("GET", "/api/v1/organizations/{id}/balance-sheet", { path: `${o}/balance-sheet`, token: viewer, query: { as_of: "2026-12-31" }, want: 200 });
+	await call("GET", "/api/v1/organizations/{id}/balance-sheet", { path: `${o}/balance-sheet`, token, want: 400 });
+	await call("GET", "/api/v1/organizations/{id}/income-statement", { path: `${o}/income-statement`, token: viewer, query: { from: "2026-01-01", to: "2026-12-31" }, want: 200 });
+	await call("GET", "/api/v1/organizations/{id}/income-statement", { path: `${o}/income-statement`, token, query: { from: "2026-12-31", to: "2026-01-01" }, want: 400 });
+	await call("GET", "/api/v1/organizations/{id}/trial-balance", { path: `${o}/trial-balance`, token: viewer, headers: csv, query: { from: "2026-01-01", to: "2026-12-31" }, want: 200 });
+	await call("GET", "/api/v1/accounts/{id}/ledger", { path: `/api/v1/accounts/${cash.id}/ledger`, token, headers: csv, query: { limit: "1" }, want: 200 });
+	await call("GET", entries, { path: `${o}/journal-entries`, token, headers: csv, query: { limit: "2" }, want: 200 });
 }
 
 async function auditLogs(token, viewer) {
