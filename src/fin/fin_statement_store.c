@@ -5,6 +5,11 @@
  * that moved, the answer rendered by PostgreSQL.  A group's type is its children's (the
  * schema's accounts_parent_fkey), so a roll-up never crosses sections.
  *
+ * Every posting is read from postings_date_idx alone (an index-only scan, as the trial
+ * balance reads them); the closing entries' postings to leave out are read from the small
+ * partial index postings_closing_idx (migration 0015) and subtracted, so neither statement
+ * reads a posting's row.  An account is listed when it has a posting not left out.
+ *
  * Closing entries (kind 'closing', the fiscal-year close: the year's income and expense
  * moved to retained earnings, dated its last day) are left out of the income statement, and
  * out of the balance sheet when they are dated in the fiscal year of as_of: that year's
@@ -65,12 +70,20 @@ const keel_stmt fin_statement_balance_sheet_stmt = {
     "WITH RECURSIVE fy AS ("
     " SELECT coalesce(max(y.start_date), $2::date + 1) AS start FROM fin.fiscal_years y"
     " WHERE y.tenant_id = " CUR " AND y.organization_id = $1::uuid AND y.start_date <= $2::date),"
-    " mv AS (SELECT p.account_id, sum(p.debit - p.credit) AS bal,"
-    "  coalesce(sum(p.debit - p.credit) FILTER (WHERE p.date >= fy.start), 0) AS cur"
+    " mv AS (SELECT m.account_id, sum(m.bal) AS bal, sum(m.cur) AS cur FROM ("
+    "  SELECT p.account_id, sum(p.debit - p.credit) AS bal,"
+    "   coalesce(sum(p.debit - p.credit) FILTER (WHERE p.date >= fy.start), 0) AS cur,"
+    "   count(*) AS n"
     "  FROM fin.postings p CROSS JOIN fy"
     "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid AND p.date <= $2::date"
-    "  AND NOT (p.kind = 'closing' AND p.date >= fy.start)"
-    "  GROUP BY p.account_id)," ROLL_UP ","
+    "  GROUP BY p.account_id"
+    "  UNION ALL"
+    "  SELECT p.account_id, -sum(p.debit - p.credit), -sum(p.debit - p.credit), -count(*)"
+    "  FROM fin.postings p CROSS JOIN fy"
+    "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid AND p.kind = 'closing'"
+    "  AND p.date >= fy.start AND p.date <= $2::date"
+    "  GROUP BY p.account_id) m"
+    " GROUP BY m.account_id HAVING sum(m.n) > 0)," ROLL_UP ","
     " fig AS (SELECT"
     "  coalesce(sum(t.bal) FILTER (WHERE t.type = 'asset'), 0) AS assets,"
     "  -coalesce(sum(t.bal) FILTER (WHERE t.type = 'liability'), 0) AS liabilities,"
@@ -91,11 +104,17 @@ const keel_stmt fin_statement_balance_sheet_stmt = {
 /* $1 organization, $2 from, $3 minor units, $4 currency, $5 to. */
 const keel_stmt fin_statement_income_stmt = {
     "fin_income_statement",
-    "WITH RECURSIVE mv AS ("
-    " SELECT p.account_id, sum(p.debit - p.credit) AS bal, 0 AS cur FROM fin.postings p"
-    " WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid"
-    " AND p.date >= $2::date AND p.date <= $5::date AND p.kind <> 'closing'"
-    " GROUP BY p.account_id)," ROLL_UP ","
+    "WITH RECURSIVE mv AS (SELECT m.account_id, sum(m.bal) AS bal, 0 AS cur FROM ("
+    "  SELECT p.account_id, sum(p.debit - p.credit) AS bal, count(*) AS n FROM fin.postings p"
+    "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid"
+    "  AND p.date >= $2::date AND p.date <= $5::date"
+    "  GROUP BY p.account_id"
+    "  UNION ALL"
+    "  SELECT p.account_id, -sum(p.debit - p.credit), -count(*) FROM fin.postings p"
+    "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid AND p.kind = 'closing'"
+    "  AND p.date >= $2::date AND p.date <= $5::date"
+    "  GROUP BY p.account_id) m"
+    " GROUP BY m.account_id HAVING sum(m.n) > 0)," ROLL_UP ","
     " fig AS (SELECT"
     "  -coalesce(sum(t.bal) FILTER (WHERE t.type = 'income'), 0) AS income,"
     "  coalesce(sum(t.bal) FILTER (WHERE t.type = 'expense'), 0) AS expense"

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/money.h"
+#include "fin/fin_int.h"
 #include "kt.h"
 #include "kt_fin.h"
 
@@ -1023,6 +1024,86 @@ openapi_lists_csv(void **state)
 	kt_resp_free(r);
 }
 
+/* ---- plans ---- */
+
+/*
+ * Fail unless st's plan (EXPLAIN EXECUTE with p bound as text, custom and generic) reads
+ * fin.postings only by index-only scans: postings_date_idx once, postings_closing_idx once.
+ */
+static void
+check_plan(PGconn *c, const keel_stmt *st, const char *const *p)
+{
+	PGresult *res = PQprepare(c, st->name, st->sql, st->nparams, NULL);
+	char *sql = kt_strf("EXPLAIN EXECUTE %s(", st->name);
+
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	for (int i = 0; i < st->nparams; i++) {
+		char *lit = PQescapeLiteral(c, p[i], strlen(p[i]));
+		char *next = kt_strf("%s%s%s", sql, lit, i + 1 < st->nparams ? ", " : ")");
+
+		PQfreemem(lit);
+		free(sql);
+		sql = next;
+	}
+	for (int mode = 0; mode < 2; mode++) {
+		int date_idx = 0, closing_idx = 0, other = 0;
+
+		kt_pg_exec(c, mode == 0 ? "SET LOCAL plan_cache_mode = force_custom_plan"
+		                        : "SET LOCAL plan_cache_mode = force_generic_plan");
+		res = PQexec(c, sql);
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		for (int r = 0; r < PQntuples(res); r++) {
+			const char *line = PQgetvalue(res, r, 0);
+
+			if (strstr(line, " on postings ") == NULL)
+				continue;
+			if (strstr(line, "Index Only Scan using postings_date_idx on postings") != NULL)
+				date_idx++;
+			else if (strstr(line, "Index Only Scan using postings_closing_idx on postings") != NULL)
+				closing_idx++;
+			else
+				other++;
+		}
+		if (date_idx != 1 || closing_idx != 1 || other != 0) {
+			for (int r = 0; r < PQntuples(res); r++)
+				puts(PQgetvalue(res, r, 0));
+			fail_msg("%s (%s plan): postings not read from the two indexes alone", st->name,
+			         mode == 0 ? "custom" : "generic");
+		}
+		PQclear(res);
+	}
+	free(sql);
+	sql = kt_strf("DEALLOCATE %s", st->name);
+	kt_pg_exec(c, sql);
+	free(sql);
+}
+
+/*
+ * The statements as keel runs them (keel_app, the tenant's settings, row-level security)
+ * read the postings by index-only scans: all of them from postings_date_idx, the closing
+ * entries' from postings_closing_idx; never a posting's row.  Sequential and bitmap scans are
+ * off: the books are small enough that reading them whole could be cheaper.
+ */
+static void
+statements_read_postings_from_indexes(void **state)
+{
+	(void)state;
+	PGconn *c = kt_pg_app();
+
+	kt_pg_exec(pg, "VACUUM (ANALYZE) fin.postings");
+	kt_pg_set_tenant(c, A.id);
+	kt_pg_exec(c, "BEGIN");
+	kt_pg_exec(c, "SET LOCAL enable_seqscan = off");
+	kt_pg_exec(c, "SET LOCAL enable_bitmapscan = off");
+	check_plan(c, &fin_statement_balance_sheet_stmt,
+	           (const char *[]){R.org, "2026-03-31", "2", "EUR"});
+	check_plan(c, &fin_statement_income_stmt,
+	           (const char *[]){R.org, "2025-01-01", "2", "EUR", "2025-12-31"});
+	kt_pg_exec(c, "COMMIT");
+	PQfinish(c);
+}
+
 /* Last: keel stops on SIGTERM with exit status 0, its log free of sanitizer reports. */
 static void
 keel_stops_cleanly(void **state)
@@ -1085,6 +1166,7 @@ main(void)
 	    cmocka_unit_test(csv_journal_entries),
 	    cmocka_unit_test(csv_negotiation),
 	    cmocka_unit_test(openapi_lists_csv),
+	    cmocka_unit_test(statements_read_postings_from_indexes),
 	    cmocka_unit_test(keel_stops_cleanly),
 	};
 
