@@ -4,6 +4,7 @@
  * ledger currency's minor digits (keel_money_parse) and are stored as integer minor units;
  * Finance I posts in the ledger's currency only.  The database holds every rule of a posted
  * entry (migration 0012): these handlers check what they can say precisely first.
+ * The list answers Accept: text/csv with one record per line (fin_csv.h).
  */
 #include "fin/fin_entry.h"
 #include "access/access.h"

@@ -25,6 +25,9 @@
  * page neither sums the postings before it nor recomputes the opening: every page costs the
  * same.  A tampered cursor misleads only its bearer, who may read the same account anyway
  * (every page is read under the caller's tenant).
+ *
+ * With Accept: text/csv both answer the same page as CSV records (fin_csv.h): the trial
+ * balance's accounts, the ledger's postings with the next cursor in Keel-Next-Cursor.
  */
 #include "fin/fin_int.h"
 #include "access/access.h"
