@@ -350,9 +350,13 @@ org_store_delete(keel_tx *tx, const char *id, const char *version)
 		return err;
 	if (keel_res_rows(res) != 1)
 		return KEEL_ENOTFOUND;
+	/* it keeps books: its ledger, or journal lines naming its divisions, may be the first
+	 * foreign key to refuse */
 	if ((err = keel_tx_exec(tx, &st_org_delete, dp, &res)) != KEEL_OK)
-		return err == KEEL_EINVAL && strncmp(keel_tx_constraint(tx), "ledgers_", 8) == 0
-		           ? KEEL_ECONFLICT /* it keeps books */
+		return err == KEEL_EINVAL &&
+		               (strncmp(keel_tx_constraint(tx), "ledgers_", 8) == 0 ||
+		                strcmp(keel_tx_constraint(tx), "journal_lines_division_fkey") == 0)
+		           ? KEEL_ECONFLICT
 		           : err;
 	for (int i = 0; i < keel_res_rows(res) && err == KEEL_OK; i++)
 		err = keel_events_enqueue(tx,

@@ -1262,6 +1262,43 @@ posted_rows_never_change_over_sql(void **state)
 	book_free(&b);
 }
 
+/*
+ * Books keep what they name: a division that lines name is not deleted, nor the organization
+ * with a ledger, whichever foreign key refuses first (deleting the organization deletes its
+ * divisions before it).
+ */
+static void
+books_keep_their_organization_and_divisions(void **state)
+{
+	(void)state;
+	book b = book_new(&A);
+	char *body = kt_strf("{\"journal\":\"general\",\"date\":\"2026-05-04\",\"lines\":["
+	                     "{\"account_id\":\"%s\",\"debit\":\"5.00\",\"division_id\":\"%s\"},"
+	                     "{\"account_id\":\"%s\",\"credit\":\"5.00\"}]}",
+	                     b.cash, b.div, b.sales);
+	kt_resp *r = create(&b, A.admin.token, body);
+
+	kt_assert_status(r, 201);
+	kt_resp_free(r);
+	r = api("DELETE", A.admin.token, NULL, NULL, "/api/v1/divisions/%s", b.div);
+	kt_assert_problem(r, 409, "conflict", NULL);
+	assert_string_equal(kt_jstr(r->json, "detail"), "journal lines name the division");
+	kt_resp_free(r);
+	r = api("DELETE", A.admin.token, NULL, NULL, "/api/v1/organizations/%s", b.org);
+	kt_assert_problem(r, 409, "conflict", NULL);
+	assert_string_equal(kt_jstr(r->json, "detail"), "the organization keeps books (a ledger)");
+	kt_resp_free(r);
+	/* both are still there */
+	r = api("GET", A.viewer.token, NULL, NULL, "/api/v1/divisions/%s", b.div);
+	kt_assert_status(r, 200);
+	kt_resp_free(r);
+	r = api("GET", A.viewer.token, NULL, NULL, "/api/v1/organizations/%s", b.org);
+	kt_assert_status(r, 200);
+	kt_resp_free(r);
+	free(body);
+	book_free(&b);
+}
+
 static void
 an_unbalanced_posting_is_refused_at_commit(void **state)
 {
@@ -1361,6 +1398,7 @@ main(void)
 	    cmocka_unit_test(role_matrix),
 	    cmocka_unit_test(list_orders_by_date_then_number_and_filters),
 	    cmocka_unit_test(posted_rows_never_change_over_sql),
+	    cmocka_unit_test(books_keep_their_organization_and_divisions),
 	    cmocka_unit_test(an_unbalanced_posting_is_refused_at_commit),
 	    cmocka_unit_test(keel_stops_cleanly),
 	};

@@ -200,7 +200,9 @@ static int
 setup(void **state)
 {
 	(void)state;
-	const char *env[] = {"KEEL_WORKERS=4", NULL};
+	/* a close waits on a posting the test holds for as long as the test needs: no statement timeout
+	 */
+	const char *env[] = {"KEEL_WORKERS=4", "KEEL_DB_STATEMENT_TIMEOUT=0s", NULL};
 
 	if ((srv = kt_fixture_start("fin_period", env, &pg)) == NULL)
 		return -1;

@@ -253,6 +253,10 @@ two_racing_reversals_make_one(void **state)
 
 	hold(sql);
 	free(sql);
+	/*
+	 * The second is sent once the first waits: a worker waiting in the database serves no
+	 * other connection, so two sent together could meet on one worker, one behind the other.
+	 */
 	for (int i = 0; i < 2; i++) {
 		q[i] = (kt_async){.base = srv->base,
 		                  .method = "POST",
@@ -260,8 +264,8 @@ two_racing_reversals_make_one(void **state)
 		                  .body = "{\"date\":\"2026-05-02\"}"};
 		snprintf(q[i].path, sizeof(q[i].path), ENTRIES "/%s/reverse", id);
 		kt_async_start(&q[i]);
+		kt_wait_lock_waiters(pg, i + 1);
 	}
-	kt_wait_lock_waiters(pg, 2);
 	kt_pg_exec(pg, "COMMIT");
 	kt_resp *a = kt_async_finish(&q[0]), *c = kt_async_finish(&q[1]);
 	kt_resp *won = a->status == 201 ? a : c, *lost = a->status == 201 ? c : a;
@@ -289,7 +293,8 @@ static int
 setup(void **state)
 {
 	(void)state;
-	const char *env[] = {"KEEL_WORKERS=8", NULL};
+	/* requests wait on locks the test holds for as long as the test needs: no statement timeout */
+	const char *env[] = {"KEEL_WORKERS=8", "KEEL_DB_STATEMENT_TIMEOUT=0s", NULL};
 
 	if ((srv = kt_fixture_start("fin_posting", env, &pg)) == NULL)
 		return -1;
