@@ -54,6 +54,7 @@ typedef struct fin_entry_filter {
 	const char *status, *journal, *from, *to, *account_id; /* NULL: any */
 	const fin_entry_key *after;                            /* NULL: from the start */
 	int limit;
+	bool lines; /* the entries with their lines (the CSV answer) */
 } fin_entry_filter;
 
 /*

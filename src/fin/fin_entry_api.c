@@ -6,6 +6,7 @@
  * entry's date; PostgreSQL converts it (migration 0013) and posting books the rounding leftover.
  * The database holds every rule of a posted entry (migrations 0012, 0013): these handlers
  * check what they can say precisely first.
+ * The list answers Accept: text/csv with one record per line (fin_csv.h).
  */
 #include "fin/fin_entry.h"
 #include "access/access.h"
@@ -14,6 +15,7 @@
 #include "core/rate.h"
 #include "core/uuid.h"
 #include "events/events.h"
+#include "fin/fin_csv.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -646,6 +648,35 @@ list_filter(keel_req *req, fin_entry_filter *f, fin_entry_key *after)
 	return KEEL_OK;
 }
 
+/* The list's CSV: one record per line, its entry's fields repeated (csv.h: memo guarded). */
+static const fin_csv_col list_csv[] = {{"id", false},
+                                       {"organization_id", false},
+                                       {"journal", false},
+                                       {"kind", false},
+                                       {"number", false},
+                                       {"date", false},
+                                       {"memo", true},
+                                       {"currency", false},
+                                       {"status", false},
+                                       {"reverses_id", false},
+                                       {"reversed_by_id", false},
+                                       {"posted_at", false},
+                                       {"posted_by", false},
+                                       {"version", false},
+                                       {"created_at", false},
+                                       {"updated_at", false},
+                                       {"lines.id", false},
+                                       {"lines.account_id", false},
+                                       {"lines.debit", false},
+                                       {"lines.credit", false},
+                                       {"lines.currency", false},
+                                       {"lines.rate", false},
+                                       {"lines.functional_debit", false},
+                                       {"lines.functional_credit", false},
+                                       {"lines.division_id", false},
+                                       {"lines.memo", true},
+                                       {0}};
+
 static keel_err
 entry_list(keel_req *req, void *ctx)
 {
@@ -657,6 +688,7 @@ entry_list(keel_req *req, void *ctx)
 	keel_tx *tx;
 	keel_err err;
 
+	f.lines = fin_csv_wanted(req);
 	if (f.organization_id == NULL)
 		return not_found(req, "organization");
 	if ((err = list_filter(req, &f, &after)) != KEEL_OK ||
@@ -666,6 +698,10 @@ entry_list(keel_req *req, void *ctx)
 	keel_svc_list_begin(&list, keel_req_arena(req));
 	err = fin_entry_store_list(tx, &f, &list, &last);
 	const char *next = err == KEEL_OK && list.count == f.limit ? cursor_of(req, &last) : NULL;
+
+	if (f.lines)
+		return fin_csv_finish(req, tx, err, NULL, keel_svc_list_end(&list, next), "data", "lines",
+		                      list_csv, next);
 
 	return keel_svc_finish(req, tx, err, NULL,
 	                       (keel_svc_reply){.status = 200, .text = keel_svc_list_end(&list, next)});
@@ -753,6 +789,7 @@ static const keel_route routes[] = {
     {.method = "GET",
      .path = "/api/v1/organizations/{id}/journal-entries",
      .handler = entry_list,
+     .flags = KEEL_ROUTE_CSV,
      .min_role = KEEL_ROLE_VIEWER,
      .summary = "List an organization's journal entries, without their lines, by date and number",
      .operation_id = "listJournalEntries",

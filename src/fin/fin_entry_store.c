@@ -176,20 +176,27 @@ static const keel_stmt st_reverse = {"fin_entry_reverse",
  * NULL: a draft), $5 the limit, $6 the organization, then the filters.  The dates bound the
  * index range whatever the plan (a generic plan cannot drop an "IS NULL OR" arm).
  */
+#define LIST_WHERE                                                                                 \
+	ENTRY_FROM                                                                                     \
+	" WHERE e.tenant_id = " CURRENT " AND e.organization_id = $6"                                  \
+	" AND ($7::text IS NULL OR e.status = $7) AND ($8::text IS NULL OR e.journal = $8)"            \
+	" AND e.date >= greatest(coalesce($1::date, '-infinity'), coalesce($9::date, '-infinity'))"    \
+	" AND e.date <= coalesce($10::date, 'infinity')"                                               \
+	" AND ($11::uuid IS NULL OR EXISTS (SELECT 1 FROM fin.journal_lines l"                         \
+	" WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id AND l.account_id = $11))"              \
+	" AND ($1::date IS NULL OR e.date > $1 OR (e.date = $1 AND (e.journal > $2"                    \
+	" OR (e.journal = $2 AND CASE WHEN $3::bigint IS NULL THEN e.sequence IS NULL AND e.id > $4"   \
+	" ELSE e.sequence > $3 OR e.sequence IS NULL OR (e.sequence = $3 AND e.id > $4::uuid) END))))" \
+	" ORDER BY e.date, e.journal, e.sequence NULLS LAST, e.id LIMIT $5::integer"
+
 static const keel_stmt st_list = {
-    "fin_entry_list",
-    "SELECT e.date, e.journal, e.sequence, e.id, " ENTRY_JSON("") ENTRY_FROM
-    " WHERE e.tenant_id = " CURRENT " AND e.organization_id = $6"
-    " AND ($7::text IS NULL OR e.status = $7) AND ($8::text IS NULL OR e.journal = $8)"
-    " AND e.date >= greatest(coalesce($1::date, '-infinity'), coalesce($9::date, '-infinity'))"
-    " AND e.date <= coalesce($10::date, 'infinity')"
-    " AND ($11::uuid IS NULL OR EXISTS (SELECT 1 FROM fin.journal_lines l"
-    " WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id AND l.account_id = $11))"
-    " AND ($1::date IS NULL OR e.date > $1 OR (e.date = $1 AND (e.journal > $2"
-    " OR (e.journal = $2 AND CASE WHEN $3::bigint IS NULL THEN e.sequence IS NULL AND e.id > $4"
-    " ELSE e.sequence > $3 OR e.sequence IS NULL OR (e.sequence = $3 AND e.id > $4::uuid) END))))"
-    " ORDER BY e.date, e.journal, e.sequence NULLS LAST, e.id LIMIT $5::integer",
-    11};
+    "fin_entry_list", "SELECT e.date, e.journal, e.sequence, e.id, " ENTRY_JSON("") LIST_WHERE, 11};
+
+/* The same with each entry's lines (the CSV of the list). */
+static const keel_stmt st_list_lines = {"fin_entry_list_lines",
+                                        "SELECT e.date, e.journal, e.sequence, e.id, " ENTRY_JSON(
+                                            " 'lines', " LINES_JSON ",") LIST_WHERE,
+                                        11};
 
 /* The lines' columns as PostgreSQL array literals. */
 typedef struct line_arrays {
@@ -434,7 +441,7 @@ fin_entry_store_list(keel_tx *tx, const fin_entry_filter *f, keel_svc_list *list
 	keel_res *res;
 
 	snprintf(limit, sizeof(limit), "%d", f->limit);
-	keel_err err = keel_tx_exec(tx, &st_list, p, &res);
+	keel_err err = keel_tx_exec(tx, f->lines ? &st_list_lines : &st_list, p, &res);
 
 	if (err != KEEL_OK)
 		return err;

@@ -195,6 +195,20 @@ keel_err fin_report_store_opening(keel_tx *tx, const fin_report_account *acct, c
 keel_err fin_report_store_ledger(keel_tx *tx, const fin_report_account *acct,
                                  const fin_report_range *rg, fin_report_page *pg);
 
+/* ---- fin_statement_store.c ---- */
+
+/* The statements, for tests that check their plans. */
+extern const keel_stmt fin_statement_balance_sheet_stmt;
+extern const keel_stmt fin_statement_income_stmt;
+
+/* The balance sheet of the ledger's organization at as_of (YYYY-MM-DD): its JSON text. */
+keel_err fin_statement_store_balance_sheet(keel_tx *tx, keel_arena *a, const fin_ledger *ledger,
+                                           const char *as_of, const char **json);
+
+/* The income statement of the ledger's organization from..to: its JSON text. */
+keel_err fin_statement_store_income(keel_tx *tx, keel_arena *a, const fin_ledger *ledger,
+                                    const char *from, const char *to, const char **json);
+
 /* ---- fin_period_store.c ---- */
 
 /* A fiscal year to create: its fields as given (dates YYYY-MM-DD, checked). */
@@ -246,5 +260,6 @@ void fin_period_routes(keel_router *r, keel_fin *fin);
 void fin_entry_routes(keel_router *r, keel_fin *fin);
 void fin_report_routes(keel_router *r, keel_fin *fin);
 void fin_fx_routes(keel_router *r, keel_fin *fin);
+void fin_statement_routes(keel_router *r, keel_fin *fin);
 
 #endif

@@ -25,9 +25,13 @@
  * page neither sums the postings before it nor recomputes the opening: every page costs the
  * same.  A tampered cursor misleads only its bearer, who may read the same account anyway
  * (every page is read under the caller's tenant).
+ *
+ * With Accept: text/csv both answer the same page as CSV records (fin_csv.h): the trial
+ * balance's accounts, the ledger's postings with the next cursor in Keel-Next-Cursor.
  */
 #include "fin/fin_int.h"
 #include "access/access.h"
+#include "fin/fin_csv.h"
 #include "core/date.h"
 #include "core/money.h"
 #include "core/uuid.h"
@@ -91,6 +95,13 @@ query_range(keel_req *req, bool required, const char **from, const char **to)
 
 /* ---- the trial balance ---- */
 
+/* Its CSV: one record per account (the totals are the sum of the leaf accounts' records). */
+static const fin_csv_col trial_balance_csv[] = {{"account_id", false}, {"code", true},
+                                                {"name", true},        {"type", false},
+                                                {"is_group", false},   {"opening", false},
+                                                {"debit", false},      {"credit", false},
+                                                {"closing", false},    {0}};
+
 static keel_err
 trial_balance(keel_req *req, void *ctx)
 {
@@ -100,6 +111,7 @@ trial_balance(keel_req *req, void *ctx)
 	fin_ledger ledger;
 	keel_tx *tx;
 	keel_err err;
+	bool csv = fin_csv_wanted(req);
 
 	if (org == NULL)
 		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such organization");
@@ -114,10 +126,17 @@ trial_balance(keel_req *req, void *ctx)
 	    fin_report_store_trial_balance(tx, keel_req_arena(req), &ledger, from, to, division, &json);
 	if (err == KEEL_EINVAL)
 		return keel_req_fail(req, err, "division_id", "is not a division of the organization");
+	if (csv)
+		return fin_csv_finish(req, tx, err, NULL, json, "accounts", NULL, trial_balance_csv, NULL);
 	return keel_svc_finish(req, tx, err, NULL, (keel_svc_reply){.status = 200, .text = json});
 }
 
 /* ---- the account ledger ---- */
+
+/* Its CSV: one record per posting (the opening is the first balance less its movement). */
+static const fin_csv_col ledger_csv[] = {
+    {"entry_id", false}, {"number", false}, {"date", false},    {"memo", true},
+    {"debit", false},    {"credit", false}, {"balance", false}, {0}};
 
 static void
 put_be(unsigned char *p, uint64_t v, int n)
@@ -222,6 +241,7 @@ account_ledger(keel_req *req, void *ctx)
 	bool resumed;
 	keel_tx *tx;
 	keel_err err;
+	bool csv = fin_csv_wanted(req);
 
 	if (id == NULL)
 		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such account");
@@ -243,6 +263,9 @@ account_ledger(keel_req *req, void *ctx)
 	err = fin_report_store_ledger(tx, &acct, &rg, &pg);
 	const char *next = pg.list.count == rg.limit ? cursor_encode(req, &pg.last, opening) : NULL;
 
+	if (csv)
+		return fin_csv_finish(req, tx, err, NULL, keel_svc_list_end(&pg.list, next), "data", NULL,
+		                      ledger_csv, next);
 	return keel_svc_finish(
 	    req, tx, err, NULL,
 	    (keel_svc_reply){.status = 200, .text = keel_svc_list_end(&pg.list, next)});
@@ -293,6 +316,7 @@ static const keel_route routes[] = {
     {.method = "GET",
      .path = "/api/v1/organizations/{id}/trial-balance",
      .handler = trial_balance,
+     .flags = KEEL_ROUTE_CSV,
      .min_role = KEEL_ROLE_VIEWER,
      .summary = "The trial balance: opening, debit, credit and closing per account, groups "
                 "rolled up (?from=, ?to=, ?division_id=)",
@@ -303,6 +327,7 @@ static const keel_route routes[] = {
     {.method = "GET",
      .path = "/api/v1/accounts/{id}/ledger",
      .handler = account_ledger,
+     .flags = KEEL_ROUTE_CSV,
      .min_role = KEEL_ROLE_VIEWER,
      .summary = "An account's postings in date and number order with the running balance "
                 "(?from=, ?to=, pagination)",

@@ -41,6 +41,9 @@ typedef keel_err (*keel_handler)(keel_req *req, void *ctx);
 #define KEEL_ROUTE_BODY   0x2u /* takes a JSON body (Content-Type checked, 415) */
 #define KEEL_ROUTE_SUSPENDED                                                                       \
 	0x4u /* still answers while the caller's tenant is suspended (GET /api/v1/tenant) */
+#define KEEL_ROUTE_CSV                                                                             \
+	0x8u /* its success answers text/csv too, for Accept: text/csv (a paged one: next cursor       \
+	        in Keel-Next-Cursor) */
 
 /* Number of elements of an array (not a pointer). */
 #define KEEL_NELEM(a) (sizeof(a) / sizeof((a)[0]))

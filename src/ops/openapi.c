@@ -343,6 +343,21 @@ problems_of(const keel_route *r, bool status[600])
 			status[r->problems[i]] = true;
 }
 
+/* The text/csv form of a route's success answer, and its next cursor's header when paged. */
+static void
+csv_add(const keel_route *r, json_t *resp)
+{
+	json_object_set_new(json_object_get(resp, "content"), "text/csv",
+	                    json_pack("{s:{s:s}}", "schema", "type", "string"));
+	for (const keel_param *p = r->params; p != NULL && p->name != NULL; p++)
+		if (strcmp(p->name, "cursor") == 0)
+			json_object_set_new(
+			    resp, "headers",
+			    json_pack("{s:{s:s, s:{s:s}}}", "Keel-Next-Cursor", "description",
+			              "text/csv: the next page's cursor (absent on the last page)", "schema",
+			              "type", "string"));
+}
+
 static json_t *
 responses_of(const keel_route *r)
 {
@@ -352,6 +367,8 @@ responses_of(const keel_route *r)
 
 	snprintf(code, sizeof(code), "%d", r->reply.status);
 	json_object_set_new(responses, code, response_of(&r->reply, "Success"));
+	if (r->flags & KEEL_ROUTE_CSV)
+		csv_add(r, json_object_get(responses, code));
 	if (r->also.status != 0) {
 		snprintf(code, sizeof(code), "%d", r->also.status);
 		json_object_set_new(responses, code, response_of(&r->also, "See the body"));

@@ -320,6 +320,14 @@ async function finance(token, viewer) {
 	const fx = { journal: "general", date: "2026-03-10", post: true, lines: [{ ...line(cash.id, "debit", "0.05"), currency: "USD" }, line(sales.id, "credit", "0.03")] };
 	await call("POST", entries, { path: `${o}/journal-entries`, token, body: fx, want: 201 });
 	await call("POST", entries, { path: `${o}/journal-entries`, token, body: { ...fx, date: "2026-02-28" }, want: 422 });
+	const csv = { Accept: "text/csv" };
+	await call("GET", "/api/v1/organizations/{id}/balance-sheet", { path: `${o}/balance-sheet`, token: viewer, query: { as_of: "2026-12-31" }, want: 200 });
+	await call("GET", "/api/v1/organizations/{id}/balance-sheet", { path: `${o}/balance-sheet`, token, want: 400 });
+	await call("GET", "/api/v1/organizations/{id}/income-statement", { path: `${o}/income-statement`, token: viewer, query: { from: "2026-01-01", to: "2026-12-31" }, want: 200 });
+	await call("GET", "/api/v1/organizations/{id}/income-statement", { path: `${o}/income-statement`, token, query: { from: "2026-12-31", to: "2026-01-01" }, want: 400 });
+	await call("GET", "/api/v1/organizations/{id}/trial-balance", { path: `${o}/trial-balance`, token: viewer, headers: csv, query: { from: "2026-01-01", to: "2026-12-31" }, want: 200 });
+	await call("GET", "/api/v1/accounts/{id}/ledger", { path: `/api/v1/accounts/${cash.id}/ledger`, token, headers: csv, query: { limit: "1" }, want: 200 });
+	await call("GET", entries, { path: `${o}/journal-entries`, token, headers: csv, query: { limit: "2" }, want: 200 });
 }
 
 async function auditLogs(token, viewer) {
