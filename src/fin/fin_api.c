@@ -3,6 +3,7 @@
  * organization-scoped route starts with, and the answer of the module's own database errors.
  */
 #include "fin/fin_int.h"
+#include "core/date.h"
 #include "core/uuid.h"
 
 #include <string.h>
@@ -13,6 +14,27 @@ fin_path_id(keel_req *req, const char *name)
 	const char *id = keel_req_param(req, name);
 
 	return id != NULL && keel_uuid_valid(id) ? id : NULL;
+}
+
+bool
+fin_date_valid(const char *s)
+{
+	int32_t days;
+
+	return keel_date_parse(s, &days);
+}
+
+bool
+fin_currency_valid(const char *s)
+{
+	return strlen(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
+	       s[2] >= 'A' && s[2] <= 'Z';
+}
+
+keel_err
+fin_not_found(keel_req *req, const char *what)
+{
+	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such %s", what);
 }
 
 keel_err

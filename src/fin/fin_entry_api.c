@@ -30,21 +30,6 @@ static const char *const journals[] = {"adjustment", "cash",  "general", "payrol
                                        "purchases",  "sales", NULL};
 static const char *const statuses[] = {"draft", "posted", NULL};
 
-static bool
-date_valid(const char *s)
-{
-	int32_t days;
-
-	return keel_date_parse(s, &days);
-}
-
-static bool
-currency_valid(const char *s)
-{
-	return strlen(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
-	       s[2] >= 'A' && s[2] <= 'Z';
-}
-
 #define DATE_RULE     "must be a date, YYYY-MM-DD"
 #define CURRENCY_RULE "must be an ISO 4217 code, ^[A-Z]{3}$"
 #define AMOUNT_NOTE                                                                                \
@@ -68,7 +53,7 @@ static const keel_field_spec line_spec[] = {
     {.name = "credit", .type = KEEL_F_STRING, .nullable = true},
     {.name = "currency",
      .type = KEEL_F_STRING,
-     .check = currency_valid,
+     .check = fin_currency_valid,
      .check_msg = CURRENCY_RULE},
     {.name = "rate", .type = KEEL_F_STRING, .nullable = true},
     {.name = "division_id", .type = KEEL_F_UUID, .nullable = true},
@@ -81,7 +66,7 @@ static const keel_field_spec line_spec[] = {
 	}
 #define DATE_FIELD(req)                                                                            \
 	{                                                                                              \
-		.name = "date", .type = KEEL_F_STRING, .required = (req), .check = date_valid,             \
+		.name = "date", .type = KEEL_F_STRING, .required = (req), .check = fin_date_valid,         \
 		.check_msg = DATE_RULE, .format = "date"                                                   \
 	}
 #define LINES_FIELD(req)                                                                           \
@@ -96,7 +81,7 @@ static const keel_field_spec create_spec[] = {
     {.name = "memo", .type = KEEL_F_STRING, .max = 1000},
     {.name = "currency",
      .type = KEEL_F_STRING,
-     .check = currency_valid,
+     .check = fin_currency_valid,
      .check_msg = CURRENCY_RULE,
      .pattern = "^[A-Z]{3}$",
      .description = "The lines' default currency (default: the ledger's)"},
@@ -118,12 +103,6 @@ static const keel_field_spec reverse_spec[] = {
      .max = 1000,
      .description = "Default: \"Reversal of <number>\""},
 };
-
-static keel_err
-not_found(keel_req *req, const char *what)
-{
-	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such %s", what);
-}
 
 /* Lines as they are being read: the field errors go to errors. */
 typedef struct line_reader {
@@ -378,7 +357,7 @@ entry_create(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (org_id == NULL)
-		return not_found(req, "organization");
+		return fin_not_found(req, "organization");
 	if ((err = body_of(req, create_spec, KEEL_NELEM(create_spec), &body)) != KEEL_OK)
 		return err;
 	post = json_is_true(json_object_get(body, "post"));
@@ -413,7 +392,7 @@ entry_get(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return not_found(req, "journal entry");
+		return fin_not_found(req, "journal entry");
 	if ((err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK)
 		return err;
 	err = fin_entry_store_get(tx, keel_req_arena(req), id, true, &row);
@@ -427,7 +406,7 @@ lock_draft(keel_req *req, keel_tx *tx, const char *id, const char *version, fin_
 	keel_err err = fin_entry_store_lock(tx, keel_req_arena(req), id, st);
 
 	if (err == KEEL_ENOTFOUND)
-		return not_found(req, "journal entry");
+		return fin_not_found(req, "journal entry");
 	if (err != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
 	if (version != NULL && st->version != strtol(version, NULL, 10))
@@ -452,7 +431,7 @@ entry_update(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return not_found(req, "journal entry");
+		return fin_not_found(req, "journal entry");
 	if ((err = body_of(req, update_spec, KEEL_NELEM(update_spec), &body)) != KEEL_OK)
 		return err;
 	if (json_object_size(body) == 0)
@@ -484,7 +463,7 @@ entry_delete(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return not_found(req, "journal entry");
+		return fin_not_found(req, "journal entry");
 	if ((err = keel_svc_if_match(req, &version)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK ||
 	    (err = lock_draft(req, tx, id, version, &st)) != KEEL_OK)
@@ -505,7 +484,7 @@ entry_post(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return not_found(req, "journal entry");
+		return fin_not_found(req, "journal entry");
 	if ((err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK)
 		return err;
 	if ((err = fin_entry_store_post(tx, id)) != KEEL_OK)
@@ -526,7 +505,7 @@ entry_reverse(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return not_found(req, "journal entry");
+		return fin_not_found(req, "journal entry");
 	if ((err = body_of(req, reverse_spec, KEEL_NELEM(reverse_spec), &body)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK)
 		return err;
@@ -639,8 +618,8 @@ list_filter(keel_req *req, fin_entry_filter *f, fin_entry_key *after)
 	        KEEL_OK ||
 	    (err = query_of(req, "journal", journal_valid, "must be a journal", &f->journal)) !=
 	        KEEL_OK ||
-	    (err = query_of(req, "from", date_valid, DATE_RULE, &f->from)) != KEEL_OK ||
-	    (err = query_of(req, "to", date_valid, DATE_RULE, &f->to)) != KEEL_OK ||
+	    (err = query_of(req, "from", fin_date_valid, DATE_RULE, &f->from)) != KEEL_OK ||
+	    (err = query_of(req, "to", fin_date_valid, DATE_RULE, &f->to)) != KEEL_OK ||
 	    (err = query_of(req, "account_id", keel_uuid_valid, "must be a UUID", &f->account_id)) !=
 	        KEEL_OK)
 		return err;
@@ -690,7 +669,7 @@ entry_list(keel_req *req, void *ctx)
 
 	f.lines = fin_csv_wanted(req);
 	if (f.organization_id == NULL)
-		return not_found(req, "organization");
+		return fin_not_found(req, "organization");
 	if ((err = list_filter(req, &f, &after)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK ||
 	    (err = fin_ledger_require(req, tx, f.organization_id, &lg)) != KEEL_OK)

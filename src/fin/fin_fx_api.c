@@ -15,21 +15,6 @@
 #define CURRENCY_RULE "must be an ISO 4217 code of GET /api/v1/currencies"
 
 static bool
-currency_valid(const char *s)
-{
-	return strlen(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
-	       s[2] >= 'A' && s[2] <= 'Z';
-}
-
-static bool
-date_valid(const char *s)
-{
-	int32_t days;
-
-	return keel_date_parse(s, &days);
-}
-
-static bool
 rate_valid(const char *s)
 {
 	char canon[KEEL_RATE_STRLEN + 1];
@@ -39,7 +24,7 @@ rate_valid(const char *s)
 
 #define CURRENCY_FIELD(n, what)                                                                    \
 	{                                                                                              \
-		.name = (n), .type = KEEL_F_STRING, .required = true, .check = currency_valid,             \
+		.name = (n), .type = KEEL_F_STRING, .required = true, .check = fin_currency_valid,         \
 		.check_msg = CURRENCY_RULE, .pattern = "^[A-Z]{3}$", .description = (what)                 \
 	}
 
@@ -57,7 +42,7 @@ static const keel_field_spec create_spec[] = {
     {.name = "date",
      .type = KEEL_F_STRING,
      .required = true,
-     .check = date_valid,
+     .check = fin_date_valid,
      .check_msg = "must be a date, YYYY-MM-DD",
      .format = "date",
      .description = "The day from which the rate is in force"},
@@ -134,9 +119,9 @@ static keel_err
 rate_get(keel_req *req, void *ctx)
 {
 	keel_fin *fin = ctx;
-	const char *from = query_of(req, "from", currency_valid, CURRENCY_RULE);
-	const char *to = query_of(req, "to", currency_valid, CURRENCY_RULE);
-	const char *date = query_of(req, "date", date_valid, "must be a date, YYYY-MM-DD");
+	const char *from = query_of(req, "from", fin_currency_valid, CURRENCY_RULE);
+	const char *to = query_of(req, "to", fin_currency_valid, CURRENCY_RULE);
+	const char *date = query_of(req, "date", fin_date_valid, "must be a date, YYYY-MM-DD");
 	const char *json = NULL;
 	keel_tx *tx;
 	keel_err err;

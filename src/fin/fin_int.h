@@ -42,7 +42,20 @@ typedef struct fin_ledger {
 	int minor_units; /* the currency's, 0..4 */
 } fin_ledger;
 
+/* The organization's id in a path, as every organization-scoped route declares it. */
+#define FIN_ORG_PARAM                                                                              \
+	{                                                                                              \
+		"id", "path", FIN_UUID, "The organization's id"                                            \
+	}
+
 /* ---- fin_api.c ---- */
+
+/* Field checks the parts share: a real YYYY-MM-DD date; an ISO 4217 code's form, ^[A-Z]{3}$. */
+bool fin_date_valid(const char *s);
+bool fin_currency_valid(const char *s);
+
+/* Answer 404 "no such <what>"; returns KEEL_ENOTFOUND. */
+keel_err fin_not_found(keel_req *req, const char *what);
 
 /* The path parameter name when it is a UUID, else NULL (no row of any tenant: 404). */
 const char *fin_path_id(keel_req *req, const char *name);

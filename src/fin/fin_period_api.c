@@ -42,14 +42,6 @@ year_name_valid(const char *s)
 	return true;
 }
 
-static bool
-date_valid(const char *s)
-{
-	int32_t days;
-
-	return keel_date_parse(s, &days);
-}
-
 static const char *const period_choices[] = {"month", "quarter", NULL};
 
 static const keel_field_spec year_spec[] = {
@@ -65,7 +57,7 @@ static const keel_field_spec year_spec[] = {
     {.name = "start_date",
      .type = KEEL_F_STRING,
      .required = true,
-     .check = date_valid,
+     .check = fin_date_valid,
      .check_msg = DATE_RULE,
      .pattern = DATE_PATTERN,
      .format = "date",
@@ -73,7 +65,7 @@ static const keel_field_spec year_spec[] = {
     {.name = "end_date",
      .type = KEEL_F_STRING,
      .required = true,
-     .check = date_valid,
+     .check = fin_date_valid,
      .check_msg = DATE_RULE,
      .pattern = DATE_PATTERN,
      .format = "date",
@@ -137,8 +129,8 @@ year_parse(keel_req *req, fin_year_input *in)
 	in->start_date = json_string_value(json_object_get(body, "start_date"));
 	in->end_date = json_string_value(json_object_get(body, "end_date"));
 	in->period = json_string_value(json_object_get(body, "period"));
-	if (in->start_date != NULL && in->end_date != NULL && date_valid(in->start_date) &&
-	    date_valid(in->end_date))
+	if (in->start_date != NULL && in->end_date != NULL && fin_date_valid(in->start_date) &&
+	    fin_date_valid(in->end_date))
 		year_months_check(req, in->start_date, in->end_date);
 	return keel_req_invalid(req, "the fiscal year is invalid");
 }
@@ -180,7 +172,7 @@ year_create(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (org_id == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such organization");
+		return fin_not_found(req, "organization");
 	if ((err = year_parse(req, &in)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK ||
 	    (err = fin_ledger_require(req, tx, org_id, &ledger)) != KEEL_OK)
@@ -207,7 +199,7 @@ year_get(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such fiscal year");
+		return fin_not_found(req, "fiscal year");
 	if ((err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK)
 		return err;
 	err = fin_year_store_get(tx, keel_req_arena(req), id, &row);
@@ -228,7 +220,7 @@ date_page(keel_req *req, unsigned char kind, int *limit, const char **after)
 		return err;
 	if (!found)
 		return KEEL_OK;
-	if (!date_valid(date))
+	if (!fin_date_valid(date))
 		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "cursor is invalid");
 	*after = keel_arena_strdup(keel_req_arena(req), date);
 	return KEEL_OK;
@@ -249,7 +241,7 @@ date_list(keel_req *req, keel_fin *fin, unsigned char kind, date_list_fn list)
 	keel_err err;
 
 	if (org_id == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such organization");
+		return fin_not_found(req, "organization");
 	if ((err = date_page(req, kind, &limit, &after)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK ||
 	    (err = fin_ledger_require(req, tx, org_id, &ledger)) != KEEL_OK)
@@ -302,7 +294,7 @@ period_act(keel_req *req, keel_fin *fin, fin_period_action action, const char *r
 	keel_err err;
 
 	if (id == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such period");
+		return fin_not_found(req, "period");
 	if ((err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK)
 		return err;
 	err = fin_period_store_act(tx, keel_req_arena(req), action, id, reason, &row);
@@ -396,10 +388,8 @@ static const keel_schema year_schema = {
 static const keel_body year_body = KEEL_BODY("FiscalYearCreate", year_spec);
 static const keel_body reopen_body = KEEL_BODY("PeriodReopen", reopen_spec);
 
-static const keel_param year_create_params[] = {
-    {"id", "path", FIN_UUID, "The organization's id"}, KEEL_SVC_IDEMPOTENCY_PARAM, {0}};
-static const keel_param org_list_params[] = {
-    {"id", "path", FIN_UUID, "The organization's id"}, KEEL_SVC_PAGE_PARAMS, {0}};
+static const keel_param year_create_params[] = {FIN_ORG_PARAM, KEEL_SVC_IDEMPOTENCY_PARAM, {0}};
+static const keel_param org_list_params[] = {FIN_ORG_PARAM, KEEL_SVC_PAGE_PARAMS, {0}};
 static const keel_param year_id_param[] = {{"id", "path", FIN_UUID, "The fiscal year's id"}, {0}};
 static const keel_param period_id_param[] = {{"id", "path", FIN_UUID, "The period's id"}, {0}};
 

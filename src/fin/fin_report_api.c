@@ -114,7 +114,7 @@ trial_balance(keel_req *req, void *ctx)
 	bool csv = fin_csv_wanted(req);
 
 	if (org == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such organization");
+		return fin_not_found(req, "organization");
 	if ((err = query_range(req, true, &from, &to)) != KEEL_OK)
 		return err;
 	if (division != NULL && !keel_uuid_valid(division))
@@ -244,7 +244,7 @@ account_ledger(keel_req *req, void *ctx)
 	bool csv = fin_csv_wanted(req);
 
 	if (id == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such account");
+		return fin_not_found(req, "account");
 	if ((err = ledger_query(req, &rg, &opening, &resumed)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK)
 		return err;
@@ -299,7 +299,7 @@ static const keel_schema account_ledger_schema = {
             ",\"balance\":" FIN_AMOUNT "}}},\"next_cursor\":{\"type\":[\"string\",\"null\"]}}}"};
 
 static const keel_param trial_balance_params[] = {
-    {"id", "path", FIN_UUID, "The organization's id"},
+    FIN_ORG_PARAM,
     {"from", "query", FIN_DATE, "First day (required); opening is the balance before it"},
     {"to", "query", FIN_DATE, "Last day (required), not before from"},
     {"division_id", "query", FIN_UUID, "Only the postings of this division of the organization"},

@@ -59,7 +59,7 @@ balance_sheet(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (fin_path_id(req, "id") == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such organization");
+		return fin_not_found(req, "organization");
 	if ((err = query_date(req, "as_of", &as_of, &day)) != KEEL_OK ||
 	    (err = begin(req, ctx, &tx, &ledger)) != KEEL_OK)
 		return err;
@@ -77,7 +77,7 @@ income_statement(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (fin_path_id(req, "id") == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such organization");
+		return fin_not_found(req, "organization");
 	if ((err = query_date(req, "from", &from, &f)) != KEEL_OK ||
 	    (err = query_date(req, "to", &to, &t)) != KEEL_OK)
 		return err;
@@ -119,12 +119,12 @@ static const keel_schema income_statement_schema = {
         ",\"sections\":{\"type\":\"array\",\"items\":" SECTION("[\"income\",\"expense\"]") "}}}"};
 
 static const keel_param balance_sheet_params[] = {
-    {"id", "path", FIN_UUID, "The organization's id"},
+    FIN_ORG_PARAM,
     {"as_of", "query", FIN_DATE, "The day (required): the postings up to and including it"},
     {0}};
 
 static const keel_param income_statement_params[] = {
-    {"id", "path", FIN_UUID, "The organization's id"},
+    FIN_ORG_PARAM,
     {"from", "query", FIN_DATE, "First day (required)"},
     {"to", "query", FIN_DATE, "Last day (required), not before from"},
     {0}};

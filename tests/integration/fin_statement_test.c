@@ -7,8 +7,8 @@
  * The books are made by SQL as keel_app through migration 0012's own functions (kt_fin.h):
  * small ones worked out by hand below (twice: once left open, once with its first year
  * closed by a closing entry), and random ones (fixed seed) whose figures the test works out
- * itself from the lines it posted.  A closing entry is a draft of kind 'closing' posted by
- * fin.post_entry, as the fiscal-year close will post it.
+ * itself from the lines it posted.  Closed years are closed as keel closes them: every
+ * period through its route, then POST /api/v1/fiscal-years/{id}/close.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -100,16 +100,57 @@ app_sql(const char *sql, const char *const *p)
 	PQclear(kt_pg_tenant_query(app, A.id, sql, p));
 }
 
-/* A closing entry of n lines on date: a draft of kind closing, posted. */
+/*
+ * Close the fiscal year year_id as keel closes one: retained the ledger's retained-earnings
+ * account, every period closed, then POST /api/v1/fiscal-years/{id}/close.  The closing
+ * entry it posts must have exactly the n lines given (account, debit, credit), in any order.
+ */
 static void
-closing_entry(const char *org, const char *date, int n, const kt_fin_line *lines)
+year_close(const char *org, const char *year_id, const char *retained, int n,
+           const kt_fin_line *lines)
 {
-	char *id = kt_fin_entry(app, A.id, org, "adjustment", date, n, lines, false);
+	app_sql("UPDATE fin.ledgers SET retained_earnings_account_id = $2 WHERE organization_id = $1",
+	        (const char *[]){org, retained, NULL});
+	PGresult *p = kt_pg_tenant_query(
+	    app, A.id, "SELECT id FROM fin.periods WHERE fiscal_year_id = $1 ORDER BY start_date",
+	    (const char *[]){year_id, NULL});
 
-	app_sql("UPDATE fin.journal_entries SET kind = 'closing' WHERE id = $1 RETURNING id",
-	        (const char *[]){id, NULL});
-	app_sql("SELECT fin.post_entry($1)", (const char *[]){id, NULL});
-	free(id);
+	for (int i = 0; i < PQntuples(p); i++) {
+		kt_resp *r = kt_call(&cl, "POST", A.admin.token, NULL, NULL, "/api/v1/periods/%s/close",
+		                     PQgetvalue(p, i, 0));
+
+		kt_assert_status(r, 200);
+		kt_resp_free(r);
+	}
+	PQclear(p);
+	kt_resp *r =
+	    kt_call(&cl, "POST", A.admin.token, NULL, NULL, "/api/v1/fiscal-years/%s/close", year_id);
+
+	kt_assert_status(r, 200);
+	kt_resp_free(r);
+	for (int i = 0; i < n; i++) {
+		char dr[24], cr[24];
+
+		snprintf(dr, sizeof(dr), "%lld", lines[i].debit);
+		snprintf(cr, sizeof(cr), "%lld", lines[i].credit);
+		long got = kt_pg_tenant_long(
+		    app, A.id,
+		    "SELECT count(*) FROM fin.journal_lines l JOIN fin.journal_entries e "
+		    "ON e.id = l.entry_id WHERE e.organization_id = $1 AND e.kind = 'closing' "
+		    "AND e.status = 'posted' AND l.account_id = $2 AND l.debit = $3 AND l.credit = $4",
+		    (const char *[]){org, lines[i].account_id, dr, cr, NULL});
+
+		if (got != 1)
+			fail_msg("closing line %d (%s Dr %s Cr %s): %ld found", i, lines[i].account_id, dr, cr,
+			         got);
+	}
+	long all = kt_pg_tenant_long(app, A.id,
+	                             "SELECT count(*) FROM fin.journal_lines l JOIN "
+	                             "fin.journal_entries e ON e.id = l.entry_id WHERE "
+	                             "e.organization_id = $1 AND e.kind = 'closing'",
+	                             (const char *[]){org, NULL});
+
+	assert_int_equal(all, n);
 }
 
 /* A posted entry of two lines. */
@@ -151,7 +192,8 @@ books_make(books *b, const char *code, bool close)
 	b->g4 = kt_fin_account(app, A.id, b->org, "4", "income", NULL, true);
 	b->a41 = kt_fin_account(app, A.id, b->org, "41", "income", b->g4, false);
 	b->a51 = kt_fin_account(app, A.id, b->org, "51", "expense", NULL, false);
-	free(kt_fin_year(app, A.id, b->org, "FY25", "2025-01-01", "2025-12-31", "month"));
+	char *fy25 = kt_fin_year(app, A.id, b->org, "FY25", "2025-01-01", "2025-12-31", "month");
+
 	free(kt_fin_year(app, A.id, b->org, "FY26", "2026-01-01", "2026-12-31", "month"));
 	entry2(b->org, "2025-01-10", b->a11, b->a31, 100000);
 	entry2(b->org, "2025-03-01", b->a11, b->a41, 30000);
@@ -162,10 +204,11 @@ books_make(books *b, const char *code, bool close)
 	free(kt_fin_entry(app, A.id, b->org, "general", "2026-03-05", 2,
 	                  (kt_fin_line[]){{b->a11, 999, 0, NULL}, {b->a41, 0, 999, NULL}}, false));
 	if (close)
-		closing_entry(b->org, "2025-12-31", 3,
-		              (kt_fin_line[]){{b->a41, 30000, 0, NULL},
-		                              {b->a51, 0, 10000, NULL},
-		                              {b->a32, 0, 20000, NULL}});
+		year_close(b->org, fy25, b->a32, 3,
+		           (kt_fin_line[]){{b->a41, 30000, 0, NULL},
+		                           {b->a51, 0, 10000, NULL},
+		                           {b->a32, 0, 20000, NULL}});
+	free(fy25);
 }
 
 static void
@@ -340,7 +383,7 @@ typedef struct rline {
 } rline;
 
 static struct {
-	char *org;
+	char *org, *fy25;
 	char *group[4];
 	char *leaf[R_LEAVES];
 	rline line[R_LINES];
@@ -440,7 +483,7 @@ random_close(void)
 		                               .credit = l[i].credit,
 		                               .closing = true};
 	}
-	closing_entry(R.org, "2025-12-31", n, l);
+	year_close(R.org, R.fy25, R.leaf[R_RETAINED], n, l);
 	R.nlines += n;
 }
 
@@ -462,7 +505,7 @@ rbooks_make(void)
 		R.leaf[i] = kt_fin_account(app, A.id, R.org, code, leaf_kinds[i].type,
 		                           g >= 0 ? R.group[g] : NULL, false);
 	}
-	free(kt_fin_year(app, A.id, R.org, "FY25", "2025-01-01", "2025-12-31", "month"));
+	R.fy25 = kt_fin_year(app, A.id, R.org, "FY25", "2025-01-01", "2025-12-31", "month");
 	free(kt_fin_year(app, A.id, R.org, "FY26", "2026-01-01", "2026-12-31", "month"));
 	for (int e = 0; e < R_ENTRIES; e++)
 		random_entry();
@@ -473,6 +516,7 @@ static void
 rbooks_free(void)
 {
 	free(R.org);
+	free(R.fy25);
 	for (int g = 0; g < 4; g++)
 		free(R.group[g]);
 	for (int i = 0; i < R_LEAVES; i++)
