@@ -109,7 +109,8 @@ static void
 year_close(const char *org, const char *year_id, const char *retained, int n,
            const kt_fin_line *lines)
 {
-	app_sql("UPDATE fin.ledgers SET retained_earnings_account_id = $2 WHERE organization_id = $1",
+	app_sql("UPDATE fin.ledgers SET retained_earnings_account_id = $2 WHERE organization_id = $1 "
+	        "RETURNING organization_id",
 	        (const char *[]){org, retained, NULL});
 	PGresult *p = kt_pg_tenant_query(
 	    app, A.id, "SELECT id FROM fin.periods WHERE fiscal_year_id = $1 ORDER BY start_date",
