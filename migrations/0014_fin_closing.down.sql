@@ -1,4 +1,5 @@
 -- 0014 fin: revert (0012's posting triggers back, the snapshots and the year close gone).
+GRANT UPDATE (status) ON fin.fiscal_years TO keel_app;
 DROP FUNCTION fin.close_fiscal_year(uuid, uuid);
 DROP TRIGGER fiscal_years_close ON fin.fiscal_years;
 DROP FUNCTION fin.fiscal_years_close();

@@ -360,3 +360,6 @@ END
 $$;
 REVOKE ALL ON FUNCTION fin.close_fiscal_year(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fin.close_fiscal_year(uuid, uuid) TO keel_app;
+-- A year is closed by fin.close_fiscal_year alone (with its closing entry): the application
+-- role no longer writes a fiscal year's status.
+REVOKE UPDATE (status) ON fin.fiscal_years FROM keel_app;

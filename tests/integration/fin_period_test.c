@@ -781,12 +781,13 @@ period_actions_follow_the_order_rules(void **state)
 	kt_resp_free(r);
 	act_expect(A.admin.token, feb, "close", NULL, 200);
 	act_expect(A.admin.token, mar, "close", NULL, 200);
-	/* a closed fiscal year's periods are not reopened */
+	/* a closed fiscal year's periods are not reopened (the year marked closed by the owner
+	 * role: only the year close, which needs every period closed, closes one) */
 	char *sql =
 	    kt_strf("UPDATE fin.fiscal_years SET status = 'closed' WHERE id = '%s'", kt_jstr(y, "id"));
 
-	kt_pg_set_tenant(app, A.id);
-	kt_pg_exec(app, sql);
+	kt_pg_set_tenant(pg, A.id);
+	kt_pg_exec(pg, sql);
 	free(sql);
 	r = act(A.owner.token, mar, "reopen", "the year is closed");
 	assert_conflict(r, "the fiscal year is closed");

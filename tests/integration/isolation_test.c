@@ -105,7 +105,8 @@ create(const char *token, const char *path, const char *body)
 /*
  * The books of organization org, n entries deep: the ledger, a group and its accounts,
  * a fiscal year with its periods, n + 1 exchange rates, n posted entries and a draft, a
- * reversal, the first period closed: a row in every Finance table.
+ * reversal, the first two periods closed (the second's snapshot holds the first entry): a row
+ * in every Finance table.
  */
 static void
 plant_books(const char *owner, const char *org, int n)
@@ -160,14 +161,16 @@ plant_books(const char *owner, const char *org, int n)
 	free(create(owner, path, "{\"date\":\"2026-06-01\"}"));
 	free(path);
 	kt_resp *r =
-	    kt_api(srv->base, "GET", owner, NULL, "/api/v1/organizations/%s/periods?limit=1", org);
+	    kt_api(srv->base, "GET", owner, NULL, "/api/v1/organizations/%s/periods?limit=2", org);
 
 	if (r->status != 200)
 		fail_msg("periods: %ld %s", r->status, r->body);
-	const char *period = kt_jstr(json_array_get(json_object_get(r->json, "data"), 0), "id");
+	for (size_t k = 0; k < 2; k++) {
+		const char *period = kt_jstr(json_array_get(json_object_get(r->json, "data"), k), "id");
 
-	expect(kt_api(srv->base, "POST", owner, NULL, "/api/v1/periods/%s/close", period), 200,
-	       "period close");
+		expect(kt_api(srv->base, "POST", owner, NULL, "/api/v1/periods/%s/close", period), 200,
+		       "period close");
+	}
 	kt_resp_free(r);
 	free(first);
 	free(group);

@@ -4169,9 +4169,14 @@ op_foreign_fin(walker *w)
 	                         : OBS_ORG;
 	char *id = foreign_id(w, kind), *path = NULL, *body = NULL;
 	const char *method = "GET";
-	static const char *const org_reads[] = {
-	    "ledger",       "accounts",        "periods",
-	    "fiscal-years", "journal-entries", "trial-balance?from=2026-01-01&to=2026-12-31"};
+	static const char *const org_reads[] = {"ledger",
+	                                        "accounts",
+	                                        "periods",
+	                                        "fiscal-years",
+	                                        "journal-entries",
+	                                        "trial-balance?from=2026-01-01&to=2026-12-31",
+	                                        "balance-sheet?as_of=2026-12-31",
+	                                        "income-statement?from=2026-01-01&to=2026-12-31"};
 
 	switch (n) {
 	case 0:
@@ -4205,7 +4210,10 @@ op_foreign_fin(walker *w)
 		method = "DELETE", min = MEMBER, path = kt_strf("/api/v1/journal-entries/%s", id);
 		break;
 	case 9:
-		path = kt_strf("/api/v1/fiscal-years/%s", id);
+		if (chance(w, 50))
+			path = kt_strf("/api/v1/fiscal-years/%s", id);
+		else
+			method = "POST", min = ADMIN, path = kt_strf("/api/v1/fiscal-years/%s/close", id);
 		break;
 	case 10:
 		method = "POST", min = ADMIN, path = kt_strf("/api/v1/periods/%s/close", id);
@@ -4221,7 +4229,8 @@ op_foreign_fin(walker *w)
 		break;
 	case 12:
 	case 13:
-		path = kt_strf(ORGS "/%s/%s", id, org_reads[rnd(w, 6)]);
+		path = kt_strf(ORGS "/%s/%s", id,
+		               org_reads[rnd(w, (int)(sizeof(org_reads) / sizeof(org_reads[0])))]);
 		break;
 	case 14:
 		method = "POST", min = ADMIN, path = kt_strf(ORGS "/%s/ledger", id);
