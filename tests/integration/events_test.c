@@ -864,6 +864,39 @@ await_log(const char *needle)
 			fail_msg("keel never logged \"%s\"", needle);
 }
 
+/*
+ * Consume until an organization.created event of each of the n ids has arrived, for as long as
+ * messages keep arriving (a loaded machine reads slowly, a lost event never arrives).  When
+ * nothing new came for WAIT_MS, fail naming a missing id and what the outbox says of it.
+ */
+static void
+await_all(const char *tenant_id, char **ids, int n)
+{
+	int seen = 0;
+	size_t had = nmsgs;
+
+	for (long long idle_until = kt_now_ms() + WAIT_MS; seen < n;) {
+		while (seen < n && count_of(ids[seen], "keel.organization.created") > 0)
+			seen++;
+		if (seen == n)
+			break;
+		if (nmsgs != had)
+			had = nmsgs, idle_until = kt_now_ms() + WAIT_MS;
+		else if (kt_now_ms() > idle_until) {
+			char *row = kt_pg_tenant_value(
+			    pg, tenant_id,
+			    "SELECT concat_ws(' ', 'seq', seq, 'type', type, 'published_at', published_at) "
+			    "FROM events.outbox WHERE subject = $1 ORDER BY seq LIMIT 1",
+			    (const char *[]){ids[seen], NULL});
+
+			fail_msg("%d of %d organizations' events read (%zu messages), none new for %d ms; "
+			         "missing %s, its outbox row: %s",
+			         seen, n, nmsgs, WAIT_MS, ids[seen], row ? row : "(none)");
+		}
+		consume(200);
+	}
+}
+
 static void
 brokers_up(bool up)
 {
@@ -914,6 +947,7 @@ events_survive_a_kafka_outage(void **state)
 	 */
 	consumer_stop();
 	consumer_start();
+	await_all(t.id, ids, N);
 	for (int i = 0; i < N; i++) {
 		const msg *first = await(ids[i], "keel.organization.created", 1);
 
