@@ -2,7 +2,7 @@
  * keel fin verify [--tenant SLUG]: every period snapshot recomputed from the postings.
  *
  * A closed period's snapshot (fin.period_balances, migration 0014) holds the sums of its
- * postings per account and division.  verify compares each with fin.postings, tenant by
+ * postings per account and division, closing entries apart.  verify compares each with fin.postings, tenant by
  * tenant in slug order (fin.verify_snapshots, under the tenant's row-level security), and
  * stops at the first difference, naming it: exit 1.  0 when every snapshot holds.  It connects
  * as the owner role (KEEL_MIGRATE_DATABASE_URL or the PG* variables), the only one that sees
@@ -23,7 +23,8 @@ static const keel_stmt st_first = {
     "fin_verify_first",
     "SELECT period_name, organization_id::text, account_code, coalesce(division_id::text, '-'),"
     " coalesce(snapshot_debit::text, 'none'), coalesce(snapshot_credit::text, 'none'),"
-    " coalesce(posted_debit::text, 'none'), coalesce(posted_credit::text, 'none')"
+    " coalesce(posted_debit::text, 'none'), coalesce(posted_credit::text, 'none'),"
+    " CASE WHEN closing THEN ' (closing entries)' ELSE '' END"
     " FROM fin.verify_snapshots() LIMIT 1",
     0};
 
@@ -46,11 +47,11 @@ verify_tenant(keel_db *db, keel_arena *a, const char *id, const char *slug)
 	if (keel_res_rows(res) == 0)
 		return 0;
 	fprintf(stderr,
-	        "keel fin verify: tenant %s, organization %s, period %s, account %s, division %s:"
+	        "keel fin verify: tenant %s, organization %s, period %s, account %s, division %s%s:"
 	        " the snapshot says debit %s credit %s, the postings sum to debit %s credit %s\n",
 	        slug, keel_res_get(res, 0, 1), keel_res_get(res, 0, 0), keel_res_get(res, 0, 2),
-	        keel_res_get(res, 0, 3), keel_res_get(res, 0, 4), keel_res_get(res, 0, 5),
-	        keel_res_get(res, 0, 6), keel_res_get(res, 0, 7));
+	        keel_res_get(res, 0, 3), keel_res_get(res, 0, 8), keel_res_get(res, 0, 4),
+	        keel_res_get(res, 0, 5), keel_res_get(res, 0, 6), keel_res_get(res, 0, 7));
 	return 1;
 }
 

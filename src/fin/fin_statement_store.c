@@ -1,14 +1,17 @@
 /*
  * The statements' SQL: the balance sheet and the income statement, each one statement over
- * fin.postings (the posted lines) with the trial balance's roll-up of group accounts
- * (fin_report_store.c): the sums per account, a recursive walk up parent_id from the accounts
- * that moved, the answer rendered by PostgreSQL.  A group's type is its children's (the
- * schema's accounts_parent_fkey), so a roll-up never crosses sections.
+ * the closed periods' snapshots (fin.period_balances, migration 0014, which keeps the closing
+ * entries' sums apart) and the rest of fin.postings (the posted lines), with the trial
+ * balance's roll-up of group accounts (fin_report_store.c): the sums per account, a recursive
+ * walk up parent_id from the accounts that moved, the answer rendered by PostgreSQL.  A
+ * group's type is its children's (the schema's accounts_parent_fkey), so a roll-up never
+ * crosses sections.
  *
- * Every posting is read from postings_date_idx alone (an index-only scan, as the trial
- * balance reads them); the closing entries' postings to leave out are read from the small
- * partial index postings_closing_idx (migration 0015) and subtracted, so neither statement
- * reads a posting's row.  An account is listed when it has a posting not left out.
+ * The postings not in a snapshot read are read from postings_date_idx alone (an index-only
+ * scan, as the trial balance reads them); the closing entries' postings among them to leave
+ * out are read from the small partial index postings_closing_idx (migration 0015) and
+ * subtracted, so neither statement reads a posting's row.  An account is listed when it has a
+ * posting not left out (in a snapshot: a row, which exists only for postings).
  *
  * Closing entries (kind 'closing', the fiscal-year close: the year's income and expense
  * moved to retained earnings, dated its last day) are left out of the income statement, and
@@ -60,28 +63,61 @@
 	"  ORDER BY s.ord) FROM (VALUES "
 #define SECTIONS_END ") s(ord, type, sign))"
 
+/* A posting p outside the span of the snapshots read (sp_span). */
+#define OUTSIDE_SPAN                                                                               \
+	" AND NOT (p.date >= (SELECT lo FROM sp_span) AND p.date <= (SELECT hi FROM sp_span))"
+
+/*
+ * The closed periods of organization $1 read from their snapshots: the closed ones (always a
+ * prefix of the organization's periods: periods_transition) before the first open one, and
+ * of those the ones that WHERE keeps (c the period).  Columns: id, start_date, end_date.
+ */
+#define CLOSED_PERIODS(where)                                                                      \
+	" SELECT c.id, c.start_date, c.end_date FROM fin.periods c"                                    \
+	" WHERE c.tenant_id = " CUR " AND c.organization_id = $1::uuid AND c.status <> 'open'"         \
+	"  AND c.start_date < (SELECT coalesce(min(o.start_date), 'infinity') FROM fin.periods o"      \
+	"   WHERE o.tenant_id = " CUR " AND o.organization_id = $1::uuid AND o.status = 'open')"       \
+	"  AND " where
+
+/* The closed periods ending by as_of. */
+#define SP_TO_AS_OF " sp AS (" CLOSED_PERIODS("c.end_date <= $2::date") "),"
+
 /*
  * $1 organization, $2 as_of, $3 minor units, $4 currency.  The current year starts at the
  * latest fiscal year's start not after as_of (no such year: there is no posting up to as_of).
- * fig: the figures, of the leaf accounts (mvt).
+ * The closed periods ending by as_of (sp) are read from their snapshots, closing entries of
+ * the current year left out; the postings after the last of them (sp_end: no posting lies
+ * between two of them, as they are consecutive), the current year's closing entries'
+ * subtracted.  fig: the figures, of the leaf accounts (mvt).
  */
 const keel_stmt fin_statement_balance_sheet_stmt = {
     "fin_balance_sheet",
     "WITH RECURSIVE fy AS ("
     " SELECT coalesce(max(y.start_date), $2::date + 1) AS start FROM fin.fiscal_years y"
-    " WHERE y.tenant_id = " CUR " AND y.organization_id = $1::uuid AND y.start_date <= $2::date),"
+    " WHERE y.tenant_id = " CUR
+    " AND y.organization_id = $1::uuid AND y.start_date <= $2::date)," SP_TO_AS_OF
+    " sp_end AS (SELECT coalesce(max(sp.end_date), '-infinity') AS d FROM sp),"
     " mv AS (SELECT m.account_id, sum(m.bal) AS bal, sum(m.cur) AS cur FROM ("
+    "  SELECT b.account_id, sum(b.debit - b.credit) AS bal,"
+    "   coalesce(sum(b.debit - b.credit) FILTER (WHERE sp.start_date >= fy.start), 0) AS cur,"
+    "   count(*) AS n"
+    "  FROM fin.period_balances b JOIN sp ON sp.id = b.period_id CROSS JOIN fy"
+    "  WHERE b.tenant_id = " CUR " AND b.organization_id = $1::uuid"
+    "  AND NOT (b.closing AND sp.start_date >= fy.start)"
+    "  GROUP BY b.account_id"
+    "  UNION ALL"
     "  SELECT p.account_id, sum(p.debit - p.credit) AS bal,"
     "   coalesce(sum(p.debit - p.credit) FILTER (WHERE p.date >= fy.start), 0) AS cur,"
     "   count(*) AS n"
     "  FROM fin.postings p CROSS JOIN fy"
-    "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid AND p.date <= $2::date"
+    "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid"
+    "  AND p.date > (SELECT d FROM sp_end) AND p.date <= $2::date"
     "  GROUP BY p.account_id"
     "  UNION ALL"
     "  SELECT p.account_id, -sum(p.debit - p.credit), -sum(p.debit - p.credit), -count(*)"
     "  FROM fin.postings p CROSS JOIN fy"
     "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid AND p.kind = 'closing'"
-    "  AND p.date >= fy.start AND p.date <= $2::date"
+    "  AND p.date > (SELECT d FROM sp_end) AND p.date >= fy.start AND p.date <= $2::date"
     "  GROUP BY p.account_id) m"
     " GROUP BY m.account_id HAVING sum(m.n) > 0)," ROLL_UP ","
     " fig AS (SELECT"
@@ -101,19 +137,34 @@ const keel_stmt fin_statement_balance_sheet_stmt = {
     "(1, 'asset', 1), (2, 'liability', -1), (3, 'equity', -1)" SECTIONS_END ") FROM fig f",
     4};
 
-/* $1 organization, $2 from, $3 minor units, $4 currency, $5 to. */
+/*
+ * $1 organization, $2 from, $3 minor units, $4 currency, $5 to.  The closed periods wholly
+ * within from..to (sp, consecutive) are read from their snapshots without the closing
+ * entries'; the other postings of the range (outside sp_span) with the closing entries'
+ * subtracted.
+ */
+#define SP_IN_RANGE                                                                                \
+	"WITH RECURSIVE sp AS (" CLOSED_PERIODS(                                                       \
+	    "c.start_date >= $2::date AND c.end_date <= $5::date") "),"
+
 const keel_stmt fin_statement_income_stmt = {
     "fin_income_statement",
-    "WITH RECURSIVE mv AS (SELECT m.account_id, sum(m.bal) AS bal, 0 AS cur FROM ("
+    SP_IN_RANGE
+    " sp_span AS (SELECT coalesce(min(sp.start_date), 'infinity') AS lo,"
+    "  coalesce(max(sp.end_date), 'infinity') AS hi FROM sp),"
+    " mv AS (SELECT m.account_id, sum(m.bal) AS bal, 0 AS cur FROM ("
+    "  SELECT b.account_id, sum(b.debit - b.credit) AS bal, count(*) AS n"
+    "  FROM fin.period_balances b JOIN sp ON sp.id = b.period_id"
+    "  WHERE b.tenant_id = " CUR " AND b.organization_id = $1::uuid AND NOT b.closing"
+    "  GROUP BY b.account_id"
+    "  UNION ALL"
     "  SELECT p.account_id, sum(p.debit - p.credit) AS bal, count(*) AS n FROM fin.postings p"
     "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid"
-    "  AND p.date >= $2::date AND p.date <= $5::date"
-    "  GROUP BY p.account_id"
+    "  AND p.date >= $2::date AND p.date <= $5::date" OUTSIDE_SPAN "  GROUP BY p.account_id"
     "  UNION ALL"
     "  SELECT p.account_id, -sum(p.debit - p.credit), -count(*) FROM fin.postings p"
     "  WHERE p.tenant_id = " CUR " AND p.organization_id = $1::uuid AND p.kind = 'closing'"
-    "  AND p.date >= $2::date AND p.date <= $5::date"
-    "  GROUP BY p.account_id) m"
+    "  AND p.date >= $2::date AND p.date <= $5::date" OUTSIDE_SPAN "  GROUP BY p.account_id) m"
     " GROUP BY m.account_id HAVING sum(m.n) > 0)," ROLL_UP ","
     " fig AS (SELECT"
     "  -coalesce(sum(t.bal) FILTER (WHERE t.type = 'income'), 0) AS income,"

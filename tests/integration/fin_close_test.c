@@ -78,14 +78,18 @@ refused(PGconn *c, const char *state, const char *fmt, ...)
 	free(sql);
 }
 
-/* A period's snapshot: "code/has division/debit/credit" rows, in code order. */
+/*
+ * A period's snapshot: "code/has division/debit/credit" rows, "/closing" appended to the
+ * closing entries' sums, in code order.
+ */
 static char *
 snapshot(const char *period)
 {
 	return kt_pg_tenant_value(
 	    pg, A.id,
 	    "SELECT coalesce(string_agg(a.code || '/' || (b.division_id IS NOT NULL)::text || '/'"
-	    " || b.debit || '/' || b.credit, ',' ORDER BY a.code, b.division_id NULLS FIRST), '')"
+	    " || b.debit || '/' || b.credit || CASE WHEN b.closing THEN '/closing' ELSE '' END, ','"
+	    " ORDER BY a.code, b.division_id NULLS FIRST, b.closing), '')"
 	    " FROM fin.period_balances b JOIN fin.accounts a ON a.id = b.account_id"
 	    " WHERE b.period_id = $1",
 	    (const char *[]){period, NULL});
@@ -802,7 +806,9 @@ a_reopen_waits_for_a_year_close_in_flight(void **state)
 	kt_pg_exec(c, "COMMIT");
 	assert_conflict(kt_async_finish(&q), "the fiscal year is closed");
 	assert_db_text(A.id, "SELECT status FROM fin.periods WHERE id = $1", period_id(y, 0), "closed");
-	assert_snapshot(period_id(y, 0), "1000/false/100/0,3000/false/0/100,4000/false/100/100");
+	assert_snapshot(
+	    period_id(y, 0),
+	    "1000/false/100/0,3000/false/0/100/closing,4000/false/0/100,4000/false/100/0/closing");
 	PQfinish(c);
 	json_decref(y);
 	free(sales);

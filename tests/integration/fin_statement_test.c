@@ -488,6 +488,38 @@ random_close(void)
 	R.nlines += n;
 }
 
+/* The statement of R a query names: as_of=... the balance sheet, else the income statement. */
+static char *
+answer(const char *query)
+{
+	kt_resp *r = strncmp(query, "as_of=", 6) == 0 ? get(A.viewer.token, BS, R.org, query)
+	                                              : get(A.viewer.token, IS, R.org, query);
+
+	kt_assert_status(r, 200);
+	char *body = strdup(r->body);
+
+	kt_resp_free(r);
+	return body;
+}
+
+/* Statements of 2025, asked before its close (from postings) and after (from snapshots). */
+static const char *const q2025[] = {
+    "as_of=2024-12-31",
+    "as_of=2025-01-31",
+    "as_of=2025-03-15",
+    "as_of=2025-06-30",
+    "as_of=2025-11-30",
+    "as_of=2025-12-30",
+    "as_of=2025-12-31",
+    "from=2025-01-01&to=2025-12-31",
+    "from=2025-02-01&to=2025-02-28",
+    "from=2025-01-15&to=2025-07-15",
+    "from=2025-03-01&to=2025-05-31",
+    "from=2024-06-01&to=2025-12-31",
+    "from=2025-12-01&to=2025-12-31",
+};
+static char *before_close[KEEL_NELEM(q2025)];
+
 static void
 rbooks_make(void)
 {
@@ -510,12 +542,16 @@ rbooks_make(void)
 	free(kt_fin_year(app, A.id, R.org, "FY26", "2026-01-01", "2026-12-31", "month"));
 	for (int e = 0; e < R_ENTRIES; e++)
 		random_entry();
+	for (size_t q = 0; q < KEEL_NELEM(q2025); q++)
+		before_close[q] = answer(q2025[q]);
 	random_close();
 }
 
 static void
 rbooks_free(void)
 {
+	for (size_t q = 0; q < KEEL_NELEM(q2025); q++)
+		free(before_close[q]);
 	free(R.org);
 	free(R.fy25);
 	for (int g = 0; g < 4; g++)
@@ -625,6 +661,80 @@ balance_sheet_balances_on_random_books(void **state)
 		}
 		kt_resp_free(r);
 	}
+}
+
+/* Fail unless R's statement of query answers want, byte for byte. */
+static void
+assert_answer(const char *query, const char *want, const char *when)
+{
+	char *got = answer(query);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s, %s:\n%s\nwanted (from the postings alone)\n%s", query, when, got, want);
+	free(got);
+}
+
+/* Close (or, with reason, reopen) R's period of 2026 number month (1-based) through its route. */
+static void
+r_period(int month, const char *reason)
+{
+	char start[11];
+
+	snprintf(start, sizeof(start), "2026-%02d-01", month);
+	char *id = kt_pg_tenant_value(
+	    app, A.id, "SELECT id FROM fin.periods WHERE organization_id = $1 AND start_date = $2",
+	    (const char *[]){R.org, start, NULL});
+	char *body = reason != NULL ? kt_strf("{\"reason\":\"%s\"}", reason) : NULL;
+	kt_resp *r = kt_call(&cl, "POST", reason != NULL ? A.owner.token : A.admin.token, NULL, body,
+	                     "/api/v1/periods/%s/%s", id, reason != NULL ? "reopen" : "close");
+
+	kt_assert_status(r, 200);
+	kt_resp_free(r);
+	free(body);
+	free(id);
+}
+
+/*
+ * Statements over closed periods read their snapshots, and answer exactly as the postings
+ * alone would: 2025's, asked before its periods and year were closed (setup), again now; 2026's
+ * with none, one, three and six of its months closed.
+ */
+static void
+statements_from_snapshots_equal_from_postings(void **state)
+{
+	(void)state;
+	static const char *const q2026[] = {
+	    "as_of=2026-01-31",
+	    "as_of=2026-02-15",
+	    "as_of=2026-03-31",
+	    "as_of=2026-06-30",
+	    "as_of=2026-12-31",
+	    "as_of=2027-03-01",
+	    "from=2026-01-01&to=2026-12-31",
+	    "from=2025-06-01&to=2026-03-31",
+	    "from=2026-02-01&to=2026-02-28",
+	    "from=2026-01-10&to=2026-05-20",
+	    "from=2025-01-01&to=2026-12-31",
+	};
+	char *open[KEEL_NELEM(q2026)];
+	char when[32];
+
+	for (size_t q = 0; q < KEEL_NELEM(q2025); q++)
+		assert_answer(q2025[q], before_close[q], "2025 closed");
+	for (size_t q = 0; q < KEEL_NELEM(q2026); q++)
+		open[q] = answer(q2026[q]);
+	for (int m = 1; m <= 6; m++) {
+		r_period(m, NULL);
+		if (m != 1 && m != 3 && m != 6)
+			continue;
+		snprintf(when, sizeof(when), "2026 closed to month %d", m);
+		for (size_t q = 0; q < KEEL_NELEM(q2026); q++)
+			assert_answer(q2026[q], open[q], when);
+	}
+	for (int m = 6; m >= 1; m--)
+		r_period(m, "back to the books as they were");
+	for (size_t q = 0; q < KEEL_NELEM(q2026); q++)
+		free(open[q]);
 }
 
 /* ---- refusals, roles, tenants ---- */
@@ -1204,6 +1314,7 @@ main(void)
 	    cmocka_unit_test(balance_sheet_of_small_books),
 	    cmocka_unit_test(income_statement_of_small_books),
 	    cmocka_unit_test(closing_entries_are_left_out),
+	    cmocka_unit_test(statements_from_snapshots_equal_from_postings),
 	    cmocka_unit_test(balance_sheet_balances_on_random_books),
 	    cmocka_unit_test(statement_refusals),
 	    cmocka_unit_test(csv_trial_balance),
