@@ -277,7 +277,7 @@ async function finance(token, viewer) {
 	await call("PATCH", account, { path: `/api/v1/accounts/${cash.id}`, token, body: { code: "2" }, want: 422 });
 	await call("PATCH", ledger, { path: `${o}/ledger`, token, headers: { "If-Match": l.headers.get("etag") }, body: { rounding_account_id: spare.id }, want: 200 });
 	await call("DELETE", account, { path: `/api/v1/accounts/${spare.id}`, token, want: 409 });
-	await call("POST", years, { path: `${o}/fiscal-years`, token, body: { name: "2026", start_date: "2026-01-01", end_date: "2026-12-31", period: "month" }, want: 201 });
+	const fy26 = (await call("POST", years, { path: `${o}/fiscal-years`, token, body: { name: "2026", start_date: "2026-01-01", end_date: "2026-12-31", period: "month" }, want: 201 })).json;
 	const fy = (await call("POST", years, { path: `${o}/fiscal-years`, token, body: { name: "2027", start_date: "2027-01-01", end_date: "2027-12-31", period: "quarter" }, want: 201 })).json;
 	await call("POST", years, { path: `${o}/fiscal-years`, token, body: { name: "X", start_date: "2026-06-01", end_date: "2026-08-31", period: "month" }, want: 409 });
 	await call("POST", years, { path: `${o}/fiscal-years`, token, body: { name: "Bad", start_date: "2026-02-30", end_date: "2026-12-31", period: "month" }, want: 422 });
@@ -328,6 +328,17 @@ async function finance(token, viewer) {
 	await call("GET", "/api/v1/organizations/{id}/trial-balance", { path: `${o}/trial-balance`, token: viewer, headers: csv, query: { from: "2026-01-01", to: "2026-12-31" }, want: 200 });
 	await call("GET", "/api/v1/accounts/{id}/ledger", { path: `/api/v1/accounts/${cash.id}/ledger`, token, headers: csv, query: { limit: "1" }, want: 200 });
 	await call("GET", entries, { path: `${o}/journal-entries`, token, headers: csv, query: { limit: "2" }, want: 200 });
+	const yearClose = "/api/v1/fiscal-years/{id}/close";
+	await call("POST", yearClose, { path: `/api/v1/fiscal-years/${fy26.id}/close`, token: viewer, want: 403 });
+	await call("POST", yearClose, { path: `/api/v1/fiscal-years/${fy26.id}/close`, token, want: 409 });
+	await call("POST", yearClose, { path: "/api/v1/fiscal-years/not-a-uuid/close", token, want: 404 });
+	const all = (await call("GET", "/api/v1/organizations/{id}/periods", { path: `${o}/periods`, token, query: { limit: "12" }, want: 200 })).json;
+	for (const p of all.data.filter((p) => p.status === "open"))
+		await call("POST", "/api/v1/periods/{id}/close", { path: `/api/v1/periods/${p.id}/close`, token, want: 200 });
+	const retained = (await call("POST", accounts, { path: `${o}/accounts`, token, body: { code: "3000", name: "Retained earnings", type: "equity" }, want: 201 })).json;
+	const l2 = await call("GET", ledger, { path: `${o}/ledger`, token, want: 200 });
+	await call("PATCH", ledger, { path: `${o}/ledger`, token, headers: { "If-Match": l2.headers.get("etag") }, body: { retained_earnings_account_id: retained.id }, want: 200 });
+	await call("POST", yearClose, { path: `/api/v1/fiscal-years/${fy26.id}/close`, token, want: 200 });
 }
 
 async function auditLogs(token, viewer) {
