@@ -2,11 +2,11 @@
  * keel fin verify [--tenant SLUG]: every period snapshot recomputed from the postings.
  *
  * A closed period's snapshot (fin.period_balances, migration 0014) holds the sums of its
- * postings per account and division, closing entries apart.  verify compares each with fin.postings, tenant by
- * tenant in slug order (fin.verify_snapshots, under the tenant's row-level security), and
- * stops at the first difference, naming it: exit 1.  0 when every snapshot holds.  It connects
- * as the owner role (KEEL_MIGRATE_DATABASE_URL or the PG* variables), the only one that sees
- * every tenant; it only reads.
+ * postings per account and division, closing entries apart.  verify compares each with
+ * fin.postings, tenant by tenant in slug order (fin.verify_snapshots, under the tenant's row-level
+ * security), and stops at the first difference, naming it: exit 1.  0 when every snapshot holds. It
+ * connects as the owner role (KEEL_MIGRATE_DATABASE_URL or the PG* variables), the only one that
+ * sees every tenant; it only reads.
  */
 #include "cmd/cmd.h"
 

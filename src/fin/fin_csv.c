@@ -124,16 +124,17 @@ put_record(keel_buf *b, const fin_csv_col *cols, const char *nested, const json_
 	keel_csv_end(b);
 }
 
-/* The header record and every item's records. */
+/* The header record (when header) and every item's records. */
 static void
-put_rows(keel_buf *b, const json_t *rows, const char *nested, const fin_csv_col *cols)
+put_rows(keel_buf *b, const json_t *rows, const char *nested, const fin_csv_col *cols, bool header)
 {
 	size_t i, j;
 	const json_t *item, *el;
 
-	for (const fin_csv_col *c = cols; c->name != NULL; c++)
+	for (const fin_csv_col *c = cols; header && c->name != NULL; c++)
 		keel_csv_field(b, c == cols, c->name, strlen(c->name));
-	keel_csv_end(b);
+	if (header)
+		keel_csv_end(b);
 	json_array_foreach(rows, i, item)
 	{
 		const json_t *inner = nested != NULL ? json_object_get(item, nested) : NULL;
@@ -144,26 +145,62 @@ put_rows(keel_buf *b, const json_t *rows, const char *nested, const fin_csv_col 
 	}
 }
 
+bool
+fin_csv_write(keel_buf *out, const char *json, const char *rows, const char *nested,
+              const fin_csv_col *cols, bool header)
+{
+	json_t *doc = json_loads(json, 0, NULL);
+	const json_t *items = json_object_get(doc, rows);
+	bool ok = json_is_array(items);
+
+	if (ok)
+		put_rows(out, items, nested, cols, header);
+	json_decref(doc);
+	return ok;
+}
+
+/* The CSV of the page (header first) into b, tx committed; err answered as keel_svc_finish(). */
+static keel_err
+first_page(keel_req *req, keel_tx *tx, keel_err err, const char *what, const char *json,
+           const char *rows, const char *nested, const fin_csv_col *cols, keel_buf *b)
+{
+	if (err != KEEL_OK)
+		return keel_svc_finish(req, tx, err, what, (keel_svc_reply){0});
+	keel_buf_init(b, keel_req_arena(req));
+	if (!fin_csv_write(b, json, rows, nested, cols, true))
+		return keel_svc_finish(req, tx, KEEL_EINTERNAL, NULL, (keel_svc_reply){0});
+	return keel_svc_commit(req, tx);
+}
+
 keel_err
 fin_csv_finish(keel_req *req, keel_tx *tx, keel_err err, const char *what, const char *json,
                const char *rows, const char *nested, const fin_csv_col *cols, const char *next)
 {
-	if (err != KEEL_OK)
-		return keel_svc_finish(req, tx, err, what, (keel_svc_reply){0});
-	json_t *doc = json_loads(json, 0, NULL);
-	const json_t *items = json_object_get(doc, rows);
 	keel_buf b;
 
-	if (!json_is_array(items)) {
-		json_decref(doc);
-		return keel_svc_finish(req, tx, KEEL_EINTERNAL, NULL, (keel_svc_reply){0});
-	}
-	keel_buf_init(&b, keel_req_arena(req));
-	put_rows(&b, items, nested, cols);
-	json_decref(doc);
-	if ((err = keel_svc_commit(req, tx)) != KEEL_OK)
+	if ((err = first_page(req, tx, err, what, json, rows, nested, cols, &b)) != KEEL_OK)
 		return err;
 	if (next != NULL)
 		keel_req_set_header(req, "Keel-Next-Cursor", next);
-	return keel_req_send(req, 200, "text/csv; charset=utf-8", b.data, b.len);
+	return keel_req_send(req, 200, FIN_CSV_TYPE, b.data, b.len);
+}
+
+bool
+fin_csv_whole(keel_req *req)
+{
+	return keel_req_query(req, "limit") == NULL && keel_req_query(req, "cursor") == NULL;
+}
+
+keel_err
+fin_csv_stream(keel_req *req, keel_tx *tx, keel_err err, const char *what, const char *json,
+               const char *rows, const char *nested, const fin_csv_col *cols, bool more,
+               keel_req_stream_fn next, void *arg)
+{
+	keel_buf b;
+
+	if ((err = first_page(req, tx, err, what, json, rows, nested, cols, &b)) != KEEL_OK)
+		return err;
+	if (!more)
+		return keel_req_send(req, 200, FIN_CSV_TYPE, b.data, b.len);
+	return keel_req_stream(req, 200, FIN_CSV_TYPE, b.data, b.len, next, arg);
 }

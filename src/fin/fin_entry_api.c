@@ -656,6 +656,66 @@ static const fin_csv_col list_csv[] = {{"id", false},
                                        {"lines.memo", true},
                                        {0}};
 
+/* A list streamed whole as CSV: the filter, from after the last page's last entry. */
+typedef struct list_stream {
+	keel_fin *fin;
+	fin_entry_filter f;
+	fin_entry_key after;
+} list_stream;
+
+/* Rows of entries per streamed page (each with up to FIN_ENTRY_LINES_MAX lines). */
+#define LIST_STREAM_PAGE 100
+
+/* Go on after a page of count entries that ended at last; false when it was the last. */
+static bool
+list_advance(list_stream *st, int count, const fin_entry_key *last)
+{
+	if (count < st->f.limit)
+		return false;
+	st->after = *last;
+	st->f.after = &st->after;
+	return true;
+}
+
+/* The next page of a streamed list, as CSV records, in a transaction of its own. */
+static keel_err
+list_next(keel_req *req, void *arg, keel_arena *a, keel_buf *out, bool *done)
+{
+	list_stream *st = arg;
+	fin_entry_key last = {0};
+	keel_svc_list list;
+	keel_tx *tx;
+	keel_err err;
+
+	if ((err = keel_svc_tx_chunk(req, st->fin->pool, a, &tx)) != KEEL_OK)
+		return err;
+	keel_svc_list_begin(&list, a);
+	if ((err = fin_entry_store_list(tx, &st->f, &list, &last)) != KEEL_OK)
+		return err;
+	if (!fin_csv_write(out, keel_svc_list_end(&list, NULL), "data", "lines", list_csv, false))
+		return KEEL_EINTERNAL;
+	*done = !list_advance(st, list.count, &last);
+	return KEEL_OK;
+}
+
+/* The whole list as CSV, streamed a page at a time. */
+static keel_err
+list_stream_start(keel_req *req, keel_fin *fin, keel_tx *tx, const fin_entry_filter *f)
+{
+	list_stream *st = keel_arena_alloc(keel_req_arena(req), sizeof(*st));
+	fin_entry_key last = {0};
+	keel_svc_list list;
+
+	*st = (list_stream){.fin = fin, .f = *f};
+	st->f.limit = LIST_STREAM_PAGE;
+	keel_svc_list_begin(&list, keel_req_arena(req));
+	keel_err err = fin_entry_store_list(tx, &st->f, &list, &last);
+
+	return fin_csv_stream(req, tx, err, NULL, keel_svc_list_end(&list, NULL), "data", "lines",
+	                      list_csv, err == KEEL_OK && list_advance(st, list.count, &last),
+	                      list_next, st);
+}
+
 static keel_err
 entry_list(keel_req *req, void *ctx)
 {
@@ -674,6 +734,8 @@ entry_list(keel_req *req, void *ctx)
 	    (err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK ||
 	    (err = fin_ledger_require(req, tx, f.organization_id, &lg)) != KEEL_OK)
 		return err;
+	if (f.lines && fin_csv_whole(req))
+		return list_stream_start(req, fin, tx, &f);
 	keel_svc_list_begin(&list, keel_req_arena(req));
 	err = fin_entry_store_list(tx, &f, &list, &last);
 	const char *next = err == KEEL_OK && list.count == f.limit ? cursor_of(req, &last) : NULL;

@@ -217,16 +217,57 @@ ledger_query(keel_req *req, fin_report_range *rg, int64_t *opening, bool *resume
 	return KEEL_OK;
 }
 
-/* {"opening":"...","data":[ : the page's list begun with the opening before its items. */
+/* {"opening":"...","data":[ : the page's list (in a) begun with the opening before its items. */
 static void
-page_begin(keel_req *req, fin_report_page *pg, int64_t opening, int units)
+page_begin(keel_arena *a, fin_report_page *pg, int64_t opening, int units)
 {
 	char text[KEEL_MONEY_STRLEN + 1];
 
 	memset(pg, 0, sizeof(*pg));
 	keel_money_format(opening, units, text, sizeof(text));
-	keel_buf_init(&pg->list.out, keel_req_arena(req));
+	keel_buf_init(&pg->list.out, a);
 	keel_buf_printf(&pg->list.out, "{\"opening\":\"%s\",\"data\":[", text);
+}
+
+/* A ledger streamed whole as CSV: the account, and the range from after the last page. */
+typedef struct ledger_stream {
+	keel_fin *fin;
+	fin_report_account acct;
+	fin_report_range rg;
+	char after_date[KEEL_DATE_STRLEN + 1];
+} ledger_stream;
+
+/* Go on after the page pg; false when it was the last (not full). */
+static bool
+ledger_advance(ledger_stream *st, const fin_report_page *pg)
+{
+	if (pg->list.count < st->rg.limit)
+		return false;
+	st->rg.after = pg->last;
+	keel_date_format(pg->last.date, st->after_date, sizeof(st->after_date));
+	st->rg.after_date = st->after_date;
+	st->rg.after_journal = fin_report_journal_name(pg->last.journal);
+	return true;
+}
+
+/* The next page of a streamed ledger, as CSV records, in a transaction of its own. */
+static keel_err
+ledger_next(keel_req *req, void *arg, keel_arena *a, keel_buf *out, bool *done)
+{
+	ledger_stream *st = arg;
+	fin_report_page pg;
+	keel_tx *tx;
+	keel_err err;
+
+	if ((err = keel_svc_tx_chunk(req, st->fin->pool, a, &tx)) != KEEL_OK)
+		return err;
+	page_begin(a, &pg, 0, st->acct.minor_units);
+	if ((err = fin_report_store_ledger(tx, &st->acct, &st->rg, &pg)) != KEEL_OK)
+		return err;
+	if (!fin_csv_write(out, keel_svc_list_end(&pg.list, NULL), "data", NULL, ledger_csv, false))
+		return KEEL_EINTERNAL;
+	*done = !ledger_advance(st, &pg);
+	return KEEL_OK;
 }
 
 static keel_err
@@ -259,7 +300,18 @@ account_ledger(keel_req *req, void *ctx)
 		return keel_svc_finish(req, tx, err, "account", (keel_svc_reply){0});
 	if (!resumed)
 		rg.after.balance = opening;
-	page_begin(req, &pg, opening, acct.minor_units);
+	if (csv && fin_csv_whole(req)) {
+		ledger_stream *st = keel_arena_alloc(keel_req_arena(req), sizeof(*st));
+
+		*st = (ledger_stream){.fin = fin, .acct = acct, .rg = rg};
+		st->rg.limit = FIN_CSV_PAGE;
+		page_begin(keel_req_arena(req), &pg, opening, acct.minor_units);
+		err = fin_report_store_ledger(tx, &acct, &st->rg, &pg);
+		return fin_csv_stream(req, tx, err, NULL, keel_svc_list_end(&pg.list, NULL), "data", NULL,
+		                      ledger_csv, err == KEEL_OK && ledger_advance(st, &pg), ledger_next,
+		                      st);
+	}
+	page_begin(keel_req_arena(req), &pg, opening, acct.minor_units);
 	err = fin_report_store_ledger(tx, &acct, &rg, &pg);
 	const char *next = pg.list.count == rg.limit ? cursor_encode(req, &pg.last, opening) : NULL;
 

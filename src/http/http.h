@@ -24,6 +24,7 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/str.h"
 #include "core/workpool.h"
 
 #define KEEL_HTTP_BODY_LIMIT (1024 * 1024) /* bytes; more is 413 */
@@ -259,6 +260,29 @@ json_t *keel_req_errors(keel_req *req);
 
 /* Number of field errors recorded so far. */
 size_t keel_req_field_errors(const keel_req *req);
+
+/*
+ * The next chunk of a streamed answer: append it to out (allocated in a, an arena of this
+ * chunk alone) and set *done after the last one.  An error ends the answer early.
+ */
+typedef keel_err (*keel_req_stream_fn)(keel_req *req, void *arg, keel_arena *a, keel_buf *out,
+                                       bool *done);
+
+/*
+ * Answer status with a body sent as the client reads it: first (len bytes, copied), then
+ * the chunks next(req, arg, ...) makes, until one sets *done; a body too large to be held
+ * whole (an export of every line of a ledger) costs one chunk of memory at a time.  next runs
+ * on the server's thread whenever the client has taken all that was made, after the handler
+ * has returned and its answer hooks have run: it begins and ends its own transaction (and
+ * whatever it allocates lives in its chunk's arena; keep what must last from one chunk to the
+ * next in arg, allocated in the request arena).  The status is sent before the body is
+ * complete, so an error from next cannot change it: the body is cut short and the
+ * connection closed (chunked encoding: the client sees an incomplete answer, never a
+ * complete-looking one), and the error is logged.  A request made without a connection
+ * (tests) runs every chunk at once into the body.
+ */
+keel_err keel_req_stream(keel_req *req, int status, const char *content_type, const char *first,
+                         size_t len, keel_req_stream_fn next, void *arg);
 
 /*
  * Call fn(arg) once the request's answer is decided, before it is sent (or

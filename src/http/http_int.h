@@ -83,6 +83,13 @@ struct keel_req {
 	size_t resp_len;
 	header *headers;
 
+	/* a streamed body (keel_req_stream): what is made and not yet sent, and how to go on */
+	keel_req_stream_fn stream_next;
+	void *stream_arg;
+	char *stream_buf; /* malloc'd, freed with the request */
+	size_t stream_len, stream_off;
+	bool stream_done;
+
 	/* offloaded work: set by keel_req_offload, queued and finished by the server */
 	keel_workpool *offload_pool;
 	keel_workpool *offload_reserved; /* keel_req_offload_reserve's pool, until used or released */
@@ -103,6 +110,9 @@ keel_req *req_new(struct MHD_Connection *conn, const char *method, const char *p
 
 /* Destroy the request and its arena. */
 void req_free(keel_req *req);
+
+/* Make a streamed answer's next chunk (keel_req_stream); false when it failed (logged). */
+bool req_stream_fill(keel_req *req);
 
 /* True when the response already has header name (case-insensitive). */
 bool has_header(const keel_req *req, const char *name);

@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -44,8 +45,10 @@ req_new(struct MHD_Connection *conn, const char *method, const char *path)
 void
 req_free(keel_req *req)
 {
-	if (req != NULL)
+	if (req != NULL) {
+		free(req->stream_buf);
 		keel_arena_destroy(req->arena);
+	}
 }
 
 void
@@ -381,6 +384,60 @@ keel_req_send(keel_req *req, int status, const char *content_type, const char *b
 	req->content_type = keel_arena_strdup(req->arena, content_type);
 	req->resp_body = keel_arena_memdup(req->arena, body, len);
 	req->resp_len = len;
+	return KEEL_OK;
+}
+
+/* Make the stream's next chunk into its buffer (emptied first); false when next failed. */
+bool
+req_stream_fill(keel_req *req)
+{
+	keel_arena *a = keel_arena_create(16384);
+	keel_buf out;
+	keel_err err;
+
+	keel_buf_init(&out, a);
+	err = req->stream_next(req, req->stream_arg, a, &out, &req->stream_done);
+	if (err == KEEL_OK) {
+		req->stream_buf = keel_xrealloc(req->stream_buf, out.len > 0 ? out.len : 1);
+		memcpy(req->stream_buf, out.data, out.len);
+		req->stream_len = out.len;
+		req->stream_off = 0;
+	} else {
+		keel_log_warn("http: a streamed answer of %s ended early: %s",
+		              req->match.route ? req->match.route->path : "-", keel_err_name(err));
+	}
+	keel_arena_destroy(a);
+	return err == KEEL_OK;
+}
+
+keel_err
+keel_req_stream(keel_req *req, int status, const char *content_type, const char *first, size_t len,
+                keel_req_stream_fn next, void *arg)
+{
+	if (!claim(req))
+		return KEEL_EINTERNAL;
+	req->status = status;
+	req->content_type = keel_arena_strdup(req->arena, content_type);
+	req->stream_next = next;
+	req->stream_arg = arg;
+	req->stream_buf = keel_xmalloc(len > 0 ? len : 1);
+	memcpy(req->stream_buf, first, len);
+	req->stream_len = len;
+	if (req->conn != NULL)
+		return KEEL_OK;
+	/* no connection (tests): the whole body now */
+	keel_buf all;
+
+	keel_buf_init(&all, req->arena);
+	keel_buf_append(&all, first, len);
+	while (!req->stream_done) {
+		if (!req_stream_fill(req))
+			return KEEL_EINTERNAL;
+		keel_buf_append(&all, req->stream_buf, req->stream_len);
+	}
+	req->resp_body = all.data;
+	req->resp_len = all.len;
+	req->stream_next = NULL;
 	return KEEL_OK;
 }
 

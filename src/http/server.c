@@ -345,6 +345,34 @@ start_offload(keel_req *req)
 	}
 }
 
+/*
+ * A streamed answer's body as the client takes it: what is made, then the next chunk,
+ * made here on the server's thread (as a handler's work is) when all was taken.
+ */
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	keel_req *req = cls;
+	ssize_t n;
+
+	(void)pos;
+	while (req->stream_off == req->stream_len) {
+		if (req->stream_done)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		log_context(req);
+		bool ok = req_stream_fill(req);
+
+		log_context(NULL);
+		if (!ok)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	n = (ssize_t)(req->stream_len - req->stream_off < max ? req->stream_len - req->stream_off
+	                                                      : max);
+	memcpy(buf, req->stream_buf + req->stream_off, (size_t)n);
+	req->stream_off += (size_t)n;
+	return n;
+}
+
 /* Queue the answer the request has decided. */
 static enum MHD_Result
 send_answer(keel_server *s, keel_req *req)
@@ -352,12 +380,15 @@ send_answer(keel_server *s, keel_req *req)
 	if (req->err != KEEL_OK && req->resp_body == NULL)
 		problem_render(req);
 
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-	    req->resp_len, (void *)req->resp_body, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *resp =
+	    req->stream_next != NULL
+	        ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, req, NULL)
+	        : MHD_create_response_from_buffer(req->resp_len, (void *)req->resp_body,
+	                                          MHD_RESPMEM_MUST_COPY);
 
 	if (resp == NULL)
 		return MHD_NO;
-	if (req->resp_len > 0 || req->status != 204)
+	if (req->resp_len > 0 || req->stream_next != NULL || req->status != 204)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
 	MHD_add_response_header(resp, "X-Request-ID", req->request_id);
 	char traceparent[KEEL_TRACEPARENT_LEN + 1];

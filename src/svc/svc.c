@@ -123,6 +123,48 @@ keel_svc_tx_role(keel_req *req, keel_db_pool *pool, int min_role, keel_tx **tx)
 	return begin(req, pool, &ctx, tx);
 }
 
+/* The access check's outcome for a streamed answer's chunk: a failure ends the stream. */
+static void
+chunk_access_checked(void *arg, const keel_res *res, keel_err err, const char *sqlstate,
+                     const char *message)
+{
+	(void)sqlstate;
+	(void)message;
+	if (err == KEEL_OK)
+		keel_access_set_role(arg, (keel_role)atoi(keel_res_get(res, 0, KEEL_TX_SETTINGS_PARAMS)));
+}
+
+keel_err
+keel_svc_tx_chunk(keel_req *req, keel_db_pool *pool, keel_arena *a, keel_tx **tx)
+{
+	const keel_principal *p = keel_access_principal(req);
+	const keel_route *route = keel_req_route(req);
+	keel_trace_ref trace = trace_of(req);
+	char min[12];
+
+	snprintf(min, sizeof(min), "%d", route != NULL ? route->min_role : 0);
+	const char *params[2] = {min,
+	                         route != NULL && (route->flags & KEEL_ROUTE_SUSPENDED) ? "t" : "f"};
+	keel_ctx ctx = {.tenant_id = p->tenant_id,
+	                .user_id = p->user_id,
+	                .request_id = keel_req_id(req),
+	                .trace_id = keel_req_trace_id(req),
+	                .client_addr = client_addr(req),
+	                .trace = &trace};
+	keel_db *db;
+	keel_err err;
+
+	if (p->user_id != NULL) {
+		ctx.guard = &access_stmt;
+		ctx.guard_params = params;
+		ctx.guarded = chunk_access_checked;
+		ctx.guard_arg = req;
+	}
+	if ((err = keel_db_acquire_scoped(pool, a, &db)) != KEEL_OK)
+		return err;
+	return keel_tx_begin(db, a, &ctx, tx);
+}
+
 keel_err
 keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx)
 {

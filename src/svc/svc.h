@@ -29,6 +29,15 @@ keel_err keel_svc_tx(keel_req *req, keel_db_pool *pool, keel_tx **tx);
 keel_err keel_svc_tx_role(keel_req *req, keel_db_pool *pool, int min_role, keel_tx **tx);
 
 /*
+ * keel_svc_tx() for a chunk of a streamed answer (keel_req_stream): on a connection of pool
+ * given back, its transaction rolled back unless committed, when arena a (the chunk's) is
+ * destroyed.  The caller's access is checked again as keel_svc_tx() does (a user disabled
+ * while the answer streams gets no more of it), but a failure only returns its error: the
+ * answer's status is sent already.
+ */
+keel_err keel_svc_tx_chunk(keel_req *req, keel_db_pool *pool, keel_arena *a, keel_tx **tx);
+
+/*
  * Check the caller's access (keel_svc_tx_role's rules) in a round trip of its own, before work
  * that must not start for a caller who lost it (a password hash).  Fails the request otherwise.
  */

@@ -1090,6 +1090,115 @@ csv_journal_entries(void **state)
 		kt_resp_free(full[e]);
 }
 
+/* The CSV of path (with query q), page after page of ?limit=limit: the header once. */
+static char *
+csv_pages(const char *path, const char *q, int limit)
+{
+	char *all = NULL, *cursor = NULL;
+
+	for (;;) {
+		char *query = cursor != NULL ? kt_strf("%s&limit=%d&cursor=%s", q, limit, cursor)
+		                             : kt_strf("%s&limit=%d", q, limit);
+		kt_resp *r = get_as(A.viewer.token, "text/csv", "%s?%s", path, query);
+
+		kt_assert_status(r, 200);
+		const char *body = r->body;
+
+		if (all != NULL)
+			body = strstr(body, "\r\n") + 2; /* the header again */
+		char *joined = kt_strf("%s%s", all != NULL ? all : "", body);
+
+		free(all);
+		all = joined;
+		free(cursor);
+		cursor = kt_header(r, "Keel-Next-Cursor");
+		kt_resp_free(r);
+		free(query);
+		if (cursor == NULL)
+			return all;
+	}
+}
+
+/* The number of CRLF-ended records of text (no field of it holds a line break). */
+static int
+csv_records(const char *text)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, "\r\n")) != NULL; p += 2)
+		n++;
+	return n;
+}
+
+/*
+ * Without ?limit= or ?cursor=, the CSV of an account ledger and of the entry list is the whole
+ * result, streamed (chunked, no Content-Length) a page at a time: byte for byte the pages
+ * a client would fetch one by one, every posting or line once, the balance running across
+ * the pages.
+ */
+static void
+csv_streams_whole_results(void **state)
+{
+	(void)state;
+	char *org = kt_org_make(&cl, A.owner.token, "BIG");
+
+	kt_fin_ledger(app, A.id, org, "EUR");
+	char *cash = kt_fin_account(app, A.id, org, "1000", "asset", NULL, false);
+	char *sales = kt_fin_account(app, A.id, org, "4000", "income", NULL, false);
+	kt_fin_line *l = calloc(900, sizeof(*l));
+
+	free(kt_fin_year(app, A.id, org, "FY26", "2026-01-01", "2026-12-31", "month"));
+	for (int e = 0; e < 3; e++) { /* three entries of 899 postings to cash each */
+		for (int i = 0; i < 899; i++)
+			l[i] = (kt_fin_line){cash, 100 + i, 0, NULL};
+		l[899] = (kt_fin_line){sales, 0, 899 * 100 + 899 * 898 / 2, NULL};
+		free(kt_fin_entry(app, A.id, org, "sales", "2026-02-01", 900, l, true));
+	}
+	for (int e = 0; e < 230; e++) {
+		char date[11];
+
+		snprintf(date, sizeof(date), "2026-03-%02d", 1 + e % 28);
+		free(kt_fin_entry(app, A.id, org, "general", date, 2,
+		                  (kt_fin_line[]){{cash, 1 + e, 0, NULL}, {sales, 0, 1 + e, NULL}}, true));
+	}
+	/* the ledger: 3 x 899 + 230 postings, more than two pages of a stream */
+	char *path = kt_strf("/api/v1/accounts/%s/ledger", cash);
+	kt_resp *r = get_as(A.viewer.token, "text/csv", "%s?from=2026-01-01", path);
+	char *paged = csv_pages(path, "from=2026-01-01", 200);
+
+	kt_assert_status(r, 200);
+	kt_assert_header(r, "Content-Type", CSV);
+	assert_non_null(strcasestr(r->headers, "Transfer-Encoding: chunked"));
+	assert_null(kt_header(r, "Keel-Next-Cursor"));
+	assert_int_equal(csv_records(r->body), 1 + 3 * 899 + 230);
+	assert_string_equal(r->body, paged);
+	/* the last balance: every posting counted once */
+	long long total = 3LL * (899 * 100 + 899 * 898 / 2) + 230 * 231 / 2;
+	char *last = kt_strf(",%lld.%02lld\r\n", total / 100, total % 100);
+
+	assert_true(r->len > strlen(last));
+	assert_string_equal(r->body + r->len - strlen(last), last);
+	free(last);
+	free(paged);
+	kt_resp_free(r);
+	free(path);
+	/* the entries with their lines: 3 x 900 + 230 x 2 records, more than two pages */
+	path = kt_strf("/api/v1/organizations/%s/journal-entries", org);
+	r = get_as(A.viewer.token, "text/csv", "%s?status=posted", path);
+	paged = csv_pages(path, "status=posted", 50);
+	kt_assert_status(r, 200);
+	assert_non_null(strcasestr(r->headers, "Transfer-Encoding: chunked"));
+	assert_int_equal(csv_records(r->body), 1 + 3 * 900 + 230 * 2);
+	assert_string_equal(r->body, paged);
+	free(paged);
+	kt_resp_free(r);
+	free(path);
+	free(l);
+	free(cash);
+	free(sales);
+	free(org);
+}
+
 /* Which Accept gets CSV; problems stay problem+json; the same roles and tenants as JSON. */
 static void
 csv_negotiation(void **state)
@@ -1320,6 +1429,7 @@ main(void)
 	    cmocka_unit_test(csv_trial_balance),
 	    cmocka_unit_test(csv_account_ledger),
 	    cmocka_unit_test(csv_journal_entries),
+	    cmocka_unit_test(csv_streams_whole_results),
 	    cmocka_unit_test(csv_negotiation),
 	    cmocka_unit_test(openapi_lists_csv),
 	    cmocka_unit_test(statements_read_postings_from_indexes),

@@ -163,7 +163,55 @@ reserving(keel_req *req, void *ctx)
 	return keel_req_json(req, 200, json_object());
 }
 
+/* The line of chunk k of /stream: its number, then enough to fill a few packets. */
+static void
+stream_line(keel_buf *out, int k)
+{
+	keel_buf_printf(out, "line %d ", k);
+	for (int i = 0; i < 3000; i++)
+		keel_buf_append(out, "x", 1);
+	keel_buf_append(out, "\n", 1);
+}
+
+/* /stream's chunks 1..n-1 after the first; ?fail=k makes chunk k fail. */
+static keel_err
+stream_next(keel_req *req, void *arg, keel_arena *a, keel_buf *out, bool *done)
+{
+	int *at = arg, n = atoi(keel_req_query(req, "n"));
+	const char *fail = keel_req_query(req, "fail");
+
+	(void)a;
+	if (fail != NULL && ++*at == atoi(fail))
+		return KEEL_EUNAVAIL;
+	if (fail == NULL)
+		++*at;
+	stream_line(out, *at);
+	*done = *at + 1 >= n;
+	return KEEL_OK;
+}
+
+/* ?n= lines, each a chunk of its own, streamed (n >= 2). */
+static keel_err
+streamed(keel_req *req, void *ctx)
+{
+	int *at = keel_arena_alloc(keel_req_arena(req), sizeof(*at));
+	keel_buf first;
+
+	(void)ctx;
+	*at = 0;
+	keel_buf_init(&first, keel_req_arena(req));
+	stream_line(&first, 0);
+	return keel_req_stream(req, 200, "text/plain; charset=utf-8", first.data, first.len,
+	                       stream_next, at);
+}
+
 static const keel_route routes[] = {
+    {.method = "GET",
+     .path = "/stream",
+     .handler = streamed,
+     .flags = KEEL_ROUTE_PUBLIC,
+     .min_role = 0,
+     .summary = "a streamed answer"},
     {.method = "GET",
      .path = "/reserve/answered",
      .handler = reserving,
@@ -428,6 +476,126 @@ raw_closed(void *arg)
 
 	return getsockopt(*(int *)arg, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 	       ti.tcpi_state == TCP_CLOSE;
+}
+
+/* The lines /stream sends for lines first..last, as one text. */
+static char *
+stream_text(int first, int last)
+{
+	keel_arena *a = keel_arena_create(4096);
+	keel_buf b;
+
+	keel_buf_init(&b, a);
+	for (int k = first; k <= last; k++)
+		stream_line(&b, k);
+	keel_buf_append(&b, "", 1);
+	char *text = strdup(b.data);
+
+	keel_arena_destroy(a);
+	return text;
+}
+
+/* The body of a chunked answer (raw: all of it, headers first), decoded; NULL when its
+ * chunks do not end with the last (zero) chunk. */
+static char *
+dechunk(const char *raw)
+{
+	const char *p = strstr(raw, "\r\n\r\n");
+	size_t len = 0;
+	char *out = calloc(1, 1);
+
+	assert_non_null(p);
+	for (p += 4;;) {
+		char *end;
+		unsigned long n = strtoul(p, &end, 16);
+
+		if (end == p || strncmp(end, "\r\n", 2) != 0) {
+			free(out);
+			return NULL; /* cut short */
+		}
+		if (n == 0)
+			return out;
+		p = end + 2;
+		if (strlen(p) < n + 2) {
+			free(out);
+			return NULL;
+		}
+		out = realloc(out, len + n + 1);
+		memcpy(out + len, p, n);
+		len += n;
+		out[len] = '\0';
+		p += n + 2;
+	}
+}
+
+/*
+ * A streamed answer goes out chunk by chunk (chunked transfer encoding, no Content-Length)
+ * and arrives whole; one whose chunk fails part way is cut short: the chunks before it, then
+ * the connection closed without the last chunk, so no client takes it for complete.
+ */
+static void
+streamed_answers_arrive_whole_or_visibly_cut(void **state)
+{
+	fixture *f = *state;
+	const char *req = "GET /stream?n=60 HTTP/1.1\r\nHost: keel\r\nConnection: close\r\n\r\n";
+	int fd = raw_connect(f);
+
+	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	char *raw = raw_read_to_end(fd), *want = stream_text(0, 59), *body = dechunk(raw);
+
+	close(fd);
+	assert_non_null(strstr(raw, "HTTP/1.1 200"));
+	assert_non_null(strcasestr(raw, "Transfer-Encoding: chunked"));
+	assert_null(strcasestr(raw, "Content-Length"));
+	assert_non_null(body);
+	assert_string_equal(body, want);
+	free(raw);
+	free(want);
+	free(body);
+
+	req = "GET /stream?n=60&fail=7 HTTP/1.1\r\nHost: keel\r\nConnection: close\r\n\r\n";
+	fd = raw_connect(f);
+	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	raw = raw_read_to_end(fd);
+	close(fd);
+	assert_non_null(strstr(raw, "HTTP/1.1 200"));
+	assert_null(dechunk(raw));
+	assert_non_null(strstr(raw, "line 6 "));
+	assert_null(strstr(raw, "line 7 "));
+	assert_null(strstr(raw, "line 8 "));
+	free(raw);
+	/* the server goes on serving */
+	kt_resp *r = kt_request(f->base, "GET", "/stream?n=2", NULL, NULL, 0);
+
+	assert_int_equal(r->status, 200);
+	want = stream_text(0, 1);
+	assert_string_equal(r->body, want);
+	free(want);
+	kt_resp_free(r);
+}
+
+/* A client that leaves part way through a streamed answer costs the server nothing more. */
+static void
+a_client_leaving_a_stream_is_let_go(void **state)
+{
+	fixture *f = *state;
+	const char *req = "GET /stream?n=400 HTTP/1.1\r\nHost: keel\r\n\r\n";
+	char buf[8192];
+
+	for (int i = 0; i < 5; i++) {
+		int fd = raw_connect(f);
+
+		assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+		assert_true(recv(fd, buf, sizeof(buf), 0) > 0);
+		close(fd);
+	}
+	kt_resp *r = kt_request(f->base, "GET", "/stream?n=3", NULL, NULL, 0);
+	char *want = stream_text(0, 2);
+
+	assert_int_equal(r->status, 200);
+	assert_string_equal(r->body, want);
+	free(want);
+	kt_resp_free(r);
 }
 
 /*
@@ -841,6 +1009,9 @@ main(void)
 	keel_log_set_level(KEEL_LOG_ERROR); /* the server's access log is not the test's output */
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(json_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(streamed_answers_arrive_whole_or_visibly_cut, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(a_client_leaving_a_stream_is_let_go, setup, teardown),
 	    cmocka_unit_test_setup_teardown(not_found_and_method, setup, teardown),
 	    cmocka_unit_test_setup_teardown(body_limits_and_types, setup, teardown),
 	    cmocka_unit_test_setup_teardown(early_answer_outlives_the_rest_of_the_body, setup,
