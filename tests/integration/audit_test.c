@@ -215,11 +215,7 @@ setup(void **state)
 	if ((srv = kt_fixture_start("audit", env, &pg)) == NULL)
 		return -1;
 	cl.base = srv->base;
-	kt_tenant_make(&cl, &A, "audit-a", PASSWORD);
-	A.owner.token = kt_tenant_login(&cl, &A, "owner");
-	kt_tenant_user(&cl, &A, &A.admin, "admin", "admin");
-	kt_tenant_user(&cl, &A, &A.member, "member", "member");
-	kt_tenant_user(&cl, &A, &A.viewer, "viewer", "viewer");
+	kt_tenant_staffed(&cl, &A, "audit-a", PASSWORD);
 	kt_tenant_make(&cl, &B, "audit-b", PASSWORD);
 	B.owner.token = kt_tenant_login(&cl, &B, "owner");
 	kt_tenant_user(&cl, &B, &B.admin, "admin", "admin");

@@ -302,6 +302,12 @@ char *kt_tenant_login(kt_client *c, const kt_tenant *t, const char *who);
 void kt_tenant_user(kt_client *c, const kt_tenant *t, kt_user *u, const char *name,
                     const char *role);
 
+/*
+ * kt_tenant_make, then the owner signed in (owner.token) and one user of each other role,
+ * admin@, member@ and viewer@<slug>.test, made and signed in (admin, member, viewer).
+ */
+void kt_tenant_staffed(kt_client *c, kt_tenant *t, const char *slug, const char *password);
+
 /* Free and zero. */
 void kt_user_free(kt_user *u);
 void kt_tenant_free(kt_tenant *t);

@@ -257,6 +257,16 @@ kt_tenant_user(kt_client *c, const kt_tenant *t, kt_user *u, const char *name, c
 }
 
 void
+kt_tenant_staffed(kt_client *c, kt_tenant *t, const char *slug, const char *password)
+{
+	kt_tenant_make(c, t, slug, password);
+	t->owner.token = kt_tenant_login(c, t, "owner");
+	kt_tenant_user(c, t, &t->admin, "admin", "admin");
+	kt_tenant_user(c, t, &t->member, "member", "member");
+	kt_tenant_user(c, t, &t->viewer, "viewer", "viewer");
+}
+
+void
 kt_user_free(kt_user *u)
 {
 	free(u->id);
