@@ -328,6 +328,24 @@ async function finance(token, viewer) {
 	await call("GET", "/api/v1/organizations/{id}/trial-balance", { path: `${o}/trial-balance`, token: viewer, headers: csv, query: { from: "2026-01-01", to: "2026-12-31" }, want: 200 });
 	await call("GET", "/api/v1/accounts/{id}/ledger", { path: `/api/v1/accounts/${cash.id}/ledger`, token, headers: csv, query: { limit: "1" }, want: 200 });
 	await call("GET", entries, { path: `${o}/journal-entries`, token, headers: csv, query: { limit: "2" }, want: 200 });
+	const org2 = (await call("POST", "/api/v1/organizations", { token, body: { name: "Books two", code: "BOOKS2" }, want: 201 })).json;
+	const o2 = `/api/v1/organizations/${org2.id}`;
+	await call("POST", ledger, { path: `${o2}/ledger`, token, body: { currency: "USD" }, want: 201 });
+	const due = (await call("POST", accounts, { path: `${o}/accounts`, token, body: { code: "1300", name: "Due from Books two", type: "asset" }, want: 201 })).json;
+	const owed = (await call("POST", accounts, { path: `${o2}/accounts`, token, body: { code: "2300", name: "Due to Books", type: "liability" }, want: 201 })).json;
+	const fees = (await call("POST", accounts, { path: `${o2}/accounts`, token, body: { code: "6000", name: "Fees", type: "expense" }, want: 201 })).json;
+	await call("PATCH", ledger, { path: `${o}/ledger`, token, body: { intercompany_receivable_account_id: due.id }, want: 200 });
+	await call("PATCH", ledger, { path: `${o2}/ledger`, token, body: { intercompany_payable_account_id: owed.id }, want: 200 });
+	await call("POST", years, { path: `${o2}/fiscal-years`, token, body: { name: "2026", start_date: "2026-01-01", end_date: "2026-12-31", period: "month" }, want: 201 });
+	await call("POST", rates, { token, body: { from: "EUR", to: "USD", rate: "1.1", date: "2026-03-01" }, want: 201 });
+	const ics = "/api/v1/intercompany-entries";
+	const ic = { from_organization_id: org.id, to_organization_id: org2.id, date: "2026-03-10", memo: "fee", amount: "10.00", currency: "EUR", from_account_id: cash.id, to_account_id: fees.id };
+	const pair = (await call("POST", ics, { token, headers: { "Idempotency-Key": "conform-ic" }, body: ic, want: 201 })).json;
+	await call("POST", ics, { token, body: { ...ic, to_organization_id: org.id }, want: 422 });
+	await call("POST", ics, { token, body: { ...ic, date: "2026-01-15" }, want: 422 });
+	await call("POST", ics, { token: viewer, body: ic, want: 403 });
+	await call("GET", "/api/v1/intercompany-entries/{id}", { path: `${ics}/${pair.id}`, token: viewer, want: 200 });
+	await call("GET", "/api/v1/intercompany-entries/{id}", { path: `${ics}/${org.id}`, token: viewer, want: 404 });
 }
 
 async function auditLogs(token, viewer) {
