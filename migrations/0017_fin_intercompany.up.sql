@@ -37,7 +37,8 @@ SELECT audit.enable('fin.intercompany_entries');
 GRANT SELECT, INSERT ON fin.intercompany_entries TO keel_app;
 
 -- A link names two posted general entries (kind normal) of one date, neither
--- linked before (as either side: the unique keys see one column each).  The
+-- linked before (as either side: the unique keys see one column each).  A row of
+-- another tenant than the transaction's is left to row-level security.  The
 -- entries are read FOR SHARE: a posted entry never changes anyway, and a draft
 -- being posted is waited for.
 CREATE FUNCTION fin.intercompany_entries_insert() RETURNS trigger
@@ -48,6 +49,10 @@ DECLARE
 	v_from record;
 	v_to record;
 BEGIN
+	-- Another tenant's row: row-level security (checked after this trigger) refuses it.
+	IF NEW.tenant_id IS DISTINCT FROM core.current_tenant_id() THEN
+		RETURN NEW;
+	END IF;
 	SELECT e.status, e.journal, e.kind, e.date INTO v_from FROM fin.journal_entries e
 	WHERE e.tenant_id = NEW.tenant_id AND e.id = NEW.from_entry_id FOR SHARE;
 	SELECT e.status, e.journal, e.kind, e.date INTO v_to FROM fin.journal_entries e

@@ -648,6 +648,12 @@ raw_sql_refusals(void **state)
 	/* from another tenant: A's entries are none of B's (the trigger sees none) */
 	assert_refused(&B, LINK_INSERT, (const char *[]){S.org, R.org, s_posted, r_posted, NULL},
 	               "KF422", "intercompany_entries_posted");
+	/* a row of another tenant than the transaction's: row-level security */
+	assert_refused(&B,
+	               "INSERT INTO fin.intercompany_entries (tenant_id, id, from_organization_id,"
+	               " to_organization_id, from_entry_id, to_entry_id) VALUES ($1, gen_random_uuid(),"
+	               " $2, $3, $4, $5)",
+	               (const char *[]){A.id, S.org, R.org, s_posted, r_posted, NULL}, "42501", NULL);
 	/* the rows stay as they were; a valid link by SQL is accepted (the rule is the database's) */
 	assert_int_equal(count_of("SELECT count(*) FROM fin.intercompany_entries WHERE id = $1 AND"
 	                          " to_entry_id <> from_entry_id",
