@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events/events.h"
 #include "kt.h"
 #include "kt_fin.h"
 #include "kt_wait.h"
@@ -276,6 +277,22 @@ pair_in_two_currencies(void **state)
 	                          id),
 	                 1);
 	assert_int_equal(events("keel.intercompany_entry.created", id), 1);
+	char *data = kt_pg_tenant_value(pg, A.id,
+	                                "SELECT data::text FROM events.outbox WHERE type = $1 AND"
+	                                " subject = $2",
+	                                (const char *[]){"keel.intercompany_entry.created", id, NULL});
+	json_t *dj = json_loads(data, 0, NULL);
+
+	assert_non_null(dj);
+	assert_string_equal(kt_jstr(dj, "id"), id);
+	assert_string_equal(kt_jstr(dj, "from_entry_id"), from);
+	assert_string_equal(kt_jstr(dj, "to_entry_id"), to);
+	json_decref(dj);
+	free(data);
+	char topic[64];
+
+	keel_events_topic("keel", "keel.intercompany_entry.created", topic, sizeof(topic));
+	assert_string_equal(topic, "keel.intercompany_entries");
 	assert_int_equal(events("keel.journal_entry.posted", from), 1);
 	assert_int_equal(events("keel.journal_entry.posted", to), 1);
 	assert_int_equal(count_of("SELECT count(*) FROM fin.intercompany_entries WHERE id = $1 AND"
