@@ -368,6 +368,10 @@ one_side_refused_writes_nothing(void **state)
 	body = ic_body(&f, &t, "2026-03-15", "1000", "JPY");
 	refused(body, "from_organization_id", "to_organization_id");
 	free(body);
+	/* the largest amount in EUR is past the largest amount once converted into USD */
+	body = ic_body(&f, &t, "2026-03-15", "92233720368547758.07", "EUR");
+	refused(body, "to_organization_id", NULL);
+	free(body);
 	/* no rate in force yet on the date: EUR->USD starts 2026-01-01 in this tenant */
 	body = ic_body(&f, &t, "2025-06-15", "10.00", "EUR");
 	refused(body, "to_organization_id", NULL);
