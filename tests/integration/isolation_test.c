@@ -103,6 +103,54 @@ create(const char *token, const char *path, const char *body)
 }
 
 /*
+ * n intercompany entries from org (its ledger open, its account cash) to a second organization
+ * made here with its ledger, accounts and fiscal year: the link table's rows.
+ */
+static void
+plant_intercompany(const char *owner, const char *org, const char *cash, int n)
+{
+	char *to = create(owner, "/api/v1/organizations", "{\"name\":\"Partner\",\"code\":\"ic\"}");
+	char *path = kt_strf("/api/v1/organizations/%s/ledger", to);
+
+	free(create(owner, path, "{\"currency\":\"EUR\"}"));
+	free(path);
+	path = kt_strf("/api/v1/organizations/%s/accounts", to);
+	char *owed = create(owner, path, "{\"code\":\"2300\",\"name\":\"Due\",\"type\":\"liability\"}");
+	char *fees = create(owner, path, "{\"code\":\"6000\",\"name\":\"Fees\",\"type\":\"expense\"}");
+
+	free(path);
+	path = kt_strf("/api/v1/organizations/%s/fiscal-years", to);
+	free(create(owner, path,
+	            "{\"name\":\"2026\",\"start_date\":\"2026-01-01\",\"end_date\":\"2026-12-31\","
+	            "\"period\":\"month\"}"));
+	free(path);
+	path = kt_strf("/api/v1/organizations/%s/accounts", org);
+	char *due = create(owner, path, "{\"code\":\"1300\",\"name\":\"Due\",\"type\":\"asset\"}");
+	char *body = kt_strf("{\"intercompany_receivable_account_id\":\"%s\"}", due);
+
+	free(path);
+	expect(kt_api(srv->base, "PATCH", owner, body, "/api/v1/organizations/%s/ledger", org), 200,
+	       "ledger update");
+	free(body);
+	body = kt_strf("{\"intercompany_payable_account_id\":\"%s\"}", owed);
+	expect(kt_api(srv->base, "PATCH", owner, body, "/api/v1/organizations/%s/ledger", to), 200,
+	       "ledger update");
+	free(body);
+	for (int k = 0; k < n; k++) {
+		body = kt_strf("{\"from_organization_id\":\"%s\",\"to_organization_id\":\"%s\","
+		               "\"date\":\"2026-%02d-20\",\"amount\":\"%d.00\",\"currency\":\"EUR\","
+		               "\"from_account_id\":\"%s\",\"to_account_id\":\"%s\"}",
+		               org, to, k + 2, k + 1, cash, fees);
+		free(create(owner, "/api/v1/intercompany-entries", body));
+		free(body);
+	}
+	free(to);
+	free(owed);
+	free(fees);
+	free(due);
+}
+
+/*
  * The books of organization org, n entries deep: the ledger, a group and its accounts,
  * a fiscal year with its periods, n + 1 exchange rates, n posted entries and a draft, a
  * reversal, the first two periods closed (the second's snapshot holds the first entry): a row
@@ -157,6 +205,7 @@ plant_books(const char *owner, const char *org, int n)
 			free(id);
 	}
 	free(path);
+	plant_intercompany(owner, org, cash, n);
 	path = kt_strf("/api/v1/journal-entries/%s/reverse", first);
 	free(create(owner, path, "{\"date\":\"2026-06-01\"}"));
 	free(path);
