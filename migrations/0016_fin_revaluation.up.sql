@@ -45,6 +45,9 @@ CREATE FUNCTION fin.journal_lines_zero() RETURNS trigger
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
+	IF NEW.tenant_id IS DISTINCT FROM core.current_tenant_id() THEN
+		RETURN NEW; -- another tenant's row, which row-level security refuses (42501)
+	END IF;
 	IF NOT EXISTS (SELECT 1 FROM fin.journal_entries e
 	               JOIN fin.ledgers g ON g.tenant_id = e.tenant_id
 	                AND g.organization_id = e.organization_id
