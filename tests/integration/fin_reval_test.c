@@ -27,6 +27,7 @@
 
 #include "kt.h"
 #include "kt_fin.h"
+#include "kt_wait.h"
 
 #define PASSWORD "correct horse battery staple"
 #define ENTRIES  "/api/v1/organizations/%s/journal-entries"
@@ -601,6 +602,58 @@ revaluations_month_after_month(void **state)
 	books_free(&b);
 }
 
+/*
+ * Two revaluations of one organization on one date at once: they run one after the other (the
+ * ledger row), and the second finds the first's restatement booked: one 201, one 422, one pair
+ * of entries.
+ */
+static void
+concurrent_revaluations_run_one_at_a_time(void **state)
+{
+	(void)state;
+	const char *env[] = {"KEEL_WORKERS=4", "KEEL_DB_STATEMENT_TIMEOUT=0s", NULL};
+	kt_keel *k = kt_keel_start(env, NULL);
+	PGconn *hold = kt_pg_app();
+	books b;
+	kt_async q[2];
+
+	books_make(&b);
+	entry2(&b, "2026-01-15", fx_line(b.recv_usd, "debit", "100.00", "USD", "1.1", NULL),
+	       line(b.sales, "credit", "110.00", NULL));
+	char *body = kt_strf("{\"date\":\"2026-01-31\",\"gain_account_id\":\"%s\","
+	                     "\"loss_account_id\":\"%s\"}",
+	                     b.gain, b.loss);
+
+	kt_pg_exec(hold, "BEGIN");
+	PQclear(kt_pg_tenant_query(hold, A.id,
+	                           "SELECT 1 FROM fin.ledgers WHERE organization_id = $1"
+	                           " FOR NO KEY UPDATE",
+	                           (const char *[]){b.org, NULL}));
+	for (int i = 0; i < 2; i++) {
+		q[i] = (kt_async){.base = k->base, .method = "POST", .token = A.admin.token, .body = body};
+		snprintf(q[i].path, sizeof(q[i].path), REVALUE, b.org);
+		kt_async_start(&q[i]);
+		kt_wait_lock_waiters(hold, i + 1);
+	}
+	kt_pg_exec(hold, "ROLLBACK");
+	PQfinish(hold);
+	kt_resp *r0 = kt_async_finish(&q[0]), *r1 = kt_async_finish(&q[1]);
+	kt_resp *won = r0->status == 201 ? r0 : r1, *lost = won == r0 ? r1 : r0;
+
+	kt_assert_status(won, 201);
+	kt_assert_problem(lost, 422, NULL, "date");
+	assert_int_equal(count1("SELECT count(*) FROM fin.journal_entries WHERE organization_id = $1"
+	                        " AND kind = 'revaluation'",
+	                        b.org),
+	                 2);
+	assert_closing(&b, b.gain, "2026-01-31", "-10.00");
+	kt_resp_free(won);
+	kt_resp_free(lost);
+	free(body);
+	books_free(&b);
+	kt_keel_stop_clean(&k, NULL);
+}
+
 /* ---- refusals ---- */
 
 static void
@@ -892,6 +945,7 @@ main(void)
 	    cmocka_unit_test(realised_gain_is_measured_against_the_booked_rate),
 	    cmocka_unit_test(only_revalue_accounts_in_every_currency_and_division),
 	    cmocka_unit_test(revaluations_month_after_month),
+	    cmocka_unit_test(concurrent_revaluations_run_one_at_a_time),
 	    cmocka_unit_test(roles_and_tenants),
 	    cmocka_unit_test(bodies_accounts_periods_and_rates),
 	    cmocka_unit_test(raw_sql_refusals),
