@@ -87,4 +87,5 @@ keel_fin_routes(keel_router *r, keel_fin *fin)
 	fin_fx_routes(r, fin);
 	fin_statement_routes(r, fin);
 	fin_ic_routes(r, fin);
+	fin_reval_routes(r, fin);
 }

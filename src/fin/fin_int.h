@@ -275,5 +275,6 @@ void fin_report_routes(keel_router *r, keel_fin *fin);
 void fin_fx_routes(keel_router *r, keel_fin *fin);
 void fin_statement_routes(keel_router *r, keel_fin *fin);
 void fin_ic_routes(keel_router *r, keel_fin *fin);
+void fin_reval_routes(keel_router *r, keel_fin *fin);
 
 #endif

@@ -796,11 +796,7 @@ setup(void **state)
 		return -1;
 	cl.base = srv->base;
 	app = kt_pg_app();
-	kt_tenant_make(&cl, &A, "fin-ic-a", PASSWORD);
-	A.owner.token = kt_tenant_login(&cl, &A, "owner");
-	kt_tenant_user(&cl, &A, &A.admin, "admin", "admin");
-	kt_tenant_user(&cl, &A, &A.member, "member", "member");
-	kt_tenant_user(&cl, &A, &A.viewer, "viewer", "viewer");
+	kt_tenant_staffed(&cl, &A, "fin-ic-a", PASSWORD);
 	kt_tenant_make(&cl, &B, "fin-ic-b", PASSWORD);
 	B.owner.token = kt_tenant_login(&cl, &B, "owner");
 	kt_tenant_user(&cl, &B, &B.admin, "admin", "admin");

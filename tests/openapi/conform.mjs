@@ -346,6 +346,16 @@ async function finance(token, viewer) {
 	await call("POST", ics, { token: viewer, body: ic, want: 403 });
 	await call("GET", "/api/v1/intercompany-entries/{id}", { path: `${ics}/${pair.id}`, token: viewer, want: 200 });
 	await call("GET", "/api/v1/intercompany-entries/{id}", { path: `${ics}/${org.id}`, token: viewer, want: 404 });
+	const revaluations = "/api/v1/organizations/{id}/revaluations";
+	const usd = (await call("POST", accounts, { path: `${o}/accounts`, token, body: { code: "1200", name: "Receivables USD", type: "asset", currency: "USD", revalue: true }, want: 201 })).json;
+	await call("POST", entries, { path: `${o}/journal-entries`, token, body: { journal: "sales", date: "2026-03-12", post: true, lines: [{ ...line(usd.id, "debit", "100.00"), currency: "USD" }, line(sales.id, "credit", "50.00")] }, want: 201 });
+	await call("POST", rates, { token, body: { from: "USD", to: "EUR", rate: "0.6", date: "2026-03-31" }, want: 201 });
+	const reval = { date: "2026-03-31", gain_account_id: sales.id, loss_account_id: spare.id };
+	await call("POST", revaluations, { path: `${o}/revaluations`, token: viewer, body: reval, want: 403 });
+	await call("POST", revaluations, { path: `${o}/revaluations`, token, body: { ...reval, gain_account_id: cash.id }, want: 422 });
+	await call("POST", revaluations, { path: `${o}/revaluations`, token, body: { ...reval, date: "2026-02-30" }, want: 422 });
+	await call("POST", revaluations, { path: `${o}/revaluations`, token, headers: { "Idempotency-Key": "conform-reval" }, body: reval, want: 201 });
+	await call("POST", revaluations, { path: `${o}/revaluations`, token, body: reval, want: 422 });
 	const yearClose = "/api/v1/fiscal-years/{id}/close";
 	await call("POST", yearClose, { path: `/api/v1/fiscal-years/${fy26.id}/close`, token: viewer, want: 403 });
 	await call("POST", yearClose, { path: `/api/v1/fiscal-years/${fy26.id}/close`, token, want: 409 });
