@@ -4024,13 +4024,16 @@ field_message(const kt_resp *r, const char *field)
 static void
 fin_foreign_body(walker *w, int role)
 {
-	int org = entry_org(w), n = rnd(w, 6), line = rnd(w, 2);
-	int min = n == 0 || n == 5 ? MEMBER : n < 3 ? ADMIN : VIEWER;
+	int org = entry_org(w), n = rnd(w, 8), line = rnd(w, 2);
+	int min = n == 0 || n == 5 ? MEMBER : n < 3 || n > 5 ? ADMIN : VIEWER;
 
 	if (org < 0)
 		return;
 	org_m *o = &w->orgs[org];
-	char *fid = foreign_id(w, n == 3 || n == 5 ? OBS_DIV : OBS_ACCT), *path, *body = NULL, *field;
+	char *fid = foreign_id(w, n == 3 || n == 5 ? OBS_DIV
+	                          : n == 7         ? OBS_ORG
+	                                           : OBS_ACCT),
+	     *path, *body = NULL, *field;
 	const char *method = "POST";
 	long want = 422;
 
@@ -4074,6 +4077,25 @@ fin_foreign_body(walker *w, int role)
 		body = entry_body(J_SALES, "2026-09-09", NULL, line_ids, div_ids, debit, 250, -1);
 		path = kt_strf(ORGS "/%s/journal-entries", o->id);
 		field = kt_strf("lines[%d].division_id", line);
+	} else if (n == 6) { /* another tenant's account to take a revaluation's gains */
+		int acct[2];
+
+		two_accts(w, org, acct);
+		body = kt_strf("{\"date\":\"2026-06-30\",\"gain_account_id\":\"%s\","
+		               "\"loss_account_id\":\"%s\"}",
+		               fid, w->accts[acct[0]].id);
+		path = kt_strf(ORGS "/%s/revaluations", o->id);
+		field = strdup("gain_account_id");
+	} else if (n == 7) { /* another tenant's organization to receive an intercompany entry */
+		int acct[2];
+
+		two_accts(w, org, acct);
+		body = kt_strf("{\"from_organization_id\":\"%s\",\"to_organization_id\":\"%s\","
+		               "\"date\":\"2026-05-05\",\"amount\":\"1.00\",\"currency\":\"EUR\","
+		               "\"from_account_id\":\"%s\",\"to_account_id\":\"%s\"}",
+		               o->id, fid, w->accts[acct[0]].id, w->accts[acct[1]].id);
+		path = strdup("/api/v1/intercompany-entries");
+		field = strdup("to_organization_id");
 	} else { /* another tenant's account to filter the entries by: a filter, so nothing */
 		method = "GET";
 		path = kt_strf(ORGS "/%s/journal-entries?account_id=%s", o->id, fid);
