@@ -354,8 +354,9 @@ csv_add(const keel_route *r, json_t *resp)
 			json_object_set_new(
 			    resp, "headers",
 			    json_pack("{s:{s:s, s:{s:s}}}", "Keel-Next-Cursor", "description",
-			              "text/csv: the next page's cursor (absent on the last page)", "schema",
-			              "type", "string"));
+			              "text/csv with ?limit= or ?cursor=: the next page's cursor (absent on "
+			              "the last page); without either the CSV is the whole result, streamed",
+			              "schema", "type", "string"));
 }
 
 static json_t *
