@@ -6,7 +6,8 @@
 -- FY26 ...1026), and bench.lines posted lines (default 10,000,000): bench.lines / 4
 -- entries of 4 lines each, dated evenly over the 730 days, so about 417,000 lines a
 -- month; each line on one of the 300 accounts (a hash of entry and line) and one of the
--- 20 divisions (the same for each balancing pair of lines).  Every period stays open:
+-- 20 divisions (the same for each balancing pair of lines;
+-- every account with every division).  Every period stays open:
 -- bench/fin_big closes them through keel.
 --
 -- The rows are written as fin_tb_seed.sql writes them (it says why: posting
@@ -96,7 +97,8 @@ FROM generate_series(1, current_setting('bench.entries')::bigint) n,
      LATERAL (SELECT ((n - 1) * 730 / current_setting('bench.entries')::bigint)::int AS d) dd,
      LATERAL (SELECT CASE WHEN d < 365 THEN '1025' ELSE '1026' END AS fy,
                      CASE WHEN d < 365 THEN n ELSE n - current_setting('bench.first26')::bigint END AS seq) s;
--- lines 1/2 and 3/4 balance each other; accounts spread by a hash of (n, k), divisions by n and the pair
+-- lines 1/2 and 3/4 balance each other; accounts spread by a hash of (n, k) (n mod 300), divisions by
+-- n / 7 and the pair, so that every (account, division) pair occurs: 6,000 of them a month
 INSERT INTO fin.journal_lines (tenant_id, id, organization_id, entry_id, line_no, account_id,
                                debit, credit, currency, functional_debit, functional_credit,
                                division_id)
@@ -107,7 +109,7 @@ SELECT core.current_tenant_id(), ('00000000-0000-7000-e000-' || lpad((n * 4 + k)
         || lpad((1 + (n * 7919 + k * 104729) % 300)::text, 6, '0'))::uuid,
        CASE k WHEN 1 THEN a WHEN 3 THEN b ELSE 0 END, CASE k WHEN 2 THEN a WHEN 4 THEN b ELSE 0 END,
        'USD', CASE k WHEN 1 THEN a WHEN 3 THEN b ELSE 0 END, CASE k WHEN 2 THEN a WHEN 4 THEN b ELSE 0 END,
-       ('00000000-0000-7000-b000-0000000010' || lpad((1 + (n * 31 + (k - 1) / 2 * 7) % 20)::text, 2, '0'))::uuid
+       ('00000000-0000-7000-b000-0000000010' || lpad((1 + (n / 7 + (k - 1) / 2 * 11) % 20)::text, 2, '0'))::uuid
 FROM generate_series(1, current_setting('bench.entries')::bigint) n,
      LATERAL (SELECT (n % 9973 + 1) * 100 AS a, (n % 101 + 1) * 7 AS b) amt,
      generate_series(1, 4) k;
