@@ -22,7 +22,9 @@
  * lie wholly before from or wholly within from..to are read from their snapshots (sp); the
  * postings are read from after the last of them that leaves no gap (scan.after) to `to`, those
  * of the snapshots within the range (scan.ms..scan.me) filtered out, so the answer is the
- * same as from the postings alone.
+ * same as from the postings alone.  Each side is summed per account before the two are added
+ * up: the snapshots hold a row per account, division and period (6,000 a month for 300
+ * accounts and 20 divisions), and the generic plan sorts the rows it aggregates.
  * Accounts are listed when they, or for a group one of its descendants, have an opening
  * balance or a movement; totals are over the postings themselves (every posting is to a
  * leaf), so groups stay out of them.
@@ -49,12 +51,13 @@ const keel_stmt fin_report_trial_balance_stmt = {
     " mv AS ("
     " SELECT s.account_id, sum(s.opening) AS opening, sum(s.debit) AS debit,"
     "  sum(s.credit) AS credit FROM ("
-    "  SELECT b.account_id, CASE WHEN sp.is_before THEN b.debit - b.credit ELSE 0 END AS opening,"
-    "   CASE WHEN sp.is_before THEN 0 ELSE b.debit END AS debit,"
-    "   CASE WHEN sp.is_before THEN 0 ELSE b.credit END AS credit"
+    "  SELECT b.account_id, coalesce(sum(b.debit - b.credit) FILTER (WHERE sp.is_before), 0)"
+    "   AS opening, coalesce(sum(b.debit) FILTER (WHERE NOT sp.is_before), 0) AS debit,"
+    "   coalesce(sum(b.credit) FILTER (WHERE NOT sp.is_before), 0) AS credit"
     "  FROM fin.period_balances b JOIN sp ON sp.id = b.period_id"
     "  WHERE b.tenant_id = core.current_tenant_id() AND b.organization_id = $1::uuid"
     "   AND ($4::uuid IS NULL OR b.division_id = $4::uuid)"
+    "  GROUP BY b.account_id"
     "  UNION ALL"
     "  SELECT p.account_id,"
     "   coalesce(sum(p.debit - p.credit) FILTER (WHERE p.date < $2::date), 0),"
