@@ -2,11 +2,12 @@
  * keel fin verify [--tenant SLUG]: every period snapshot recomputed from the postings.
  *
  * A closed period's snapshot (fin.period_balances, migration 0014) holds the sums of its
- * postings per account and division, closing entries apart.  verify compares each with
- * fin.postings, tenant by tenant in slug order (fin.verify_snapshots, under the tenant's row-level
- * security), and stops at the first difference, naming it: exit 1.  0 when every snapshot holds. It
- * connects as the owner role (KEEL_MIGRATE_DATABASE_URL or the PG* variables), the only one that
- * sees every tenant; it only reads.
+ * postings per account and division, closing entries apart, and per account over all its
+ * divisions (fin.period_account_balances, migration 0018).  verify compares each with
+ * fin.postings, tenant by tenant in slug order (fin.verify_snapshots, under the tenant's
+ * row-level security), and stops at the first difference, naming it: exit 1.  0 when every
+ * snapshot holds.  It connects as the owner role (KEEL_MIGRATE_DATABASE_URL or the PG*
+ * variables), the only one that sees every tenant; it only reads.
  */
 #include "cmd/cmd.h"
 
@@ -21,7 +22,8 @@ static const keel_stmt st_scope = {"fin_verify_scope",
                                    "SELECT set_config('app.tenant_id', $1, false)", 1};
 static const keel_stmt st_first = {
     "fin_verify_first",
-    "SELECT period_name, organization_id::text, account_code, coalesce(division_id::text, '-'),"
+    "SELECT period_name, organization_id::text, account_code,"
+    " CASE WHEN all_divisions THEN 'all' ELSE coalesce(division_id::text, '-') END,"
     " coalesce(snapshot_debit::text, 'none'), coalesce(snapshot_credit::text, 'none'),"
     " coalesce(posted_debit::text, 'none'), coalesce(posted_credit::text, 'none'),"
     " CASE WHEN closing THEN ' (closing entries)' ELSE '' END"

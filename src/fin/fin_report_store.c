@@ -3,7 +3,8 @@
  * (the posted lines, migration 0012) and its two indexes, never from a running-balance row.
  *
  * The trial balance is one statement: the sums per account, of the closed periods from their
- * snapshots (fin.period_balances, migration 0014) and of the rest over postings_date_idx (an
+ * snapshots (fin.period_account_balances, or fin.period_balances for a division; migrations
+ * 0014 and 0018) and of the rest over postings_date_idx (an
  * index-only range of the organization's postings up to `to`), the roll-up of every group
  * account over its descendants (a recursive walk up parent_id from the accounts that moved),
  * and the answer rendered by PostgreSQL.  The account ledger is a keyset range of
@@ -22,9 +23,10 @@
  * lie wholly before from or wholly within from..to are read from their snapshots (sp); the
  * postings are read from after the last of them that leaves no gap (scan.after) to `to`, those
  * of the snapshots within the range (scan.ms..scan.me) filtered out, so the answer is the
- * same as from the postings alone.  Each side is summed per account before the two are added
- * up: the snapshots hold a row per account, division and period (6,000 a month for 300
- * accounts and 20 divisions), and the generic plan sorts the rows it aggregates.
+ * same as from the postings alone.  The snapshots read are the per-account ones
+ * (fin.period_account_balances: a row per account and period) without a division filter, the
+ * per-division ones (fin.period_balances) with one.  Each side is summed per account before
+ * the two are added up: the generic plan sorts the rows it aggregates.
  * Accounts are listed when they, or for a group one of its descendants, have an opening
  * balance or a movement; totals are over the postings themselves (every posting is to a
  * leaf), so groups stay out of them.
@@ -54,9 +56,15 @@ const keel_stmt fin_report_trial_balance_stmt = {
     "  SELECT b.account_id, coalesce(sum(b.debit - b.credit) FILTER (WHERE sp.is_before), 0)"
     "   AS opening, coalesce(sum(b.debit) FILTER (WHERE NOT sp.is_before), 0) AS debit,"
     "   coalesce(sum(b.credit) FILTER (WHERE NOT sp.is_before), 0) AS credit"
-    "  FROM fin.period_balances b JOIN sp ON sp.id = b.period_id"
-    "  WHERE b.tenant_id = core.current_tenant_id() AND b.organization_id = $1::uuid"
-    "   AND ($4::uuid IS NULL OR b.division_id = $4::uuid)"
+    "  FROM (SELECT w.period_id, w.account_id, w.debit, w.credit"
+    "   FROM fin.period_account_balances w"
+    "   WHERE $4::uuid IS NULL AND w.tenant_id = core.current_tenant_id()"
+    "   AND w.organization_id = $1::uuid"
+    "   UNION ALL"
+    "   SELECT d.period_id, d.account_id, d.debit, d.credit FROM fin.period_balances d"
+    "   WHERE $4::uuid IS NOT NULL AND d.tenant_id = core.current_tenant_id()"
+    "   AND d.organization_id = $1::uuid AND d.division_id = $4::uuid) b"
+    "  JOIN sp ON sp.id = b.period_id"
     "  GROUP BY b.account_id"
     "  UNION ALL"
     "  SELECT p.account_id,"

@@ -1,7 +1,7 @@
 /*
  * The statements' SQL: the balance sheet and the income statement, each one statement over
- * the closed periods' snapshots (fin.period_balances, migration 0014, which keeps the closing
- * entries' sums apart) and the rest of fin.postings (the posted lines), with the trial
+ * the closed periods' snapshots per account (fin.period_account_balances, migration 0018,
+ * which keeps the closing entries' sums apart) and the rest of fin.postings (the posted lines), with the trial
  * balance's roll-up of group accounts (fin_report_store.c): the sums per account, a recursive
  * walk up parent_id from the accounts that moved, the answer rendered by PostgreSQL.  A
  * group's type is its children's (the schema's accounts_parent_fkey), so a roll-up never
@@ -101,7 +101,7 @@ const keel_stmt fin_statement_balance_sheet_stmt = {
     "  SELECT b.account_id, sum(b.debit - b.credit) AS bal,"
     "   coalesce(sum(b.debit - b.credit) FILTER (WHERE sp.start_date >= fy.start), 0) AS cur,"
     "   count(*) AS n"
-    "  FROM fin.period_balances b JOIN sp ON sp.id = b.period_id CROSS JOIN fy"
+    "  FROM fin.period_account_balances b JOIN sp ON sp.id = b.period_id CROSS JOIN fy"
     "  WHERE b.tenant_id = " CUR " AND b.organization_id = $1::uuid"
     "  AND NOT (b.closing AND sp.start_date >= fy.start)"
     "  GROUP BY b.account_id"
@@ -154,7 +154,7 @@ const keel_stmt fin_statement_income_stmt = {
     "  coalesce(max(sp.end_date), 'infinity') AS hi FROM sp),"
     " mv AS (SELECT m.account_id, sum(m.bal) AS bal, 0 AS cur FROM ("
     "  SELECT b.account_id, sum(b.debit - b.credit) AS bal, count(*) AS n"
-    "  FROM fin.period_balances b JOIN sp ON sp.id = b.period_id"
+    "  FROM fin.period_account_balances b JOIN sp ON sp.id = b.period_id"
     "  WHERE b.tenant_id = " CUR " AND b.organization_id = $1::uuid AND NOT b.closing"
     "  GROUP BY b.account_id"
     "  UNION ALL"

@@ -95,12 +95,32 @@ snapshot(const char *period)
 	    (const char *[]){period, NULL});
 }
 
+/*
+ * The rows of a period's snapshot per account (fin.period_account_balances) that are not its
+ * rows per division summed, and the sums that have no such row.
+ */
+static long
+account_rows_astray(const char *period)
+{
+	return kt_pg_tenant_long(
+	    pg, A.id,
+	    "SELECT count(*) FROM (SELECT account_id, closing, debit, credit"
+	    " FROM fin.period_account_balances WHERE period_id = $1) w"
+	    " FULL JOIN (SELECT account_id, closing, sum(debit) AS debit, sum(credit) AS credit"
+	    " FROM fin.period_balances WHERE period_id = $1 GROUP BY account_id, closing) d"
+	    " ON d.account_id = w.account_id AND d.closing = w.closing"
+	    " WHERE w.debit IS DISTINCT FROM d.debit OR w.credit IS DISTINCT FROM d.credit",
+	    (const char *[]){period, NULL});
+}
+
+/* The snapshot is want, and its rows per account are its rows per division summed. */
 #define assert_snapshot(period, want)                                                              \
 	do {                                                                                           \
 		char *s_ = snapshot(period);                                                               \
 		if (strcmp(s_, (want)) != 0)                                                               \
 			fail_msg("snapshot of %s: \"%s\", expected \"%s\"", (period), s_, (want));             \
 		free(s_);                                                                                  \
+		assert_int_equal(account_rows_astray(period), 0);                                          \
 	} while (0)
 
 /* Events of type about subject. */
@@ -361,11 +381,17 @@ the_database_refuses_what_breaks_the_snapshots(void **state)
 	        A.id, org, jan, cash);
 	refused(app, "42501", "UPDATE fin.period_balances SET debit = 1 WHERE period_id = '%s'", jan);
 	refused(app, "42501", "DELETE FROM fin.period_balances WHERE period_id = '%s'", jan);
+	refused(app, "42501", "UPDATE fin.period_account_balances SET debit = 1 WHERE period_id = '%s'",
+	        jan);
+	refused(app, "42501", "DELETE FROM fin.period_account_balances WHERE period_id = '%s'", jan);
 	refused(app, "42501", "SELECT fin.period_snapshot_take('%s', '%s')", A.id, jan);
 	refused(app, "42501", "SELECT * FROM fin.verify_snapshots()");
 	/* the owner role meets the trigger */
 	refused(pg, "KF409", "UPDATE fin.period_balances SET debit = 1 WHERE period_id = '%s'", jan);
 	refused(pg, "KF409", "DELETE FROM fin.period_balances WHERE period_id = '%s'", jan);
+	refused(pg, "KF409", "UPDATE fin.period_account_balances SET debit = 1 WHERE period_id = '%s'",
+	        jan);
+	refused(pg, "KF409", "DELETE FROM fin.period_account_balances WHERE period_id = '%s'", jan);
 	assert_snapshot(jan, "1000/false/300/0,4000/false/0/300");
 	/* keel_app makes no closing entry, nor turns a draft into one */
 	refused(app, "KF422",
@@ -446,6 +472,27 @@ verify_names_a_posting_tampered_by_the_owner(void **state)
 	                 " AND date = '2026-01-06';"
 	                 " ALTER TABLE fin.postings ENABLE TRIGGER USER; COMMIT",
 	                 cash);
+	kt_pg_exec(pg, tamper);
+	free(tamper);
+	verify_ok();
+	/* the snapshot of all divisions, which reports without a division read, is checked too */
+	tamper = kt_strf("BEGIN; ALTER TABLE fin.period_account_balances DISABLE TRIGGER USER;"
+	                 " UPDATE fin.period_account_balances SET credit = credit + %s"
+	                 " WHERE account_id = '%s' AND period_id = '%s';"
+	                 " ALTER TABLE fin.period_account_balances ENABLE TRIGGER USER; COMMIT",
+	                 "1", sales, jan);
+	kt_pg_exec(pg, tamper);
+	free(tamper);
+	assert_int_equal(verify("close-a", &out), 1);
+	if (strstr(out, "period 2026-01, account 4000, division all: the snapshot says debit 0"
+	                " credit 501, the postings sum to debit 0 credit 500") == NULL)
+		fail_msg("keel fin verify: %s", out);
+	free(out);
+	tamper = kt_strf("BEGIN; ALTER TABLE fin.period_account_balances DISABLE TRIGGER USER;"
+	                 " UPDATE fin.period_account_balances SET credit = credit - 1"
+	                 " WHERE account_id = '%s' AND period_id = '%s';"
+	                 " ALTER TABLE fin.period_account_balances ENABLE TRIGGER USER; COMMIT",
+	                 sales, jan);
 	kt_pg_exec(pg, tamper);
 	free(tamper);
 	verify_ok();
