@@ -6,6 +6,25 @@ DROP FUNCTION fin.period_balances_removed();
 DROP FUNCTION fin.period_balances_added();
 DROP TABLE fin.period_account_balances;
 
+-- The snapshot of one period, as its postings sum now.
+CREATE OR REPLACE FUNCTION fin.period_snapshot_take(p_tenant uuid, p_period uuid) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	INSERT INTO fin.period_balances (tenant_id, organization_id, period_id, account_id,
+	                                 division_id, closing, debit, credit)
+	SELECT q.tenant_id, q.organization_id, p.id, q.account_id, q.division_id,
+	       q.kind = 'closing', sum(q.debit), sum(q.credit)
+	FROM fin.periods p
+	JOIN fin.postings q ON q.tenant_id = p.tenant_id AND q.organization_id = p.organization_id
+	 AND q.date BETWEEN p.start_date AND p.end_date
+	WHERE p.tenant_id = p_tenant AND p.id = p_period
+	GROUP BY q.tenant_id, q.organization_id, p.id, q.account_id, q.division_id,
+	         q.kind = 'closing';
+END
+$$;
+
 -- The differences between the tenant's snapshots and its postings, first
 -- first: (period, account, division, closing) with both sums of each side;
 -- none when the snapshots hold.  Read by `keel fin verify` as the owner role.
