@@ -1,9 +1,9 @@
 /*
  * The statements' SQL: the balance sheet and the income statement, each one statement over
  * the closed periods' snapshots per account (fin.period_account_balances, migration 0018,
- * which keeps the closing entries' sums apart) and the rest of fin.postings (the posted lines), with the trial
- * balance's roll-up of group accounts (fin_report_store.c): the sums per account, a recursive
- * walk up parent_id from the accounts that moved, the answer rendered by PostgreSQL.  A
+ * which keeps the closing entries' sums apart) and the rest of fin.postings (the posted lines),
+ * with the trial balance's roll-up of group accounts (fin_report_store.c): the sums per account, a
+ * recursive walk up parent_id from the accounts that moved, the answer rendered by PostgreSQL.  A
  * group's type is its children's (the schema's accounts_parent_fkey), so a roll-up never
  * crosses sections.
  *
