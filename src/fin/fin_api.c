@@ -31,6 +31,12 @@ fin_currency_valid(const char *s)
 	       s[2] >= 'A' && s[2] <= 'Z';
 }
 
+const char *
+fin_str(const json_t *body, const char *name)
+{
+	return json_string_value(json_object_get(body, name));
+}
+
 keel_err
 fin_not_found(keel_req *req, const char *what)
 {

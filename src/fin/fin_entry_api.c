@@ -30,8 +30,6 @@ static const char *const journals[] = {"adjustment", "cash",  "general", "payrol
                                        "purchases",  "sales", NULL};
 static const char *const statuses[] = {"draft", "posted", NULL};
 
-#define DATE_RULE     "must be a date, YYYY-MM-DD"
-#define CURRENCY_RULE "must be an ISO 4217 code, ^[A-Z]{3}$"
 #define AMOUNT_NOTE                                                                                \
 	"A positive decimal string with exactly the line currency's minor digits; exactly one of "     \
 	"debit and credit"
@@ -54,7 +52,7 @@ static const keel_field_spec line_spec[] = {
     {.name = "currency",
      .type = KEEL_F_STRING,
      .check = fin_currency_valid,
-     .check_msg = CURRENCY_RULE},
+     .check_msg = FIN_CURRENCY_RULE},
     {.name = "rate", .type = KEEL_F_STRING, .nullable = true},
     {.name = "division_id", .type = KEEL_F_UUID, .nullable = true},
     {.name = "memo", .type = KEEL_F_STRING, .max = 500},
@@ -67,7 +65,7 @@ static const keel_field_spec line_spec[] = {
 #define DATE_FIELD(req)                                                                            \
 	{                                                                                              \
 		.name = "date", .type = KEEL_F_STRING, .required = (req), .check = fin_date_valid,         \
-		.check_msg = DATE_RULE, .format = "date"                                                   \
+		.check_msg = FIN_DATE_RULE, .format = "date"                                               \
 	}
 #define LINES_FIELD(req)                                                                           \
 	{                                                                                              \
@@ -82,7 +80,7 @@ static const keel_field_spec create_spec[] = {
     {.name = "currency",
      .type = KEEL_F_STRING,
      .check = fin_currency_valid,
-     .check_msg = CURRENCY_RULE,
+     .check_msg = FIN_CURRENCY_RULE,
      .pattern = "^[A-Z]{3}$",
      .description = "The lines' default currency (default: the ledger's)"},
     LINES_FIELD(true),
@@ -618,8 +616,8 @@ list_filter(keel_req *req, fin_entry_filter *f, fin_entry_key *after)
 	        KEEL_OK ||
 	    (err = query_of(req, "journal", journal_valid, "must be a journal", &f->journal)) !=
 	        KEEL_OK ||
-	    (err = query_of(req, "from", fin_date_valid, DATE_RULE, &f->from)) != KEEL_OK ||
-	    (err = query_of(req, "to", fin_date_valid, DATE_RULE, &f->to)) != KEEL_OK ||
+	    (err = query_of(req, "from", fin_date_valid, FIN_DATE_RULE, &f->from)) != KEEL_OK ||
+	    (err = query_of(req, "to", fin_date_valid, FIN_DATE_RULE, &f->to)) != KEEL_OK ||
 	    (err = query_of(req, "account_id", keel_uuid_valid, "must be a UUID", &f->account_id)) !=
 	        KEEL_OK)
 		return err;

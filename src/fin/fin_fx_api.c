@@ -43,7 +43,7 @@ static const keel_field_spec create_spec[] = {
      .type = KEEL_F_STRING,
      .required = true,
      .check = fin_date_valid,
-     .check_msg = "must be a date, YYYY-MM-DD",
+     .check_msg = FIN_DATE_RULE,
      .format = "date",
      .description = "The day from which the rate is in force"},
 };
@@ -62,12 +62,6 @@ create_failed(keel_req *req, keel_tx *tx, keel_err err)
 	return keel_svc_fail(req, err, NULL);
 }
 
-static const char *
-str_of(const json_t *body, const char *name)
-{
-	return json_string_value(json_object_get(body, name));
-}
-
 static keel_err
 rate_create(keel_req *req, void *ctx)
 {
@@ -83,12 +77,12 @@ rate_create(keel_req *req, void *ctx)
 	if ((err = keel_req_json_body(req, &body)) != KEEL_OK)
 		return err;
 	if (keel_json_check(body, create_spec, KEEL_NELEM(create_spec), keel_req_errors(req)) == 0 &&
-	    strcmp(str_of(body, "from"), str_of(body, "to")) == 0)
+	    strcmp(fin_str(body, "from"), fin_str(body, "to")) == 0)
 		keel_field_error(keel_req_errors(req), "to", "must be another currency than from");
 	if ((err = keel_req_invalid(req, "the exchange rate is invalid")) != KEEL_OK)
 		return err;
-	keel_rate_parse(str_of(body, "rate"), canon);
-	fin_fx_rate r = {str_of(body, "from"), str_of(body, "to"), canon, str_of(body, "date")};
+	keel_rate_parse(fin_str(body, "rate"), canon);
+	fin_fx_rate r = {fin_str(body, "from"), fin_str(body, "to"), canon, fin_str(body, "date")};
 
 	if ((err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK)
 		return err;
@@ -121,7 +115,7 @@ rate_get(keel_req *req, void *ctx)
 	keel_fin *fin = ctx;
 	const char *from = query_of(req, "from", fin_currency_valid, CURRENCY_RULE);
 	const char *to = query_of(req, "to", fin_currency_valid, CURRENCY_RULE);
-	const char *date = query_of(req, "date", fin_date_valid, "must be a date, YYYY-MM-DD");
+	const char *date = query_of(req, "date", fin_date_valid, FIN_DATE_RULE);
 	const char *json = NULL;
 	keel_tx *tx;
 	keel_err err;

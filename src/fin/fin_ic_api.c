@@ -24,9 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DATE_RULE     "must be a date, YYYY-MM-DD"
-#define CURRENCY_RULE "must be an ISO 4217 code, ^[A-Z]{3}$"
-#define INVALID       "the intercompany entry is invalid"
+#define INVALID "the intercompany entry is invalid"
 
 static const keel_field_spec create_spec[] = {
     {.name = "from_organization_id",
@@ -41,7 +39,7 @@ static const keel_field_spec create_spec[] = {
      .type = KEEL_F_STRING,
      .required = true,
      .check = fin_date_valid,
-     .check_msg = DATE_RULE,
+     .check_msg = FIN_DATE_RULE,
      .format = "date",
      .description = "Both entries' date, in an open period of each ledger"},
     {.name = "memo", .type = KEEL_F_STRING, .max = 1000},
@@ -53,7 +51,7 @@ static const keel_field_spec create_spec[] = {
      .type = KEEL_F_STRING,
      .required = true,
      .check = fin_currency_valid,
-     .check_msg = CURRENCY_RULE,
+     .check_msg = FIN_CURRENCY_RULE,
      .pattern = "^[A-Z]{3}$",
      .description = "The lines' currency; each ledger converts it at the rate in force"},
     {.name = "from_account_id",
@@ -81,12 +79,6 @@ typedef struct ic_side {
 } ic_side;
 
 static const char *
-str_of(const json_t *body, const char *name)
-{
-	return json_string_value(json_object_get(body, name));
-}
-
-static const char *
 new_id(keel_req *req)
 {
 	keel_uuid u;
@@ -106,7 +98,7 @@ body_of(keel_req *req, json_t **body)
 	if (err != KEEL_OK)
 		return err;
 	if (keel_json_check(*body, create_spec, KEEL_NELEM(create_spec), keel_req_errors(req)) == 0 &&
-	    strcmp(str_of(*body, "from_organization_id"), str_of(*body, "to_organization_id")) == 0)
+	    strcmp(fin_str(*body, "from_organization_id"), fin_str(*body, "to_organization_id")) == 0)
 		keel_field_error(keel_req_errors(req), "to_organization_id",
 		                 "must be another organization than from_organization_id");
 	return keel_req_invalid(req, INVALID);
@@ -116,7 +108,7 @@ body_of(keel_req *req, json_t **body)
 static keel_err
 amount_of(keel_req *req, keel_tx *tx, const json_t *body, int64_t *amount)
 {
-	const char *currency = str_of(body, "currency"), *s = str_of(body, "amount");
+	const char *currency = fin_str(body, "currency"), *s = fin_str(body, "amount");
 	int units;
 	keel_err err = fin_entry_store_units(tx, keel_req_arena(req), &currency, 1, &units);
 
@@ -158,14 +150,14 @@ static void
 side_entry(ic_side *s, const json_t *body, const char *debit_account, const char *credit_account,
            int64_t amount)
 {
-	const char *currency = str_of(body, "currency");
+	const char *currency = fin_str(body, "currency");
 
 	s->lines[0] = (fin_line_in){.account_id = debit_account, .currency = currency, .debit = amount};
 	s->lines[1] =
 	    (fin_line_in){.account_id = credit_account, .currency = currency, .credit = amount};
 	s->in = (fin_entry_in){.journal = "general",
-	                       .date = str_of(body, "date"),
-	                       .memo = str_of(body, "memo"),
+	                       .date = fin_str(body, "date"),
+	                       .memo = fin_str(body, "memo"),
 	                       .currency = currency,
 	                       .lines = s->lines,
 	                       .nlines = 2};
@@ -296,8 +288,8 @@ sides_of(keel_req *req, keel_tx *tx, const json_t *body, ic_side *from, ic_side 
 		return err;
 	side_entry(from, body, from->lg.receivable, from->account_id, amount);
 	side_entry(to, body, to->account_id, to->lg.payable, amount);
-	if ((err = side_refs(req, tx, from, str_of(body, "currency"), &bad)) != KEEL_OK ||
-	    (err = side_refs(req, tx, to, str_of(body, "currency"), &bad)) != KEEL_OK)
+	if ((err = side_refs(req, tx, from, fin_str(body, "currency"), &bad)) != KEEL_OK ||
+	    (err = side_refs(req, tx, to, fin_str(body, "currency"), &bad)) != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
 	return keel_req_invalid(req, INVALID);
 }
@@ -319,14 +311,14 @@ ic_create(keel_req *req, void *ctx)
 	                .org_field = "from_organization_id",
 	                .account_field = "from_account_id",
 	                .account_line = 1,
-	                .org_id = str_of(body, "from_organization_id"),
-	                .account_id = str_of(body, "from_account_id")};
+	                .org_id = fin_str(body, "from_organization_id"),
+	                .account_id = fin_str(body, "from_account_id")};
 	ic_side to = {.who = "receiver",
 	              .org_field = "to_organization_id",
 	              .account_field = "to_account_id",
 	              .account_line = 0,
-	              .org_id = str_of(body, "to_organization_id"),
-	              .account_id = str_of(body, "to_account_id")};
+	              .org_id = fin_str(body, "to_organization_id"),
+	              .account_id = fin_str(body, "to_account_id")};
 
 	if ((err = keel_svc_tx(req, fin->pool, &tx)) != KEEL_OK)
 		return err;

@@ -54,6 +54,13 @@ typedef struct fin_ledger {
 bool fin_date_valid(const char *s);
 bool fin_currency_valid(const char *s);
 
+/* The field-error texts of those checks. */
+#define FIN_DATE_RULE     "must be a date, YYYY-MM-DD"
+#define FIN_CURRENCY_RULE "must be an ISO 4217 code, ^[A-Z]{3}$"
+
+/* A body member's string (NULL when absent or not a string). */
+const char *fin_str(const json_t *body, const char *name);
+
 /* Answer 404 "no such <what>"; returns KEEL_ENOTFOUND. */
 keel_err fin_not_found(keel_req *req, const char *what);
 

@@ -110,12 +110,6 @@ parse_body(keel_req *req, const keel_field_spec *spec, size_t n, bool partial, c
 	return KEEL_OK;
 }
 
-static const char *
-str_of(const json_t *body, const char *name)
-{
-	return json_string_value(json_object_get(body, name));
-}
-
 /* A boolean member as a statement parameter: "true", "false", or NULL when absent. */
 static const char *
 bool_of(const json_t *body, const char *name)
@@ -166,7 +160,7 @@ ledger_create(keel_req *req, void *ctx)
 		return keel_req_fail(req, KEEL_ECONFLICT, NULL, "the organization has a ledger already");
 	if (err != KEEL_ECONFLICT)
 		return fin_fail(req, tx, err, "organization");
-	err = fin_store_ledger_create(tx, keel_req_arena(req), org_id, str_of(body, "currency"), &row);
+	err = fin_store_ledger_create(tx, keel_req_arena(req), org_id, fin_str(body, "currency"), &row);
 	if (err != KEEL_OK)
 		return ledger_create_failed(req, tx, err);
 	const char *location =
@@ -245,7 +239,7 @@ ledger_update(keel_req *req, void *ctx)
 		return err;
 	for (int i = 0; i < FIN_LEDGER_ACCOUNTS; i++) {
 		in.given[i] = json_object_get(body, ledger_fields[i]) != NULL;
-		in.account[i] = str_of(body, ledger_fields[i]);
+		in.account[i] = fin_str(body, ledger_fields[i]);
 	}
 	err = fin_store_ledger_update(tx, keel_req_arena(req), org_id, &in, version, &row);
 	if (err != KEEL_OK)
@@ -277,12 +271,12 @@ static void
 account_input(const json_t *body, fin_account_input *in)
 {
 	memset(in, 0, sizeof(*in));
-	in->code = str_of(body, "code");
-	in->name = str_of(body, "name");
-	in->type = str_of(body, "type");
-	in->parent_id = str_of(body, "parent_id");
-	in->currency = str_of(body, "currency");
-	in->status = str_of(body, "status");
+	in->code = fin_str(body, "code");
+	in->name = fin_str(body, "name");
+	in->type = fin_str(body, "type");
+	in->parent_id = fin_str(body, "parent_id");
+	in->currency = fin_str(body, "currency");
+	in->status = fin_str(body, "status");
 	in->is_group = bool_of(body, "is_group");
 	in->requires_division = bool_of(body, "requires_division");
 	in->revalue = bool_of(body, "revalue");

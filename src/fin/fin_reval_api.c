@@ -9,14 +9,12 @@
 #include "fin/fin_reval.h"
 #include "access/access.h"
 
-#define DATE_RULE "must be a date, YYYY-MM-DD"
-
 static const keel_field_spec create_spec[] = {
     {.name = "date",
      .type = KEEL_F_STRING,
      .required = true,
      .check = fin_date_valid,
-     .check_msg = DATE_RULE,
+     .check_msg = FIN_DATE_RULE,
      .format = "date",
      .description = "The day whose rates in force restate the balances (in an open period "
                     "followed by an open one)"},
