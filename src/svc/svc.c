@@ -94,32 +94,48 @@ access_checked(void *arg, const keel_res *res, keel_err err, const char *sqlstat
 	/* anything else (the database went away) is the handler's to answer */
 }
 
-keel_err
-keel_svc_tx_role(keel_req *req, keel_db_pool *pool, int min_role, keel_tx **tx)
+/*
+ * The caller's transaction context into *ctx, with the access guard (min_role or the route's,
+ * if higher; its outcome to guarded) when the caller is a user.  min and params: storage for
+ * the guard's parameters, living as long as ctx.
+ */
+static void
+caller_ctx(keel_req *req, int min_role,
+           void (*guarded)(void *, const keel_res *, keel_err, const char *, const char *),
+           keel_trace_ref *trace, char min[12], const char *params[2], keel_ctx *ctx)
 {
 	const keel_principal *p = keel_access_principal(req);
 	const keel_route *route = keel_req_route(req);
-	keel_trace_ref trace = trace_of(req);
-	char min[12];
 
 	if (route != NULL && route->min_role > min_role)
 		min_role = route->min_role;
-	snprintf(min, sizeof(min), "%d", min_role);
-	const char *params[2] = {min,
-	                         route != NULL && (route->flags & KEEL_ROUTE_SUSPENDED) ? "t" : "f"};
-	keel_ctx ctx = {.tenant_id = p->tenant_id,
-	                .user_id = p->user_id,
-	                .request_id = keel_req_id(req),
-	                .trace_id = keel_req_trace_id(req),
-	                .client_addr = client_addr(req),
-	                .trace = &trace};
-
+	snprintf(min, 12, "%d", min_role);
+	params[0] = min;
+	params[1] = route != NULL && (route->flags & KEEL_ROUTE_SUSPENDED) ? "t" : "f";
+	*trace = trace_of(req);
+	*ctx = (keel_ctx){.tenant_id = p->tenant_id,
+	                  .user_id = p->user_id,
+	                  .request_id = keel_req_id(req),
+	                  .trace_id = keel_req_trace_id(req),
+	                  .client_addr = client_addr(req),
+	                  .trace = trace};
 	if (p->user_id != NULL) {
-		ctx.guard = &access_stmt;
-		ctx.guard_params = params;
-		ctx.guarded = access_checked;
-		ctx.guard_arg = req;
+		ctx->guard = &access_stmt;
+		ctx->guard_params = params;
+		ctx->guarded = guarded;
+		ctx->guard_arg = req;
 	}
+}
+
+keel_err
+keel_svc_tx_role(keel_req *req, keel_db_pool *pool, int min_role, keel_tx **tx)
+{
+	keel_trace_ref trace;
+	char min[12];
+	const char *params[2];
+	keel_ctx ctx;
+
+	caller_ctx(req, min_role, access_checked, &trace, min, params, &ctx);
 	return begin(req, pool, &ctx, tx);
 }
 
@@ -137,29 +153,14 @@ chunk_access_checked(void *arg, const keel_res *res, keel_err err, const char *s
 keel_err
 keel_svc_tx_chunk(keel_req *req, keel_db_pool *pool, keel_arena *a, keel_tx **tx)
 {
-	const keel_principal *p = keel_access_principal(req);
-	const keel_route *route = keel_req_route(req);
-	keel_trace_ref trace = trace_of(req);
+	keel_trace_ref trace;
 	char min[12];
-
-	snprintf(min, sizeof(min), "%d", route != NULL ? route->min_role : 0);
-	const char *params[2] = {min,
-	                         route != NULL && (route->flags & KEEL_ROUTE_SUSPENDED) ? "t" : "f"};
-	keel_ctx ctx = {.tenant_id = p->tenant_id,
-	                .user_id = p->user_id,
-	                .request_id = keel_req_id(req),
-	                .trace_id = keel_req_trace_id(req),
-	                .client_addr = client_addr(req),
-	                .trace = &trace};
+	const char *params[2];
+	keel_ctx ctx;
 	keel_db *db;
 	keel_err err;
 
-	if (p->user_id != NULL) {
-		ctx.guard = &access_stmt;
-		ctx.guard_params = params;
-		ctx.guarded = chunk_access_checked;
-		ctx.guard_arg = req;
-	}
+	caller_ctx(req, 0, chunk_access_checked, &trace, min, params, &ctx);
 	if ((err = keel_db_acquire_scoped(pool, a, &db)) != KEEL_OK)
 		return err;
 	return keel_tx_begin(db, a, &ctx, tx);
