@@ -90,6 +90,10 @@ keel_err fin_entry_store_create(keel_tx *tx, keel_arena *a, const char *id, cons
 /* The entry as it reads (one statement: the transaction's only one when only). */
 keel_err fin_entry_store_get(keel_tx *tx, keel_arena *a, const char *id, bool only, fin_row *row);
 
+/* The entry as it reads into row, and its event (keel.journal_entry.<event>; NULL: none). */
+keel_err fin_entry_store_event(keel_tx *tx, keel_arena *a, const char *id, const char *event,
+                               fin_row *row);
+
 /* The entry locked for a write; KEEL_ENOTFOUND when it is not the tenant's. */
 keel_err fin_entry_store_lock(keel_tx *tx, keel_arena *a, const char *id, fin_entry_state *st);
 

@@ -330,17 +330,6 @@ entry_location(keel_req *req, const char *id)
 	return keel_arena_printf(keel_req_arena(req), "/api/v1/journal-entries/%s", id);
 }
 
-/* The entry as it now reads, and its event. */
-static keel_err
-read_back(keel_req *req, keel_tx *tx, const char *id, const char *event, fin_row *row)
-{
-	keel_err err = fin_entry_store_get(tx, keel_req_arena(req), id, false, row);
-
-	if (err == KEEL_OK && event != NULL)
-		err = keel_events_enqueue(tx, event, row->id, row->json);
-	return err;
-}
-
 static keel_err
 entry_create(keel_req *req, void *ctx)
 {
@@ -375,8 +364,9 @@ entry_create(keel_req *req, void *ctx)
 		err = fin_entry_store_post(tx, id);
 	if (err != KEEL_OK)
 		return write_failed(req, tx, err);
-	err = read_back(req, tx, id, post ? "keel.journal_entry.posted" : "keel.journal_entry.created",
-	                &row);
+	err = fin_entry_store_event(tx, keel_req_arena(req), id,
+	                            post ? "keel.journal_entry.posted" : "keel.journal_entry.created",
+	                            &row);
 	return keel_svc_finish(req, tx, err, NULL, fin_reply(201, &row, entry_location(req, id), key));
 }
 
@@ -447,7 +437,7 @@ entry_update(keel_req *req, void *ctx)
 	err = fin_entry_store_update(tx, keel_req_arena(req), id, st.organization_id, lg.currency, &in);
 	if (err != KEEL_OK)
 		return write_failed(req, tx, err);
-	err = read_back(req, tx, id, "keel.journal_entry.updated", &row);
+	err = fin_entry_store_event(tx, keel_req_arena(req), id, "keel.journal_entry.updated", &row);
 	return keel_svc_finish(req, tx, err, NULL, fin_reply(200, &row, NULL, NULL));
 }
 
@@ -487,7 +477,7 @@ entry_post(keel_req *req, void *ctx)
 		return err;
 	if ((err = fin_entry_store_post(tx, id)) != KEEL_OK)
 		return fin_fail(req, tx, err, "journal entry");
-	err = read_back(req, tx, id, "keel.journal_entry.posted", &row);
+	err = fin_entry_store_event(tx, keel_req_arena(req), id, "keel.journal_entry.posted", &row);
 	return keel_svc_finish(req, tx, err, NULL, fin_reply(200, &row, NULL, NULL));
 }
 
@@ -517,8 +507,10 @@ entry_reverse(keel_req *req, void *ctx)
 		                     "the entry is reversed"); /* journal_entries_reverses_key */
 	if (err != KEEL_OK)
 		return fin_fail(req, tx, err, "journal entry");
-	if ((err = read_back(req, tx, rev, "keel.journal_entry.posted", &row)) == KEEL_OK)
-		err = read_back(req, tx, id, "keel.journal_entry.reversed", &orig);
+	if ((err = fin_entry_store_event(tx, keel_req_arena(req), rev, "keel.journal_entry.posted",
+	                                 &row)) == KEEL_OK)
+		err = fin_entry_store_event(tx, keel_req_arena(req), id, "keel.journal_entry.reversed",
+		                            &orig);
 	return keel_svc_finish(req, tx, err, NULL, fin_reply(201, &row, entry_location(req, rev), key));
 }
 

@@ -10,6 +10,7 @@
  * theirs.
  */
 #include "fin/fin_entry.h"
+#include "events/events.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -354,6 +355,15 @@ fin_entry_store_get(keel_tx *tx, keel_arena *a, const char *id, bool only, fin_r
 	    only ? keel_tx_exec_only(tx, &st_get, p, &res) : keel_tx_exec(tx, &st_get, p, &res);
 
 	return err != KEEL_OK ? err : one_row(a, res, row);
+}
+
+keel_err
+fin_entry_store_event(keel_tx *tx, keel_arena *a, const char *id, const char *event, fin_row *row)
+{
+	keel_err err = fin_entry_store_get(tx, a, id, false, row);
+
+	return err != KEEL_OK || event == NULL ? err
+	                                       : keel_events_enqueue(tx, event, row->id, row->json);
 }
 
 keel_err

@@ -260,11 +260,8 @@ pair_write(keel_req *req, keel_tx *tx, ic_side *from, ic_side *to)
 static keel_err
 side_read_back(keel_req *req, keel_tx *tx, ic_side *s)
 {
-	keel_err err = fin_entry_store_get(tx, keel_req_arena(req), s->entry_id, false, &s->row);
-
-	return err != KEEL_OK
-	           ? err
-	           : keel_events_enqueue(tx, "keel.journal_entry.posted", s->row.id, s->row.json);
+	return fin_entry_store_event(tx, keel_req_arena(req), s->entry_id, "keel.journal_entry.posted",
+	                             &s->row);
 }
 
 /* The sides of the body, their ledgers read and checked, their entries built: 422 when amiss. */

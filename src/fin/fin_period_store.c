@@ -198,10 +198,8 @@ closing_events(keel_tx *tx, keel_arena *a, keel_res *res)
 	for (int i = 0; i < n && err == KEEL_OK; i++) {
 		fin_row entry = {0};
 
-		err = fin_entry_store_get(tx, a, keel_arena_strdup(a, keel_res_get(res, i, 0)), false,
-		                          &entry);
-		if (err == KEEL_OK)
-			err = keel_events_enqueue(tx, "keel.journal_entry.posted", entry.id, entry.json);
+		err = fin_entry_store_event(tx, a, keel_arena_strdup(a, keel_res_get(res, i, 0)),
+		                            "keel.journal_entry.posted", &entry);
 	}
 	return err;
 }

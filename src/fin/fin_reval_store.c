@@ -20,15 +20,6 @@ uuid_new(char out[KEEL_UUID_STRLEN + 1])
 	keel_uuid_format(&u, out);
 }
 
-/* Entry id as it now reads into row, with event. */
-static keel_err
-read_back(keel_tx *tx, keel_arena *a, const char *id, const char *event, fin_row *row)
-{
-	keel_err err = fin_entry_store_get(tx, a, id, false, row);
-
-	return err != KEEL_OK ? err : keel_events_enqueue(tx, event, row->id, row->json);
-}
-
 keel_err
 fin_reval_store_run(keel_tx *tx, keel_arena *a, const char *org_id, const fin_reval_in *in,
                     fin_row *row)
@@ -42,8 +33,9 @@ fin_reval_store_run(keel_tx *tx, keel_arena *a, const char *org_id, const fin_re
 	const char *p[] = {org_id, in->date, in->gain_account_id, in->loss_account_id, id, rev};
 
 	if ((err = keel_tx_exec(tx, &st_revalue, p, NULL)) != KEEL_OK ||
-	    (err = read_back(tx, a, id, "keel.journal_entry.posted", &posted)) != KEEL_OK ||
-	    (err = read_back(tx, a, rev, "keel.journal_entry.posted", &reversal)) != KEEL_OK)
+	    (err = fin_entry_store_event(tx, a, id, "keel.journal_entry.posted", &posted)) != KEEL_OK ||
+	    (err = fin_entry_store_event(tx, a, rev, "keel.journal_entry.posted", &reversal)) !=
+	        KEEL_OK)
 		return err;
-	return read_back(tx, a, id, "keel.journal_entry.reversed", row);
+	return fin_entry_store_event(tx, a, id, "keel.journal_entry.reversed", row);
 }
