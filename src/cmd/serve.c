@@ -23,6 +23,7 @@
 #include "http/http.h"
 #include "ops/ops.h"
 #include "fin/fin.h"
+#include "hr/hr.h"
 #include "org/org.h"
 #include "tenancy/tenancy.h"
 
@@ -51,6 +52,7 @@ typedef struct app {
 	keel_tenancy tenancy;
 	keel_org org;
 	keel_fin fin;
+	keel_hr hr;
 	keel_ops ops;
 	keel_audit audit;
 	/* the audit partitions' upkeep thread; NULL without an owner connection */
@@ -79,6 +81,12 @@ static void
 add_fin(keel_router *r, app *a)
 {
 	keel_fin_routes(r, &a->fin);
+}
+
+static void
+add_hr(keel_router *r, app *a)
+{
+	keel_hr_routes(r, &a->hr);
 }
 
 static void
@@ -134,8 +142,8 @@ typedef struct service {
 	void (*add)(keel_router *r, app *a);
 } service;
 
-static const service services[] = {
-    {"auth", add_auth}, {"org", add_org}, {"fin", add_fin}, {"audit", add_audit}, {NULL, NULL}};
+static const service services[] = {{"auth", add_auth}, {"org", add_org},     {"fin", add_fin},
+                                   {"hr", add_hr},     {"audit", add_audit}, {NULL, NULL}};
 
 static bool
 service_selected(const char *list, const char *name)
@@ -299,6 +307,7 @@ app_open(app *a, const keel_config *cfg)
 	    .pool = a->pool, .auth = a->auth, .signup_open = strcmp(cfg->signup, "open") == 0};
 	a->org = (keel_org){.pool = a->pool};
 	a->fin = (keel_fin){.pool = a->pool};
+	a->hr = (keel_hr){.pool = a->pool};
 	a->audit = (keel_audit){.pool = a->pool};
 	if (cfg->kafka_brokers != NULL) {
 		keel_relay_opts ro = keel_cmd_relay_opts(cfg);

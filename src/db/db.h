@@ -197,12 +197,16 @@ const char *keel_tx_constraint(const keel_tx *tx);
 
 /*
  * The COLUMN field and the primary message of the statement that failed, or "".  For the
- * errors a module raises itself (SQLSTATE KF404/KF409/KF422: 404, 409 and 422), written for
- * the client: COLUMN names the body field to blame ("lines[2].account_id").  Other errors'
- * messages are PostgreSQL's and stay in the log.
+ * errors a module raises itself (SQLSTATE K<letter><status>, the letter the module's: KF404,
+ * KF409, KF422 of fin, KH403 of hr; 403, 404, 409 and 422), written for the client: COLUMN
+ * names the body field to blame ("lines[2].account_id").  Other errors' messages are
+ * PostgreSQL's and stay in the log.
  */
 const char *keel_tx_column(const keel_tx *tx);
 const char *keel_tx_message(const keel_tx *tx);
+
+/* Whether state is a module's own SQLSTATE (K, a letter B..Z, three digits; KA is access's). */
+bool keel_db_module_state(const char *state);
 
 /* ---- notifications (the outbox relay) ---- */
 

@@ -83,6 +83,13 @@ state_is(const char *state, const char *want)
 	return strncmp(state, want, strlen(want)) == 0;
 }
 
+bool
+keel_db_module_state(const char *state)
+{
+	return state != NULL && state[0] == 'K' && state[1] >= 'B' && state[1] <= 'Z' &&
+	       strlen(state) == 5;
+}
+
 keel_err
 db_result_err(keel_db *db, const PGresult *res)
 {
@@ -99,12 +106,16 @@ db_result_err(keel_db *db, const PGresult *res)
 		return KEEL_ECONFLICT;
 	if (state_is(state, "23") || state_is(state, "22") || state_is(state, "P0001"))
 		return KEEL_EINVAL;
-	if (state_is(state, "KF404"))
-		return KEEL_ENOTFOUND;
-	if (state_is(state, "KF409"))
-		return KEEL_ECONFLICT;
-	if (state_is(state, "KF422"))
-		return KEEL_EINVAL;
+	if (keel_db_module_state(state)) {
+		if (strcmp(state + 2, "404") == 0)
+			return KEEL_ENOTFOUND;
+		if (strcmp(state + 2, "409") == 0)
+			return KEEL_ECONFLICT;
+		if (strcmp(state + 2, "422") == 0)
+			return KEEL_EINVAL;
+		if (strcmp(state + 2, "403") == 0)
+			return KEEL_EDENIED;
+	}
 	if (state_is(state, "42501") || state_is(state, "KA403") || state_is(state, "KA423"))
 		return KEEL_EDENIED;
 	if (state_is(state, "KA401"))

@@ -46,16 +46,7 @@ fin_not_found(keel_req *req, const char *what)
 keel_err
 fin_fail(keel_req *req, keel_tx *tx, keel_err err, const char *what)
 {
-	const char *state = keel_tx_sqlstate(tx);
-
-	if (strncmp(state, "KF", 2) != 0)
-		return what != NULL && err == KEEL_ENOTFOUND
-		           ? keel_req_fail(req, err, NULL, "no such %s", what)
-		           : keel_svc_fail(req, err, NULL);
-	const char *column = keel_tx_column(tx);
-	const char *field = err == KEEL_EINVAL && column[0] != '\0' ? column : NULL;
-
-	return keel_req_fail(req, err, field, "%s", keel_tx_message(tx));
+	return keel_svc_fail_tx(req, tx, err, what);
 }
 
 keel_err

@@ -18,11 +18,11 @@
 #include "svc/svc.h"
 
 /* JSON Schema fragments for the modules' keel_schema and keel_param texts. */
-#define FIN_UUID      "{\"type\":\"string\",\"format\":\"uuid\"}"
-#define FIN_UUID_NULL "{\"type\":[\"string\",\"null\"],\"format\":\"uuid\"}"
-#define FIN_TS        "{\"type\":\"string\",\"format\":\"date-time\"}"
-#define FIN_TS_NULL   "{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"}"
-#define FIN_DATE      "{\"type\":\"string\",\"format\":\"date\"}"
+#define FIN_UUID      KEEL_JS_UUID
+#define FIN_UUID_NULL KEEL_JS_UUID_NULL
+#define FIN_TS        KEEL_JS_TS
+#define FIN_TS_NULL   KEEL_JS_TS_NULL
+#define FIN_DATE      KEEL_JS_DATE
 /* An amount: a decimal string with exactly the currency's minor digits ("12.30", "1200"). */
 #define FIN_AMOUNT                                                                                 \
 	"{\"type\":\"string\",\"pattern\":\"^-?(0|[1-9][0-9]*)(\\\\.[0-9]{1,4})?$\","                  \

@@ -201,6 +201,19 @@ keel_svc_tx_tenant(keel_req *req, keel_db_pool *pool, const char *tenant_id, kee
 }
 
 keel_err
+keel_svc_fail_tx(keel_req *req, keel_tx *tx, keel_err err, const char *what)
+{
+	if (!keel_db_module_state(keel_tx_sqlstate(tx)))
+		return what != NULL && err == KEEL_ENOTFOUND
+		           ? keel_req_fail(req, err, NULL, "no such %s", what)
+		           : keel_svc_fail(req, err, NULL);
+	const char *column = keel_tx_column(tx);
+	const char *field = err == KEEL_EINVAL && column[0] != '\0' ? column : NULL;
+
+	return keel_req_fail(req, err, field, "%s", keel_tx_message(tx));
+}
+
+keel_err
 keel_svc_fail(keel_req *req, keel_err err, const char *detail)
 {
 	if (keel_req_answered(req))

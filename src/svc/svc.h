@@ -15,6 +15,14 @@
 #include "db/db.h"
 #include "http/http.h"
 
+/* JSON Schema fragments the modules' keel_schema and keel_param texts share. */
+#define KEEL_JS_UUID      "{\"type\":\"string\",\"format\":\"uuid\"}"
+#define KEEL_JS_UUID_NULL "{\"type\":[\"string\",\"null\"],\"format\":\"uuid\"}"
+#define KEEL_JS_TS        "{\"type\":\"string\",\"format\":\"date-time\"}"
+#define KEEL_JS_TS_NULL   "{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"}"
+#define KEEL_JS_DATE      "{\"type\":\"string\",\"format\":\"date\"}"
+#define KEEL_JS_DATE_NULL "{\"type\":[\"string\",\"null\"],\"format\":\"date\"}"
+
 /*
  * A transaction acting for the request's principal; fails the request with 503 when the database is
  * down.  With a user, the transaction's first round trip also checks the user's access as the
@@ -52,6 +60,14 @@ keel_err keel_svc_tx_tenant(keel_req *req, keel_db_pool *pool, const char *tenan
  * -> 500, anything else -> that code with detail.  Returns err.
  */
 keel_err keel_svc_fail(keel_req *req, keel_err err, const char *detail);
+
+/*
+ * Answer a failed statement of tx.  A module's own error (SQLSTATE K<letter><status>,
+ * keel_db_module_state: raised by its migration's functions and triggers) answers its status
+ * with its message and, for 422, the field its COLUMN names; what words a plain 404 ("no such
+ * <what>"; NULL: as any other error); anything else answers as keel_svc_fail().  Returns err.
+ */
+keel_err keel_svc_fail_tx(keel_req *req, keel_tx *tx, keel_err err, const char *what);
 
 /* Commit, failing the request on error. */
 keel_err keel_svc_commit(keel_req *req, keel_tx *tx);
