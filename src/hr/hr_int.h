@@ -88,6 +88,14 @@ keel_err hr_store_org_exists(keel_tx *tx, const char *org_id);
 /* The employee's organization and the caller's access (KEEL_ENOTFOUND: not the tenant's). */
 keel_err hr_store_employee_access(keel_tx *tx, keel_arena *a, const char *id, hr_employee *out);
 
+/* ---- hr_employee_store.c: employees; hr_calendar_store.c: calendars and holidays ---- */
+
+/* ---- hr_position_store.c: positions, assignments, leave types ---- */
+
+/* ---- hr_leave_store.c: allocations, balances, the ledger ---- */
+
+/* ---- hr_request_store.c: leave requests and approvals ---- */
+
 /* ---- the parts' routes ---- */
 
 void hr_employee_routes(keel_router *r, keel_hr *hr);
