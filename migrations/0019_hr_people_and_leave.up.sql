@@ -764,12 +764,32 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
+	-- the types with something due: a period ended without its carry-forward (when the
+	-- type carries), or carried days no longer usable without their expiry; most reads
+	-- find none and take no lock
 	FOR t IN SELECT lt.* FROM hr.leave_types lt
 	         WHERE lt.tenant_id = v_tenant AND lt.organization_id = v_org
-	           AND EXISTS (SELECT 1 FROM hr.leave_entries a
-	                       WHERE a.tenant_id = v_tenant AND a.employee_id = p_employee
-	                         AND a.leave_type_id = lt.id AND a.date < v_today
-	                         AND a.kind IN ('allocation', 'carry_forward'))
+	           AND (EXISTS (SELECT 1 FROM hr.leave_entries a
+	                        WHERE a.tenant_id = v_tenant AND a.employee_id = p_employee
+	                          AND a.leave_type_id = lt.id AND a.kind = 'allocation'
+	                          AND a.valid_to < v_today AND coalesce(lt.carry_forward_max, 0) > 0
+	                          AND NOT EXISTS (SELECT 1 FROM hr.leave_entries c
+	                                          WHERE c.tenant_id = v_tenant
+	                                            AND c.employee_id = p_employee
+	                                            AND c.leave_type_id = lt.id
+	                                            AND c.kind = 'carry_forward'
+	                                            AND c.date = a.valid_to + 1))
+	                OR EXISTS (SELECT 1 FROM hr.leave_entries cf
+	                           JOIN hr.leave_entries a
+	                             ON a.tenant_id = v_tenant AND a.employee_id = p_employee
+	                            AND a.leave_type_id = lt.id AND a.kind = 'allocation'
+	                            AND cf.date BETWEEN a.valid_from AND a.valid_to
+	                           WHERE cf.tenant_id = v_tenant AND cf.employee_id = p_employee
+	                             AND cf.leave_type_id = lt.id AND cf.kind = 'carry_forward'
+	                             AND least(coalesce(cf.valid_to, a.valid_to), a.valid_to) < v_today
+	                             AND NOT EXISTS (SELECT 1 FROM hr.leave_entries x
+	                                             WHERE x.tenant_id = v_tenant AND x.kind = 'expiry'
+	                                               AND x.source_id = cf.id)))
 	         ORDER BY lt.id LOOP
 		PERFORM hr.leave_lock(v_tenant, p_employee, t.id);
 		-- each period begun read again when its turn comes: the previous one's carry-forward
