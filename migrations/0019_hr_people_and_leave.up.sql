@@ -893,6 +893,7 @@ BEGIN
 END
 $$;
 
+-- (plpgsql, so that its plan is kept by the session, not made per call.)
 -- An employee's balances as of a day, one row per leave type of its
 -- organization (by code): over the leave period containing p_as_of (without
 -- one, the calendar year of p_as_of):
@@ -905,30 +906,42 @@ $$;
 CREATE FUNCTION hr.leave_balances(p_employee uuid, p_as_of date)
 	RETURNS TABLE (leave_type_id uuid, code text, allocated numeric, carried_forward numeric,
 	               taken numeric, pending numeric, expired numeric, available numeric)
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	WITH emp AS (
-		SELECT e.tenant_id, e.id, e.organization_id FROM hr.employees e
-		WHERE e.tenant_id = core.current_tenant_id() AND e.id = p_employee
-	), per AS (
-		SELECT lt.id AS type_id, lt.code,
-		       coalesce(w.valid_from, make_date(extract(year FROM p_as_of)::integer, 1, 1)) AS f,
-		       coalesce(w.valid_to, make_date(extract(year FROM p_as_of)::integer, 12, 31)) AS t,
-		       coalesce(w.granted, 0) AS granted, coalesce(w.carried, 0) AS carried,
-		       CASE WHEN w.carry_until < p_as_of THEN coalesce(w.expired, 0) ELSE 0 END AS expired
-		FROM emp
-		JOIN hr.leave_types lt ON lt.tenant_id = emp.tenant_id AND lt.organization_id = emp.organization_id
-		LEFT JOIN LATERAL (SELECT * FROM hr.leave_periods(emp.tenant_id, emp.id, lt.id) x
-		                   WHERE p_as_of BETWEEN x.valid_from AND x.valid_to) w ON true
-	), sums AS (
-		SELECT per.*, hr.leave_taken(emp.tenant_id, emp.id, per.type_id, per.f, per.t) AS taken,
-		       hr.leave_held(emp.tenant_id, emp.id, per.type_id, per.f, per.t) AS held
-		FROM per, emp
-	)
-	SELECT s.type_id, s.code, s.granted, s.carried, s.taken, s.held - s.taken, s.expired,
-	       s.granted + s.carried - s.held - s.expired
-	FROM sums s ORDER BY s.code
+#variable_conflict use_column
+BEGIN
+	RETURN QUERY
+	SELECT lt.id, lt.code, s.allocated, s.carried, s.taken, h.held - s.taken, s.expired,
+	       s.allocated + s.carried - h.held - s.expired
+	FROM hr.employees e
+	JOIN hr.leave_types lt ON lt.tenant_id = e.tenant_id AND lt.organization_id = e.organization_id
+	-- the period: the allocation window containing p_as_of, else its calendar year
+	CROSS JOIN LATERAL (
+		SELECT coalesce(min(a.valid_from), make_date(extract(year FROM p_as_of)::integer, 1, 1)) AS f,
+		       coalesce(min(a.valid_to), make_date(extract(year FROM p_as_of)::integer, 12, 31)) AS t
+		FROM hr.leave_entries a
+		WHERE a.tenant_id = e.tenant_id AND a.employee_id = e.id AND a.leave_type_id = lt.id
+		  AND a.kind = 'allocation' AND a.valid_from <= p_as_of AND a.valid_to >= p_as_of) w
+	-- its rows, in one range of leave_entries_employee_idx; an expiry by its carry-forward
+	CROSS JOIN LATERAL (
+		SELECT coalesce(sum(x.days) FILTER (WHERE x.kind = 'allocation' AND x.valid_from <= p_as_of
+		                                      AND x.valid_to >= p_as_of), 0) AS allocated,
+		       coalesce(sum(x.days) FILTER (WHERE x.kind = 'carry_forward'), 0) AS carried,
+		       coalesce(-sum(x.days) FILTER (WHERE x.kind = 'taken'), 0) AS taken,
+		       coalesce(-sum(xe.days) FILTER (WHERE xe.date <= p_as_of), 0) AS expired
+		FROM hr.leave_entries x
+		LEFT JOIN hr.leave_entries xe ON x.kind = 'carry_forward' AND xe.tenant_id = x.tenant_id
+		                              AND xe.kind = 'expiry' AND xe.source_id = x.id
+		WHERE x.tenant_id = e.tenant_id AND x.employee_id = e.id AND x.leave_type_id = lt.id
+		  AND x.date BETWEEN w.f AND w.t) s
+	CROSS JOIN LATERAL (
+		SELECT coalesce(sum(d.days), 0) AS held FROM hr.leave_days d
+		WHERE d.tenant_id = e.tenant_id AND d.employee_id = e.id AND d.leave_type_id = lt.id
+		  AND d.date BETWEEN w.f AND w.t) h
+	WHERE e.tenant_id = core.current_tenant_id() AND e.id = p_employee
+	ORDER BY lt.code;
+END
 $$;
 GRANT EXECUTE ON FUNCTION hr.leave_balances(uuid, date) TO keel_app;
 
