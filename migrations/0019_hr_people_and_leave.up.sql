@@ -1129,7 +1129,9 @@ BEGIN
 				USING ERRCODE = 'KH422', CONSTRAINT = 'leave_requests_reject_reason', COLUMN = 'reason';
 		END IF;
 	ELSIF OLD.status = 'submitted' AND NEW.status = 'withdrawn' THEN
-		IF hr.employee_access(NEW.employee_id) <> 'self' THEN
+		IF core.current_user_id() IS DISTINCT FROM (SELECT e.user_id FROM hr.employees e
+		                                             WHERE e.tenant_id = NEW.tenant_id
+		                                               AND e.id = NEW.employee_id) THEN
 			RAISE EXCEPTION 'a request is withdrawn by the employee''s own user'
 				USING ERRCODE = 'KH403', CONSTRAINT = 'leave_requests_withdraw';
 		END IF;
