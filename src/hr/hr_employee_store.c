@@ -59,20 +59,33 @@ static const keel_stmt st_list = {
     " AND m.user_id = core.current_user_id()))"
     " ORDER BY e.sequence LIMIT $6::integer",
     6};
-/* $5/$7/$9/$11/$13: whether the nullable field was given (then the next its value, maybe NULL). */
-static const keel_stmt st_update = {
-    "hr_employee_update",
-    "UPDATE hr.employees AS e SET first_name = coalesce($2, e.first_name),"
-    " last_name = coalesce($3, e.last_name), hire_date = coalesce($4::date, e.hire_date),"
-    " email = CASE WHEN $5::boolean THEN $6 ELSE e.email END,"
-    " user_id = CASE WHEN $7::boolean THEN $8::uuid ELSE e.user_id END,"
-    " termination_date = CASE WHEN $9::boolean THEN $10::date ELSE e.termination_date END,"
-    " manager_id = CASE WHEN $11::boolean THEN $12::uuid ELSE e.manager_id END,"
-    " calendar_id = CASE WHEN $13::boolean THEN $14::uuid ELSE e.calendar_id END,"
-    " timezone = coalesce($15, e.timezone), version = e.version + 1, updated_at = now()"
-    " WHERE e.tenant_id = " CURRENT " AND e.id = $1"
-    " AND ($16::integer IS NULL OR e.version = $16::integer) RETURNING " EMPLOYEE_ROW,
-    16};
+/*
+ * $5/$7/$9/$11/$13: whether the nullable field was given (then the next its value, maybe NULL).
+ * user_id is in a unique key: setting it, even to itself, locks the row FOR UPDATE, which would
+ * make a manager change wait for (and deadlock with) another one whose foreign key check reads
+ * this row; so a PATCH without user_id runs the statement that leaves the column alone ($7 false
+ * and $8 NULL then).
+ */
+#define EMPLOYEE_UPDATE(name, user_set, user_unset)                                                \
+	{                                                                                              \
+		name,                                                                                      \
+		    "UPDATE hr.employees AS e SET first_name = coalesce($2, e.first_name),"                \
+		    " last_name = coalesce($3, e.last_name), hire_date = coalesce($4::date, e.hire_date)," \
+		    " email = CASE WHEN $5::boolean THEN $6 ELSE e.email END," user_set                    \
+		    " termination_date = CASE WHEN $9::boolean THEN $10::date ELSE e.termination_date "    \
+		    "END,"                                                                                 \
+		    " manager_id = CASE WHEN $11::boolean THEN $12::uuid ELSE e.manager_id END,"           \
+		    " calendar_id = CASE WHEN $13::boolean THEN $14::uuid ELSE e.calendar_id END,"         \
+		    " timezone = coalesce($15, e.timezone), version = e.version + 1, updated_at = now()"   \
+		    " WHERE e.tenant_id = " CURRENT " AND e.id = $1" user_unset                            \
+		    " AND ($16::integer IS NULL OR e.version = $16::integer) RETURNING " EMPLOYEE_ROW,     \
+		    16                                                                                     \
+	}
+static const keel_stmt st_update =
+    EMPLOYEE_UPDATE("hr_employee_update", "", " AND NOT $7::boolean AND $8::uuid IS NULL");
+static const keel_stmt st_update_user =
+    EMPLOYEE_UPDATE("hr_employee_update_user",
+                    " user_id = CASE WHEN $7::boolean THEN $8::uuid ELSE e.user_id END,", "");
 static const keel_stmt st_delete = {
     "hr_employee_delete",
     "DELETE FROM hr.employees e WHERE e.tenant_id = " CURRENT " AND e.id = $1"
@@ -189,7 +202,8 @@ hr_store_employee_update(keel_tx *tx, keel_arena *a, const char *id, const hr_em
 	                   in->timezone,
 	                   version};
 
-	return write_row(tx, a, &st_update, p, row, "keel.employee.updated");
+	return write_row(tx, a, in->has_user_id ? &st_update_user : &st_update, p, row,
+	                 "keel.employee.updated");
 }
 
 keel_err
