@@ -589,6 +589,31 @@ one_employee_per_user_and_organization(void **state)
 	free(org);
 }
 
+/* A deleted user leaves its employees, unlinked (employees_user_fkey ON DELETE SET NULL). */
+static void
+a_deleted_user_leaves_its_employee_unlinked(void **state)
+{
+	(void)state;
+	char *org = org_new(&A);
+	kt_user gone = {0};
+
+	kt_tenant_user(&cl, &A, &gone, "gone", "member");
+	char *id = employee_under(&A, org, NULL, gone.id);
+	kt_resp *r = api("DELETE", A.owner.token, NULL, NULL, "/api/v1/users/%s", gone.id);
+
+	kt_assert_status(r, 204);
+	kt_resp_free(r);
+	r = api("GET", A.admin.token, NULL, NULL, EMPLOYEES "/%s", id);
+	kt_assert_status(r, 200);
+	assert_str_or_null(r->json, "user_id", NULL);
+	check_row(&A, r->json);
+	kt_resp_free(r);
+	assert_int_equal(count_in(&A, "SELECT count(*) FROM hr.employees WHERE id = $1", id, NULL), 1);
+	kt_user_free(&gone);
+	free(id);
+	free(org);
+}
+
 /* ---- patch, delete ---- */
 
 static void
@@ -1158,6 +1183,7 @@ main(void)
 	    cmocka_unit_test(manager_cycles_are_refused),
 	    cmocka_unit_test(concurrent_manager_changes_make_no_cycle),
 	    cmocka_unit_test(one_employee_per_user_and_organization),
+	    cmocka_unit_test(a_deleted_user_leaves_its_employee_unlinked),
 	    cmocka_unit_test(employee_patch_changes_every_field),
 	    cmocka_unit_test(employee_delete_removes_an_unreferenced_employee),
 	    cmocka_unit_test(employee_delete_refuses_a_referenced_employee),
