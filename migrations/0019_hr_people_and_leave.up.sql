@@ -158,7 +158,9 @@ CREATE TABLE hr.employees (
 	PRIMARY KEY (tenant_id, id),
 	CONSTRAINT employees_organization_id_key UNIQUE (tenant_id, organization_id, id),
 	CONSTRAINT employees_number_key UNIQUE (tenant_id, organization_id, sequence),
-	CONSTRAINT employees_number_form CHECK (employee_number = 'E' || lpad(sequence::text, 6, '0')),
+	-- six digits at least, more when needed (lpad alone would cut E1000000 to E100000)
+	CONSTRAINT employees_number_form CHECK (
+		employee_number = 'E' || lpad(sequence::text, greatest(6, length(sequence::text)), '0')),
 	-- one employee per user and organization
 	CONSTRAINT employees_user_key UNIQUE (tenant_id, organization_id, user_id),
 	CONSTRAINT employees_dates CHECK (termination_date >= hire_date),
@@ -197,7 +199,7 @@ BEGIN
 	VALUES (NEW.tenant_id, NEW.organization_id, 1)
 	ON CONFLICT (tenant_id, organization_id) DO UPDATE SET last_number = c.last_number + 1
 	RETURNING c.last_number INTO NEW.sequence;
-	NEW.employee_number := 'E' || lpad(NEW.sequence::text, 6, '0');
+	NEW.employee_number := 'E' || lpad(NEW.sequence::text, greatest(6, length(NEW.sequence::text)), '0');
 	RETURN NEW;
 END
 $$;

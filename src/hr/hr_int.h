@@ -90,6 +90,66 @@ keel_err hr_store_employee_access(keel_tx *tx, keel_arena *a, const char *id, hr
 
 /* ---- hr_employee_store.c: employees; hr_calendar_store.c: calendars and holidays ---- */
 
+/* An employee's fields from a body: NULL where absent (create) or unchanged (PATCH). */
+typedef struct hr_employee_input {
+	const char *first_name, *last_name, *hire_date, *timezone;
+	/* nullable: given (PATCH: set, maybe to null) and the value (NULL: null) */
+	const char *email, *user_id, *termination_date, *manager_id, *calendar_id;
+	bool has_email, has_user_id, has_termination_date, has_manager_id, has_calendar_id;
+} hr_employee_input;
+
+/* A page of an organization's employees in employee_number order. */
+typedef struct hr_employee_filter {
+	const char *manager_id, *user_id; /* NULL: any */
+	long long after;                  /* the cursor's sequence; 0: from the first */
+	bool all;                         /* every employee, else the caller's own and its reports */
+} hr_employee_filter;
+
+keel_err hr_store_employee_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
+                                  const hr_employee_input *in, hr_row *row);
+keel_err hr_store_employee_get(keel_tx *tx, keel_arena *a, const char *id, hr_row *row);
+/* KEEL_OK with *linked: whether the caller's user is one of the organization's employees. */
+keel_err hr_store_employee_linked(keel_tx *tx, const char *org_id, bool *linked);
+/* Up to limit rows into list; *last the last row's sequence (0: none). */
+keel_err hr_store_employee_list(keel_tx *tx, const char *org_id, const hr_employee_filter *f,
+                                int limit, keel_svc_list *list, long long *last);
+keel_err hr_store_employee_update(keel_tx *tx, keel_arena *a, const char *id,
+                                  const hr_employee_input *in, const char *version, hr_row *row);
+keel_err hr_store_employee_delete(keel_tx *tx, keel_arena *a, const char *id, const char *version);
+/* The employee's version (KEEL_ENOTFOUND: not the tenant's). */
+keel_err hr_store_employee_version(keel_tx *tx, const char *id, long *version);
+
+typedef struct hr_calendar_input {
+	const char *name;
+	const char *workdays; /* a PostgreSQL array literal, "{1,2,3,4,5}" */
+} hr_calendar_input;
+
+keel_err hr_store_calendar_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
+                                  const hr_calendar_input *in, hr_row *row);
+keel_err hr_store_calendar_get(keel_tx *tx, keel_arena *a, const char *id, hr_row *row);
+/* A page in id order after after (NULL: from the first); *last the last row's id. */
+keel_err hr_store_calendar_list(keel_tx *tx, keel_arena *a, const char *org_id, const char *after,
+                                int limit, keel_svc_list *list, const char **last);
+keel_err hr_store_calendar_update(keel_tx *tx, keel_arena *a, const char *id,
+                                  const hr_calendar_input *in, const char *version, hr_row *row);
+/* The calendar and its holidays (each with its event). */
+keel_err hr_store_calendar_delete(keel_tx *tx, keel_arena *a, const char *id, const char *version);
+keel_err hr_store_calendar_version(keel_tx *tx, const char *id, long *version);
+
+typedef struct hr_holiday_input {
+	const char *date, *name, *half_day; /* half_day NULL: the whole day */
+} hr_holiday_input;
+
+/* KEEL_ENOTFOUND when the calendar is not the tenant's. */
+keel_err hr_store_holiday_create(keel_tx *tx, keel_arena *a, const char *id,
+                                 const char *calendar_id, const hr_holiday_input *in, hr_row *row);
+/* A page in date order from from to to (NULL: open), after the date after (NULL: none). */
+keel_err hr_store_holiday_list(keel_tx *tx, keel_arena *a, const char *calendar_id,
+                               const char *from, const char *to, const char *after, int limit,
+                               keel_svc_list *list, const char **last);
+keel_err hr_store_holiday_delete(keel_tx *tx, keel_arena *a, const char *id, const char *version);
+keel_err hr_store_holiday_version(keel_tx *tx, const char *id, long *version);
+
 /* ---- hr_position_store.c: positions, assignments, leave types ---- */
 
 /* ---- hr_leave_store.c: allocations, balances, the ledger ---- */

@@ -401,8 +401,61 @@ async function session() {
 	await divisions(token, org);
 	await finance(token, viewer);
 	await auditLogs(token, viewer);
+	await hrEmployees(token, viewer);
 	await password(token, pair.refresh_token);
 	await call("GET", "/api/v1/tenant", { token, headers: { "X-Tenant-ID": "0192f3a4-0000-7000-8000-000000000000" }, want: 403 });
+}
+
+// HR: employees, holiday calendars and holidays.
+async function hrEmployees(token, viewer) {
+	const org = (await call("POST", "/api/v1/organizations", { token, body: { name: "People", code: "PEOPLE" }, want: 201 })).json;
+	const calendars = "/api/v1/organizations/{id}/holiday-calendars";
+	const calendar = "/api/v1/holiday-calendars/{id}";
+	const holidays = "/api/v1/holiday-calendars/{id}/holidays";
+	const employees = "/api/v1/organizations/{id}/employees";
+	const employee = "/api/v1/employees/{id}";
+	const cals = `/api/v1/organizations/${org.id}/holiday-calendars`;
+	const cal = (await call("POST", calendars, { path: cals, token, headers: { "Idempotency-Key": "conform-cal" }, body: { name: "Office", workdays: [1, 2, 3, 4, 5] }, want: 201 })).json;
+	await call("POST", calendars, { path: cals, token, body: { name: "Office", workdays: [1] }, want: 409 });
+	await call("POST", calendars, { path: cals, token, body: { name: "Bad", workdays: [0] }, want: 422 });
+	await call("POST", calendars, { path: cals, token: viewer, body: { name: "No", workdays: [1] }, want: 403 });
+	await call("GET", calendars, { path: cals, token: viewer, query: { limit: "1" }, want: 200 });
+	await call("GET", calendars, { path: cals, token, query: { limit: "0" }, want: 400 });
+	const c = `/api/v1/holiday-calendars/${cal.id}`;
+	const got = await call("GET", calendar, { path: c, token: viewer, want: 200 });
+	await call("GET", calendar, { path: "/api/v1/holiday-calendars/nope", token, want: 404 });
+	await call("PATCH", calendar, { path: c, token, headers: { "If-Match": '"9"' }, body: { name: "Stale" }, want: 412 });
+	await call("PATCH", calendar, { path: c, token, headers: { "If-Match": got.headers.get("etag") }, body: { workdays: [7, 1, 2, 3, 4] }, want: 200 });
+	await call("PATCH", calendar, { path: c, token, body: {}, want: 422 });
+	const hol = (await call("POST", holidays, { path: `${c}/holidays`, token, body: { date: "2026-12-24", name: "Eve", half_day: "pm" }, want: 201 })).json;
+	await call("POST", holidays, { path: `${c}/holidays`, token, body: { date: "2026-12-25", name: "Christmas" }, want: 201 });
+	await call("POST", holidays, { path: `${c}/holidays`, token, body: { date: "2026-12-25", name: "Again" }, want: 409 });
+	await call("POST", holidays, { path: `${c}/holidays`, token, body: { date: "2026-02-30", name: "No" }, want: 422 });
+	await call("GET", holidays, { path: `${c}/holidays`, token: viewer, query: { from: "2026-12-01", to: "2026-12-31", limit: "1" }, want: 200 });
+	await call("GET", holidays, { path: `${c}/holidays`, token, query: { from: "someday" }, want: 400 });
+	await call("DELETE", "/api/v1/holidays/{id}", { path: `/api/v1/holidays/${hol.id}`, token, want: 204 });
+	await call("DELETE", "/api/v1/holidays/{id}", { path: `/api/v1/holidays/${hol.id}`, token, want: 404 });
+	const emps = `/api/v1/organizations/${org.id}/employees`;
+	const boss = (await call("POST", employees, { path: emps, token, headers: { "Idempotency-Key": "conform-emp" }, body: { first_name: "Ada", last_name: "Byron", hire_date: "2026-01-05", calendar_id: cal.id, email: "ada@example.test" }, want: 201 })).json;
+	const e = (await call("POST", employees, { path: emps, token, body: { first_name: "Grace", last_name: "Hopper", hire_date: "2026-02-01", manager_id: boss.id, timezone: "Europe/Berlin", termination_date: "2027-01-31" }, want: 201 })).json;
+	await call("POST", employees, { path: emps, token, body: { first_name: "X", last_name: "Y", hire_date: "2026-01-01", timezone: "Mars/Olympus" }, want: 422 });
+	await call("POST", employees, { path: emps, token: viewer, body: { first_name: "X", last_name: "Y", hire_date: "2026-01-01" }, want: 403 });
+	await call("GET", employees, { path: emps, token, query: { limit: "1" }, want: 200 });
+	await call("GET", employees, { path: emps, token, query: { manager_id: boss.id }, want: 200 });
+	await call("GET", employees, { path: emps, token, query: { manager_id: "nope" }, want: 400 });
+	await call("GET", employees, { path: emps, token: viewer, want: 403 });
+	const one = `/api/v1/employees/${e.id}`;
+	const current = await call("GET", employee, { path: one, token, want: 200 });
+	await call("GET", employee, { path: one, token: viewer, want: 403 });
+	await call("GET", employee, { path: "/api/v1/employees/nope", token, want: 404 });
+	await call("PATCH", employee, { path: one, token, headers: { "If-Match": current.headers.get("etag") }, body: { last_name: "Murray Hopper", email: null }, want: 200 });
+	await call("PATCH", employee, { path: one, token, headers: { "If-Match": current.headers.get("etag") }, body: { last_name: "Stale" }, want: 412 });
+	await call("PATCH", employee, { path: `/api/v1/employees/${boss.id}`, token, body: { manager_id: e.id }, want: 422 });
+	await call("DELETE", employee, { path: `/api/v1/employees/${boss.id}`, token, want: 409 });
+	await call("DELETE", calendar, { path: c, token, want: 409 });
+	await call("DELETE", employee, { path: one, token, want: 204 });
+	await call("PATCH", employee, { path: `/api/v1/employees/${boss.id}`, token, body: { calendar_id: null }, want: 200 });
+	await call("DELETE", calendar, { path: c, token, want: 204 });
 }
 
 try {
