@@ -237,6 +237,36 @@ CREATE TRIGGER employees_manager_cycle BEFORE UPDATE OF manager_id ON hr.employe
 	FOR EACH ROW WHEN (NEW.manager_id IS NOT NULL AND NEW.manager_id IS DISTINCT FROM OLD.manager_id)
 	EXECUTE FUNCTION hr.employees_manager_cycle();
 
+-- The employment dates of an employee change only around what it holds: no
+-- assignment and no held leave request outside them (those triggers read the
+-- employee FOR SHARE, so the check and their inserts do not cross).
+CREATE FUNCTION hr.employees_employment() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM hr.assignments a
+	           WHERE a.tenant_id = NEW.tenant_id AND a.employee_id = NEW.id
+	             AND (a.start_date < NEW.hire_date
+	                  OR coalesce(a.end_date, 'infinity') > coalesce(NEW.termination_date, 'infinity'))) THEN
+		RAISE EXCEPTION 'the employee has assignments outside these dates: end or change them first'
+			USING ERRCODE = 'KH409', CONSTRAINT = 'employees_employment';
+	END IF;
+	IF EXISTS (SELECT 1 FROM hr.leave_requests r
+	           WHERE r.tenant_id = NEW.tenant_id AND r.employee_id = NEW.id
+	             AND r.status IN ('submitted', 'partially_approved', 'approved')
+	             AND (r.start_date < NEW.hire_date OR r.end_date > NEW.termination_date)) THEN
+		RAISE EXCEPTION 'the employee has leave requested outside these dates: withdraw, reject or cancel it first'
+			USING ERRCODE = 'KH409', CONSTRAINT = 'employees_employment';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER employees_employment BEFORE UPDATE OF hire_date, termination_date ON hr.employees
+	FOR EACH ROW WHEN (NEW.hire_date IS DISTINCT FROM OLD.hire_date
+	                   OR NEW.termination_date IS DISTINCT FROM OLD.termination_date)
+	EXECUTE FUNCTION hr.employees_employment();
+
 -- What the caller may see of an employee: 'admin' (admins and owners),
 -- 'self' (the user linked to it), 'manager' (the user linked to its
 -- manager), 'none' (an employee of the tenant it may not see), NULL (no such
@@ -324,8 +354,9 @@ DECLARE
 	v_hire date;
 	v_end date;
 BEGIN
+	-- FOR SHARE: a change of the employment dates (employees_employment) waits, or is waited for
 	SELECT e.hire_date, e.termination_date INTO v_hire, v_end FROM hr.employees e
-	WHERE e.tenant_id = NEW.tenant_id AND e.id = NEW.employee_id;
+	WHERE e.tenant_id = NEW.tenant_id AND e.id = NEW.employee_id FOR SHARE;
 	IF NEW.start_date < v_hire THEN
 		RAISE EXCEPTION 'the assignment starts before the employee''s hire date %', v_hire
 			USING ERRCODE = 'KH422', CONSTRAINT = 'assignments_employment', COLUMN = 'start_date';
@@ -964,8 +995,9 @@ BEGIN
 		RAISE EXCEPTION 'leave is requested by the employee''s own user or an admin'
 			USING ERRCODE = 'KH403', CONSTRAINT = 'leave_requests_requester';
 	END IF;
+	-- FOR SHARE: a change of the employment dates (employees_employment) waits, or is waited for
 	SELECT e.hire_date, e.termination_date INTO v_hire, v_end FROM hr.employees e
-	WHERE e.tenant_id = NEW.tenant_id AND e.id = NEW.employee_id;
+	WHERE e.tenant_id = NEW.tenant_id AND e.id = NEW.employee_id FOR SHARE;
 	IF NEW.start_date < v_hire THEN
 		RAISE EXCEPTION 'the leave starts before the hire date %', v_hire
 			USING ERRCODE = 'KH422', CONSTRAINT = 'leave_requests_employment', COLUMN = 'start_date';

@@ -778,6 +778,78 @@ employee_delete_refuses_a_referenced_employee(void **state)
 	free(org);
 }
 
+/*
+ * An employment's dates change only around what the employee holds: a termination before an
+ * open-ended assignment's end or a held request's end, a hire after their start, is 409 and
+ * changes nothing; once the assignment ends and the request is withdrawn, the same change
+ * passes.
+ */
+static void
+employment_dates_keep_assignments_and_leave_inside(void **state)
+{
+	(void)state;
+	char *org = org_new(&A);
+	char *div = kt_div_make(&cl, A.owner.token, org, NULL, "D1");
+	char *pos = kt_hr_position(app, A.id, org, div, "Clerk", 5);
+	char *emp = employee_under(&A, org, NULL, self_u.id);
+	char *type = kt_hr_leave_type(app, A.id, org, "OPEN", 1, 1, NULL, NULL);
+	char *assignment = kt_pg_tenant_value(
+	    app, A.id,
+	    "INSERT INTO hr.assignments (tenant_id, id, organization_id, employee_id, position_id,"
+	    " start_date) VALUES (core.current_tenant_id(), audit.uuid_v7(clock_timestamp()), $1, $2,"
+	    " $3, '2026-02-01') RETURNING id::text",
+	    (const char *[]){org, emp, pos, NULL});
+
+	kt_hr_as_user(app, self_u.id);
+	char *req = kt_hr_request(app, A.id, org, emp, type, "2026-06-01", "2026-06-05");
+
+	kt_hr_as_user(app, NULL);
+	const char *changes[] = {"{\"termination_date\":\"2026-05-31\"}",
+	                         "{\"hire_date\":\"2026-03-01\"}"};
+
+	for (size_t i = 0; i < 2; i++) {
+		kt_resp *r = patch(A.admin.token, emp, changes[i]);
+
+		kt_assert_problem(r, 409, NULL, NULL);
+		if (strstr(kt_jstr(r->json, "detail"), "assignments") == NULL)
+			fail_msg("detail \"%s\" does not name the assignments", kt_jstr(r->json, "detail"));
+		kt_resp_free(r);
+	}
+	assert_int_equal(count_in(&A,
+	                          "SELECT count(*) FROM hr.employees WHERE id = $1 AND version = 1"
+	                          " AND termination_date IS NULL AND hire_date = '2026-01-05'",
+	                          emp, NULL),
+	                 1);
+	/* the assignment ends before the termination: now the request is in the way */
+	PQclear(kt_pg_tenant_query(app, A.id,
+	                           "UPDATE hr.assignments SET end_date = '2026-05-31' WHERE id = $1"
+	                           " RETURNING 1",
+	                           (const char *[]){assignment, NULL}));
+	kt_resp *r = patch(A.admin.token, emp, changes[0]);
+
+	kt_assert_problem(r, 409, NULL, NULL);
+	if (strstr(kt_jstr(r->json, "detail"), "leave") == NULL)
+		fail_msg("detail \"%s\" does not name the leave", kt_jstr(r->json, "detail"));
+	kt_resp_free(r);
+	kt_hr_as_user(app, self_u.id);
+	PQclear(kt_pg_tenant_query(app, A.id,
+	                           "UPDATE hr.leave_requests SET status = 'withdrawn' WHERE id = $1"
+	                           " RETURNING 1",
+	                           (const char *[]){req, NULL}));
+	kt_hr_as_user(app, NULL);
+	r = patch(A.admin.token, emp, changes[0]);
+	kt_assert_status(r, 200);
+	assert_string_equal(kt_jstr(r->json, "termination_date"), "2026-05-31");
+	kt_resp_free(r);
+	free(req);
+	free(assignment);
+	free(type);
+	free(emp);
+	free(pos);
+	free(div);
+	free(org);
+}
+
 /* ---- who sees what ---- */
 
 static long
@@ -1187,6 +1259,7 @@ main(void)
 	    cmocka_unit_test(employee_patch_changes_every_field),
 	    cmocka_unit_test(employee_delete_removes_an_unreferenced_employee),
 	    cmocka_unit_test(employee_delete_refuses_a_referenced_employee),
+	    cmocka_unit_test(employment_dates_keep_assignments_and_leave_inside),
 	    cmocka_unit_test(employee_reads_follow_the_access_matrix),
 	    cmocka_unit_test(employee_list_pages_filters_and_hides),
 	    cmocka_unit_test(other_tenants_and_organizations_ids_are_refused),
