@@ -274,6 +274,16 @@ dates_ordered(keel_req *req, const hr_assignment_input *in)
 }
 
 /*
+ * Whether the statement failed making the generated range of an assignment that ends before
+ * it starts (data exception 22000, raised before the CHECK assignments_dates is reached).
+ */
+static bool
+bounds_crossed(const keel_tx *tx)
+{
+	return strcmp(keel_tx_sqlstate(tx), "22000") == 0;
+}
+
+/*
  * An assignment write the database refused: overlap 409, an end before the start 422, a
  * position of another organization (or tenant) 422; its own errors (the headcount's 409
  * naming the day, the employment's 422 naming the date) as they are.
@@ -289,7 +299,7 @@ assignment_failed(keel_req *req, keel_tx *tx, keel_err err, const hr_assignment_
 	if (err == KEEL_EINVAL && strcmp(c, "assignments_position_fkey") == 0)
 		return keel_req_fail(req, err, "position_id",
 		                     "must be a position of the employee's organization");
-	if (err == KEEL_EINVAL && strcmp(c, "assignments_dates") == 0)
+	if (err == KEEL_EINVAL && (strcmp(c, "assignments_dates") == 0 || bounds_crossed(tx)))
 		return keel_req_fail(req, err, in->end_given ? "end_date" : "start_date",
 		                     "the assignment must not end before it starts");
 	if (err == KEEL_EINVAL && strcmp(c, "assignments_employee_fkey") == 0)
