@@ -160,6 +160,9 @@ keel_err hr_store_position_version(keel_tx *tx, hr_position_kind kind, const cha
 /* A string member of body, or NULL (absent or null). */
 const char *hr_position_str(const json_t *body, const char *name);
 
+/* An integer member of body as text in the request's arena, or NULL (absent or null). */
+const char *hr_position_int(keel_req *req, const json_t *body, const char *name);
+
 /* The body checked against the route's fields (422 naming each); partial: at least one field. */
 keel_err hr_position_parse_body(keel_req *req, bool partial, const char *what, json_t **body);
 

@@ -101,17 +101,6 @@ bool_of(const json_t *body, const char *name)
 	return v == NULL ? NULL : json_is_true(v) ? "true" : "false";
 }
 
-/* An integer member as text in the request's arena, or NULL (absent or null). */
-static const char *
-int_of(keel_req *req, const json_t *body, const char *name)
-{
-	const json_t *v = json_object_get(body, name);
-
-	return json_is_integer(v)
-	           ? keel_arena_printf(keel_req_arena(req), "%lld", (long long)json_integer_value(v))
-	           : NULL;
-}
-
 static void
 leave_type_input(keel_req *req, const json_t *body, hr_leave_type_input *in)
 {
@@ -119,9 +108,9 @@ leave_type_input(keel_req *req, const json_t *body, hr_leave_type_input *in)
 	in->code = hr_position_str(body, "code");
 	in->name = hr_position_str(body, "name");
 	in->allow_negative = bool_of(body, "allow_negative");
-	in->approval_levels = int_of(req, body, "approval_levels");
+	in->approval_levels = hr_position_int(req, body, "approval_levels");
 	in->carry_max = hr_position_str(body, "carry_forward_max");
-	in->carry_months = int_of(req, body, "carry_forward_expires_after");
+	in->carry_months = hr_position_int(req, body, "carry_forward_expires_after");
 	in->carry_max_given = json_object_get(body, "carry_forward_max") != NULL;
 	in->carry_months_given = json_object_get(body, "carry_forward_expires_after") != NULL;
 }

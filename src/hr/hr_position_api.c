@@ -72,9 +72,8 @@ hr_position_str(const json_t *body, const char *name)
 	return json_string_value(json_object_get(body, name));
 }
 
-/* An integer member of body as text in the request's arena, or NULL when absent. */
-static const char *
-int_of(keel_req *req, const json_t *body, const char *name)
+const char *
+hr_position_int(keel_req *req, const json_t *body, const char *name)
 {
 	const json_t *v = json_object_get(body, name);
 
@@ -158,8 +157,8 @@ position_create(keel_req *req, void *ctx)
 	if ((err = keel_svc_idem_claim(req, tx, &key, &replayed)) != KEEL_OK || replayed)
 		return err;
 	err = hr_store_position_create(tx, keel_req_arena(req), hr_position_new_id(req), division_id,
-	                               hr_position_str(body, "title"), int_of(req, body, "headcount"),
-	                               &row);
+	                               hr_position_str(body, "title"),
+	                               hr_position_int(req, body, "headcount"), &row);
 	if (err != KEEL_OK)
 		return hr_fail(req, tx, err, "division");
 	const char *location = keel_arena_printf(keel_req_arena(req), "/api/v1/positions/%s", row.id);
@@ -223,7 +222,7 @@ position_update(keel_req *req, void *ctx)
 	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK)
 		return err;
 	err = hr_store_position_update(tx, keel_req_arena(req), id, hr_position_str(body, "title"),
-	                               int_of(req, body, "headcount"), version, &row);
+	                               hr_position_int(req, body, "headcount"), version, &row);
 	if (err == KEEL_ENOTFOUND)
 		return hr_position_missed(req, tx, HR_POSITION, id, version);
 	if (err != KEEL_OK)

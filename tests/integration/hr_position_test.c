@@ -1106,6 +1106,60 @@ last_seat_race_seats_one(void **state)
 	free(org);
 }
 
+/*
+ * A lower headcount and an assignment into the seat it takes away, at once (both held at the
+ * position's lock until both wait): one of them wins, and no day from today on holds more
+ * than the headcount.
+ */
+static void
+lower_headcount_races_an_assignment(void **state)
+{
+	(void)state;
+	char *org = org_new(&A), *div = div_new(&A, org), *pos = position_new(&A, div, 2);
+	char *e0 = employee_new(&A, org, NULL, NULL), *e1 = employee_new(&A, org, NULL, NULL);
+	char *today = day_from_today(0), *far = day_from_today(800);
+	char *body = assignment_body(pos, today, NULL);
+	PGconn *hold = kt_pg_app();
+	kt_async lower = {
+	    .base = srv->base, .method = "PATCH", .token = A.admin.token, .body = "{\"headcount\":1}"};
+	kt_async seat = {.base = srv->base, .method = "POST", .token = A.admin.token, .body = body};
+
+	free(assign_ok(e0, pos, today, NULL));
+	snprintf(lower.path, sizeof(lower.path), POSITIONS "/%s", pos);
+	snprintf(seat.path, sizeof(seat.path), EMPLOYEES "/%s/assignments", e1);
+	kt_pg_exec(hold, "BEGIN");
+	PQclear(kt_pg_tenant_query(hold, A.id,
+	                           "SELECT 1 FROM hr.positions WHERE id = $1 FOR NO KEY UPDATE",
+	                           (const char *[]){pos, NULL}));
+	kt_async_start(&lower);
+	kt_wait_lock_waiters(hold, 1);
+	kt_async_start(&seat);
+	kt_wait_lock_waiters(hold, 2);
+	kt_pg_exec(hold, "ROLLBACK");
+	PQfinish(hold);
+	kt_resp *rl = kt_async_finish(&lower), *rs = kt_async_finish(&seat);
+
+	if (rl->status == 200) {
+		kt_assert_problem(rs, 409, NULL, NULL);
+		assert_int_equal(assignment_count(pos), 1);
+	} else {
+		kt_assert_problem(rl, 409, NULL, NULL);
+		kt_assert_status(rs, 201);
+		assert_int_equal(assignment_count(pos), 2);
+	}
+	assert_int_equal(days_over_headcount(pos, today, far), 0);
+	kt_resp_free(rl);
+	kt_resp_free(rs);
+	free(body);
+	free(today);
+	free(far);
+	free(e0);
+	free(e1);
+	free(pos);
+	free(div);
+	free(org);
+}
+
 #define RACERS 8
 #define ROUNDS 3
 
@@ -1369,6 +1423,7 @@ main(void)
 	    cmocka_unit_test(assignments_of_an_employee_never_overlap),
 	    cmocka_unit_test(headcount_is_never_exceeded_sequentially),
 	    cmocka_unit_test(last_seat_race_seats_one),
+	    cmocka_unit_test(lower_headcount_races_an_assignment),
 	    cmocka_unit_test(many_concurrent_assignments_keep_the_headcount),
 	    cmocka_unit_test(assignment_patch_ends_and_corrects),
 	    cmocka_unit_test(the_database_refuses_what_breaks_the_rules),
