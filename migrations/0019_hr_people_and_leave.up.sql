@@ -373,14 +373,16 @@ CREATE TRIGGER assignments_employment BEFORE INSERT OR UPDATE ON hr.assignments
 
 -- The most employees holding the position on one day of range (from
 -- p_from on): the busiest day is the first day of one of the assignments
--- overlapping it (or the range's own first day).
+-- overlapping it (or the range's own first day).  Assignments starting on
+-- the same day give that day once (DISTINCT), or its holders would be
+-- counted once per assignment starting then.
 CREATE FUNCTION hr.position_peak(p_tenant uuid, p_position uuid, p_range daterange,
                                  OUT peak integer, OUT day date)
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT count(b.id)::integer, s.d
-	FROM (SELECT greatest(lower(a.during), lower(p_range)) AS d
+	FROM (SELECT DISTINCT greatest(lower(a.during), lower(p_range)) AS d
 	      FROM hr.assignments a
 	      WHERE a.tenant_id = p_tenant AND a.position_id = p_position AND a.during && p_range) s
 	JOIN hr.assignments b ON b.tenant_id = p_tenant AND b.position_id = p_position

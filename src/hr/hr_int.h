@@ -152,6 +152,90 @@ keel_err hr_store_holiday_version(keel_tx *tx, const char *id, long *version);
 
 /* ---- hr_position_store.c: positions, assignments, leave types ---- */
 
+/* An assignment's fields from a body: NULL where absent (end_date also NULL when given null). */
+typedef struct hr_assignment_input {
+	const char *position_id, *start_date, *end_date;
+	bool end_given; /* end_date was in the body (NULL: open-ended) */
+} hr_assignment_input;
+
+/* A leave type's fields from a body, as statement parameters: NULL where absent. */
+typedef struct hr_leave_type_input {
+	const char *code, *name, *allow_negative, *approval_levels, *carry_max, *carry_months;
+	bool carry_max_given, carry_months_given; /* given, maybe null (then NULL) */
+} hr_leave_type_input;
+
+/* A page of a list in id order (keel_svc_page_next) or code order: its items and its last key. */
+typedef struct hr_position_page {
+	keel_svc_list list;
+	const char *last; /* the last row's id (or code), NULL when the page is empty */
+} hr_position_page;
+
+/* KEEL_ENOTFOUND: the division is not the tenant's.  Then the position's row. */
+keel_err hr_store_position_create(keel_tx *tx, keel_arena *a, const char *id,
+                                  const char *division_id, const char *title, const char *headcount,
+                                  hr_row *row);
+keel_err hr_store_position_get(keel_tx *tx, keel_arena *a, const char *id, hr_row *row);
+keel_err hr_store_division_exists(keel_tx *tx, const char *division_id);
+keel_err hr_store_position_list(keel_tx *tx, keel_arena *a, const char *division_id,
+                                const keel_page *page, hr_position_page *out);
+/* title and headcount NULL: unchanged; version NULL: any.  KEEL_ENOTFOUND: no row changed. */
+keel_err hr_store_position_update(keel_tx *tx, keel_arena *a, const char *id, const char *title,
+                                  const char *headcount, const char *version, hr_row *row);
+keel_err hr_store_position_delete(keel_tx *tx, keel_arena *a, const char *id, const char *version);
+
+keel_err hr_store_assignment_create(keel_tx *tx, keel_arena *a, const char *id,
+                                    const hr_employee *emp, const hr_assignment_input *in,
+                                    hr_row *row);
+keel_err hr_store_assignment_list(keel_tx *tx, keel_arena *a, const char *employee_id,
+                                  const keel_page *page, hr_position_page *out);
+keel_err hr_store_assignment_update(keel_tx *tx, keel_arena *a, const char *id,
+                                    const hr_assignment_input *in, const char *version,
+                                    hr_row *row);
+keel_err hr_store_assignment_delete(keel_tx *tx, keel_arena *a, const char *id,
+                                    const char *version);
+
+keel_err hr_store_leave_type_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
+                                    const hr_leave_type_input *in, hr_row *row);
+keel_err hr_store_leave_type_get(keel_tx *tx, keel_arena *a, const char *id, hr_row *row);
+/* The organization's leave types in code order after after_code ("" for the first page). */
+keel_err hr_store_leave_type_list(keel_tx *tx, keel_arena *a, const char *org_id,
+                                  const char *after_code, int limit, hr_position_page *out);
+keel_err hr_store_leave_type_update(keel_tx *tx, keel_arena *a, const char *id,
+                                    const hr_leave_type_input *in, const char *version,
+                                    hr_row *row);
+
+/* The kinds of rows hr_store_version reads. */
+typedef enum hr_position_kind {
+	HR_POSITION,
+	HR_ASSIGNMENT,
+	HR_LEAVE_TYPE,
+} hr_position_kind;
+
+/* The version of a row of kind (KEEL_ENOTFOUND: not the tenant's), for 412 against 404. */
+keel_err hr_store_position_version(keel_tx *tx, hr_position_kind kind, const char *id,
+                                   long *version);
+
+/* hr_position_api.c's steps the leave types' handlers share: */
+
+/* A string member of body, or NULL (absent or null). */
+const char *hr_position_str(const json_t *body, const char *name);
+
+/* An integer member of body as text in the request's arena, or NULL (absent or null). */
+const char *hr_position_int(keel_req *req, const json_t *body, const char *name);
+
+/* The body checked against the route's fields (422 naming each); partial: at least one field. */
+keel_err hr_position_parse_body(keel_req *req, bool partial, const char *what, json_t **body);
+
+/* A new row's id (UUIDv7) in the request's arena. */
+const char *hr_position_new_id(keel_req *req);
+
+/* A guarded write of kind changed nothing: 412 when the row is at another version, else 404. */
+keel_err hr_position_missed(keel_req *req, keel_tx *tx, hr_position_kind kind, const char *id,
+                            const char *version);
+
+/* The leave types' routes (hr_leave_type_api.c), registered by hr_position_routes. */
+void hr_leave_type_routes(keel_router *r, keel_hr *hr);
+
 /* ---- hr_leave_store.c: allocations, balances, the ledger ---- */
 
 /* ---- hr_request_store.c: leave requests and approvals ---- */

@@ -404,6 +404,7 @@ async function session() {
 	await hrEmployees(token, viewer);
 	await password(token, pair.refresh_token);
 	await call("GET", "/api/v1/tenant", { token, headers: { "X-Tenant-ID": "0192f3a4-0000-7000-8000-000000000000" }, want: 403 });
+	await hrPositions(token, viewer);
 }
 
 // HR: employees, holiday calendars and holidays.
@@ -473,3 +474,63 @@ console.log(`conform: ${checked} responses checked, ${seen.size} (operation, sta
 	`${exercised.size} of ${operationIds.size} operations; not exercised: ${missed.join(", ") || "none"}`);
 console.log(`conform: ${problems.length} disagreements`);
 process.exit(problems.length === 0 ? 0 : 1);
+
+// Positions, assignments and leave types.  Assignments need an employee: made through the
+// employees' route when the document has it (the HR part that owns employees).
+async function hrPositions(token, viewer) {
+	const org = (await call("POST", "/api/v1/organizations", { token, body: { name: "Staff", code: "STAFF" }, want: 201 })).json;
+	const div = (await call("POST", "/api/v1/organizations/{id}/divisions", { path: `/api/v1/organizations/${org.id}/divisions`, token, body: { name: "Ops", code: "OPS" }, want: 201 })).json;
+	const positions = "/api/v1/divisions/{id}/positions";
+	const one = "/api/v1/positions/{id}";
+	const path = `/api/v1/divisions/${div.id}/positions`;
+	const pos = (await call("POST", positions, { path, token, body: { title: "Operator", headcount: 1 }, want: 201 })).json;
+	await call("POST", positions, { path, token, body: { title: "", headcount: -1 }, want: 422 });
+	await call("POST", positions, { path, token: viewer, body: { title: "Nope", headcount: 1 }, want: 403 });
+	await call("POST", positions, { path: "/api/v1/divisions/0192f3a4-0000-7000-8000-000000000000/positions", token, body: { title: "Nope", headcount: 1 }, want: 404 });
+	await call("GET", positions, { path, token: viewer, query: { limit: "1" }, want: 200 });
+	await call("GET", positions, { path, token, query: { limit: "0" }, want: 400 });
+	const got = await call("GET", one, { path: `/api/v1/positions/${pos.id}`, token: viewer, want: 200 });
+	await call("GET", one, { path: "/api/v1/positions/not-a-uuid", token, want: 404 });
+	await call("PATCH", one, { path: `/api/v1/positions/${pos.id}`, token, headers: { "If-Match": got.headers.get("etag") }, body: { title: "Lead operator", headcount: 2 }, want: 200 });
+	await call("PATCH", one, { path: `/api/v1/positions/${pos.id}`, token, headers: { "If-Match": got.headers.get("etag") }, body: { title: "Stale" }, want: 412 });
+	await call("PATCH", one, { path: `/api/v1/positions/${pos.id}`, token, body: {}, want: 422 });
+	const employees = "/api/v1/organizations/{id}/employees";
+	if (doc.paths[employees]?.post) {
+		const emp = (await call("POST", employees, { path: `/api/v1/organizations/${org.id}/employees`, token, body: { first_name: "Ada", last_name: "Lovelace", hire_date: "2024-01-01" }, want: 201 })).json;
+		const other = (await call("POST", employees, { path: `/api/v1/organizations/${org.id}/employees`, token, body: { first_name: "Bob", last_name: "Byte", hire_date: "2024-01-01" }, want: 201 })).json;
+		const list = "/api/v1/employees/{id}/assignments";
+		const a = (await call("POST", list, { path: `/api/v1/employees/${emp.id}/assignments`, token, body: { position_id: pos.id, start_date: "2025-01-01" }, want: 201 })).json;
+		await call("POST", list, { path: `/api/v1/employees/${emp.id}/assignments`, token, body: { position_id: pos.id, start_date: "2025-06-01", end_date: "2025-06-30" }, want: 409 });
+		await call("POST", list, { path: `/api/v1/employees/${emp.id}/assignments`, token, body: { position_id: pos.id, start_date: "2023-01-01", end_date: "2023-01-31" }, want: 422 });
+		await call("POST", list, { path: `/api/v1/employees/${emp.id}/assignments`, token: viewer, body: { position_id: pos.id, start_date: "2030-01-01" }, want: 403 });
+		await call("GET", list, { path: `/api/v1/employees/${emp.id}/assignments`, token, want: 200 });
+		await call("GET", list, { path: `/api/v1/employees/${emp.id}/assignments`, token: viewer, want: 403 });
+		const oneA = "/api/v1/assignments/{id}";
+		await call("PATCH", oneA, { path: `/api/v1/assignments/${a.id}`, token, headers: { "If-Match": '"1"' }, body: { end_date: "2025-12-31" }, want: 200 });
+		await call("PATCH", oneA, { path: `/api/v1/assignments/${a.id}`, token, headers: { "If-Match": '"1"' }, body: { end_date: "2025-11-30" }, want: 412 });
+		await call("PATCH", oneA, { path: `/api/v1/assignments/${a.id}`, token, body: { end_date: "2024-12-31" }, want: 422 });
+		const b = (await call("POST", list, { path: `/api/v1/employees/${other.id}/assignments`, token, body: { position_id: pos.id, start_date: "2025-01-01", end_date: "2025-12-31" }, want: 201 })).json;
+		await call("PATCH", one, { path: `/api/v1/positions/${pos.id}`, token, body: { headcount: 1 }, want: 200 }); // the past is history
+		await call("DELETE", one, { path: `/api/v1/positions/${pos.id}`, token, want: 409 });
+		await call("DELETE", oneA, { path: `/api/v1/assignments/${b.id}`, token, want: 204 });
+		await call("DELETE", oneA, { path: `/api/v1/assignments/${a.id}`, token, want: 204 });
+		await call("DELETE", oneA, { path: `/api/v1/assignments/${a.id}`, token, want: 404 });
+	}
+	await call("DELETE", one, { path: `/api/v1/positions/${pos.id}`, token, want: 204 });
+	const types = "/api/v1/organizations/{id}/leave-types";
+	const oneT = "/api/v1/leave-types/{id}";
+	const tpath = `/api/v1/organizations/${org.id}/leave-types`;
+	const annual = (await call("POST", types, { path: tpath, token, headers: { "Idempotency-Key": "conform-lt" }, body: { code: "ANNUAL", name: "Annual leave", approval_levels: 2, carry_forward_max: "5.5", carry_forward_expires_after: 3 }, want: 201 })).json;
+	await call("POST", types, { path: tpath, token, body: { code: "SICK", name: "Sick leave", approval_levels: 1, allow_negative: true }, want: 201 });
+	await call("POST", types, { path: tpath, token, body: { code: "ANNUAL", name: "Again", approval_levels: 1 }, want: 409 });
+	await call("POST", types, { path: tpath, token, body: { code: "X", name: "X", approval_levels: 1, carry_forward_max: "1.234" }, want: 422 });
+	await call("POST", types, { path: tpath, token: viewer, body: { code: "V", name: "V", approval_levels: 1 }, want: 403 });
+	const page = (await call("GET", types, { path: tpath, token: viewer, query: { limit: "1" }, want: 200 })).json;
+	await call("GET", types, { path: tpath, token: viewer, query: { limit: "1", cursor: page.next_cursor }, want: 200 });
+	await call("GET", types, { path: tpath, token, query: { cursor: "!!" }, want: 400 });
+	await call("GET", oneT, { path: `/api/v1/leave-types/${annual.id}`, token: viewer, want: 200 });
+	await call("GET", oneT, { path: "/api/v1/leave-types/0192f3a4-0000-7000-8000-000000000000", token, want: 404 });
+	await call("PATCH", oneT, { path: `/api/v1/leave-types/${annual.id}`, token, headers: { "If-Match": '"1"' }, body: { carry_forward_max: null, approval_levels: 1 }, want: 200 });
+	await call("PATCH", oneT, { path: `/api/v1/leave-types/${annual.id}`, token, headers: { "If-Match": '"1"' }, body: { name: "Stale" }, want: 412 });
+	await call("PATCH", oneT, { path: `/api/v1/leave-types/${annual.id}`, token, body: { code: "NEW" }, want: 422 });
+}
