@@ -492,8 +492,10 @@ freed_requests_do_not_hold_their_days(void **state)
 	world_free(&w);
 }
 
-/* Two requests of w's employee sent while the test holds the (employee, type) lock: their
- * statuses, sorted, once the lock is let go. */
+/*
+ * Two requests of w's employee sent while the test holds the (employee, type) lock, each
+ * waiting for it before the next is sent: their statuses, sorted, once the lock is let go.
+ */
 static void
 race(const world *w, int n1, int m1, int n2, int m2, long got[2])
 {
@@ -516,10 +518,11 @@ race(const world *w, int n1, int m1, int n2, int m2, long got[2])
 		q[i].body = bodies[i];
 		snprintf(q[i].path, sizeof(q[i].path), "/api/v1/employees/%s/leave-requests", w->emp);
 		kt_async_start(&q[i]);
+		/* the first waits before the second is sent: a worker that waits takes no other */
+		kt_wait_lock_waiters(pg, i + 1);
 		free(s);
 		free(e);
 	}
-	kt_wait_lock_waiters(pg, 2);
 	kt_pg_exec(c, "COMMIT");
 	for (int i = 0; i < 2; i++) {
 		kt_resp *r = kt_async_finish(&q[i]);
