@@ -152,6 +152,14 @@ keel_err hr_request_store_act(keel_tx *tx, keel_arena *a, hr_request_action acti
 keel_err hr_request_store_list(keel_tx *tx, keel_arena *a, const char *emp,
                                const hr_request_filter *f, hr_request_page *page);
 
+/* A page of the organization's requests the caller decides on (an admin: all; else its
+ * direct reports'), filtered. */
+keel_err hr_request_store_org_list(keel_tx *tx, keel_arena *a, const char *org,
+                                   const hr_request_filter *f, hr_request_page *page);
+
+/* Whether the caller's user is linked to an employee of the organization. */
+keel_err hr_request_store_linked(keel_tx *tx, const char *org, bool *linked);
+
 /* ---- the parts' routes ---- */
 
 void hr_employee_routes(keel_router *r, keel_hr *hr);

@@ -14,8 +14,10 @@
  * read the request's employee gets 403 before the database is asked.  Every write answers the
  * request as it is after, and its event is enqueued in the same transaction.
  *
- * An employee's requests are listed by (start_date, id), keyset-paged by a cursor of the last
- * row's start_date (days since 1970, 4 bytes) and id (16 bytes).
+ * An employee's requests are listed by (start_date, id), and so are the requests of an
+ * organization its caller decides on (an admin: all; a manager: its direct reports'; a
+ * non-admin linked to no employee of it: 403), keyset-paged by a cursor of the last row's
+ * start_date (days since 1970, 4 bytes) and id (16 bytes).
  */
 #include "hr/hr_int.h"
 #include "access/access.h"
@@ -347,13 +349,31 @@ list_filter(keel_req *req, hr_request_filter *f)
 	return KEEL_OK;
 }
 
+/* Answer 200 with the page of f that list makes, in tx (scope: the employee or organization). */
+static keel_err
+list_answer(keel_req *req, keel_tx *tx, const char *scope, hr_request_filter *f,
+            keel_err (*list)(keel_tx *, keel_arena *, const char *, const hr_request_filter *,
+                             hr_request_page *))
+{
+	hr_request_page page = {0};
+	const char *next = NULL;
+	keel_err err;
+
+	keel_svc_list_begin(&page.list, keel_req_arena(req));
+	err = list(tx, keel_req_arena(req), scope, f, &page);
+	if (page.list.count == f->limit && page.last_id != NULL)
+		next = cursor_of(req, &page);
+	return keel_svc_finish(
+	    req, tx, err, NULL,
+	    (keel_svc_reply){.status = 200, .text = keel_svc_list_end(&page.list, next)});
+}
+
 static keel_err
 request_list(keel_req *req, void *ctx)
 {
 	keel_hr *hr = ctx;
-	const char *emp_id = hr_path_id(req, "id"), *next = NULL;
+	const char *emp_id = hr_path_id(req, "id");
 	hr_request_filter f = {0};
-	hr_request_page page = {0};
 	hr_employee emp;
 	keel_tx *tx;
 	keel_err err;
@@ -364,13 +384,36 @@ request_list(keel_req *req, void *ctx)
 	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK ||
 	    (err = hr_employee_require(req, tx, emp_id, HR_SEE_MANAGER, &emp)) != KEEL_OK)
 		return err;
-	keel_svc_list_begin(&page.list, keel_req_arena(req));
-	err = hr_request_store_list(tx, keel_req_arena(req), emp_id, &f, &page);
-	if (page.list.count == f.limit && page.last_id != NULL)
-		next = cursor_of(req, &page);
-	return keel_svc_finish(
-	    req, tx, err, NULL,
-	    (keel_svc_reply){.status = 200, .text = keel_svc_list_end(&page.list, next)});
+	return list_answer(req, tx, emp_id, &f, hr_request_store_list);
+}
+
+/*
+ * The organization's requests its caller decides on: an admin's all, a manager's its direct
+ * reports' (its own are not its to decide); 403 for a non-admin linked to no employee of it.
+ */
+static keel_err
+request_org_list(keel_req *req, void *ctx)
+{
+	keel_hr *hr = ctx;
+	const char *org_id = hr_path_id(req, "id");
+	hr_request_filter f = {0};
+	bool linked = true;
+	keel_tx *tx;
+	keel_err err;
+
+	if (org_id == NULL)
+		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such organization");
+	if ((err = list_filter(req, &f)) != KEEL_OK ||
+	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK ||
+	    (err = hr_org_require(req, tx, org_id)) != KEEL_OK)
+		return err;
+	if (!hr_caller_admin(req) && (err = hr_request_store_linked(tx, org_id, &linked)) != KEEL_OK)
+		return keel_svc_fail(req, err, NULL);
+	if (!linked)
+		return keel_req_fail(req, KEEL_EDENIED, NULL,
+		                     "leave requests are decided by the admins and the employees' "
+		                     "managers");
+	return list_answer(req, tx, org_id, &f, hr_request_store_org_list);
 }
 
 /* ---- the routes ---- */
@@ -428,6 +471,16 @@ static const keel_param list_params[] = {
     {"to", "query", KEEL_JS_DATE, "Only requests starting on or before this day"},
     {0}};
 static const keel_param request_params[] = {REQUEST_PARAM, {0}};
+static const keel_param org_list_params[] = {
+    HR_ORG_PARAM,
+    KEEL_SVC_PAGE_PARAMS,
+    {"status", "query",
+     "{\"type\":\"string\",\"enum\":[\"submitted\",\"partially_approved\",\"approved\","
+     "\"rejected\",\"withdrawn\",\"cancelled\"]}",
+     "Only requests in this status (\"submitted\": what awaits level 1)"},
+    {"from", "query", KEEL_JS_DATE, "Only requests ending on or after this day"},
+    {"to", "query", KEEL_JS_DATE, "Only requests starting on or before this day"},
+    {0}};
 
 static const keel_route routes[] = {
     {.method = "POST",
@@ -449,6 +502,15 @@ static const keel_route routes[] = {
      .operation_id = "listLeaveRequests",
      .reply = {200, KEEL_SHAPE_LIST, &request_schema},
      .params = list_params},
+    {.method = "GET",
+     .path = "/api/v1/organizations/{id}/leave-requests",
+     .handler = request_org_list,
+     .min_role = KEEL_ROLE_VIEWER,
+     .summary = "List the leave requests of an organization its caller decides on (an admin: "
+                "all; a manager: its direct reports'), by start_date",
+     .operation_id = "listOrganizationLeaveRequests",
+     .reply = {200, KEEL_SHAPE_LIST, &request_schema},
+     .params = org_list_params},
     {.method = "GET",
      .path = "/api/v1/leave-requests/{id}",
      .handler = request_get,

@@ -14,7 +14,9 @@
  *
  * A request is read back after every write with its approvals (the statement that wrote
  * does not see what its triggers wrote), and its event enqueued with that JSON in the same
- * transaction.  Lists are keyset-paged by (start_date, id).
+ * transaction.  Lists are keyset-paged by (start_date, id): an employee's, and an
+ * organization's that its caller decides on (hr.employee_access: an admin's all, a manager's
+ * its direct reports').
  */
 #include "hr/hr_int.h"
 #include "events/events.h"
@@ -80,15 +82,30 @@ static const keel_stmt st_reject = {"hr_request_reject",
 static const keel_stmt st_withdraw = {"hr_request_withdraw", STATUS_UPDATE("withdrawn", ""), 1};
 static const keel_stmt st_cancel = {"hr_request_cancel", STATUS_UPDATE("cancelled", ""), 1};
 
+/* A list's filters and keyset position ($2..$7), after its scope ($1). */
+#define LIST_TAIL                                                                                  \
+	" AND ($2::text IS NULL OR r.status = $2) AND ($3::date IS NULL OR r.end_date >= $3::date)"    \
+	" AND ($4::date IS NULL OR r.start_date <= $4::date)"                                          \
+	" AND ($5::date IS NULL OR (r.start_date, r.id) > ($5::date, $6::uuid))"                       \
+	" ORDER BY r.start_date, r.id LIMIT $7::integer"
+
 static const keel_stmt st_list = {
     "hr_request_list",
     "SELECT " REQUEST_ROW ", r.start_date::text FROM hr.leave_requests r"
-    " WHERE r.tenant_id = " CURRENT " AND r.employee_id = $1"
-    " AND ($2::text IS NULL OR r.status = $2) AND ($3::date IS NULL OR r.end_date >= $3::date)"
-    " AND ($4::date IS NULL OR r.start_date <= $4::date)"
-    " AND ($5::date IS NULL OR (r.start_date, r.id) > ($5::date, $6::uuid))"
-    " ORDER BY r.start_date, r.id LIMIT $7::integer",
+    " WHERE r.tenant_id = " CURRENT " AND r.employee_id = $1" LIST_TAIL,
     7};
+/* The organization's requests the caller decides on: an admin all, a manager its reports'. */
+static const keel_stmt st_org_list = {
+    "hr_request_org_list",
+    "SELECT " REQUEST_ROW ", r.start_date::text FROM hr.leave_requests r"
+    " WHERE r.tenant_id = " CURRENT " AND r.organization_id = $1"
+    " AND hr.employee_access(r.employee_id) IN ('admin', 'manager')" LIST_TAIL,
+    7};
+static const keel_stmt st_linked = {
+    "hr_request_linked",
+    "SELECT 1 FROM hr.employees e WHERE e.tenant_id = " CURRENT
+    " AND e.organization_id = $1 AND e.user_id = core.current_user_id()",
+    1};
 
 /* The one row of res into row, and the event of its status when event is set. */
 static keel_err
@@ -174,17 +191,18 @@ hr_request_store_act(keel_tx *tx, keel_arena *a, hr_request_action action, const
 	return read_back(tx, a, id, true, row);
 }
 
-keel_err
-hr_request_store_list(keel_tx *tx, keel_arena *a, const char *emp, const hr_request_filter *f,
-                      hr_request_page *page)
+/* A page of st (scope, the filters) into page. */
+static keel_err
+run_page(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *scope,
+         const hr_request_filter *f, hr_request_page *page)
 {
 	char lim[16];
-	const char *p[] = {emp, f->status, f->from, f->to, f->after_start, f->after_id, lim};
+	const char *p[] = {scope, f->status, f->from, f->to, f->after_start, f->after_id, lim};
 	keel_res *res;
 	keel_err err;
 
 	snprintf(lim, sizeof(lim), "%d", f->limit);
-	if ((err = keel_tx_exec(tx, &st_list, p, &res)) != KEEL_OK)
+	if ((err = keel_tx_exec(tx, st, p, &res)) != KEEL_OK)
 		return err;
 	int n = keel_res_rows(res);
 
@@ -195,4 +213,30 @@ hr_request_store_list(keel_tx *tx, keel_arena *a, const char *emp, const hr_requ
 		page->last_start = keel_arena_strdup(a, keel_res_get(res, n - 1, 3));
 	}
 	return KEEL_OK;
+}
+
+keel_err
+hr_request_store_list(keel_tx *tx, keel_arena *a, const char *emp, const hr_request_filter *f,
+                      hr_request_page *page)
+{
+	return run_page(tx, a, &st_list, emp, f, page);
+}
+
+keel_err
+hr_request_store_org_list(keel_tx *tx, keel_arena *a, const char *org, const hr_request_filter *f,
+                          hr_request_page *page)
+{
+	return run_page(tx, a, &st_org_list, org, f, page);
+}
+
+keel_err
+hr_request_store_linked(keel_tx *tx, const char *org, bool *linked)
+{
+	const char *p[] = {org};
+	keel_res *res;
+	keel_err err = keel_tx_exec(tx, &st_linked, p, &res);
+
+	if (err == KEEL_OK)
+		*linked = keel_res_rows(res) == 1;
+	return err;
 }

@@ -1291,6 +1291,78 @@ lists_filter_and_page_by_start_date(void **state)
 	world_free(&w);
 }
 
+/* The ids of the organization's list for token (query appended), or its status as text. */
+static char *
+org_list(const char *token, const char *org, const char *query)
+{
+	kt_resp *r = api("GET", token, NULL, "/api/v1/organizations/%s/leave-requests%s", org, query);
+
+	if (r->status != 200) {
+		char *s = kt_strf("%ld", r->status);
+
+		kt_resp_free(r);
+		return s;
+	}
+	const json_t *data = json_object_get(r->json, "data");
+	char *ids = kt_strf("%s", "");
+
+	for (size_t i = 0; i < json_array_size(data); i++) {
+		char *more = kt_strf("%s%s%s", ids, i ? "," : "", kt_jstr(json_array_get(data, i), "id"));
+
+		free(ids);
+		ids = more;
+	}
+	kt_resp_free(r);
+	return ids;
+}
+
+#define assert_org_list(token, org, query, want)                                                   \
+	do {                                                                                           \
+		char *l_ = org_list((token), (org), (query));                                              \
+		assert_string_equal(l_, (want));                                                           \
+		free(l_);                                                                                  \
+	} while (0)
+
+static void
+an_organizations_list_is_what_its_caller_decides_on(void **state)
+{
+	(void)state;
+	world w;
+
+	world_make(&w, 1);
+	allocate(w.org, w.mgr, w.type, "10");
+	char *r1 = req_days(A.member.token, &w, 7, 7);
+	char *r2 = req_days(A.member.token, &w, 0, 0);
+	/* the manager's own request: not the manager's to decide */
+	char *r3 = req_days(boss.token, &(world){.org = w.org, .emp = w.mgr, .type = w.type}, 1, 1);
+
+	act_ok(boss.token, r1, "approve", NULL, "approved");
+	char *all = kt_strf("%s,%s,%s", r2, r3, r1), *reports = kt_strf("%s,%s", r2, r1);
+	char *submitted = kt_strf("%s,%s", r2, r3);
+
+	assert_org_list(A.admin.token, w.org, "", all);
+	assert_org_list(A.owner.token, w.org, "?status=submitted", submitted);
+	assert_org_list(boss.token, w.org, "", reports);
+	assert_org_list(boss.token, w.org, "?status=submitted", r2);
+	assert_org_list(boss.token, w.org, "?limit=1", r2);
+	/* a member with nobody to manage sees none; one linked to no employee of it, 403 */
+	assert_org_list(A.member.token, w.org, "", "");
+	assert_org_list(other.token, w.org, "", "403");
+	assert_org_list(A.viewer.token, w.org, "", "403");
+	/* organizations that are not the tenant's, bad filters */
+	assert_org_list(B.owner.token, w.org, "", "404");
+	assert_org_list(A.admin.token, w.emp, "", "404");
+	assert_org_list(A.admin.token, "nope", "", "404");
+	assert_org_list(A.admin.token, w.org, "?status=open", "400");
+	free(all);
+	free(reports);
+	free(submitted);
+	free(r1);
+	free(r2);
+	free(r3);
+	world_free(&w);
+}
+
 /* ---- what PostgreSQL refuses ---- */
 
 /* sql as keel_app in A, acting as user: fail unless it fails with SQLSTATE state. */
@@ -1428,6 +1500,7 @@ main(void)
 	    cmocka_unit_test(ids_of_other_tenants_and_organizations),
 	    cmocka_unit_test(bad_input_is_refused_and_nothing_is_written),
 	    cmocka_unit_test(lists_filter_and_page_by_start_date),
+	    cmocka_unit_test(an_organizations_list_is_what_its_caller_decides_on),
 	    cmocka_unit_test(the_database_refuses_what_breaks_the_rules),
 	    cmocka_unit_test(keel_stops_cleanly),
 	};

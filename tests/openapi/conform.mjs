@@ -407,6 +407,8 @@ async function hrRequests(token, viewer) {
 	await call("POST", reqs, { path: `/api/v1/employees/${nobody}/leave-requests`, token, body: leave(nobody, 0, 0), want: 404 });
 	await call("POST", reqs, { path: `/api/v1/employees/${nobody}/leave-requests`, token, body: leave(nobody, 1, 0), want: 422 });
 	await call("GET", one, { path: at(nobody), token, want: 404 });
+	const orgReqs = "/api/v1/organizations/{id}/leave-requests";
+	await call("GET", orgReqs, { path: `/api/v1/organizations/${nobody}/leave-requests`, token, want: 404 });
 	for (const verb of ["approve", "withdraw", "cancel"])
 		await call("POST", `${one}/${verb}`, { path: at(nobody, verb), token, want: 404 });
 	await call("POST", `${one}/reject`, { path: at(nobody, "reject"), token, body: {}, want: 422 });
@@ -429,6 +431,8 @@ async function hrRequests(token, viewer) {
 	await call("GET", reqs, { path: `${e}/leave-requests`, token, query: { status: "submitted", from: day(0), limit: "1" }, want: 200 });
 	await call("GET", reqs, { path: `${e}/leave-requests`, token, query: { status: "maybe" }, want: 400 });
 	await call("GET", reqs, { path: `${e}/leave-requests`, token: viewer, want: 403 });
+	await call("GET", orgReqs, { path: `${o}/leave-requests`, token, query: { status: "submitted" }, want: 200 });
+	await call("GET", orgReqs, { path: `${o}/leave-requests`, token: viewer, want: 403 });
 	await call("GET", one, { path: at(r1.id), token, want: 200 });
 	await call("GET", one, { path: at(r1.id), token: viewer, want: 403 });
 	await call("POST", `${one}/approve`, { path: at(r1.id, "approve"), token, want: 200 });
