@@ -362,6 +362,24 @@ create_answers_201_with_the_days_rows_audit_and_event(void **state)
 	assert_string_equal(kt_jstr(h->json, "reason"), "family");
 	assert_string_equal(kt_jstr(h->json, "created_by"), A.member.id);
 	kt_resp_free(h);
+	/* a retry with the same Idempotency-Key gets the first answer; nothing more is written */
+	char *mon3 = day(14);
+	char *again = req_body(w.type, mon3, mon3, NULL, NULL);
+	const char *key[] = {"Idempotency-Key: leave-1", NULL};
+	kt_resp *k1 = kt_call(&cl, "POST", A.member.token, key, again,
+	                      "/api/v1/employees/%s/leave-requests", w.emp);
+	kt_resp *k2 = kt_call(&cl, "POST", A.member.token, key, again,
+	                      "/api/v1/employees/%s/leave-requests", w.emp);
+
+	kt_assert_status(k1, 201);
+	kt_assert_status(k2, 201);
+	assert_string_equal(k1->body, k2->body);
+	assert_int_equal(
+	    db_long("SELECT count(*) FROM hr.leave_requests WHERE employee_id = $1", w.emp), 3);
+	kt_resp_free(k1);
+	kt_resp_free(k2);
+	free(again);
+	free(mon3);
 	free(body);
 	free(mon2);
 	free(tue2);
@@ -696,6 +714,11 @@ two_levels_need_the_manager_or_an_admin_then_another_admin(void **state)
 	assert_approvals(r->json, (const char *[]){boss.id, NULL});
 	assert_true(json_is_null(json_object_get(r->json, "decided_by")));
 	assert_int_equal(event_count(r1, "keel.leave_request.partially_approved", r->body), 1);
+	assert_int_equal(audit_count(r1, "UPDATE", boss.id), 1);
+	assert_int_equal(db_long("SELECT count(*) FROM audit.logs WHERE table_name = 'leave_approvals'"
+	                         " AND action = 'INSERT' AND new ->> 'request_id' = $1",
+	                         r1),
+	                 1);
 	assert_int_equal(db_long("SELECT count(*) FROM hr.leave_entries WHERE request_id = $1", r1), 0);
 	kt_resp_free(r);
 	/* level 2: an admin only */
