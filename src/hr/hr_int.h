@@ -240,6 +240,70 @@ void hr_leave_type_routes(keel_router *r, keel_hr *hr);
 
 /* ---- hr_request_store.c: leave requests and approvals ---- */
 
+/* A leave request as its create route takes it (NULL: absent). */
+typedef struct hr_request_input {
+	const char *leave_type_id;
+	const char *start_date, *end_date;
+	const char *start_half, *end_half; /* "pm", "am" or NULL */
+	const char *reason;
+} hr_request_input;
+
+/* What a state action does to a request: the status it leads to is the event's verb. */
+typedef enum hr_request_action {
+	HR_REQUEST_APPROVE,
+	HR_REQUEST_REJECT,
+	HR_REQUEST_WITHDRAW,
+	HR_REQUEST_CANCEL,
+} hr_request_action;
+
+/* A page of requests in (start_date, id) order, and where it ended. */
+typedef struct hr_request_page {
+	keel_svc_list list;
+	const char *last_start, *last_id; /* the last row's, or NULL */
+} hr_request_page;
+
+/* A list's filters and position (NULL: none). */
+typedef struct hr_request_filter {
+	const char *status, *from, *to;
+	const char *after_start, *after_id;
+	int limit;
+} hr_request_filter;
+
+/*
+ * Insert the request (id) of employee emp (of organization org) as the caller, read it back
+ * and enqueue keel.leave_request.created.  KEEL_ENOTFOUND: the leave type is not one of the
+ * employee's organization; the rest is the database's (KH403, KH409, KH422).
+ */
+keel_err hr_request_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *org,
+                                 const char *emp, const hr_request_input *in, hr_row *row);
+
+/* The request's JSON (KEEL_ENOTFOUND: not the tenant's). */
+keel_err hr_request_store_get(keel_tx *tx, keel_arena *a, const char *id, hr_row *row);
+
+/* The request's employee and status (KEEL_ENOTFOUND: not the tenant's). */
+keel_err hr_request_store_head(keel_tx *tx, keel_arena *a, const char *id, const char **employee,
+                               const char **status);
+
+/*
+ * Run action on the request as the caller (reason: reject's), read it back and enqueue the
+ * event of the status it led to.  KEEL_ENOTFOUND: no row changed (the request is gone or
+ * already in the status the action leads to); the database's KH403/KH409/KH422 otherwise.
+ */
+keel_err hr_request_store_act(keel_tx *tx, keel_arena *a, hr_request_action action, const char *id,
+                              const char *reason, hr_row *row);
+
+/* A page of the employee's requests, filtered. */
+keel_err hr_request_store_list(keel_tx *tx, keel_arena *a, const char *emp,
+                               const hr_request_filter *f, hr_request_page *page);
+
+/* A page of the organization's requests the caller decides on (an admin: all; else its
+ * direct reports'), filtered. */
+keel_err hr_request_store_org_list(keel_tx *tx, keel_arena *a, const char *org,
+                                   const hr_request_filter *f, hr_request_page *page);
+
+/* Whether the caller's user is linked to an employee of the organization. */
+keel_err hr_request_store_linked(keel_tx *tx, const char *org, bool *linked);
+
 /* ---- the parts' routes ---- */
 
 void hr_employee_routes(keel_router *r, keel_hr *hr);

@@ -390,6 +390,63 @@ async function password(token, refresh) {
 	await call("POST", "/api/v1/auth/logout", { body: { refresh_token: pair.refresh_token }, want: 204 });
 }
 
+// Leave requests and their approvals.  Without the routes that make employees, leave types
+// and allocations in the document, only the answers that need none of them.
+async function hrRequests(token, viewer) {
+	const nobody = "0192f3a4-0000-7000-8000-000000000000";
+	const reqs = "/api/v1/employees/{id}/leave-requests";
+	const one = "/api/v1/leave-requests/{id}";
+	const at = (id, verb = "") => `/api/v1/leave-requests/${id}${verb ? "/" + verb : ""}`;
+	const day = (n) => {
+		const d = new Date();
+		d.setUTCDate(d.getUTCDate() + 14 + ((8 - d.getUTCDay()) % 7) + n); // a Monday two weeks on, + n
+		return d.toISOString().slice(0, 10);
+	};
+	const leave = (type, from, to, extra = {}) => ({ leave_type_id: type, start_date: day(from), end_date: day(to), ...extra });
+	await call("GET", reqs, { path: `/api/v1/employees/${nobody}/leave-requests`, token, want: 404 });
+	await call("POST", reqs, { path: `/api/v1/employees/${nobody}/leave-requests`, token, body: leave(nobody, 0, 0), want: 404 });
+	await call("POST", reqs, { path: `/api/v1/employees/${nobody}/leave-requests`, token, body: leave(nobody, 1, 0), want: 422 });
+	await call("GET", one, { path: at(nobody), token, want: 404 });
+	const orgReqs = "/api/v1/organizations/{id}/leave-requests";
+	await call("GET", orgReqs, { path: `/api/v1/organizations/${nobody}/leave-requests`, token, want: 404 });
+	for (const verb of ["approve", "withdraw", "cancel"])
+		await call("POST", `${one}/${verb}`, { path: at(nobody, verb), token, want: 404 });
+	await call("POST", `${one}/reject`, { path: at(nobody, "reject"), token, body: {}, want: 422 });
+	await call("POST", `${one}/reject`, { path: at(nobody, "reject"), token, body: { reason: "no" }, want: 404 });
+	const employees = "/api/v1/organizations/{id}/employees", types = "/api/v1/organizations/{id}/leave-types";
+	const allocations = "/api/v1/employees/{id}/leave-allocations";
+	if (!doc.paths[employees] || !doc.paths[types] || !doc.paths[allocations]) return;
+	const org = (await call("POST", "/api/v1/organizations", { token, body: { name: "People", code: "HR-REQ" }, want: 201 })).json;
+	const o = `/api/v1/organizations/${org.id}`;
+	const emp = (await call("POST", employees, { path: `${o}/employees`, token, body: { first_name: "Ada", last_name: "Lovelace", hire_date: "2020-01-01" }, want: 201 })).json;
+	const two = (await call("POST", types, { path: `${o}/leave-types`, token, body: { code: "ANNUAL", name: "Annual leave", approval_levels: 2 }, want: 201 })).json;
+	const once = (await call("POST", types, { path: `${o}/leave-types`, token, body: { code: "SPECIAL", name: "Special leave", approval_levels: 1 }, want: 201 })).json;
+	const e = `/api/v1/employees/${emp.id}`;
+	for (const type of [two, once])
+		await call("POST", allocations, { path: `${e}/leave-allocations`, token, body: { leave_type_id: type.id, days: "20", valid_from: day(-30), valid_to: day(300), reason: "this year" }, want: 201 });
+	const r1 = (await call("POST", reqs, { path: `${e}/leave-requests`, token, headers: { "Idempotency-Key": "conform-leave" }, body: leave(two.id, 0, 1, { start_half: "pm", reason: "a trip" }), want: 201 })).json;
+	await call("POST", reqs, { path: `${e}/leave-requests`, token, body: leave(two.id, 1, 1), want: 409 });
+	await call("POST", reqs, { path: `${e}/leave-requests`, token, body: leave(two.id, 5, 6), want: 422 });
+	await call("POST", reqs, { path: `${e}/leave-requests`, token: viewer, body: leave(two.id, 7, 7), want: 403 });
+	await call("GET", reqs, { path: `${e}/leave-requests`, token, query: { status: "submitted", from: day(0), limit: "1" }, want: 200 });
+	await call("GET", reqs, { path: `${e}/leave-requests`, token, query: { status: "maybe" }, want: 400 });
+	await call("GET", reqs, { path: `${e}/leave-requests`, token: viewer, want: 403 });
+	await call("GET", orgReqs, { path: `${o}/leave-requests`, token, query: { status: "submitted" }, want: 200 });
+	await call("GET", orgReqs, { path: `${o}/leave-requests`, token: viewer, want: 403 });
+	await call("GET", one, { path: at(r1.id), token, want: 200 });
+	await call("GET", one, { path: at(r1.id), token: viewer, want: 403 });
+	await call("POST", `${one}/approve`, { path: at(r1.id, "approve"), token, want: 200 });
+	await call("POST", `${one}/approve`, { path: at(r1.id, "approve"), token, want: 403 });
+	await call("POST", `${one}/withdraw`, { path: at(r1.id, "withdraw"), token, want: 409 });
+	const r2 = (await call("POST", reqs, { path: `${e}/leave-requests`, token, body: leave(two.id, 7, 7), want: 201 })).json;
+	await call("POST", `${one}/reject`, { path: at(r2.id, "reject"), token, body: { reason: "the release week" }, want: 200 });
+	await call("POST", `${one}/reject`, { path: at(r2.id, "reject"), token, body: { reason: "again" }, want: 409 });
+	const r3 = (await call("POST", reqs, { path: `${e}/leave-requests`, token, body: leave(once.id, 14, 14, { end_half: "am" }), want: 201 })).json;
+	await call("POST", `${one}/cancel`, { path: at(r3.id, "cancel"), token, want: 409 });
+	await call("POST", `${one}/approve`, { path: at(r3.id, "approve"), token, want: 200 });
+	await call("POST", `${one}/cancel`, { path: at(r3.id, "cancel"), token, want: 200 });
+}
+
 async function session() {
 	await operations();
 	const owner = await signUp();
@@ -402,6 +459,7 @@ async function session() {
 	await finance(token, viewer);
 	await auditLogs(token, viewer);
 	await hrEmployees(token, viewer);
+	await hrRequests(token, viewer);
 	await password(token, pair.refresh_token);
 	await call("GET", "/api/v1/tenant", { token, headers: { "X-Tenant-ID": "0192f3a4-0000-7000-8000-000000000000" }, want: 403 });
 	await hrPositions(token, viewer);
