@@ -26,30 +26,26 @@
 
 #define CURRENT "core.current_tenant_id()"
 
+/* Timestamps as the API writes them (KEEL_DB_TS), named so that the JSON below reads whole. */
+#define APPROVED_AT KEEL_DB_TS("a.approved_at")
+#define DECIDED_AT  KEEL_DB_TS("r.decided_at")
+#define CREATED_AT  KEEL_DB_TS("r.created_at")
+#define UPDATED_AT  KEEL_DB_TS("r.updated_at")
+
+/* A request's approvals, by level, as the API's array. */
+#define REQUEST_APPROVALS                                                                          \
+	"(SELECT coalesce(json_agg(json_build_object('level', a.level, 'by', a.approved_by,"           \
+	" 'at', " APPROVED_AT ") ORDER BY a.level), '[]')"                                             \
+	" FROM hr.leave_approvals a WHERE a.tenant_id = " CURRENT " AND a.request_id = r.id)"
+
 #define REQUEST_JSON                                                                               \
 	"json_build_object('id', r.id, 'employee_id', r.employee_id, 'leave_type_id',"                 \
 	" r.leave_type_id, 'start_date', r.start_date::text, 'end_date', r.end_date::text,"            \
 	" 'start_half', r.start_half, 'end_half', r.end_half, 'days', trim_scale(r.days)::text,"       \
-	" 'status', r.status, 'reason', r.reason, 'approvals', (SELECT coalesce(json_agg("             \
-	"json_build_object('level', a.level, 'by', a.approved_by, 'at', " KEEL_DB_TS(                  \
-	    "a.approved_at") ") ORDER BY a.level), '[]') FROM hr.leave_approvals a"                    \
-	                     " WHERE a.tenant_id = " CURRENT " AND a.request_id = r.id),"              \
-	                     " 'decision_reason', r.decision_reason, 'decided_by', r.decided_by,"      \
-	                     " 'decided_at', " KEEL_DB_TS(                                             \
-	                         "r.decided_at") ", 'created_by', r.created_by, 'version', r.version," \
-	                                         " 'created_at', " KEEL_DB_TS(                         \
-	                                             "r.created_at") ", 'updated_at', " KEEL_DB_TS("r" \
-	                                                                                           "." \
-	                                                                                           "u" \
-	                                                                                           "p" \
-	                                                                                           "d" \
-	                                                                                           "a" \
-	                                                                                           "t" \
-	                                                                                           "e" \
-	                                                                                           "d" \
-	                                                                                           "_" \
-	                                                                                           "a" \
-	                                                                                           "t") ")::text"
+	" 'status', r.status, 'reason', r.reason, 'approvals', " REQUEST_APPROVALS ","                 \
+	" 'decision_reason', r.decision_reason, 'decided_by', r.decided_by,"                           \
+	" 'decided_at', " DECIDED_AT ", 'created_by', r.created_by, 'version', r.version,"             \
+	" 'created_at', " CREATED_AT ", 'updated_at', " UPDATED_AT ")::text"
 #define REQUEST_ROW "r.id, r.version, " REQUEST_JSON
 
 static const keel_stmt st_create = {
