@@ -136,7 +136,12 @@ allocation_create(keel_req *req, void *ctx)
 	err = hr_leave_store_allocate(tx, keel_req_arena(req), text, &emp, &in, &row);
 	if (err != KEEL_OK)
 		return allocation_failed(req, tx, err);
-	return keel_svc_finish(req, tx, err, NULL, hr_reply(201, &row, NULL, key));
+	/* a ledger row has no route of its own: the ledger's page that holds it */
+	const char *location = keel_arena_printf(
+	    keel_req_arena(req), "/api/v1/employees/%s/leave-entries?leave_type_id=%s&from=%s&to=%s",
+	    id, in.leave_type_id, in.valid_from, in.valid_from);
+
+	return keel_svc_finish(req, tx, err, NULL, hr_reply(201, &row, location, key));
 }
 
 /* ---- balances ---- */

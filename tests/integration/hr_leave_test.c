@@ -757,6 +757,22 @@ test_allocation_created(void **state)
 	kt_assert_status(r, 201);
 	kt_assert_compact_body(r);
 	const json_t *o = r->json;
+	char *location = kt_strf(EMPLOYEES "/%s/leave-entries?leave_type_id=%s&from=%s&to=%s", s.emp,
+	                         s.type, PB_FROM, PB_FROM);
+
+	kt_assert_header(r, "Location", location);
+	free(location);
+	char *etag = kt_header(r, "ETag");
+
+	assert_null(etag); /* a ledger row has no version: it never changes */
+	/* the ledger's page it names holds it */
+	kt_resp *at = api("GET", A.admin.token, NULL, NULL,
+	                  EMPLOYEES "/%s/leave-entries?leave_type_id=%s&from=%s&to=%s", s.emp, s.type,
+	                  PB_FROM, PB_FROM);
+
+	kt_assert_status(at, 200);
+	assert_true(json_equal(json_array_get(json_object_get(at->json, "data"), 0), r->json));
+	kt_resp_free(at);
 
 	assert_true(kt_is_uuid_v7(kt_jstr(o, "id")));
 	assert_string_equal(kt_jstr(o, "employee_id"), s.emp);
