@@ -437,6 +437,26 @@ test_expiry_never_reduces_the_allocation(void **state)
 	b = balance(&s, day(-300));
 	check_balance(b, "5", "0", "0", "0", "0", "5");
 	json_decref(b);
+
+	/* leave across the expiry (hrms#370): its 3 days before it use carried days, 3 after not */
+	scene across;
+	const char *until = plus_months(PA_TO, 3);
+	char *sql = kt_strf("SELECT ('%s'::date - 2)::text", until);
+	const char *start = keep(kt_pg_value(pg, sql));
+
+	free(sql);
+	sql = kt_strf("SELECT ('%s'::date + 3)::text", until);
+	const char *end = keep(kt_pg_value(pg, sql));
+
+	free(sql);
+	scene_make(&across, &A, "5", "3", 0, NULL, NULL);
+	alloc_ok(&across, "5", PA_FROM, PA_TO);
+	alloc_ok(&across, "16", PB_FROM, PB_TO);
+	approve(&across, request(&across, start, end));
+	b = balance(&across, NULL);
+	check_balance(b, "16", "5", "6", "0", "2", "13");
+	json_decref(b);
+	assert_string_equal(ledger_sum(&across, PB_FROM, PB_TO), "13");
 }
 
 /* Unused 15 with a cap of 10: 10 carried; without a cap nothing is. */
