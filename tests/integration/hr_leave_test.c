@@ -459,6 +459,36 @@ test_expiry_never_reduces_the_allocation(void **state)
 	assert_string_equal(ledger_sum(&across, PB_FROM, PB_TO), "13");
 }
 
+/* Three periods, two of them ended and never settled: one read settles both, in order. */
+static void
+test_settle_catches_up_in_order(void **state)
+{
+	scene s;
+
+	(void)state;
+	scene_make(&s, &A, "10", "3", 0, NULL, NULL);
+	alloc_ok(&s, "12", day(-800), day(-600));
+	alloc_ok(&s, "15", day(-599), day(-200));
+	alloc_ok(&s, "20", PB_FROM, PB_TO);
+	approve(&s, request(&s, day(-400), day(-397))); /* in the middle period, after its carry */
+	json_t *b = balance(&s, NULL);
+
+	/* the middle period's unused: 15 + 10 carried - 10 expired - 4 taken = 11, capped at 10 */
+	check_balance(b, "20", "10", "0", "0", "10", "20");
+	json_decref(b);
+	b = balance(&s, day(-300));
+	check_balance(b, "15", "10", "4", "0", "10", "11");
+	json_decref(b);
+	assert_int_equal(rows_of_kind(&s, "carry_forward"), 2);
+	assert_int_equal(rows_of_kind(&s, "expiry"), 2);
+	assert_int_equal(count_in(&A,
+	                          "SELECT count(*) FROM hr.leave_entries WHERE employee_id = $1"
+	                          " AND kind IN ('carry_forward', 'expiry') AND days IN (10, -10)",
+	                          s.emp, NULL),
+	                 4);
+	check_row_events(&s);
+}
+
 /* Unused 15 with a cap of 10: 10 carried; without a cap nothing is. */
 static void
 test_carry_is_capped_and_needs_a_cap(void **state)
@@ -1194,6 +1224,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_expiry_consumes_only_unused_carried_days),
 	    cmocka_unit_test(test_expiry_never_reduces_the_allocation),
+	    cmocka_unit_test(test_settle_catches_up_in_order),
 	    cmocka_unit_test(test_carry_is_capped_and_needs_a_cap),
 	    cmocka_unit_test(test_carried_days_usable_only_while_valid),
 	    cmocka_unit_test(test_negative_correction),
