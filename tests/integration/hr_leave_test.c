@@ -626,6 +626,15 @@ test_settle_writes_once(void **state)
 	                 0);
 	assert_int_equal(rows_of_kind(&s, "carry_forward") + rows_of_kind(&s, "expiry"), 2);
 	check_row_events(&s);
+	/* audited as written by the reader whose GET settled them */
+	assert_int_equal(count_in(&A,
+	                          "SELECT count(*) FROM audit.logs l JOIN hr.leave_entries e"
+	                          " ON e.id::text = l.record_id::text WHERE l.schema_name = 'hr'"
+	                          " AND l.table_name = 'leave_entries' AND l.action = 'INSERT'"
+	                          " AND e.employee_id = $1 AND e.kind IN ('carry_forward', 'expiry')"
+	                          " AND l.actor_id = $2",
+	                          s.emp, A.admin.id),
+	                 2);
 }
 
 /* Two balance reads at once, held at the (employee, type) lock: one set of rows. */
