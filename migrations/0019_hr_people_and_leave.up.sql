@@ -158,7 +158,9 @@ CREATE TABLE hr.employees (
 	PRIMARY KEY (tenant_id, id),
 	CONSTRAINT employees_organization_id_key UNIQUE (tenant_id, organization_id, id),
 	CONSTRAINT employees_number_key UNIQUE (tenant_id, organization_id, sequence),
-	CONSTRAINT employees_number_form CHECK (employee_number = 'E' || lpad(sequence::text, 6, '0')),
+	-- six digits at least, more when needed (lpad alone would cut E1000000 to E100000)
+	CONSTRAINT employees_number_form CHECK (
+		employee_number = 'E' || lpad(sequence::text, greatest(6, length(sequence::text)), '0')),
 	-- one employee per user and organization
 	CONSTRAINT employees_user_key UNIQUE (tenant_id, organization_id, user_id),
 	CONSTRAINT employees_dates CHECK (termination_date >= hire_date),
@@ -197,7 +199,7 @@ BEGIN
 	VALUES (NEW.tenant_id, NEW.organization_id, 1)
 	ON CONFLICT (tenant_id, organization_id) DO UPDATE SET last_number = c.last_number + 1
 	RETURNING c.last_number INTO NEW.sequence;
-	NEW.employee_number := 'E' || lpad(NEW.sequence::text, 6, '0');
+	NEW.employee_number := 'E' || lpad(NEW.sequence::text, greatest(6, length(NEW.sequence::text)), '0');
 	RETURN NEW;
 END
 $$;
@@ -234,6 +236,36 @@ $$;
 CREATE TRIGGER employees_manager_cycle BEFORE UPDATE OF manager_id ON hr.employees
 	FOR EACH ROW WHEN (NEW.manager_id IS NOT NULL AND NEW.manager_id IS DISTINCT FROM OLD.manager_id)
 	EXECUTE FUNCTION hr.employees_manager_cycle();
+
+-- The employment dates of an employee change only around what it holds: no
+-- assignment and no held leave request outside them (those triggers read the
+-- employee FOR SHARE, so the check and their inserts do not cross).
+CREATE FUNCTION hr.employees_employment() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM hr.assignments a
+	           WHERE a.tenant_id = NEW.tenant_id AND a.employee_id = NEW.id
+	             AND (a.start_date < NEW.hire_date
+	                  OR coalesce(a.end_date, 'infinity') > coalesce(NEW.termination_date, 'infinity'))) THEN
+		RAISE EXCEPTION 'the employee has assignments outside these dates: end or change them first'
+			USING ERRCODE = 'KH409', CONSTRAINT = 'employees_employment';
+	END IF;
+	IF EXISTS (SELECT 1 FROM hr.leave_requests r
+	           WHERE r.tenant_id = NEW.tenant_id AND r.employee_id = NEW.id
+	             AND r.status IN ('submitted', 'partially_approved', 'approved')
+	             AND (r.start_date < NEW.hire_date OR r.end_date > NEW.termination_date)) THEN
+		RAISE EXCEPTION 'the employee has leave requested outside these dates: withdraw, reject or cancel it first'
+			USING ERRCODE = 'KH409', CONSTRAINT = 'employees_employment';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER employees_employment BEFORE UPDATE OF hire_date, termination_date ON hr.employees
+	FOR EACH ROW WHEN (NEW.hire_date IS DISTINCT FROM OLD.hire_date
+	                   OR NEW.termination_date IS DISTINCT FROM OLD.termination_date)
+	EXECUTE FUNCTION hr.employees_employment();
 
 -- What the caller may see of an employee: 'admin' (admins and owners),
 -- 'self' (the user linked to it), 'manager' (the user linked to its
@@ -322,8 +354,9 @@ DECLARE
 	v_hire date;
 	v_end date;
 BEGIN
+	-- FOR SHARE: a change of the employment dates (employees_employment) waits, or is waited for
 	SELECT e.hire_date, e.termination_date INTO v_hire, v_end FROM hr.employees e
-	WHERE e.tenant_id = NEW.tenant_id AND e.id = NEW.employee_id;
+	WHERE e.tenant_id = NEW.tenant_id AND e.id = NEW.employee_id FOR SHARE;
 	IF NEW.start_date < v_hire THEN
 		RAISE EXCEPTION 'the assignment starts before the employee''s hire date %', v_hire
 			USING ERRCODE = 'KH422', CONSTRAINT = 'assignments_employment', COLUMN = 'start_date';
@@ -340,14 +373,16 @@ CREATE TRIGGER assignments_employment BEFORE INSERT OR UPDATE ON hr.assignments
 
 -- The most employees holding the position on one day of range (from
 -- p_from on): the busiest day is the first day of one of the assignments
--- overlapping it (or the range's own first day).
+-- overlapping it (or the range's own first day).  Assignments starting on
+-- the same day give that day once (DISTINCT), or its holders would be
+-- counted once per assignment starting then.
 CREATE FUNCTION hr.position_peak(p_tenant uuid, p_position uuid, p_range daterange,
                                  OUT peak integer, OUT day date)
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT count(b.id)::integer, s.d
-	FROM (SELECT greatest(lower(a.during), lower(p_range)) AS d
+	FROM (SELECT DISTINCT greatest(lower(a.during), lower(p_range)) AS d
 	      FROM hr.assignments a
 	      WHERE a.tenant_id = p_tenant AND a.position_id = p_position AND a.during && p_range) s
 	JOIN hr.assignments b ON b.tenant_id = p_tenant AND b.position_id = p_position
@@ -685,12 +720,12 @@ GRANT EXECUTE ON FUNCTION hr.leave_day_parts(uuid, uuid, date, text, date, text)
 
 -- ------------------------------------------------------- leave periods
 
--- leave_periods, leave_taken, leave_held and leave_balances pin no
--- search_path: a SQL function with a SET clause is never inlined, and planned
--- anew on every call, which made settling and reading balances ten times
--- slower.  They are SECURITY INVOKER and name every relation with its schema;
--- inlined into the SECURITY DEFINER functions below they run under those
--- functions' pinned search_path.
+-- leave_periods, leave_taken and leave_held pin no search_path: a SQL
+-- function with a SET clause is never inlined, and planned anew on every
+-- call, which made settling and balance checks several times slower.  They
+-- are SECURITY INVOKER and name every relation with its schema; inlined into
+-- the SECURITY DEFINER functions below they run under those functions'
+-- pinned search_path.
 
 -- An employee's leave periods of a type: the allocation windows, with the
 -- days granted (corrections included) and the carry-forward that falls in
@@ -768,12 +803,32 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
+	-- the types with something due: a period ended without its carry-forward (when the
+	-- type carries), or carried days no longer usable without their expiry; most reads
+	-- find none and take no lock
 	FOR t IN SELECT lt.* FROM hr.leave_types lt
 	         WHERE lt.tenant_id = v_tenant AND lt.organization_id = v_org
-	           AND EXISTS (SELECT 1 FROM hr.leave_entries a
-	                       WHERE a.tenant_id = v_tenant AND a.employee_id = p_employee
-	                         AND a.leave_type_id = lt.id AND a.date < v_today
-	                         AND a.kind IN ('allocation', 'carry_forward'))
+	           AND (EXISTS (SELECT 1 FROM hr.leave_entries a
+	                        WHERE a.tenant_id = v_tenant AND a.employee_id = p_employee
+	                          AND a.leave_type_id = lt.id AND a.kind = 'allocation'
+	                          AND a.valid_to < v_today AND coalesce(lt.carry_forward_max, 0) > 0
+	                          AND NOT EXISTS (SELECT 1 FROM hr.leave_entries c
+	                                          WHERE c.tenant_id = v_tenant
+	                                            AND c.employee_id = p_employee
+	                                            AND c.leave_type_id = lt.id
+	                                            AND c.kind = 'carry_forward'
+	                                            AND c.date = a.valid_to + 1))
+	                OR EXISTS (SELECT 1 FROM hr.leave_entries cf
+	                           JOIN hr.leave_entries a
+	                             ON a.tenant_id = v_tenant AND a.employee_id = p_employee
+	                            AND a.leave_type_id = lt.id AND a.kind = 'allocation'
+	                            AND cf.date BETWEEN a.valid_from AND a.valid_to
+	                           WHERE cf.tenant_id = v_tenant AND cf.employee_id = p_employee
+	                             AND cf.leave_type_id = lt.id AND cf.kind = 'carry_forward'
+	                             AND least(coalesce(cf.valid_to, a.valid_to), a.valid_to) < v_today
+	                             AND NOT EXISTS (SELECT 1 FROM hr.leave_entries x
+	                                             WHERE x.tenant_id = v_tenant AND x.kind = 'expiry'
+	                                               AND x.source_id = cf.id)))
 	         ORDER BY lt.id LOOP
 		PERFORM hr.leave_lock(v_tenant, p_employee, t.id);
 		-- each period begun read again when its turn comes: the previous one's carry-forward
@@ -877,6 +932,7 @@ BEGIN
 END
 $$;
 
+-- (plpgsql, so that its plan is kept by the session, not made per call.)
 -- An employee's balances as of a day, one row per leave type of its
 -- organization (by code): over the leave period containing p_as_of (without
 -- one, the calendar year of p_as_of):
@@ -889,29 +945,42 @@ $$;
 CREATE FUNCTION hr.leave_balances(p_employee uuid, p_as_of date)
 	RETURNS TABLE (leave_type_id uuid, code text, allocated numeric, carried_forward numeric,
 	               taken numeric, pending numeric, expired numeric, available numeric)
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
-	WITH emp AS (
-		SELECT e.tenant_id, e.id, e.organization_id FROM hr.employees e
-		WHERE e.tenant_id = core.current_tenant_id() AND e.id = p_employee
-	), per AS (
-		SELECT lt.id AS type_id, lt.code,
-		       coalesce(w.valid_from, make_date(extract(year FROM p_as_of)::integer, 1, 1)) AS f,
-		       coalesce(w.valid_to, make_date(extract(year FROM p_as_of)::integer, 12, 31)) AS t,
-		       coalesce(w.granted, 0) AS granted, coalesce(w.carried, 0) AS carried,
-		       CASE WHEN w.carry_until < p_as_of THEN coalesce(w.expired, 0) ELSE 0 END AS expired
-		FROM emp
-		JOIN hr.leave_types lt ON lt.tenant_id = emp.tenant_id AND lt.organization_id = emp.organization_id
-		LEFT JOIN LATERAL (SELECT * FROM hr.leave_periods(emp.tenant_id, emp.id, lt.id) x
-		                   WHERE p_as_of BETWEEN x.valid_from AND x.valid_to) w ON true
-	), sums AS (
-		SELECT per.*, hr.leave_taken(emp.tenant_id, emp.id, per.type_id, per.f, per.t) AS taken,
-		       hr.leave_held(emp.tenant_id, emp.id, per.type_id, per.f, per.t) AS held
-		FROM per, emp
-	)
-	SELECT s.type_id, s.code, s.granted, s.carried, s.taken, s.held - s.taken, s.expired,
-	       s.granted + s.carried - s.held - s.expired
-	FROM sums s ORDER BY s.code
+#variable_conflict use_column
+BEGIN
+	RETURN QUERY
+	SELECT lt.id, lt.code, s.allocated, s.carried, s.taken, h.held - s.taken, s.expired,
+	       s.allocated + s.carried - h.held - s.expired
+	FROM hr.employees e
+	JOIN hr.leave_types lt ON lt.tenant_id = e.tenant_id AND lt.organization_id = e.organization_id
+	-- the period: the allocation window containing p_as_of, else its calendar year
+	CROSS JOIN LATERAL (
+		SELECT coalesce(min(a.valid_from), make_date(extract(year FROM p_as_of)::integer, 1, 1)) AS f,
+		       coalesce(min(a.valid_to), make_date(extract(year FROM p_as_of)::integer, 12, 31)) AS t
+		FROM hr.leave_entries a
+		WHERE a.tenant_id = e.tenant_id AND a.employee_id = e.id AND a.leave_type_id = lt.id
+		  AND a.kind = 'allocation' AND a.valid_from <= p_as_of AND a.valid_to >= p_as_of) w
+	-- its rows, in one range of leave_entries_employee_idx; an expiry by its carry-forward
+	CROSS JOIN LATERAL (
+		SELECT coalesce(sum(x.days) FILTER (WHERE x.kind = 'allocation' AND x.valid_from <= p_as_of
+		                                      AND x.valid_to >= p_as_of), 0) AS allocated,
+		       coalesce(sum(x.days) FILTER (WHERE x.kind = 'carry_forward'), 0) AS carried,
+		       coalesce(-sum(x.days) FILTER (WHERE x.kind = 'taken'), 0) AS taken,
+		       coalesce(-sum(xe.days) FILTER (WHERE xe.date <= p_as_of), 0) AS expired
+		FROM hr.leave_entries x
+		LEFT JOIN hr.leave_entries xe ON x.kind = 'carry_forward' AND xe.tenant_id = x.tenant_id
+		                              AND xe.kind = 'expiry' AND xe.source_id = x.id
+		WHERE x.tenant_id = e.tenant_id AND x.employee_id = e.id AND x.leave_type_id = lt.id
+		  AND x.date BETWEEN w.f AND w.t) s
+	CROSS JOIN LATERAL (
+		SELECT coalesce(sum(d.days), 0) AS held FROM hr.leave_days d
+		WHERE d.tenant_id = e.tenant_id AND d.employee_id = e.id AND d.leave_type_id = lt.id
+		  AND d.date BETWEEN w.f AND w.t) h
+	WHERE e.tenant_id = core.current_tenant_id() AND e.id = p_employee
+	ORDER BY lt.code;
+END
 $$;
 GRANT EXECUTE ON FUNCTION hr.leave_balances(uuid, date) TO keel_app;
 
@@ -932,8 +1001,9 @@ BEGIN
 		RAISE EXCEPTION 'leave is requested by the employee''s own user or an admin'
 			USING ERRCODE = 'KH403', CONSTRAINT = 'leave_requests_requester';
 	END IF;
+	-- FOR SHARE: a change of the employment dates (employees_employment) waits, or is waited for
 	SELECT e.hire_date, e.termination_date INTO v_hire, v_end FROM hr.employees e
-	WHERE e.tenant_id = NEW.tenant_id AND e.id = NEW.employee_id;
+	WHERE e.tenant_id = NEW.tenant_id AND e.id = NEW.employee_id FOR SHARE;
 	IF NEW.start_date < v_hire THEN
 		RAISE EXCEPTION 'the leave starts before the hire date %', v_hire
 			USING ERRCODE = 'KH422', CONSTRAINT = 'leave_requests_employment', COLUMN = 'start_date';
@@ -1099,7 +1169,9 @@ BEGIN
 				USING ERRCODE = 'KH422', CONSTRAINT = 'leave_requests_reject_reason', COLUMN = 'reason';
 		END IF;
 	ELSIF OLD.status = 'submitted' AND NEW.status = 'withdrawn' THEN
-		IF hr.employee_access(NEW.employee_id) <> 'self' THEN
+		IF core.current_user_id() IS DISTINCT FROM (SELECT e.user_id FROM hr.employees e
+		                                             WHERE e.tenant_id = NEW.tenant_id
+		                                               AND e.id = NEW.employee_id) THEN
 			RAISE EXCEPTION 'a request is withdrawn by the employee''s own user'
 				USING ERRCODE = 'KH403', CONSTRAINT = 'leave_requests_withdraw';
 		END IF;

@@ -90,7 +90,151 @@ keel_err hr_store_employee_access(keel_tx *tx, keel_arena *a, const char *id, hr
 
 /* ---- hr_employee_store.c: employees; hr_calendar_store.c: calendars and holidays ---- */
 
+/* An employee's fields from a body: NULL where absent (create) or unchanged (PATCH). */
+typedef struct hr_employee_input {
+	const char *first_name, *last_name, *hire_date, *timezone;
+	/* nullable: given (PATCH: set, maybe to null) and the value (NULL: null) */
+	const char *email, *user_id, *termination_date, *manager_id, *calendar_id;
+	bool has_email, has_user_id, has_termination_date, has_manager_id, has_calendar_id;
+} hr_employee_input;
+
+/* A page of an organization's employees in employee_number order. */
+typedef struct hr_employee_filter {
+	const char *manager_id, *user_id; /* NULL: any */
+	long long after;                  /* the cursor's sequence; 0: from the first */
+	bool all;                         /* every employee, else the caller's own and its reports */
+} hr_employee_filter;
+
+keel_err hr_store_employee_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
+                                  const hr_employee_input *in, hr_row *row);
+keel_err hr_store_employee_get(keel_tx *tx, keel_arena *a, const char *id, hr_row *row);
+/* KEEL_OK with *linked: whether the caller's user is one of the organization's employees. */
+keel_err hr_store_employee_linked(keel_tx *tx, const char *org_id, bool *linked);
+/* Up to limit rows into list; *last the last row's sequence (0: none). */
+keel_err hr_store_employee_list(keel_tx *tx, const char *org_id, const hr_employee_filter *f,
+                                int limit, keel_svc_list *list, long long *last);
+keel_err hr_store_employee_update(keel_tx *tx, keel_arena *a, const char *id,
+                                  const hr_employee_input *in, const char *version, hr_row *row);
+keel_err hr_store_employee_delete(keel_tx *tx, keel_arena *a, const char *id, const char *version);
+/* The employee's version (KEEL_ENOTFOUND: not the tenant's). */
+keel_err hr_store_employee_version(keel_tx *tx, const char *id, long *version);
+
+typedef struct hr_calendar_input {
+	const char *name;
+	const char *workdays; /* a PostgreSQL array literal, "{1,2,3,4,5}" */
+} hr_calendar_input;
+
+keel_err hr_store_calendar_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
+                                  const hr_calendar_input *in, hr_row *row);
+keel_err hr_store_calendar_get(keel_tx *tx, keel_arena *a, const char *id, hr_row *row);
+/* A page in id order after after (NULL: from the first); *last the last row's id. */
+keel_err hr_store_calendar_list(keel_tx *tx, keel_arena *a, const char *org_id, const char *after,
+                                int limit, keel_svc_list *list, const char **last);
+keel_err hr_store_calendar_update(keel_tx *tx, keel_arena *a, const char *id,
+                                  const hr_calendar_input *in, const char *version, hr_row *row);
+/* The calendar and its holidays (each with its event). */
+keel_err hr_store_calendar_delete(keel_tx *tx, keel_arena *a, const char *id, const char *version);
+keel_err hr_store_calendar_version(keel_tx *tx, const char *id, long *version);
+
+typedef struct hr_holiday_input {
+	const char *date, *name, *half_day; /* half_day NULL: the whole day */
+} hr_holiday_input;
+
+/* KEEL_ENOTFOUND when the calendar is not the tenant's. */
+keel_err hr_store_holiday_create(keel_tx *tx, keel_arena *a, const char *id,
+                                 const char *calendar_id, const hr_holiday_input *in, hr_row *row);
+/* A page in date order from from to to (NULL: open), after the date after (NULL: none). */
+keel_err hr_store_holiday_list(keel_tx *tx, keel_arena *a, const char *calendar_id,
+                               const char *from, const char *to, const char *after, int limit,
+                               keel_svc_list *list, const char **last);
+keel_err hr_store_holiday_delete(keel_tx *tx, keel_arena *a, const char *id, const char *version);
+keel_err hr_store_holiday_version(keel_tx *tx, const char *id, long *version);
+
 /* ---- hr_position_store.c: positions, assignments, leave types ---- */
+
+/* An assignment's fields from a body: NULL where absent (end_date also NULL when given null). */
+typedef struct hr_assignment_input {
+	const char *position_id, *start_date, *end_date;
+	bool end_given; /* end_date was in the body (NULL: open-ended) */
+} hr_assignment_input;
+
+/* A leave type's fields from a body, as statement parameters: NULL where absent. */
+typedef struct hr_leave_type_input {
+	const char *code, *name, *allow_negative, *approval_levels, *carry_max, *carry_months;
+	bool carry_max_given, carry_months_given; /* given, maybe null (then NULL) */
+} hr_leave_type_input;
+
+/* A page of a list in id order (keel_svc_page_next) or code order: its items and its last key. */
+typedef struct hr_position_page {
+	keel_svc_list list;
+	const char *last; /* the last row's id (or code), NULL when the page is empty */
+} hr_position_page;
+
+/* KEEL_ENOTFOUND: the division is not the tenant's.  Then the position's row. */
+keel_err hr_store_position_create(keel_tx *tx, keel_arena *a, const char *id,
+                                  const char *division_id, const char *title, const char *headcount,
+                                  hr_row *row);
+keel_err hr_store_position_get(keel_tx *tx, keel_arena *a, const char *id, hr_row *row);
+keel_err hr_store_division_exists(keel_tx *tx, const char *division_id);
+keel_err hr_store_position_list(keel_tx *tx, keel_arena *a, const char *division_id,
+                                const keel_page *page, hr_position_page *out);
+/* title and headcount NULL: unchanged; version NULL: any.  KEEL_ENOTFOUND: no row changed. */
+keel_err hr_store_position_update(keel_tx *tx, keel_arena *a, const char *id, const char *title,
+                                  const char *headcount, const char *version, hr_row *row);
+keel_err hr_store_position_delete(keel_tx *tx, keel_arena *a, const char *id, const char *version);
+
+keel_err hr_store_assignment_create(keel_tx *tx, keel_arena *a, const char *id,
+                                    const hr_employee *emp, const hr_assignment_input *in,
+                                    hr_row *row);
+keel_err hr_store_assignment_list(keel_tx *tx, keel_arena *a, const char *employee_id,
+                                  const keel_page *page, hr_position_page *out);
+keel_err hr_store_assignment_update(keel_tx *tx, keel_arena *a, const char *id,
+                                    const hr_assignment_input *in, const char *version,
+                                    hr_row *row);
+keel_err hr_store_assignment_delete(keel_tx *tx, keel_arena *a, const char *id,
+                                    const char *version);
+
+keel_err hr_store_leave_type_create(keel_tx *tx, keel_arena *a, const char *id, const char *org_id,
+                                    const hr_leave_type_input *in, hr_row *row);
+keel_err hr_store_leave_type_get(keel_tx *tx, keel_arena *a, const char *id, hr_row *row);
+/* The organization's leave types in code order after after_code ("" for the first page). */
+keel_err hr_store_leave_type_list(keel_tx *tx, keel_arena *a, const char *org_id,
+                                  const char *after_code, int limit, hr_position_page *out);
+keel_err hr_store_leave_type_update(keel_tx *tx, keel_arena *a, const char *id,
+                                    const hr_leave_type_input *in, const char *version,
+                                    hr_row *row);
+
+/* The kinds of rows hr_store_version reads. */
+typedef enum hr_position_kind {
+	HR_POSITION,
+	HR_ASSIGNMENT,
+	HR_LEAVE_TYPE,
+} hr_position_kind;
+
+/* The version of a row of kind (KEEL_ENOTFOUND: not the tenant's), for 412 against 404. */
+keel_err hr_store_position_version(keel_tx *tx, hr_position_kind kind, const char *id,
+                                   long *version);
+
+/* hr_position_api.c's steps the leave types' handlers share: */
+
+/* A string member of body, or NULL (absent or null). */
+const char *hr_position_str(const json_t *body, const char *name);
+
+/* An integer member of body as text in the request's arena, or NULL (absent or null). */
+const char *hr_position_int(keel_req *req, const json_t *body, const char *name);
+
+/* The body checked against the route's fields (422 naming each); partial: at least one field. */
+keel_err hr_position_parse_body(keel_req *req, bool partial, const char *what, json_t **body);
+
+/* A new row's id (UUIDv7) in the request's arena. */
+const char *hr_position_new_id(keel_req *req);
+
+/* A guarded write of kind changed nothing: 412 when the row is at another version, else 404. */
+keel_err hr_position_missed(keel_req *req, keel_tx *tx, hr_position_kind kind, const char *id,
+                            const char *version);
+
+/* The leave types' routes (hr_leave_type_api.c), registered by hr_position_routes. */
+void hr_leave_type_routes(keel_router *r, keel_hr *hr);
 
 /* ---- hr_leave_store.c: allocations, balances, the ledger ---- */
 
@@ -133,6 +277,70 @@ keel_err hr_leave_store_entries(keel_tx *tx, const hr_entry_filter *f, keel_svc_
                                 hr_entry_key *last);
 
 /* ---- hr_request_store.c: leave requests and approvals ---- */
+
+/* A leave request as its create route takes it (NULL: absent). */
+typedef struct hr_request_input {
+	const char *leave_type_id;
+	const char *start_date, *end_date;
+	const char *start_half, *end_half; /* "pm", "am" or NULL */
+	const char *reason;
+} hr_request_input;
+
+/* What a state action does to a request: the status it leads to is the event's verb. */
+typedef enum hr_request_action {
+	HR_REQUEST_APPROVE,
+	HR_REQUEST_REJECT,
+	HR_REQUEST_WITHDRAW,
+	HR_REQUEST_CANCEL,
+} hr_request_action;
+
+/* A page of requests in (start_date, id) order, and where it ended. */
+typedef struct hr_request_page {
+	keel_svc_list list;
+	const char *last_start, *last_id; /* the last row's, or NULL */
+} hr_request_page;
+
+/* A list's filters and position (NULL: none). */
+typedef struct hr_request_filter {
+	const char *status, *from, *to;
+	const char *after_start, *after_id;
+	int limit;
+} hr_request_filter;
+
+/*
+ * Insert the request (id) of employee emp (of organization org) as the caller, read it back
+ * and enqueue keel.leave_request.created.  KEEL_ENOTFOUND: the leave type is not one of the
+ * employee's organization; the rest is the database's (KH403, KH409, KH422).
+ */
+keel_err hr_request_store_create(keel_tx *tx, keel_arena *a, const char *id, const char *org,
+                                 const char *emp, const hr_request_input *in, hr_row *row);
+
+/* The request's JSON (KEEL_ENOTFOUND: not the tenant's). */
+keel_err hr_request_store_get(keel_tx *tx, keel_arena *a, const char *id, hr_row *row);
+
+/* The request's employee and status (KEEL_ENOTFOUND: not the tenant's). */
+keel_err hr_request_store_head(keel_tx *tx, keel_arena *a, const char *id, const char **employee,
+                               const char **status);
+
+/*
+ * Run action on the request as the caller (reason: reject's), read it back and enqueue the
+ * event of the status it led to.  KEEL_ENOTFOUND: no row changed (the request is gone or
+ * already in the status the action leads to); the database's KH403/KH409/KH422 otherwise.
+ */
+keel_err hr_request_store_act(keel_tx *tx, keel_arena *a, hr_request_action action, const char *id,
+                              const char *reason, hr_row *row);
+
+/* A page of the employee's requests, filtered. */
+keel_err hr_request_store_list(keel_tx *tx, keel_arena *a, const char *emp,
+                               const hr_request_filter *f, hr_request_page *page);
+
+/* A page of the organization's requests the caller decides on (an admin: all; else its
+ * direct reports'), filtered. */
+keel_err hr_request_store_org_list(keel_tx *tx, keel_arena *a, const char *org,
+                                   const hr_request_filter *f, hr_request_page *page);
+
+/* Whether the caller's user is linked to an employee of the organization. */
+keel_err hr_request_store_linked(keel_tx *tx, const char *org, bool *linked);
 
 /* ---- the parts' routes ---- */
 

@@ -221,6 +221,8 @@ div_delete(keel_req *req, void *ctx)
 	err = div_store_delete(tx, id, version, cascade != NULL && strcmp(cascade, "true") == 0);
 	if (err == KEEL_ENOTFOUND)
 		return org_explain_miss(req, tx, true, id, version);
+	if (err == KEEL_ECONFLICT && org_store_keeps_people(tx))
+		return keel_req_fail(req, err, NULL, "positions are in the division");
 	if (err == KEEL_ECONFLICT && strcmp(keel_tx_constraint(tx), "divisions_parent_fkey") != 0)
 		return keel_req_fail(req, err, NULL, "journal lines name the division");
 	if (err == KEEL_ECONFLICT)

@@ -269,6 +269,10 @@ org_delete(keel_req *req, void *ctx)
 	err = org_store_delete(tx, id, version);
 	if (err == KEEL_ENOTFOUND)
 		return org_explain_miss(req, tx, false, id, version);
+	if (err == KEEL_ECONFLICT && org_store_keeps_people(tx))
+		return keel_req_fail(req, err, NULL,
+		                     "the organization has HR records (employees, holiday calendars, "
+		                     "leave types or positions)");
 	if (err == KEEL_ECONFLICT)
 		return keel_req_fail(req, err, NULL, "the organization keeps books (a ledger)");
 	return keel_svc_finish(req, tx, err, NULL, (keel_svc_reply){.status = 204});

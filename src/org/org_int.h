@@ -56,6 +56,10 @@ void org_store_list_call(keel_arena *a, const char *status, const char *q, const
 keel_err org_store_update(keel_tx *tx, keel_arena *a, const char *id, const org_input *in,
                           const char *version, org_row *row);
 keel_err org_store_delete(keel_tx *tx, const char *id, const char *version);
+/* Whether the statement that failed in tx was refused by the books (a ledger, journal lines) or
+ * by HR records (employees, holiday calendars, leave types, positions) that need the row. */
+bool org_store_keeps_books(keel_tx *tx);
+bool org_store_keeps_people(keel_tx *tx);
 
 /* KEEL_OK when the organization exists in the caller's tenant, else KEEL_ENOTFOUND. */
 keel_err org_store_exists(keel_tx *tx, const char *id);

@@ -338,6 +338,25 @@ delete_divisions(keel_tx *tx, const keel_stmt *st, const char *id, const char *v
 	return err;
 }
 
+bool
+org_store_keeps_books(keel_tx *tx)
+{
+	const char *c = keel_tx_constraint(tx);
+
+	return strncmp(c, "ledgers_", 8) == 0 || strcmp(c, "journal_lines_division_fkey") == 0;
+}
+
+bool
+org_store_keeps_people(keel_tx *tx)
+{
+	const char *c = keel_tx_constraint(tx);
+
+	return strcmp(c, "employees_organization_fkey") == 0 ||
+	       strcmp(c, "holiday_calendars_organization_fkey") == 0 ||
+	       strcmp(c, "leave_types_organization_fkey") == 0 ||
+	       strcmp(c, "positions_division_fkey") == 0;
+}
+
 keel_err
 org_store_delete(keel_tx *tx, const char *id, const char *version)
 {
@@ -350,12 +369,10 @@ org_store_delete(keel_tx *tx, const char *id, const char *version)
 		return err;
 	if (keel_res_rows(res) != 1)
 		return KEEL_ENOTFOUND;
-	/* it keeps books: its ledger, or journal lines naming its divisions, may be the first
-	 * foreign key to refuse */
+	/* it keeps books (its ledger, or journal lines naming its divisions) or HR records (its
+	 * employees, calendars, leave types, positions in its divisions): a foreign key refuses */
 	if ((err = keel_tx_exec(tx, &st_org_delete, dp, &res)) != KEEL_OK)
-		return err == KEEL_EINVAL &&
-		               (strncmp(keel_tx_constraint(tx), "ledgers_", 8) == 0 ||
-		                strcmp(keel_tx_constraint(tx), "journal_lines_division_fkey") == 0)
+		return err == KEEL_EINVAL && (org_store_keeps_books(tx) || org_store_keeps_people(tx))
 		           ? KEEL_ECONFLICT
 		           : err;
 	for (int i = 0; i < keel_res_rows(res) && err == KEEL_OK; i++)
@@ -439,7 +456,7 @@ div_store_delete(keel_tx *tx, const char *id, const char *version, bool cascade)
 	    delete_divisions(tx, cascade ? &st_div_delete_tree : &st_div_delete, id, version);
 
 	if (err == KEEL_EINVAL && (strcmp(keel_tx_constraint(tx), "divisions_parent_fkey") == 0 ||
-	                           strcmp(keel_tx_constraint(tx), "journal_lines_division_fkey") == 0))
-		return KEEL_ECONFLICT; /* it has children, or journal lines name it */
+	                           org_store_keeps_books(tx) || org_store_keeps_people(tx)))
+		return KEEL_ECONFLICT; /* it has children, or journal lines or positions name it */
 	return err;
 }

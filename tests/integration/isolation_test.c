@@ -228,6 +228,95 @@ plant_books(const char *owner, const char *org, int n)
 }
 
 /*
+ * n + 1 employees of org (the first the others' manager, the second linked to the tenant's
+ * first member), a holiday calendar with a holiday, a position in division with an
+ * assignment, a leave type that carries days, allocations, an approved and a submitted leave
+ * request, and the balances read (which writes the carry-forward and expiry of the ended
+ * period): every HR table.
+ */
+static void
+plant_hr(const char *owner, const char *org, const char *division, const char *member, int n)
+{
+	char *path = kt_strf("/api/v1/organizations/%s/holiday-calendars", org);
+	char *cal = create(owner, path, "{\"name\":\"Office\",\"workdays\":[1,2,3,4,5]}");
+
+	free(path);
+	path = kt_strf("/api/v1/holiday-calendars/%s/holidays", cal);
+	free(create(owner, path, "{\"date\":\"2021-03-05\",\"name\":\"Half\",\"half_day\":\"pm\"}"));
+	free(path);
+	path = kt_strf("/api/v1/organizations/%s/employees", org);
+	char *body =
+	    kt_strf("{\"first_name\":\"Boss\",\"last_name\":\"B\",\"hire_date\":\"2020-01-01\","
+	            "\"calendar_id\":\"%s\"}",
+	            cal);
+	char *boss = create(owner, path, body);
+	char *first = NULL;
+
+	free(body);
+	for (int k = 0; k < n; k++) {
+		body = kt_strf("{\"first_name\":\"E%d\",\"last_name\":\"E\",\"hire_date\":\"2020-01-01\","
+		               "\"manager_id\":\"%s\"%s%s%s}",
+		               k, boss, k == 0 ? ",\"user_id\":\"" : "", k == 0 ? member : "",
+		               k == 0 ? "\"" : "");
+		char *id = create(owner, path, body);
+
+		free(body);
+		if (first == NULL)
+			first = id;
+		else
+			free(id);
+	}
+	free(path);
+	path = kt_strf("/api/v1/divisions/%s/positions", division);
+	char *pos = create(owner, path, "{\"title\":\"Clerk\",\"headcount\":2}");
+
+	free(path);
+	path = kt_strf("/api/v1/employees/%s/assignments", first);
+	body = kt_strf("{\"position_id\":\"%s\",\"start_date\":\"2020-01-01\"}", pos);
+	free(create(owner, path, body));
+	free(body);
+	free(path);
+	path = kt_strf("/api/v1/organizations/%s/leave-types", org);
+	char *type = create(owner, path,
+	                    "{\"code\":\"AL\",\"name\":\"Annual\",\"approval_levels\":1,"
+	                    "\"carry_forward_max\":\"5\",\"carry_forward_expires_after\":3}");
+
+	free(path);
+	path = kt_strf("/api/v1/employees/%s/leave-allocations", first);
+	for (int y = 2020; y <= 2021; y++) {
+		body = kt_strf("{\"leave_type_id\":\"%s\",\"days\":\"%d\",\"valid_from\":\"%d-01-01\","
+		               "\"valid_to\":\"%d-12-31\",\"reason\":\"year %d\"}",
+		               type, 20 + n, y, y, y);
+		free(create(owner, path, body));
+		free(body);
+	}
+	free(path);
+	path = kt_strf("/api/v1/employees/%s/leave-requests", first);
+	body = kt_strf("{\"leave_type_id\":\"%s\",\"start_date\":\"2021-03-01\",\"end_date\":"
+	               "\"2021-03-02\"}",
+	               type);
+	char *req = create(owner, path, body);
+
+	free(body);
+	body = kt_strf("{\"leave_type_id\":\"%s\",\"start_date\":\"2021-04-05\",\"end_date\":"
+	               "\"2021-04-06\"}",
+	               type);
+	free(create(owner, path, body));
+	free(body);
+	free(path);
+	expect(kt_api(srv->base, "POST", owner, "{}", "/api/v1/leave-requests/%s/approve", req), 200,
+	       "leave approval");
+	expect(kt_api(srv->base, "GET", owner, NULL, "/api/v1/employees/%s/leave-balances", first), 200,
+	       "leave balances");
+	free(req);
+	free(type);
+	free(pos);
+	free(first);
+	free(boss);
+	free(cal);
+}
+
+/*
  * Tenant i: a different number of rows of every kind than the others, so
  * that showing one tenant another's rows changes a count.
  */
@@ -262,10 +351,17 @@ plant(int i)
 		expect(kt_api(srv->base, "POST", NULL, body, "/api/v1/auth/login"), 401, "bad sign-in");
 		free(body);
 	}
+	char *member = NULL; /* the first user made here: a member */
+
 	for (int k = 0; k < n; k++) {
 		body = kt_strf("{\"email\":\"m%d@%s.test\",\"password\":\"" PASSWORD "\",\"role\":\"%s\"}",
 		               k, slug, k % 2 ? "viewer" : "member");
-		expect(kt_api(srv->base, "POST", owner, body, "/api/v1/users"), 201, "user");
+		char *user = create(owner, "/api/v1/users", body);
+
+		if (member == NULL)
+			member = user;
+		else
+			free(user);
 		free(body);
 	}
 	for (int o = 0; o < 2 * n; o++) {
@@ -290,8 +386,10 @@ plant(int i)
 		expect(kt_api(srv->base, "PATCH", owner, "{\"description\":\"changed\"}",
 		              "/api/v1/organizations/%s", org),
 		       200, "organization update");
-		if (o == 1) /* the books of one organization: every Finance table */
+		if (o == 1) { /* the books and people of one organization: every Finance and HR table */
 			plant_books(owner, org, n);
+			plant_hr(owner, org, last, member, n);
+		}
 		if (o == 0) /* a delete too: audit rows and events of it */
 			expect(kt_api(srv->base, "DELETE", owner, NULL, "/api/v1/divisions/%s", last), 204,
 			       "division delete");
@@ -299,6 +397,7 @@ plant(int i)
 		free(divs);
 		free(org);
 	}
+	free(member);
 	free(owner);
 }
 

@@ -119,6 +119,7 @@ typedef struct org_m {
 	int period_status[NMONTHS]; /* enum period_status */
 	long period_version[NMONTHS];
 	long last_number[NJOURNALS];
+	bool hr; /* it has HR records (employees, calendars, leave types): not deleted */
 } org_m;
 
 typedef struct div_m {
@@ -128,6 +129,7 @@ typedef struct div_m {
 	long version;
 	int audit;
 	bool alive;
+	bool positions; /* HR positions are in it: not deleted */
 } div_m;
 
 typedef struct user_m {
@@ -152,6 +154,13 @@ typedef struct acct_m {
 	int audit;
 	long debit[NMONTHS], credit[NMONTHS];
 } acct_m;
+
+/* An HR row: its kind (enum obs: OBS_EMP, OBS_HRCAL, OBS_POS, OBS_LTYPE, OBS_LREQ), organization.
+ */
+typedef struct hr_m {
+	char id[37];
+	int kind, org;
+} hr_m;
 
 /* A journal entry of two lines: line k books amount on account acct[k], debit[k] or credit. */
 typedef struct entry_m {
@@ -192,6 +201,8 @@ typedef struct walker {
 	int naccts;
 	entry_m *entries;
 	int nentries;
+	hr_m *hr;
+	int nhr;
 	int seq;
 	char *used_keys[64]; /* other tenants' Idempotency-Keys this one used */
 	int nused;
@@ -232,6 +243,11 @@ enum obs {
 	OBS_ENTRY_CURSOR,
 	OBS_LEDGER_CURSOR,
 	OBS_FY_CURSOR,
+	OBS_EMP,   /* HR rows: an employee */
+	OBS_HRCAL, /* a holiday calendar */
+	OBS_POS,   /* a position */
+	OBS_LTYPE, /* a leave type */
+	OBS_LREQ,  /* a leave request */
 	NOBS
 };
 
@@ -306,24 +322,33 @@ enum op {
 	OP_PERIOD,
 	OP_ACCT_LEDGER,
 	OP_FOREIGN_FIN,
+	OP_HR,
+	OP_FOREIGN_HR,
 	OP_DB_CHECK,
 	N_OPS
 };
 
-static const char *const op_names[N_OPS] = {"org create",     "org get",        "org list page",
-                                            "org patch",      "org delete",     "div create",
-                                            "div get",        "div list page",  "div patch",
-                                            "div delete",     "user create",    "user get",
-                                            "user list page", "user patch",     "user delete",
-                                            "audit query",    "tenant",         "me",
-                                            "foreign id",     "foreign cursor", "foreign other",
-                                            "ledger",         "account create", "account get",
-                                            "account list",   "account patch",  "fiscal year",
-                                            "entry create",   "entry get",      "entry list page",
-                                            "entry post",     "entry reverse",  "trial balance",
-                                            "account delete", "entry patch",    "entry delete",
-                                            "period",         "account ledger", "foreign fin",
-                                            "db check"};
+static const char *const op_names[N_OPS] = {"org create",     "org get",
+                                            "org list page",  "org patch",
+                                            "org delete",     "div create",
+                                            "div get",        "div list page",
+                                            "div patch",      "div delete",
+                                            "user create",    "user get",
+                                            "user list page", "user patch",
+                                            "user delete",    "audit query",
+                                            "tenant",         "me",
+                                            "foreign id",     "foreign cursor",
+                                            "foreign other",  "ledger",
+                                            "account create", "account get",
+                                            "account list",   "account patch",
+                                            "fiscal year",    "entry create",
+                                            "entry get",      "entry list page",
+                                            "entry post",     "entry reverse",
+                                            "trial balance",  "account delete",
+                                            "entry patch",    "entry delete",
+                                            "period",         "account ledger",
+                                            "foreign fin",    "hr",
+                                            "foreign hr",     "db check"};
 static atomic_long op_count[N_OPS], status_count[600];
 
 /* ---- failing from any thread ---- */
@@ -1224,13 +1249,15 @@ op_org_delete(walker *w)
 	char *ifm = how < 60 ? NULL : etag_header(how < 85 ? version : version + 1);
 	bool stale = ifm != NULL && how >= 85;
 	/* an organization that keeps books is not deleted */
-	long want = !is_admin(role) ? 403 : !alive ? 404 : stale ? 412 : w->orgs[i].ledger ? 409 : 204;
+	bool kept = alive && (w->orgs[i].ledger || w->orgs[i].hr);
+	long want = !is_admin(role) ? 403 : !alive ? 404 : stale ? 412 : kept ? 409 : 204;
 	const char *h[] = {ifm, NULL};
 	kt_resp *r = call(w, OP_ORG_DELETE, role, ifm ? h : NULL, "DELETE", NULL, path);
 
 	expect_status(w, r, want);
-	if (want == 409 && !contains_ci(kt_jstr(r->json, "detail"), "books"))
-		walk_fail(w, "a 409 not about the books: %s", r->body);
+	if (want == 409 && !contains_ci(kt_jstr(r->json, "detail"), "books") &&
+	    !contains_ci(kt_jstr(r->json, "detail"), "HR records"))
+		walk_fail(w, "a 409 not about the books or HR records: %s", r->body);
 	if (want == 204) {
 		if (r->len != 0)
 			walk_fail(w, "a 204 with a body: %s", r->body);
@@ -1540,6 +1567,16 @@ div_in_lines(const walker *w, int d)
 	return false;
 }
 
+/* Whether positions are in d or a live division under it. */
+static bool
+div_has_positions(const walker *w, int d)
+{
+	for (int i = 0; i < w->ndivs; i++)
+		if (w->divs[i].alive && w->divs[i].positions && under(w, i, d))
+			return true;
+	return false;
+}
+
 /* Mark d and its subtree deleted. */
 static void
 div_remove(walker *w, int d)
@@ -1573,6 +1610,7 @@ op_div_delete(walker *w)
 	            : stale                               ? 412
 	            : !cascade && has_live_children(w, i) ? 409
 	            : div_in_lines(w, i)                  ? 409
+	            : div_has_positions(w, i)             ? 409
 	                                                  : 204;
 	const char *h[] = {ifm, NULL};
 	kt_resp *r = call(w, OP_DIV_DELETE, role, ifm ? h : NULL, "DELETE", NULL, path);
@@ -4483,6 +4521,8 @@ check_db_fin(walker *w, PGresult *audit)
 }
 
 /* The database holds exactly the model's rows of this tenant, and their audit rows. */
+static void check_db_hr(walker *w);
+
 static void
 check_db(walker *w)
 {
@@ -4575,6 +4615,7 @@ check_db(walker *w)
 		walk_fail(w, "the database has %d users, the model %d", PQntuples(r), live);
 	PQclear(r);
 	check_db_fin(w, audit);
+	check_db_hr(w);
 	PQclear(audit);
 	w->op = saved;
 }
@@ -4598,6 +4639,318 @@ op_user_delete(walker *w)
 	op_user_change(w, true);
 }
 
+/* ---- HR ---- */
+
+/* An HR row of the model: registered as this tenant's, seen by it. */
+static void
+hr_add(walker *w, const char *id, int kind, int org)
+{
+	w->hr = realloc(w->hr, sizeof(hr_m) * (size_t)(w->nhr + 1));
+	hr_m *m = &w->hr[w->nhr++];
+
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->kind = kind;
+	m->org = org;
+	id_register(w, m->id, w->idx);
+	observe(w, (enum obs)kind, m->id);
+}
+
+/* A random HR row of kind in org (-1: any), or -1. */
+static int
+hr_pick(walker *w, int kind, int org)
+{
+	int n = 0, pick = -1;
+
+	for (int i = 0; i < w->nhr; i++)
+		if (w->hr[i].kind == kind && (org < 0 || w->hr[i].org == org) &&
+		    w->orgs[w->hr[i].org].alive && rnd(w, ++n) == 0)
+			pick = i;
+	return pick;
+}
+
+/* Monday and Tuesday of the week-th week after 2030-01-07 (a Monday), YYYY-MM-DD. */
+static void
+hr_monday(int week, char from[11], char to[11])
+{
+	struct tm tm = {.tm_year = 130, .tm_mon = 0, .tm_mday = 7 + 7 * week, .tm_hour = 12};
+	time_t t = timegm(&tm);
+
+	strftime(from, 11, "%Y-%m-%d", gmtime_r(&t, &tm));
+	t += 86400;
+	strftime(to, 11, "%Y-%m-%d", gmtime_r(&t, &tm));
+}
+
+/* POST body to path as role: 201 for admins (the row joins the model as kind), else 403. */
+static void
+hr_create(walker *w, int role, int kind, int org, const char *path, const char *body)
+{
+	kt_resp *r = call(w, OP_HR, role, NULL, "POST", body, path);
+
+	expect_status(w, r, is_admin(role) ? 201 : 403);
+	if (r->status == 201)
+		hr_add(w, kt_jstr(r->json, "id"), kind, org);
+	kt_resp_free(r);
+}
+
+/*
+ * HR through the API in one of the tenant's organizations: employees, holiday calendars, leave
+ * types (negative balances allowed: no allocation needed), positions in its divisions, leave
+ * requests approved; reads of them (admins 200, others not linked to an employee 403); every
+ * answer goes through the scan for other tenants' ids.
+ */
+static void
+op_hr(walker *w)
+{
+	int role = pick_role(w), org = live_org(w), n = rnd(w, 10);
+
+	if (org < 0)
+		return;
+	org_m *o = &w->orgs[org];
+	char *path = NULL, *body = NULL;
+	int emp = hr_pick(w, OBS_EMP, org), type = hr_pick(w, OBS_LTYPE, org);
+
+	if (n < 3 || (n >= 6 && emp < 0)) {
+		path = kt_strf(ORGS "/%s/employees", o->id);
+		body = kt_strf("{\"first_name\":\"%s\",\"last_name\":\"E%d\",\"hire_date\":\"2020-01-01\"}",
+		               w->marker, ++w->seq);
+		hr_create(w, role, OBS_EMP, org, path, body);
+		o->hr = o->hr || is_admin(role);
+	} else if (n == 3) {
+		path = kt_strf(ORGS "/%s/holiday-calendars", o->id);
+		body = kt_strf("{\"name\":\"%s-%d\",\"workdays\":[1,2,3,4,5]}", w->marker, ++w->seq);
+		hr_create(w, role, OBS_HRCAL, org, path, body);
+		o->hr = o->hr || is_admin(role);
+	} else if (n == 4 || (n == 9 && type < 0)) {
+		path = kt_strf(ORGS "/%s/leave-types", o->id);
+		body = kt_strf("{\"code\":\"%s-%d\",\"name\":\"Leave %s\",\"approval_levels\":1,"
+		               "\"allow_negative\":true}",
+		               w->marker, ++w->seq, w->marker);
+		hr_create(w, role, OBS_LTYPE, org, path, body);
+		o->hr = o->hr || is_admin(role);
+	} else if (n == 5) {
+		int d = live_div(w, org);
+
+		if (d >= 0) {
+			path = kt_strf("/api/v1/divisions/%s/positions", w->divs[d].id);
+			body = kt_strf("{\"title\":\"%s\",\"headcount\":%d}", w->marker, 1 + rnd(w, 5));
+			hr_create(w, role, OBS_POS, org, path, body);
+			w->divs[d].positions = w->divs[d].positions || is_admin(role);
+		}
+	} else if (n < 9) { /* reads: an employee, the organization's, an employee's balances */
+		path = n == 6   ? kt_strf("/api/v1/employees/%s", w->hr[emp].id)
+		       : n == 7 ? kt_strf(ORGS "/%s/employees", o->id)
+		                : kt_strf("/api/v1/employees/%s/leave-balances", w->hr[emp].id);
+		kt_resp *r = call(w, OP_HR, role, NULL, "GET", NULL, path);
+
+		expect_status(w, r, is_admin(role) ? 200 : 403);
+		kt_resp_free(r);
+	} else if (type >= 0) { /* a request, then its approval by an admin (not the employee's) */
+		char from[11], to[11];
+
+		hr_monday(++w->seq, from, to);
+		path = kt_strf("/api/v1/employees/%s/leave-requests", w->hr[emp].id);
+		body = kt_strf("{\"leave_type_id\":\"%s\",\"start_date\":\"%s\",\"end_date\":\"%s\"}",
+		               w->hr[type].id, from, to);
+		kt_resp *r = call(w, OP_HR, role, NULL, "POST", body, path);
+
+		expect_status(w, r, is_admin(role) ? 201 : 403);
+		if (r->status == 201) {
+			char *approve = kt_strf("/api/v1/leave-requests/%s/approve", kt_jstr(r->json, "id"));
+
+			hr_add(w, kt_jstr(r->json, "id"), OBS_LREQ, org);
+			kt_resp *a = call(w, OP_HR, ADMIN, NULL, "POST", "{}", approve);
+
+			free(approve);
+			expect_status(w, a, 200);
+			if (strcmp(kt_jstr(a->json, "status"), "approved") != 0)
+				walk_fail(w, "an approved one-level request reads %s", a->body);
+			kt_resp_free(a);
+		}
+		kt_resp_free(r);
+	}
+	free(path);
+	free(body);
+}
+
+/* A path of an HR route with another tenant's id of kind, and the role the route needs. */
+typedef struct hr_route {
+	const char *method, *path; /* path: one %s, the id */
+	int kind;                  /* enum obs */
+	int min;                   /* the route's role */
+	const char *body;          /* a valid body, or NULL */
+} hr_route;
+
+static const hr_route hr_routes[] = {
+    {"GET", "/api/v1/employees/%s", OBS_EMP, VIEWER, NULL},
+    {"PATCH", "/api/v1/employees/%s", OBS_EMP, ADMIN, "{\"last_name\":\"Taken\"}"},
+    {"DELETE", "/api/v1/employees/%s", OBS_EMP, ADMIN, NULL},
+    {"GET", "/api/v1/employees/%s/assignments", OBS_EMP, VIEWER, NULL},
+    {"GET", "/api/v1/employees/%s/leave-balances", OBS_EMP, VIEWER, NULL},
+    {"GET", "/api/v1/employees/%s/leave-requests", OBS_EMP, VIEWER, NULL},
+    {"GET", "/api/v1/employees/%s/leave-entries", OBS_EMP, VIEWER, NULL},
+    {"POST", "/api/v1/employees/%s/leave-allocations", OBS_EMP, ADMIN,
+     "{\"leave_type_id\":\"ffffffff-ffff-7fff-8fff-ffffffffffff\",\"days\":\"1\","
+     "\"valid_from\":\"2030-01-01\",\"valid_to\":\"2030-12-31\",\"reason\":\"taken\"}"},
+    {"POST", "/api/v1/employees/%s/leave-requests", OBS_EMP, VIEWER,
+     "{\"leave_type_id\":\"ffffffff-ffff-7fff-8fff-ffffffffffff\",\"start_date\":\"2030-03-04\","
+     "\"end_date\":\"2030-03-04\"}"},
+    {"POST", "/api/v1/employees/%s/assignments", OBS_EMP, ADMIN,
+     "{\"position_id\":\"ffffffff-ffff-7fff-8fff-ffffffffffff\",\"start_date\":\"2030-01-01\"}"},
+    {"GET", "/api/v1/holiday-calendars/%s", OBS_HRCAL, VIEWER, NULL},
+    {"PATCH", "/api/v1/holiday-calendars/%s", OBS_HRCAL, ADMIN, "{\"name\":\"Taken\"}"},
+    {"DELETE", "/api/v1/holiday-calendars/%s", OBS_HRCAL, ADMIN, NULL},
+    {"GET", "/api/v1/holiday-calendars/%s/holidays", OBS_HRCAL, VIEWER, NULL},
+    {"POST", "/api/v1/holiday-calendars/%s/holidays", OBS_HRCAL, ADMIN,
+     "{\"date\":\"2030-12-25\",\"name\":\"Taken\"}"},
+    {"GET", "/api/v1/positions/%s", OBS_POS, VIEWER, NULL},
+    {"PATCH", "/api/v1/positions/%s", OBS_POS, ADMIN, "{\"title\":\"Taken\"}"},
+    {"DELETE", "/api/v1/positions/%s", OBS_POS, ADMIN, NULL},
+    {"GET", "/api/v1/leave-types/%s", OBS_LTYPE, VIEWER, NULL},
+    {"PATCH", "/api/v1/leave-types/%s", OBS_LTYPE, ADMIN, "{\"name\":\"Taken\"}"},
+    {"GET", "/api/v1/leave-requests/%s", OBS_LREQ, VIEWER, NULL},
+    {"POST", "/api/v1/leave-requests/%s/approve", OBS_LREQ, VIEWER, "{}"},
+    {"POST", "/api/v1/leave-requests/%s/reject", OBS_LREQ, VIEWER, "{\"reason\":\"taken\"}"},
+    {"POST", "/api/v1/leave-requests/%s/withdraw", OBS_LREQ, VIEWER, "{}"},
+    {"POST", "/api/v1/leave-requests/%s/cancel", OBS_LREQ, VIEWER, "{}"},
+    {"GET", ORGS "/%s/employees", OBS_ORG, VIEWER, NULL},
+    {"POST", ORGS "/%s/employees", OBS_ORG, ADMIN,
+     "{\"first_name\":\"Taken\",\"last_name\":\"T\",\"hire_date\":\"2020-01-01\"}"},
+    {"GET", ORGS "/%s/holiday-calendars", OBS_ORG, VIEWER, NULL},
+    {"POST", ORGS "/%s/holiday-calendars", OBS_ORG, ADMIN, "{\"name\":\"Taken\",\"workdays\":[1]}"},
+    {"GET", ORGS "/%s/leave-types", OBS_ORG, VIEWER, NULL},
+    {"POST", ORGS "/%s/leave-types", OBS_ORG, ADMIN,
+     "{\"code\":\"TAKEN\",\"name\":\"Taken\",\"approval_levels\":1}"},
+    {"GET", "/api/v1/divisions/%s/positions", OBS_DIV, VIEWER, NULL},
+    {"POST", "/api/v1/divisions/%s/positions", OBS_DIV, ADMIN,
+     "{\"title\":\"Taken\",\"headcount\":1}"},
+};
+
+/* The route's path with id in it. */
+static char *
+hr_path(const hr_route *rt, const char *id)
+{
+	const char *at = strstr(rt->path, "%s");
+
+	return kt_strf("%.*s%s%s", (int)(at - rt->path), rt->path, id, at + 2);
+}
+
+/*
+ * Another tenant's ids in HR bodies, on this tenant's own rows: 422 naming the field (an
+ * employee's manager and calendar, an assignment's position, an allocation's and a request's
+ * leave type).
+ */
+static void
+hr_foreign_body(walker *w, int role)
+{
+	int org = live_org(w), n = rnd(w, 5);
+
+	if (org < 0)
+		return;
+	int emp = hr_pick(w, OBS_EMP, org);
+
+	if (n >= 2 && emp < 0)
+		return;
+	static const int kinds[] = {OBS_EMP, OBS_HRCAL, OBS_POS, OBS_LTYPE, OBS_LTYPE};
+	static const char *const fields[] = {"manager_id", "calendar_id", "position_id",
+	                                     "leave_type_id", "leave_type_id"};
+	char *fid = foreign_id(w, (enum obs)kinds[n]), *path, *body;
+	int min = n == 4 ? VIEWER : ADMIN;
+
+	if (n < 2) {
+		path = kt_strf(ORGS "/%s/employees", w->orgs[org].id);
+		body = kt_strf("{\"first_name\":\"%s\",\"last_name\":\"F\",\"hire_date\":\"2020-01-01\","
+		               "\"%s\":\"%s\"}",
+		               w->marker, fields[n], fid);
+	} else if (n == 2) {
+		path = kt_strf("/api/v1/employees/%s/assignments", w->hr[emp].id);
+		body = kt_strf("{\"position_id\":\"%s\",\"start_date\":\"2030-01-01\"}", fid);
+	} else if (n == 3) {
+		path = kt_strf("/api/v1/employees/%s/leave-allocations", w->hr[emp].id);
+		body = kt_strf("{\"leave_type_id\":\"%s\",\"days\":\"1\",\"valid_from\":\"2030-01-01\","
+		               "\"valid_to\":\"2030-12-31\",\"reason\":\"%s\"}",
+		               fid, w->marker);
+	} else {
+		path = kt_strf("/api/v1/employees/%s/leave-requests", w->hr[emp].id);
+		body = kt_strf("{\"leave_type_id\":\"%s\",\"start_date\":\"2030-03-04\","
+		               "\"end_date\":\"2030-03-04\"}",
+		               fid);
+	}
+	/* a request for an employee one may not see: 403 before its body is looked at */
+	long want = role > min ? 403 : n == 4 && !is_admin(role) ? 403 : 422;
+	kt_resp *r = call(w, OP_FOREIGN_HR, role, NULL, "POST", body, path);
+
+	expect_status(w, r, want);
+	if (r->status == 422 && !kt_has_field_error(r, fields[n]))
+		walk_fail(w, "a 422 not about %s: %s", fields[n], r->body);
+	kt_resp_free(r);
+	free(body);
+	free(path);
+	free(fid);
+}
+
+/* Another tenant's HR ids in paths: 404 for whoever the route lets in, as for no row at all. */
+static void
+op_foreign_hr(walker *w)
+{
+	int role = pick_role(w), n = rnd(w, (int)(sizeof(hr_routes) / sizeof(hr_routes[0])) + 4);
+
+	if (n >= (int)(sizeof(hr_routes) / sizeof(hr_routes[0]))) {
+		hr_foreign_body(w, role);
+		return;
+	}
+	const hr_route *rt = &hr_routes[n];
+	char *id = foreign_id(w, (enum obs)rt->kind), *path = hr_path(rt, id);
+	const char *ifm[] = {"If-Match: \"1\"", NULL};
+	long want = role > rt->min ? 403 : 404;
+	kt_resp *r = call(w, OP_FOREIGN_HR, role, strcmp(rt->method, "PATCH") == 0 ? ifm : NULL,
+	                  rt->method, rt->body, path);
+
+	expect_status(w, r, want);
+	if (want == 404 && chance(w, 30)) {
+		/* the answer for an id of no row at all is the same: no oracle for existence */
+		char *none = nowhere_id(w), *other = hr_path(rt, none);
+		kt_resp *r2 = call(w, OP_FOREIGN_HR, role, strcmp(rt->method, "PATCH") == 0 ? ifm : NULL,
+		                   rt->method, rt->body, other);
+
+		expect_status(w, r2, 404);
+		if (strcmp(kt_jstr(r2->json, "detail"), kt_jstr(r->json, "detail")) != 0)
+			walk_fail(w, "another tenant's id is told apart from no row: \"%s\" vs \"%s\"",
+			          kt_jstr(r->json, "detail"), kt_jstr(r2->json, "detail"));
+		kt_resp_free(r2);
+		free(other);
+		free(none);
+	}
+	kt_resp_free(r);
+	free(path);
+	free(id);
+}
+
+/* The database holds as many HR rows of each kind as the model made (none are deleted). */
+static void
+check_db_hr(walker *w)
+{
+	static const char *const tables[] = {[OBS_EMP] = "hr.employees",
+	                                     [OBS_HRCAL] = "hr.holiday_calendars",
+	                                     [OBS_POS] = "hr.positions",
+	                                     [OBS_LTYPE] = "hr.leave_types",
+	                                     [OBS_LREQ] = "hr.leave_requests"};
+
+	for (int kind = OBS_EMP; kind <= OBS_LREQ; kind++) {
+		int model = 0;
+
+		for (int i = 0; i < w->nhr; i++)
+			model += w->hr[i].kind == kind;
+		char *sql = kt_strf("SELECT count(*) FROM %s", tables[kind]);
+		PGresult *r = db_rows(w, sql);
+
+		if (atol(PQgetvalue(r, 0, 0)) != model)
+			walk_fail(w, "the database has %s rows of %s, the model %d", PQgetvalue(r, 0, 0),
+			          tables[kind], model);
+		PQclear(r);
+		free(sql);
+	}
+}
+
 static const weighted ops[] = {
     {op_org_create, 9},    {op_org_get, 7},     {op_org_list, 7},    {op_org_patch, 8},
     {op_org_delete, 3},    {op_div_create, 11}, {op_div_get, 6},     {op_div_list, 6},
@@ -4608,7 +4961,8 @@ static const weighted ops[] = {
     {op_acct_list, 2},     {op_acct_patch, 2},  {op_fiscal, 2},      {op_entry_create, 6},
     {op_entry_get, 2},     {op_entry_list, 2},  {op_entry_post, 3},  {op_entry_reverse, 2},
     {op_trial_balance, 2}, {op_acct_delete, 1}, {op_entry_patch, 2}, {op_entry_delete, 1},
-    {op_period, 2},        {op_acct_ledger, 2}, {op_foreign_fin, 7},
+    {op_period, 2},        {op_acct_ledger, 2}, {op_foreign_fin, 7}, {op_hr, 6},
+    {op_foreign_hr, 5},
 };
 
 static void

@@ -390,6 +390,63 @@ async function password(token, refresh) {
 	await call("POST", "/api/v1/auth/logout", { body: { refresh_token: pair.refresh_token }, want: 204 });
 }
 
+// Leave requests and their approvals.  Without the routes that make employees, leave types
+// and allocations in the document, only the answers that need none of them.
+async function hrRequests(token, viewer) {
+	const nobody = "0192f3a4-0000-7000-8000-000000000000";
+	const reqs = "/api/v1/employees/{id}/leave-requests";
+	const one = "/api/v1/leave-requests/{id}";
+	const at = (id, verb = "") => `/api/v1/leave-requests/${id}${verb ? "/" + verb : ""}`;
+	const day = (n) => {
+		const d = new Date();
+		d.setUTCDate(d.getUTCDate() + 14 + ((8 - d.getUTCDay()) % 7) + n); // a Monday two weeks on, + n
+		return d.toISOString().slice(0, 10);
+	};
+	const leave = (type, from, to, extra = {}) => ({ leave_type_id: type, start_date: day(from), end_date: day(to), ...extra });
+	await call("GET", reqs, { path: `/api/v1/employees/${nobody}/leave-requests`, token, want: 404 });
+	await call("POST", reqs, { path: `/api/v1/employees/${nobody}/leave-requests`, token, body: leave(nobody, 0, 0), want: 404 });
+	await call("POST", reqs, { path: `/api/v1/employees/${nobody}/leave-requests`, token, body: leave(nobody, 1, 0), want: 422 });
+	await call("GET", one, { path: at(nobody), token, want: 404 });
+	const orgReqs = "/api/v1/organizations/{id}/leave-requests";
+	await call("GET", orgReqs, { path: `/api/v1/organizations/${nobody}/leave-requests`, token, want: 404 });
+	for (const verb of ["approve", "withdraw", "cancel"])
+		await call("POST", `${one}/${verb}`, { path: at(nobody, verb), token, want: 404 });
+	await call("POST", `${one}/reject`, { path: at(nobody, "reject"), token, body: {}, want: 422 });
+	await call("POST", `${one}/reject`, { path: at(nobody, "reject"), token, body: { reason: "no" }, want: 404 });
+	const employees = "/api/v1/organizations/{id}/employees", types = "/api/v1/organizations/{id}/leave-types";
+	const allocations = "/api/v1/employees/{id}/leave-allocations";
+	if (!doc.paths[employees] || !doc.paths[types] || !doc.paths[allocations]) return;
+	const org = (await call("POST", "/api/v1/organizations", { token, body: { name: "People", code: "HR-REQ" }, want: 201 })).json;
+	const o = `/api/v1/organizations/${org.id}`;
+	const emp = (await call("POST", employees, { path: `${o}/employees`, token, body: { first_name: "Ada", last_name: "Lovelace", hire_date: "2020-01-01" }, want: 201 })).json;
+	const two = (await call("POST", types, { path: `${o}/leave-types`, token, body: { code: "ANNUAL", name: "Annual leave", approval_levels: 2 }, want: 201 })).json;
+	const once = (await call("POST", types, { path: `${o}/leave-types`, token, body: { code: "SPECIAL", name: "Special leave", approval_levels: 1 }, want: 201 })).json;
+	const e = `/api/v1/employees/${emp.id}`;
+	for (const type of [two, once])
+		await call("POST", allocations, { path: `${e}/leave-allocations`, token, body: { leave_type_id: type.id, days: "20", valid_from: day(-30), valid_to: day(300), reason: "this year" }, want: 201 });
+	const r1 = (await call("POST", reqs, { path: `${e}/leave-requests`, token, headers: { "Idempotency-Key": "conform-leave" }, body: leave(two.id, 0, 1, { start_half: "pm", reason: "a trip" }), want: 201 })).json;
+	await call("POST", reqs, { path: `${e}/leave-requests`, token, body: leave(two.id, 1, 1), want: 409 });
+	await call("POST", reqs, { path: `${e}/leave-requests`, token, body: leave(two.id, 5, 6), want: 422 });
+	await call("POST", reqs, { path: `${e}/leave-requests`, token: viewer, body: leave(two.id, 7, 7), want: 403 });
+	await call("GET", reqs, { path: `${e}/leave-requests`, token, query: { status: "submitted", from: day(0), limit: "1" }, want: 200 });
+	await call("GET", reqs, { path: `${e}/leave-requests`, token, query: { status: "maybe" }, want: 400 });
+	await call("GET", reqs, { path: `${e}/leave-requests`, token: viewer, want: 403 });
+	await call("GET", orgReqs, { path: `${o}/leave-requests`, token, query: { status: "submitted" }, want: 200 });
+	await call("GET", orgReqs, { path: `${o}/leave-requests`, token: viewer, want: 403 });
+	await call("GET", one, { path: at(r1.id), token, want: 200 });
+	await call("GET", one, { path: at(r1.id), token: viewer, want: 403 });
+	await call("POST", `${one}/approve`, { path: at(r1.id, "approve"), token, want: 200 });
+	await call("POST", `${one}/approve`, { path: at(r1.id, "approve"), token, want: 403 });
+	await call("POST", `${one}/withdraw`, { path: at(r1.id, "withdraw"), token, want: 409 });
+	const r2 = (await call("POST", reqs, { path: `${e}/leave-requests`, token, body: leave(two.id, 7, 7), want: 201 })).json;
+	await call("POST", `${one}/reject`, { path: at(r2.id, "reject"), token, body: { reason: "the release week" }, want: 200 });
+	await call("POST", `${one}/reject`, { path: at(r2.id, "reject"), token, body: { reason: "again" }, want: 409 });
+	const r3 = (await call("POST", reqs, { path: `${e}/leave-requests`, token, body: leave(once.id, 14, 14, { end_half: "am" }), want: 201 })).json;
+	await call("POST", `${one}/cancel`, { path: at(r3.id, "cancel"), token, want: 409 });
+	await call("POST", `${one}/approve`, { path: at(r3.id, "approve"), token, want: 200 });
+	await call("POST", `${one}/cancel`, { path: at(r3.id, "cancel"), token, want: 200 });
+}
+
 async function session() {
 	await operations();
 	const owner = await signUp();
@@ -401,9 +458,64 @@ async function session() {
 	await divisions(token, org);
 	await finance(token, viewer);
 	await auditLogs(token, viewer);
-	await hrLeave(token, viewer);
+	await hrEmployees(token, viewer);
+	await hrRequests(token, viewer);
 	await password(token, pair.refresh_token);
 	await call("GET", "/api/v1/tenant", { token, headers: { "X-Tenant-ID": "0192f3a4-0000-7000-8000-000000000000" }, want: 403 });
+	await hrPositions(token, viewer);
+	await hrLeave(token, viewer);
+}
+
+// HR: employees, holiday calendars and holidays.
+async function hrEmployees(token, viewer) {
+	const org = (await call("POST", "/api/v1/organizations", { token, body: { name: "People", code: "PEOPLE" }, want: 201 })).json;
+	const calendars = "/api/v1/organizations/{id}/holiday-calendars";
+	const calendar = "/api/v1/holiday-calendars/{id}";
+	const holidays = "/api/v1/holiday-calendars/{id}/holidays";
+	const employees = "/api/v1/organizations/{id}/employees";
+	const employee = "/api/v1/employees/{id}";
+	const cals = `/api/v1/organizations/${org.id}/holiday-calendars`;
+	const cal = (await call("POST", calendars, { path: cals, token, headers: { "Idempotency-Key": "conform-cal" }, body: { name: "Office", workdays: [1, 2, 3, 4, 5] }, want: 201 })).json;
+	await call("POST", calendars, { path: cals, token, body: { name: "Office", workdays: [1] }, want: 409 });
+	await call("POST", calendars, { path: cals, token, body: { name: "Bad", workdays: [0] }, want: 422 });
+	await call("POST", calendars, { path: cals, token: viewer, body: { name: "No", workdays: [1] }, want: 403 });
+	await call("GET", calendars, { path: cals, token: viewer, query: { limit: "1" }, want: 200 });
+	await call("GET", calendars, { path: cals, token, query: { limit: "0" }, want: 400 });
+	const c = `/api/v1/holiday-calendars/${cal.id}`;
+	const got = await call("GET", calendar, { path: c, token: viewer, want: 200 });
+	await call("GET", calendar, { path: "/api/v1/holiday-calendars/nope", token, want: 404 });
+	await call("PATCH", calendar, { path: c, token, headers: { "If-Match": '"9"' }, body: { name: "Stale" }, want: 412 });
+	await call("PATCH", calendar, { path: c, token, headers: { "If-Match": got.headers.get("etag") }, body: { workdays: [7, 1, 2, 3, 4] }, want: 200 });
+	await call("PATCH", calendar, { path: c, token, body: {}, want: 422 });
+	const hol = (await call("POST", holidays, { path: `${c}/holidays`, token, body: { date: "2026-12-24", name: "Eve", half_day: "pm" }, want: 201 })).json;
+	await call("POST", holidays, { path: `${c}/holidays`, token, body: { date: "2026-12-25", name: "Christmas" }, want: 201 });
+	await call("POST", holidays, { path: `${c}/holidays`, token, body: { date: "2026-12-25", name: "Again" }, want: 409 });
+	await call("POST", holidays, { path: `${c}/holidays`, token, body: { date: "2026-02-30", name: "No" }, want: 422 });
+	await call("GET", holidays, { path: `${c}/holidays`, token: viewer, query: { from: "2026-12-01", to: "2026-12-31", limit: "1" }, want: 200 });
+	await call("GET", holidays, { path: `${c}/holidays`, token, query: { from: "someday" }, want: 400 });
+	await call("DELETE", "/api/v1/holidays/{id}", { path: `/api/v1/holidays/${hol.id}`, token, want: 204 });
+	await call("DELETE", "/api/v1/holidays/{id}", { path: `/api/v1/holidays/${hol.id}`, token, want: 404 });
+	const emps = `/api/v1/organizations/${org.id}/employees`;
+	const boss = (await call("POST", employees, { path: emps, token, headers: { "Idempotency-Key": "conform-emp" }, body: { first_name: "Ada", last_name: "Byron", hire_date: "2026-01-05", calendar_id: cal.id, email: "ada@example.test" }, want: 201 })).json;
+	const e = (await call("POST", employees, { path: emps, token, body: { first_name: "Grace", last_name: "Hopper", hire_date: "2026-02-01", manager_id: boss.id, timezone: "Europe/Berlin", termination_date: "2027-01-31" }, want: 201 })).json;
+	await call("POST", employees, { path: emps, token, body: { first_name: "X", last_name: "Y", hire_date: "2026-01-01", timezone: "Mars/Olympus" }, want: 422 });
+	await call("POST", employees, { path: emps, token: viewer, body: { first_name: "X", last_name: "Y", hire_date: "2026-01-01" }, want: 403 });
+	await call("GET", employees, { path: emps, token, query: { limit: "1" }, want: 200 });
+	await call("GET", employees, { path: emps, token, query: { manager_id: boss.id }, want: 200 });
+	await call("GET", employees, { path: emps, token, query: { manager_id: "nope" }, want: 400 });
+	await call("GET", employees, { path: emps, token: viewer, want: 403 });
+	const one = `/api/v1/employees/${e.id}`;
+	const current = await call("GET", employee, { path: one, token, want: 200 });
+	await call("GET", employee, { path: one, token: viewer, want: 403 });
+	await call("GET", employee, { path: "/api/v1/employees/nope", token, want: 404 });
+	await call("PATCH", employee, { path: one, token, headers: { "If-Match": current.headers.get("etag") }, body: { last_name: "Murray Hopper", email: null }, want: 200 });
+	await call("PATCH", employee, { path: one, token, headers: { "If-Match": current.headers.get("etag") }, body: { last_name: "Stale" }, want: 412 });
+	await call("PATCH", employee, { path: `/api/v1/employees/${boss.id}`, token, body: { manager_id: e.id }, want: 422 });
+	await call("DELETE", employee, { path: `/api/v1/employees/${boss.id}`, token, want: 409 });
+	await call("DELETE", calendar, { path: c, token, want: 409 });
+	await call("DELETE", employee, { path: one, token, want: 204 });
+	await call("PATCH", employee, { path: `/api/v1/employees/${boss.id}`, token, body: { calendar_id: null }, want: 200 });
+	await call("DELETE", calendar, { path: c, token, want: 204 });
 }
 
 try {
@@ -422,6 +534,66 @@ console.log(`conform: ${checked} responses checked, ${seen.size} (operation, sta
 console.log(`conform: ${problems.length} disagreements`);
 process.exit(problems.length === 0 ? 0 : 1);
 
+// Positions, assignments and leave types.  Assignments need an employee: made through the
+// employees' route when the document has it (the HR part that owns employees).
+async function hrPositions(token, viewer) {
+	const org = (await call("POST", "/api/v1/organizations", { token, body: { name: "Staff", code: "STAFF" }, want: 201 })).json;
+	const div = (await call("POST", "/api/v1/organizations/{id}/divisions", { path: `/api/v1/organizations/${org.id}/divisions`, token, body: { name: "Ops", code: "OPS" }, want: 201 })).json;
+	const positions = "/api/v1/divisions/{id}/positions";
+	const one = "/api/v1/positions/{id}";
+	const path = `/api/v1/divisions/${div.id}/positions`;
+	const pos = (await call("POST", positions, { path, token, body: { title: "Operator", headcount: 1 }, want: 201 })).json;
+	await call("POST", positions, { path, token, body: { title: "", headcount: -1 }, want: 422 });
+	await call("POST", positions, { path, token: viewer, body: { title: "Nope", headcount: 1 }, want: 403 });
+	await call("POST", positions, { path: "/api/v1/divisions/0192f3a4-0000-7000-8000-000000000000/positions", token, body: { title: "Nope", headcount: 1 }, want: 404 });
+	await call("GET", positions, { path, token: viewer, query: { limit: "1" }, want: 200 });
+	await call("GET", positions, { path, token, query: { limit: "0" }, want: 400 });
+	const got = await call("GET", one, { path: `/api/v1/positions/${pos.id}`, token: viewer, want: 200 });
+	await call("GET", one, { path: "/api/v1/positions/not-a-uuid", token, want: 404 });
+	await call("PATCH", one, { path: `/api/v1/positions/${pos.id}`, token, headers: { "If-Match": got.headers.get("etag") }, body: { title: "Lead operator", headcount: 2 }, want: 200 });
+	await call("PATCH", one, { path: `/api/v1/positions/${pos.id}`, token, headers: { "If-Match": got.headers.get("etag") }, body: { title: "Stale" }, want: 412 });
+	await call("PATCH", one, { path: `/api/v1/positions/${pos.id}`, token, body: {}, want: 422 });
+	const employees = "/api/v1/organizations/{id}/employees";
+	if (doc.paths[employees]?.post) {
+		const emp = (await call("POST", employees, { path: `/api/v1/organizations/${org.id}/employees`, token, body: { first_name: "Ada", last_name: "Lovelace", hire_date: "2024-01-01" }, want: 201 })).json;
+		const other = (await call("POST", employees, { path: `/api/v1/organizations/${org.id}/employees`, token, body: { first_name: "Bob", last_name: "Byte", hire_date: "2024-01-01" }, want: 201 })).json;
+		const list = "/api/v1/employees/{id}/assignments";
+		const a = (await call("POST", list, { path: `/api/v1/employees/${emp.id}/assignments`, token, body: { position_id: pos.id, start_date: "2025-01-01" }, want: 201 })).json;
+		await call("POST", list, { path: `/api/v1/employees/${emp.id}/assignments`, token, body: { position_id: pos.id, start_date: "2025-06-01", end_date: "2025-06-30" }, want: 409 });
+		await call("POST", list, { path: `/api/v1/employees/${emp.id}/assignments`, token, body: { position_id: pos.id, start_date: "2023-01-01", end_date: "2023-01-31" }, want: 422 });
+		await call("POST", list, { path: `/api/v1/employees/${emp.id}/assignments`, token: viewer, body: { position_id: pos.id, start_date: "2030-01-01" }, want: 403 });
+		await call("GET", list, { path: `/api/v1/employees/${emp.id}/assignments`, token, want: 200 });
+		await call("GET", list, { path: `/api/v1/employees/${emp.id}/assignments`, token: viewer, want: 403 });
+		const oneA = "/api/v1/assignments/{id}";
+		await call("PATCH", oneA, { path: `/api/v1/assignments/${a.id}`, token, headers: { "If-Match": '"1"' }, body: { end_date: "2025-12-31" }, want: 200 });
+		await call("PATCH", oneA, { path: `/api/v1/assignments/${a.id}`, token, headers: { "If-Match": '"1"' }, body: { end_date: "2025-11-30" }, want: 412 });
+		await call("PATCH", oneA, { path: `/api/v1/assignments/${a.id}`, token, body: { end_date: "2024-12-31" }, want: 422 });
+		const b = (await call("POST", list, { path: `/api/v1/employees/${other.id}/assignments`, token, body: { position_id: pos.id, start_date: "2025-01-01", end_date: "2025-12-31" }, want: 201 })).json;
+		await call("PATCH", one, { path: `/api/v1/positions/${pos.id}`, token, body: { headcount: 1 }, want: 200 }); // the past is history
+		await call("DELETE", one, { path: `/api/v1/positions/${pos.id}`, token, want: 409 });
+		await call("DELETE", oneA, { path: `/api/v1/assignments/${b.id}`, token, want: 204 });
+		await call("DELETE", oneA, { path: `/api/v1/assignments/${a.id}`, token, want: 204 });
+		await call("DELETE", oneA, { path: `/api/v1/assignments/${a.id}`, token, want: 404 });
+	}
+	await call("DELETE", one, { path: `/api/v1/positions/${pos.id}`, token, want: 204 });
+	const types = "/api/v1/organizations/{id}/leave-types";
+	const oneT = "/api/v1/leave-types/{id}";
+	const tpath = `/api/v1/organizations/${org.id}/leave-types`;
+	const annual = (await call("POST", types, { path: tpath, token, headers: { "Idempotency-Key": "conform-lt" }, body: { code: "ANNUAL", name: "Annual leave", approval_levels: 2, carry_forward_max: "5.5", carry_forward_expires_after: 3 }, want: 201 })).json;
+	await call("POST", types, { path: tpath, token, body: { code: "SICK", name: "Sick leave", approval_levels: 1, allow_negative: true }, want: 201 });
+	await call("POST", types, { path: tpath, token, body: { code: "ANNUAL", name: "Again", approval_levels: 1 }, want: 409 });
+	await call("POST", types, { path: tpath, token, body: { code: "X", name: "X", approval_levels: 1, carry_forward_max: "1.234" }, want: 422 });
+	await call("POST", types, { path: tpath, token: viewer, body: { code: "V", name: "V", approval_levels: 1 }, want: 403 });
+	const page = (await call("GET", types, { path: tpath, token: viewer, query: { limit: "1" }, want: 200 })).json;
+	await call("GET", types, { path: tpath, token: viewer, query: { limit: "1", cursor: page.next_cursor }, want: 200 });
+	await call("GET", types, { path: tpath, token, query: { cursor: "!!" }, want: 400 });
+	await call("GET", oneT, { path: `/api/v1/leave-types/${annual.id}`, token: viewer, want: 200 });
+	await call("GET", oneT, { path: "/api/v1/leave-types/0192f3a4-0000-7000-8000-000000000000", token, want: 404 });
+	await call("PATCH", oneT, { path: `/api/v1/leave-types/${annual.id}`, token, headers: { "If-Match": '"1"' }, body: { carry_forward_max: null, approval_levels: 1 }, want: 200 });
+	await call("PATCH", oneT, { path: `/api/v1/leave-types/${annual.id}`, token, headers: { "If-Match": '"1"' }, body: { name: "Stale" }, want: 412 });
+	await call("PATCH", oneT, { path: `/api/v1/leave-types/${annual.id}`, token, body: { code: "NEW" }, want: 422 });
+}
+
 // HR leave: allocations, balances (which settle ended periods: carry-forward and expiry rows)
 // and the ledger.  The employee and the leave type come from their own routes; without them in
 // the document there is nothing to allocate to.
@@ -430,7 +602,7 @@ async function hrLeave(token, viewer) {
 	const types = "/api/v1/organizations/{id}/leave-types";
 	if (!doc.paths[employees]?.post || !doc.paths[types]?.post) return;
 	const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
-	const org = (await call("POST", "/api/v1/organizations", { token, body: { name: "People", code: "PEOPLE" }, want: 201 })).json;
+	const org = (await call("POST", "/api/v1/organizations", { token, body: { name: "Leave", code: "LEAVE" }, want: 201 })).json;
 	const o = `/api/v1/organizations/${org.id}`;
 	const emp = (await call("POST", employees, { path: `${o}/employees`, token, body: { first_name: "Ada", last_name: "Lovelace", hire_date: day(-2000) }, want: 201 })).json;
 	const type = (await call("POST", types, { path: `${o}/leave-types`, token, body: { code: "ANNUAL", name: "Annual leave", approval_levels: 1, carry_forward_max: "5", carry_forward_expires_after: 3 }, want: 201 })).json;
