@@ -662,8 +662,9 @@ test_concurrent_reads_settle_once(void **state)
 		q[i] = (kt_async){.base = srv->base, .method = "GET", .token = A.admin.token};
 		snprintf(q[i].path, sizeof(q[i].path), EMPLOYEES "/%s/leave-balances", s.emp);
 		kt_async_start(&q[i]);
+		/* one at a time: a server thread blocked in the first must not have taken the second */
+		kt_wait_lock_waiters(pg, i + 1);
 	}
-	kt_wait_lock_waiters(pg, 2);
 	kt_pg_exec(holder, "COMMIT");
 	PQfinish(holder);
 	for (int i = 0; i < 2; i++) {
