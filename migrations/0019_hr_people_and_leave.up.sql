@@ -720,13 +720,6 @@ GRANT EXECUTE ON FUNCTION hr.leave_day_parts(uuid, uuid, date, text, date, text)
 
 -- ------------------------------------------------------- leave periods
 
--- leave_periods, leave_taken and leave_held pin no search_path: a SQL
--- function with a SET clause is never inlined, and planned anew on every
--- call, which made settling and balance checks several times slower.  They
--- are SECURITY INVOKER and name every relation with its schema; inlined into
--- the SECURITY DEFINER functions below they run under those functions'
--- pinned search_path.
-
 -- An employee's leave periods of a type: the allocation windows, with the
 -- days granted (corrections included) and the carry-forward that falls in
 -- each: its days, when the carried days stop being usable (their own expiry
@@ -735,6 +728,7 @@ CREATE FUNCTION hr.leave_periods(p_tenant uuid, p_employee uuid, p_type uuid)
 	RETURNS TABLE (valid_from date, valid_to date, granted numeric, carry_id uuid,
 	               carried numeric, carry_from date, carry_until date, expired numeric)
 	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT w.valid_from, w.valid_to, w.granted, cf.id, coalesce(cf.days, 0), cf.date,
 	       CASE WHEN cf.id IS NOT NULL THEN least(coalesce(cf.valid_to, w.valid_to), w.valid_to) END,
@@ -755,6 +749,7 @@ $$;
 CREATE FUNCTION hr.leave_taken(p_tenant uuid, p_employee uuid, p_type uuid, p_from date, p_to date)
 	RETURNS numeric
 	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT coalesce(-sum(t.days), 0) FROM hr.leave_entries t
 	WHERE t.tenant_id = p_tenant AND t.employee_id = p_employee AND t.leave_type_id = p_type
@@ -765,6 +760,7 @@ $$;
 CREATE FUNCTION hr.leave_held(p_tenant uuid, p_employee uuid, p_type uuid, p_from date, p_to date)
 	RETURNS numeric
 	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT coalesce(sum(d.days), 0) FROM hr.leave_days d
 	WHERE d.tenant_id = p_tenant AND d.employee_id = p_employee AND d.leave_type_id = p_type
