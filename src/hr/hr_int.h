@@ -238,6 +238,44 @@ void hr_leave_type_routes(keel_router *r, keel_hr *hr);
 
 /* ---- hr_leave_store.c: allocations, balances, the ledger ---- */
 
+/* An allocation's body: days as checked text (keel_days_parse), dates YYYY-MM-DD. */
+typedef struct hr_allocation_in {
+	const char *leave_type_id, *days, *valid_from, *valid_to, *reason;
+} hr_allocation_in;
+
+/* A ledger row's place in its list: (date, id). */
+typedef struct hr_entry_key {
+	char date[11];
+	char id[37];
+} hr_entry_key;
+
+/* The ledger of an employee: of a type and within from..to when given, after after. */
+typedef struct hr_entry_filter {
+	const char *employee_id;
+	const char *leave_type_id, *from, *to; /* NULL: any */
+	const hr_entry_key *after;             /* NULL: from the start */
+	int limit;
+} hr_entry_filter;
+
+/*
+ * Write the allocation id of employee emp (its organization's leave type) with its event
+ * keel.leave_entry.created.  KH409 (another leave period overlaps), KEEL_EINVAL with
+ * constraint leave_entries_leave_type_fkey (not a leave type of the organization).
+ */
+keel_err hr_leave_store_allocate(keel_tx *tx, keel_arena *a, const char *id, const hr_employee *emp,
+                                 const hr_allocation_in *in, hr_row *out);
+
+/* hr.leave_settle(employee): the carry-forward and expiry rows due, each with its event. */
+keel_err hr_leave_store_settle(keel_tx *tx, keel_arena *a, const char *employee_id);
+
+/* The employee's balances as of as_of (NULL: its local today), one per leave type, by code. */
+keel_err hr_leave_store_balances(keel_tx *tx, const char *employee_id, const char *as_of,
+                                 keel_svc_list *list);
+
+/* A page of the employee's ledger in (date, id) order; *last: its last row's key. */
+keel_err hr_leave_store_entries(keel_tx *tx, const hr_entry_filter *f, keel_svc_list *list,
+                                hr_entry_key *last);
+
 /* ---- hr_request_store.c: leave requests and approvals ---- */
 
 /* A leave request as its create route takes it (NULL: absent). */

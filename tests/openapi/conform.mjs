@@ -463,6 +463,7 @@ async function session() {
 	await password(token, pair.refresh_token);
 	await call("GET", "/api/v1/tenant", { token, headers: { "X-Tenant-ID": "0192f3a4-0000-7000-8000-000000000000" }, want: 403 });
 	await hrPositions(token, viewer);
+	await hrLeave(token, viewer);
 }
 
 // HR: employees, holiday calendars and holidays.
@@ -591,4 +592,40 @@ async function hrPositions(token, viewer) {
 	await call("PATCH", oneT, { path: `/api/v1/leave-types/${annual.id}`, token, headers: { "If-Match": '"1"' }, body: { carry_forward_max: null, approval_levels: 1 }, want: 200 });
 	await call("PATCH", oneT, { path: `/api/v1/leave-types/${annual.id}`, token, headers: { "If-Match": '"1"' }, body: { name: "Stale" }, want: 412 });
 	await call("PATCH", oneT, { path: `/api/v1/leave-types/${annual.id}`, token, body: { code: "NEW" }, want: 422 });
+}
+
+// HR leave: allocations, balances (which settle ended periods: carry-forward and expiry rows)
+// and the ledger.  The employee and the leave type come from their own routes; without them in
+// the document there is nothing to allocate to.
+async function hrLeave(token, viewer) {
+	const employees = "/api/v1/organizations/{id}/employees";
+	const types = "/api/v1/organizations/{id}/leave-types";
+	if (!doc.paths[employees]?.post || !doc.paths[types]?.post) return;
+	const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
+	const org = (await call("POST", "/api/v1/organizations", { token, body: { name: "Leave", code: "LEAVE" }, want: 201 })).json;
+	const o = `/api/v1/organizations/${org.id}`;
+	const emp = (await call("POST", employees, { path: `${o}/employees`, token, body: { first_name: "Ada", last_name: "Lovelace", hire_date: day(-2000) }, want: 201 })).json;
+	const type = (await call("POST", types, { path: `${o}/leave-types`, token, body: { code: "ANNUAL", name: "Annual leave", approval_levels: 1, carry_forward_max: "5", carry_forward_expires_after: 3 }, want: 201 })).json;
+	const allocations = "/api/v1/employees/{id}/leave-allocations";
+	const balances = "/api/v1/employees/{id}/leave-balances";
+	const entries = "/api/v1/employees/{id}/leave-entries";
+	const e = `/api/v1/employees/${emp.id}`;
+	const body = (days, from, to) => ({ leave_type_id: type.id, days, valid_from: from, valid_to: to, reason: "conformance" });
+	await call("POST", allocations, { path: `${e}/leave-allocations`, token, body: body("10", day(-400), day(-200)), want: 201 });
+	await call("POST", allocations, { path: `${e}/leave-allocations`, token, headers: { "Idempotency-Key": "conform-leave-1" }, body: body("20", day(-199), day(165)), want: 201 });
+	await call("POST", allocations, { path: `${e}/leave-allocations`, token, body: body("-1.5", day(-199), day(165)), want: 201 });
+	await call("POST", allocations, { path: `${e}/leave-allocations`, token, body: body("1.234", day(-199), day(165)), want: 422 });
+	await call("POST", allocations, { path: `${e}/leave-allocations`, token, body: body(5, day(-199), day(165)), want: 422 });
+	await call("POST", allocations, { path: `${e}/leave-allocations`, token, body: { ...body("1", day(-199), day(165)), colour: 1 }, want: 422 });
+	await call("POST", allocations, { path: `${e}/leave-allocations`, token, body: body("1", day(-100), day(300)), want: 409 });
+	await call("POST", allocations, { path: `${e}/leave-allocations`, token: viewer, body: body("1", day(-199), day(165)), want: 403 });
+	await call("POST", allocations, { path: "/api/v1/employees/not-a-uuid/leave-allocations", token, body: body("1", day(-199), day(165)), want: 404 });
+	await call("GET", balances, { path: `${e}/leave-balances`, token, want: 200 });
+	await call("GET", balances, { path: `${e}/leave-balances`, token, query: { as_of: day(-300) }, want: 200 });
+	await call("GET", balances, { path: `${e}/leave-balances`, token, query: { as_of: "2026-02-30" }, want: 400 });
+	await call("GET", balances, { path: `${e}/leave-balances`, token: viewer, want: 403 });
+	const page = (await call("GET", entries, { path: `${e}/leave-entries`, token, query: { limit: "2" }, want: 200 })).json;
+	await call("GET", entries, { path: `${e}/leave-entries`, token, query: { limit: "2", cursor: page.next_cursor, leave_type_id: type.id, from: day(-500), to: day(500) }, want: 200 });
+	await call("GET", entries, { path: `${e}/leave-entries`, token, query: { leave_type_id: "nope" }, want: 400 });
+	await call("GET", entries, { path: "/api/v1/employees/00000000-0000-7000-8000-000000000000/leave-entries", token, want: 404 });
 }
