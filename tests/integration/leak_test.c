@@ -4735,6 +4735,7 @@ op_hr(walker *w)
 			body = kt_strf("{\"title\":\"%s\",\"headcount\":%d}", w->marker, 1 + rnd(w, 5));
 			hr_create(w, role, OBS_POS, org, path, body);
 			w->divs[d].positions = w->divs[d].positions || is_admin(role);
+			o->hr = o->hr || is_admin(role); /* positions in its divisions keep it too */
 		}
 	} else if (n < 9) { /* reads: an employee, the organization's, an employee's balances */
 		path = n == 6   ? kt_strf("/api/v1/employees/%s", w->hr[emp].id)
