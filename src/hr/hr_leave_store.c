@@ -46,24 +46,20 @@ static const keel_stmt st_entries_of = {"hr_leave_entries_of",
                                         " AND e.id = ANY($1::uuid[]) ORDER BY e.date, e.id",
                                         1};
 
-#define DAYS(col) "trim_scale(b." col ")::text"
+/* A balance row as the API's JSON: days as trimmed decimal strings ("2.5", "20"). */
+#define BALANCE_JSON                                                                               \
+	"json_build_object('leave_type_id', b.leave_type_id,"                                          \
+	" 'allocated', trim_scale(b.allocated)::text,"                                                 \
+	" 'carried_forward', trim_scale(b.carried_forward)::text,"                                     \
+	" 'taken', trim_scale(b.taken)::text, 'pending', trim_scale(b.pending)::text,"                 \
+	" 'expired', trim_scale(b.expired)::text, 'available', trim_scale(b.available)::text)::text"
 
 static const keel_stmt st_balances = {
     "hr_leave_balances",
-    "SELECT json_build_object('leave_type_id', b.leave_type_id,"
-    " 'allocated', " DAYS("allocated") ", 'carried_forward', " DAYS(
-        "carried_forward") ","
-                           " 'taken', " DAYS("taken") ", 'pending', " DAYS(
-                               "pending") ","
-                                          " 'expired', " DAYS("expired") ", 'available', " DAYS(
-                                              "available") ")::text"
-                                                           " FROM hr.employees em CROSS JOIN "
-                                                           "LATERAL hr.leave_balances(em.id,"
-                                                           " coalesce($2::date, "
-                                                           "hr.employee_today(em.timezone))) b"
-                                                           " WHERE em.tenant_id = " CURRENT
-                                                           " AND em.id = $1 ORDER BY b.code, "
-                                                           "b.leave_type_id",
+    "SELECT " BALANCE_JSON " FROM hr.employees em"
+    " CROSS JOIN LATERAL hr.leave_balances(em.id, coalesce($2::date,"
+    " hr.employee_today(em.timezone))) b"
+    " WHERE em.tenant_id = " CURRENT " AND em.id = $1 ORDER BY b.code, b.leave_type_id",
     2};
 
 /*
