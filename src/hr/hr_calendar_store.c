@@ -96,22 +96,6 @@ static const keel_stmt st_holiday_version = {
     "hr_holiday_version",
     "SELECT h.version FROM hr.holidays h WHERE h.tenant_id = " CURRENT " AND h.id = $1", 1};
 
-/* A write of one row (id, version, json) and its event with the row's JSON as data. */
-static keel_err
-write_row(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *const *p, hr_row *row,
-          const char *type)
-{
-	keel_res *res;
-	keel_err err = keel_tx_exec(tx, st, p, &res);
-
-	if (err != KEEL_OK)
-		return err;
-	if (keel_res_rows(res) != 1)
-		return KEEL_ENOTFOUND;
-	hr_store_row(res, 0, a, row);
-	return keel_events_enqueue(tx, type, row->id, row->json);
-}
-
 static keel_err
 version_of(keel_tx *tx, const keel_stmt *st, const char *id, long *version)
 {
@@ -133,7 +117,7 @@ hr_store_calendar_create(keel_tx *tx, keel_arena *a, const char *id, const char 
 {
 	const char *p[] = {id, org_id, in->name, in->workdays};
 
-	return write_row(tx, a, &st_calendar_create, p, row, "keel.holiday_calendar.created");
+	return hr_store_write(tx, a, &st_calendar_create, p, row, "keel.holiday_calendar.created");
 }
 
 keel_err
@@ -180,7 +164,7 @@ hr_store_calendar_update(keel_tx *tx, keel_arena *a, const char *id, const hr_ca
 {
 	const char *p[] = {id, in->name, in->workdays, version};
 
-	return write_row(tx, a, &st_calendar_update, p, row, "keel.holiday_calendar.updated");
+	return hr_store_write(tx, a, &st_calendar_update, p, row, "keel.holiday_calendar.updated");
 }
 
 keel_err
@@ -197,7 +181,7 @@ hr_store_calendar_delete(keel_tx *tx, keel_arena *a, const char *id, const char 
 	}
 	if (err != KEEL_OK)
 		return err;
-	return write_row(tx, a, &st_calendar_delete, p, &row, "keel.holiday_calendar.deleted");
+	return hr_store_write(tx, a, &st_calendar_delete, p, &row, "keel.holiday_calendar.deleted");
 }
 
 keel_err
@@ -212,7 +196,7 @@ hr_store_holiday_create(keel_tx *tx, keel_arena *a, const char *id, const char *
 {
 	const char *p[] = {id, calendar_id, in->date, in->name, in->half_day};
 
-	return write_row(tx, a, &st_holiday_create, p, row, "keel.holiday.created");
+	return hr_store_write(tx, a, &st_holiday_create, p, row, "keel.holiday.created");
 }
 
 keel_err
@@ -245,7 +229,7 @@ hr_store_holiday_delete(keel_tx *tx, keel_arena *a, const char *id, const char *
 	const char *p[] = {id, version};
 	hr_row row;
 
-	return write_row(tx, a, &st_holiday_delete, p, &row, "keel.holiday.deleted");
+	return hr_store_write(tx, a, &st_holiday_delete, p, &row, "keel.holiday.deleted");
 }
 
 keel_err

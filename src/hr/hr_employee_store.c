@@ -95,22 +95,6 @@ static const keel_stmt st_version = {
     "hr_employee_version",
     "SELECT e.version FROM hr.employees e WHERE e.tenant_id = " CURRENT " AND e.id = $1", 1};
 
-/* A write of one row (id, version, json) and its event with the row's JSON as data. */
-static keel_err
-write_row(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *const *p, hr_row *row,
-          const char *type)
-{
-	keel_res *res;
-	keel_err err = keel_tx_exec(tx, st, p, &res);
-
-	if (err != KEEL_OK)
-		return err;
-	if (keel_res_rows(res) != 1)
-		return KEEL_ENOTFOUND;
-	hr_store_row(res, 0, a, row);
-	return keel_events_enqueue(tx, type, row->id, row->json);
-}
-
 static const char *
 flag(bool b)
 {
@@ -126,7 +110,7 @@ hr_store_employee_create(keel_tx *tx, keel_arena *a, const char *id, const char 
 	    in->user_id, in->hire_date, in->termination_date, in->manager_id, in->calendar_id,
 	    in->timezone};
 
-	return write_row(tx, a, &st_create, p, row, "keel.employee.created");
+	return hr_store_write(tx, a, &st_create, p, row, "keel.employee.created");
 }
 
 keel_err
@@ -202,8 +186,8 @@ hr_store_employee_update(keel_tx *tx, keel_arena *a, const char *id, const hr_em
 	                   in->timezone,
 	                   version};
 
-	return write_row(tx, a, in->has_user_id ? &st_update_user : &st_update, p, row,
-	                 "keel.employee.updated");
+	return hr_store_write(tx, a, in->has_user_id ? &st_update_user : &st_update, p, row,
+	                      "keel.employee.updated");
 }
 
 keel_err
@@ -212,7 +196,7 @@ hr_store_employee_delete(keel_tx *tx, keel_arena *a, const char *id, const char 
 	const char *p[] = {id, version};
 	hr_row row;
 
-	return write_row(tx, a, &st_delete, p, &row, "keel.employee.deleted");
+	return hr_store_write(tx, a, &st_delete, p, &row, "keel.employee.deleted");
 }
 
 keel_err

@@ -82,6 +82,13 @@ bool hr_caller_admin(keel_req *req);
 /* A row of a statement whose columns are id, version, json (hr_row). */
 void hr_store_row(keel_res *res, int i, keel_arena *a, hr_row *row);
 
+/*
+ * A write of one row (statement st with parameters p, columns id, version, json) into row, and
+ * its event type with the row's JSON as data; KEEL_ENOTFOUND when st wrote no row.
+ */
+keel_err hr_store_write(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *const *p,
+                        hr_row *row, const char *type);
+
 /* KEEL_ENOTFOUND unless org_id is the tenant's organization. */
 keel_err hr_store_org_exists(keel_tx *tx, const char *org_id);
 

@@ -151,22 +151,6 @@ static const keel_stmt st_version[] = {
                        1},
 };
 
-/* A write of one row (id, version, json) and its event with the row's JSON as data. */
-static keel_err
-write_row(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *const *p, hr_row *row,
-          const char *type)
-{
-	keel_res *res;
-	keel_err err = keel_tx_exec(tx, st, p, &res);
-
-	if (err != KEEL_OK)
-		return err;
-	if (keel_res_rows(res) != 1)
-		return KEEL_ENOTFOUND;
-	hr_store_row(res, 0, a, row);
-	return keel_events_enqueue(tx, type, row->id, row->json);
-}
-
 /* A read of one row, as the whole transaction. */
 static keel_err
 read_row(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *id, hr_row *row)
@@ -211,7 +195,7 @@ hr_store_position_create(keel_tx *tx, keel_arena *a, const char *id, const char 
 {
 	const char *p[] = {id, division_id, title, headcount};
 
-	return write_row(tx, a, &st_position_create, p, row, "keel.position.created");
+	return hr_store_write(tx, a, &st_position_create, p, row, "keel.position.created");
 }
 
 keel_err
@@ -245,7 +229,7 @@ hr_store_position_update(keel_tx *tx, keel_arena *a, const char *id, const char 
 {
 	const char *p[] = {id, title, headcount, version};
 
-	return write_row(tx, a, &st_position_update, p, row, "keel.position.updated");
+	return hr_store_write(tx, a, &st_position_update, p, row, "keel.position.updated");
 }
 
 keel_err
@@ -254,7 +238,7 @@ hr_store_position_delete(keel_tx *tx, keel_arena *a, const char *id, const char 
 	const char *p[] = {id, version};
 	hr_row row;
 
-	return write_row(tx, a, &st_position_delete, p, &row, "keel.position.deleted");
+	return hr_store_write(tx, a, &st_position_delete, p, &row, "keel.position.deleted");
 }
 
 keel_err
@@ -264,7 +248,7 @@ hr_store_assignment_create(keel_tx *tx, keel_arena *a, const char *id, const hr_
 	const char *p[] = {id,          emp->organization_id, emp->id, in->position_id, in->start_date,
 	                   in->end_date};
 
-	return write_row(tx, a, &st_assignment_create, p, row, "keel.assignment.created");
+	return hr_store_write(tx, a, &st_assignment_create, p, row, "keel.assignment.created");
 }
 
 keel_err
@@ -280,7 +264,7 @@ hr_store_assignment_update(keel_tx *tx, keel_arena *a, const char *id,
 {
 	const char *p[] = {id, in->start_date, in->end_given ? "true" : "false", in->end_date, version};
 
-	return write_row(tx, a, &st_assignment_update, p, row, "keel.assignment.updated");
+	return hr_store_write(tx, a, &st_assignment_update, p, row, "keel.assignment.updated");
 }
 
 keel_err
@@ -289,7 +273,7 @@ hr_store_assignment_delete(keel_tx *tx, keel_arena *a, const char *id, const cha
 	const char *p[] = {id, version};
 	hr_row row;
 
-	return write_row(tx, a, &st_assignment_delete, p, &row, "keel.assignment.deleted");
+	return hr_store_write(tx, a, &st_assignment_delete, p, &row, "keel.assignment.deleted");
 }
 
 keel_err
@@ -305,7 +289,7 @@ hr_store_leave_type_create(keel_tx *tx, keel_arena *a, const char *id, const cha
 	                   in->carry_max,
 	                   in->carry_months};
 
-	return write_row(tx, a, &st_leave_type_create, p, row, "keel.leave_type.created");
+	return hr_store_write(tx, a, &st_leave_type_create, p, row, "keel.leave_type.created");
 }
 
 keel_err
@@ -349,7 +333,7 @@ hr_store_leave_type_update(keel_tx *tx, keel_arena *a, const char *id,
 	                   in->carry_months,
 	                   version};
 
-	return write_row(tx, a, &st_leave_type_update, p, row, "keel.leave_type.updated");
+	return hr_store_write(tx, a, &st_leave_type_update, p, row, "keel.leave_type.updated");
 }
 
 keel_err

@@ -3,6 +3,7 @@
  * (hr_*_store.c); the rules it relies on are migration 0019's.
  */
 #include "hr/hr_int.h"
+#include "events/events.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,21 @@ hr_store_row(keel_res *res, int i, keel_arena *a, hr_row *row)
 	row->id = keel_arena_strdup(a, keel_res_get(res, i, 0));
 	row->version = strtol(keel_res_get(res, i, 1), NULL, 10);
 	row->json = keel_res_json(res, i, 2, a);
+}
+
+keel_err
+hr_store_write(keel_tx *tx, keel_arena *a, const keel_stmt *st, const char *const *p, hr_row *row,
+               const char *type)
+{
+	keel_res *res;
+	keel_err err = keel_tx_exec(tx, st, p, &res);
+
+	if (err != KEEL_OK)
+		return err;
+	if (keel_res_rows(res) != 1)
+		return KEEL_ENOTFOUND;
+	hr_store_row(res, 0, a, row);
+	return keel_events_enqueue(tx, type, row->id, row->json);
 }
 
 keel_err
