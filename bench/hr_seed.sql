@@ -83,7 +83,8 @@ SELECT core.current_tenant_id(), md5('t' || b.id || i)::uuid, b.organization_id,
 FROM bench_requests b CROSS JOIN generate_series(0, 2) i;
 
 -- carry-forward of 2024 and 2025 (25 allocated, 6 taken: 5, the cap), usable to the end of
--- March, and its expiry: what was not held then (hr.leave_settle's rule, in bulk)
+-- March, and its expiry: what was not held then (hr.leave_settle's rule, hr.leave_held's sum,
+-- in bulk)
 INSERT INTO hr.leave_entries (tenant_id, id, organization_id, employee_id, leave_type_id, kind, days,
                               date, valid_from, valid_to, reason, created_by)
 SELECT core.current_tenant_id(), md5('c' || e.id || t.id || y)::uuid, e.organization_id, e.id, t.id,
@@ -93,8 +94,10 @@ FROM hr.employees e CROSS JOIN hr.leave_types t CROSS JOIN generate_series(2025,
 INSERT INTO hr.leave_entries (tenant_id, id, organization_id, employee_id, leave_type_id, kind, days,
                               date, source_id, reason, created_by)
 SELECT c.tenant_id, md5('x' || c.id)::uuid, c.organization_id, c.employee_id, c.leave_type_id, 'expiry',
-       -greatest(0, c.days - hr.leave_held(c.tenant_id, c.employee_id, c.leave_type_id, c.valid_from,
-                                           c.valid_to)),
+       -greatest(0, c.days - coalesce((SELECT sum(d.days) FROM hr.leave_days d
+                                       WHERE d.tenant_id = c.tenant_id AND d.employee_id = c.employee_id
+                                         AND d.leave_type_id = c.leave_type_id
+                                         AND d.date BETWEEN c.valid_from AND c.valid_to), 0)),
        c.valid_to + 1, c.id, 'carried days not taken by ' || c.valid_to, core.current_user_id()
 FROM hr.leave_entries c WHERE c.kind = 'carry_forward';
 -- which is what keel would have written: nothing is due for a sample
