@@ -66,17 +66,6 @@ END
 $$;
 GRANT EXECUTE ON FUNCTION hr.workdays_valid(smallint[]), hr.timezone_valid(text) TO keel_app;
 
--- The calling user's role rank (viewer 1 .. owner 4), 0 for none.
-CREATE FUNCTION hr.caller_rank() RETURNS integer
-	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-	SELECT coalesce((SELECT auth.role_rank(u.role) FROM auth.users u
-	                 WHERE u.tenant_id = core.current_tenant_id()
-	                   AND u.id = core.current_user_id() AND u.status = 'active'), 0)
-$$;
-GRANT EXECUTE ON FUNCTION hr.caller_rank() TO keel_app;
-
 -- ------------------------------------------------------- holiday calendars
 
 CREATE TABLE hr.holiday_calendars (
@@ -271,24 +260,29 @@ CREATE TRIGGER employees_employment BEFORE UPDATE OF hire_date, termination_date
 -- 'self' (the user linked to it), 'manager' (the user linked to its
 -- manager), 'none' (an employee of the tenant it may not see), NULL (no such
 -- employee in the tenant).
+-- (plpgsql, as the functions below that keel calls for every request: its plan is kept by
+-- the session, where a SQL function's is made again at every call.)
 CREATE FUNCTION hr.employee_access(p_employee uuid) RETURNS text
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT CASE WHEN hr.caller_rank() >= 3 THEN 'admin'
-	            WHEN e.user_id = core.current_user_id() THEN 'self'
-	            WHEN m.user_id = core.current_user_id() THEN 'manager'
-	            ELSE 'none' END
-	FROM hr.employees e
-	LEFT JOIN hr.employees m ON m.tenant_id = e.tenant_id AND m.id = e.manager_id
-	WHERE e.tenant_id = core.current_tenant_id() AND e.id = p_employee
+BEGIN
+	RETURN (SELECT CASE WHEN auth.role_rank(u.role) >= 3 THEN 'admin'
+	                    WHEN e.user_id = core.current_user_id() THEN 'self'
+	                    WHEN m.user_id = core.current_user_id() THEN 'manager'
+	                    ELSE 'none' END
+	        FROM hr.employees e
+	        LEFT JOIN hr.employees m ON m.tenant_id = e.tenant_id AND m.id = e.manager_id
+	        LEFT JOIN auth.users u ON u.tenant_id = e.tenant_id AND u.id = core.current_user_id()
+	                              AND u.status = 'active'
+	        WHERE e.tenant_id = core.current_tenant_id() AND e.id = p_employee);
+END
 $$;
 GRANT EXECUTE ON FUNCTION hr.employee_access(uuid) TO keel_app;
 
 -- An employee's local date today (its time zone decides when a day starts).
 CREATE FUNCTION hr.employee_today(p_timezone text) RETURNS date
 	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT (now() AT TIME ZONE p_timezone)::date $$;
 GRANT EXECUTE ON FUNCTION hr.employee_today(text) TO keel_app;
 
@@ -686,6 +680,12 @@ CREATE TRIGGER leave_approvals_append_only BEFORE UPDATE OR DELETE ON hr.leave_a
 
 -- ---------------------------------------------------------- day counting
 
+-- The SQL helpers below pin no search_path: a SQL function with a SET clause is never
+-- inlined and is planned again at every call.  They are SECURITY INVOKER and name every
+-- relation with its schema; inlined into the plpgsql functions and triggers that call them,
+-- their plans are kept by the session under those functions' pinned search_path.
+
+
 -- The half days from p_start (its afternoon only with p_start_half 'pm') to
 -- p_end (its morning only with p_end_half 'am'), with what each costs on the
 -- employee's calendar: 0.5 on a work day, 0 on a day off or the holiday's
@@ -695,7 +695,6 @@ CREATE FUNCTION hr.leave_day_parts(p_tenant uuid, p_employee uuid, p_start date,
                                    p_end date, p_end_half text)
 	RETURNS TABLE (date date, half text, days numeric)
 	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
 	AS $$
 	WITH cal AS (
 		SELECT e.calendar_id, coalesce(c.workdays, ARRAY[1, 2, 3, 4, 5]::smallint[]) AS workdays
@@ -728,7 +727,6 @@ CREATE FUNCTION hr.leave_periods(p_tenant uuid, p_employee uuid, p_type uuid)
 	RETURNS TABLE (valid_from date, valid_to date, granted numeric, carry_id uuid,
 	               carried numeric, carry_from date, carry_until date, expired numeric)
 	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT w.valid_from, w.valid_to, w.granted, cf.id, coalesce(cf.days, 0), cf.date,
 	       CASE WHEN cf.id IS NOT NULL THEN least(coalesce(cf.valid_to, w.valid_to), w.valid_to) END,
@@ -749,7 +747,6 @@ $$;
 CREATE FUNCTION hr.leave_taken(p_tenant uuid, p_employee uuid, p_type uuid, p_from date, p_to date)
 	RETURNS numeric
 	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT coalesce(-sum(t.days), 0) FROM hr.leave_entries t
 	WHERE t.tenant_id = p_tenant AND t.employee_id = p_employee AND t.leave_type_id = p_type
@@ -760,7 +757,6 @@ $$;
 CREATE FUNCTION hr.leave_held(p_tenant uuid, p_employee uuid, p_type uuid, p_from date, p_to date)
 	RETURNS numeric
 	LANGUAGE sql STABLE
-	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT coalesce(sum(d.days), 0) FROM hr.leave_days d
 	WHERE d.tenant_id = p_tenant AND d.employee_id = p_employee AND d.leave_type_id = p_type
@@ -1041,30 +1037,30 @@ DECLARE
 	v_date date;
 	v_half text;
 	v_negative boolean;
+	v_written integer;
 BEGIN
 	PERFORM hr.leave_lock(NEW.tenant_id, NEW.employee_id, NEW.leave_type_id);
-	SELECT d.date, d.half INTO v_date, v_half
+	-- a half day another request holds is left out (after waiting for its writer, if it is
+	-- still in flight): fewer rows than half days covered means an overlap
+	INSERT INTO hr.leave_days (tenant_id, organization_id, employee_id, leave_type_id, request_id,
+	                           date, half, days)
+	SELECT NEW.tenant_id, NEW.organization_id, NEW.employee_id, NEW.leave_type_id, NEW.id,
+	       k.date, k.half, k.days
 	FROM hr.leave_day_parts(NEW.tenant_id, NEW.employee_id, NEW.start_date, NEW.start_half,
 	                        NEW.end_date, NEW.end_half) k
-	JOIN hr.leave_days d ON d.tenant_id = NEW.tenant_id AND d.employee_id = NEW.employee_id
-	                     AND d.date = k.date AND d.half = k.half
-	ORDER BY d.date, d.half LIMIT 1;
-	IF FOUND THEN
+	ON CONFLICT ON CONSTRAINT leave_days_no_overlap DO NOTHING;
+	GET DIAGNOSTICS v_written = ROW_COUNT;
+	IF v_written < 2 * (NEW.end_date - NEW.start_date + 1) - (NEW.start_half IS NOT NULL)::integer
+	               - (NEW.end_half IS NOT NULL)::integer THEN
+		SELECT d.date, d.half INTO v_date, v_half
+		FROM hr.leave_day_parts(NEW.tenant_id, NEW.employee_id, NEW.start_date, NEW.start_half,
+		                        NEW.end_date, NEW.end_half) k
+		JOIN hr.leave_days d ON d.tenant_id = NEW.tenant_id AND d.employee_id = NEW.employee_id
+		                     AND d.date = k.date AND d.half = k.half AND d.request_id <> NEW.id
+		ORDER BY d.date, d.half LIMIT 1;
 		RAISE EXCEPTION 'the employee already has leave requested on % (%)', v_date, v_half
 			USING ERRCODE = 'KH409', CONSTRAINT = 'leave_days_no_overlap';
 	END IF;
-	BEGIN
-		INSERT INTO hr.leave_days (tenant_id, organization_id, employee_id, leave_type_id, request_id,
-		                           date, half, days)
-		SELECT NEW.tenant_id, NEW.organization_id, NEW.employee_id, NEW.leave_type_id, NEW.id,
-		       k.date, k.half, k.days
-		FROM hr.leave_day_parts(NEW.tenant_id, NEW.employee_id, NEW.start_date, NEW.start_half,
-		                        NEW.end_date, NEW.end_half) k;
-	EXCEPTION WHEN unique_violation THEN
-		-- a request committed since the look above
-		RAISE EXCEPTION 'the employee already has leave requested on one of these days'
-			USING ERRCODE = 'KH409', CONSTRAINT = 'leave_days_no_overlap';
-	END;
 	SELECT lt.allow_negative INTO v_negative FROM hr.leave_types lt
 	WHERE lt.tenant_id = NEW.tenant_id AND lt.id = NEW.leave_type_id;
 	IF NOT v_negative THEN
