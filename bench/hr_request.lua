@@ -5,10 +5,13 @@
 -- requests of a run overlap, and each (employee, type) asks for 2 of its 40 days of 2027
 -- every fifth round: every request is created (201), after the days are counted, the
 -- overlap and the balance checked.  bench/hr_request.pgbench takes its slots the same
--- way from a sequence.
+-- way from a sequence.  With BENCH_PAUSE_MS, each connection pauses that long between an
+-- answer and its next request: a steady load below the machine's capacity, whose latency
+-- shows how long one request takes, not how long a saturated queue is.
 local token = os.getenv("BENCH_TOKEN")
 local employees = tonumber(os.getenv("BENCH_EMPLOYEES"))
 local base = tonumber(os.getenv("BENCH_ROUND"))
+local pause = tonumber(os.getenv("BENCH_PAUSE_MS") or "0")
 local threads = 0
 
 function setup(thread)
@@ -40,4 +43,8 @@ function request()
 		Authorization = "Bearer " .. token,
 		["Content-Type"] = "application/json",
 	}, body)
+end
+
+function delay()
+	return pause
 end
