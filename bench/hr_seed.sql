@@ -14,9 +14,9 @@
 -- approved requests of three days (Monday to Wednesday of ISO weeks 2 + 9j
 -- and 6 + 9j: no two types share a day), their approvals, held half days and
 -- taken rows; the carry-forward of 2024 and 2025 and the expiry of the
--- carried days, as hr.leave_settle writes them (checked on a sample).  So 27
--- ledger rows per employee and type by the end of 2026 (1,350,000 for 10,000
--- employees), 36 held half days a year.
+-- carried days, as hr.leave_settle writes them (checked on a sample).  So 26
+-- ledger rows per employee and type (4 allocations, 18 taken, 2 carry-forward, 2 expiry:
+-- 1,300,000 for 10,000 employees), 36 held half days a year.
 --
 -- The rows are written directly as the requests' triggers leave them, for
 -- speed (300,000 requests through the triggers take many minutes): as
