@@ -9,8 +9,8 @@
  * tenant), so a table added by a later migration is checked without editing
  * this file.  Rows are planted by real API calls for three tenants (sign-up,
  * sign-in, failed sign-ins, refresh, users, organizations, divisions, keyed
- * creates, updates and deletes, the books of an organization: audit rows and
- * outbox events follow); a
+ * creates, updates and deletes, the books and the people of an organization: audit rows
+ * and outbox events follow); a
  * table the API left without rows of a tenant gets one by keel_owner, with
  * that tenant set, from a row synthesized from the catalog.  Then, for each
  * table and each tenant (and a tenant with no rows at all), as keel_app in
