@@ -4,6 +4,7 @@
  */
 #include "hr/hr_int.h"
 #include "access/access.h"
+#include "core/date.h"
 #include "core/uuid.h"
 
 const char *
@@ -12,6 +13,20 @@ hr_path_id(keel_req *req, const char *name)
 	const char *id = keel_req_param(req, name);
 
 	return id != NULL && keel_uuid_valid(id) ? id : NULL;
+}
+
+bool
+hr_date_valid(const char *s)
+{
+	int32_t days;
+
+	return keel_date_parse(s, &days);
+}
+
+keel_err
+hr_employee_missing(keel_req *req)
+{
+	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such employee");
 }
 
 keel_err
@@ -46,7 +61,7 @@ hr_employee_require(keel_req *req, keel_tx *tx, const char *id, hr_access need, 
 	keel_err err = hr_store_employee_access(tx, keel_req_arena(req), id, out);
 
 	if (err == KEEL_ENOTFOUND)
-		return keel_req_fail(req, err, NULL, "no such employee");
+		return hr_employee_missing(req);
 	if (err != KEEL_OK)
 		return keel_svc_fail(req, err, NULL);
 	if (out->access < need)

@@ -20,14 +20,6 @@
 
 static const char *const half_choices[] = {"am", "pm", NULL};
 
-static bool
-date_valid(const char *s)
-{
-	int32_t days;
-
-	return keel_date_parse(s, &days);
-}
-
 #define NAME_FIELD(req)                                                                            \
 	{                                                                                              \
 		.name = "name", .type = KEEL_F_STRING, .required = (req), .trim = true, .min = 1,          \
@@ -46,8 +38,8 @@ static const keel_field_spec holiday_create_spec[] = {
     {.name = "date",
      .type = KEEL_F_STRING,
      .required = true,
-     .check = date_valid,
-     .check_msg = "must be a date YYYY-MM-DD",
+     .check = hr_date_valid,
+     .check_msg = HR_DATE_RULE,
      .format = "date"},
     NAME_FIELD(true),
     {.name = "half_day",
@@ -317,13 +309,13 @@ parse_range(keel_req *req, const char **from, const char **to, const char **afte
 	*from = keel_req_query(req, "from");
 	*to = keel_req_query(req, "to");
 	*after = NULL;
-	if ((*from != NULL && !date_valid(*from)) || (*to != NULL && !date_valid(*to)))
+	if ((*from != NULL && !hr_date_valid(*from)) || (*to != NULL && !hr_date_valid(*to)))
 		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "from and to must be dates YYYY-MM-DD");
 	if (*from != NULL && *to != NULL && strcmp(*from, *to) > 0)
 		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "from must not be after to");
 	if (keel_svc_cursor_decode(req, CURSOR_KIND, date, KEEL_DATE_STRLEN, &found) != KEEL_OK)
 		return KEEL_EMALFORMED;
-	if (found && !date_valid(date))
+	if (found && !hr_date_valid(date))
 		return keel_req_fail(req, KEEL_EMALFORMED, NULL, "cursor is invalid");
 	*after = found ? keel_arena_strdup(keel_req_arena(req), date) : NULL;
 	return KEEL_OK;

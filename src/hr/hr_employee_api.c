@@ -21,14 +21,6 @@
 #define TZ_RULE     "must be a time zone name PostgreSQL knows (\"Europe/Berlin\", \"UTC\")"
 
 static bool
-date_valid(const char *s)
-{
-	int32_t days;
-
-	return keel_date_parse(s, &days);
-}
-
-static bool
 email_valid(const char *s)
 {
 	const char *at = strchr(s, '@');
@@ -43,7 +35,7 @@ email_valid(const char *s)
 #define DATE_FIELD(n, req, null)                                                                   \
 	{                                                                                              \
 		.name = (n), .type = KEEL_F_STRING, .required = (req), .nullable = (null),                 \
-		.check = date_valid, .check_msg = "must be a date YYYY-MM-DD", .format = "date"            \
+		.check = hr_date_valid, .check_msg = HR_DATE_RULE, .format = "date"                        \
 	}
 #define EMPLOYEE_FIELDS(req)                                                                       \
 	NAME_FIELD("first_name", req), NAME_FIELD("last_name", req),                                   \
@@ -109,12 +101,6 @@ parse_body(keel_req *req, bool partial, hr_employee_input *in)
 	    strcmp(in->termination_date, in->hire_date) < 0)
 		return keel_req_fail(req, KEEL_EINVAL, "termination_date", "must not be before hire_date");
 	return KEEL_OK;
-}
-
-static keel_err
-not_found(keel_req *req)
-{
-	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such employee");
 }
 
 /* What a refused write's constraint c means for the body, as a 409 or a 422 naming the field. */
@@ -282,7 +268,7 @@ employee_get(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return not_found(req);
+		return hr_employee_missing(req);
 	if ((err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK ||
 	    (err = hr_employee_require(req, tx, id, HR_SEE_MANAGER, &emp)) != KEEL_OK)
 		return err;
@@ -300,7 +286,7 @@ missed(keel_req *req, keel_tx *tx, const char *id, const char *version)
 	if (err == KEEL_OK)
 		return keel_req_fail(req, KEEL_EPRECOND, NULL, "the employee is at version %ld", current);
 	if (err == KEEL_ENOTFOUND)
-		return not_found(req);
+		return hr_employee_missing(req);
 	return keel_svc_fail(req, err, NULL);
 }
 
@@ -315,7 +301,7 @@ employee_update(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return not_found(req);
+		return hr_employee_missing(req);
 	if ((err = parse_body(req, true, &in)) != KEEL_OK ||
 	    (err = keel_svc_if_match(req, &version)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK)
@@ -352,7 +338,7 @@ employee_delete(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return not_found(req);
+		return hr_employee_missing(req);
 	if ((err = keel_svc_if_match(req, &version)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK)
 		return err;

@@ -58,6 +58,13 @@ typedef struct hr_employee {
 /* The path parameter name when it is a UUID, else NULL (no row of any tenant: 404). */
 const char *hr_path_id(keel_req *req, const char *name);
 
+/* Whether s is a real date YYYY-MM-DD (keel_date_parse); HR_DATE_RULE words the field error. */
+bool hr_date_valid(const char *s);
+#define HR_DATE_RULE "must be a date YYYY-MM-DD that exists"
+
+/* Answer 404 "no such employee"; returns KEEL_ENOTFOUND. */
+keel_err hr_employee_missing(keel_req *req);
+
 /* Answer a failed hr statement (keel_svc_fail_tx: KH403/KH404/KH409/KH422 with their text). */
 keel_err hr_fail(keel_req *req, keel_tx *tx, keel_err err, const char *what);
 

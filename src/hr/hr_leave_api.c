@@ -24,16 +24,7 @@
 /* The longest leave period the database takes: valid_to - valid_from < 1096 (three years). */
 #define WINDOW_DAYS_MAX 1095
 
-#define DATE_RULE    "must be a date YYYY-MM-DD"
 #define DAYS_PATTERN "^-?(0|[1-9][0-9]{0,3})(\\.[0-9]{1,2})?$"
-
-static bool
-date_valid(const char *s)
-{
-	int32_t days;
-
-	return keel_date_parse(s, &days);
-}
 
 /* An allocation's days: a signed amount, not zero. */
 static bool
@@ -46,8 +37,8 @@ allocation_days_valid(const char *s)
 
 #define DATE_FIELD(field_name)                                                                     \
 	{                                                                                              \
-		.name = (field_name), .type = KEEL_F_STRING, .required = true, .check = date_valid,        \
-		.check_msg = DATE_RULE, .format = "date"                                                   \
+		.name = (field_name), .type = KEEL_F_STRING, .required = true, .check = hr_date_valid,     \
+		.check_msg = HR_DATE_RULE, .format = "date"                                                \
 	}
 
 static const keel_field_spec allocation_spec[] = {
@@ -63,12 +54,6 @@ static const keel_field_spec allocation_spec[] = {
     DATE_FIELD("valid_to"),
     {.name = "reason", .type = KEEL_F_STRING, .required = true, .trim = true, .min = 1, .max = 500},
 };
-
-static keel_err
-employee_missing(keel_req *req)
-{
-	return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such employee");
-}
 
 /* ---- allocations ---- */
 
@@ -124,7 +109,7 @@ allocation_create(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return employee_missing(req);
+		return hr_employee_missing(req);
 	if ((err = allocation_body(req, &body, &in)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK ||
 	    (err = hr_employee_require(req, tx, id, HR_SEE_ADMIN, &emp)) != KEEL_OK)
@@ -151,9 +136,9 @@ static keel_err
 query_date(keel_req *req, const char *name, const char **out)
 {
 	*out = keel_req_query(req, name);
-	if (*out == NULL || date_valid(*out))
+	if (*out == NULL || hr_date_valid(*out))
 		return KEEL_OK;
-	return keel_req_fail(req, KEEL_EMALFORMED, NULL, "%s %s", name, DATE_RULE);
+	return keel_req_fail(req, KEEL_EMALFORMED, NULL, "%s %s", name, HR_DATE_RULE);
 }
 
 static keel_err
@@ -167,7 +152,7 @@ balance_list(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (id == NULL)
-		return employee_missing(req);
+		return hr_employee_missing(req);
 	if ((err = query_date(req, "as_of", &as_of)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK ||
 	    (err = hr_employee_require(req, tx, id, HR_SEE_MANAGER, &emp)) != KEEL_OK)
@@ -248,7 +233,7 @@ entry_list(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (f.employee_id == NULL)
-		return employee_missing(req);
+		return hr_employee_missing(req);
 	if ((err = entry_filter(req, &f, &after)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK ||
 	    (err = hr_employee_require(req, tx, f.employee_id, HR_SEE_MANAGER, &emp)) != KEEL_OK)

@@ -19,20 +19,10 @@
 
 #include <string.h>
 
-#define DATE_RULE "must be a date YYYY-MM-DD that exists"
-
-static bool
-date_valid(const char *s)
-{
-	int32_t days;
-
-	return keel_date_parse(s, &days);
-}
-
 #define DATE_FIELD(field, req, null, desc)                                                         \
 	{                                                                                              \
 		.name = (field), .type = KEEL_F_STRING, .required = (req), .nullable = (null),             \
-		.check = date_valid, .check_msg = DATE_RULE, .format = "date", .description = (desc)       \
+		.check = hr_date_valid, .check_msg = HR_DATE_RULE, .format = "date", .description = (desc) \
 	}
 
 static const keel_field_spec position_create_spec[] = {
@@ -302,7 +292,7 @@ assignment_failed(keel_req *req, keel_tx *tx, keel_err err, const hr_assignment_
 		return keel_req_fail(req, err, in->end_given ? "end_date" : "start_date",
 		                     "the assignment must not end before it starts");
 	if (err == KEEL_EINVAL && strcmp(c, "assignments_employee_fkey") == 0)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such employee");
+		return hr_employee_missing(req);
 	return hr_fail(req, tx, err, "assignment");
 }
 
@@ -320,7 +310,7 @@ assignment_create(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (emp_id == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such employee");
+		return hr_employee_missing(req);
 	if ((err = hr_position_parse_body(req, false, "assignment", &body)) != KEEL_OK)
 		return err;
 	assignment_input(body, &in);
@@ -352,7 +342,7 @@ assignment_list(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (emp_id == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such employee");
+		return hr_employee_missing(req);
 	if ((err = keel_svc_page(req, &page)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK ||
 	    (err = hr_employee_require(req, tx, emp_id, HR_SEE_MANAGER, &emp)) != KEEL_OK)

@@ -27,19 +27,10 @@
 #include <string.h>
 
 #define DATE_PATTERN     "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-#define DATE_RULE        "must be a date YYYY-MM-DD that exists"
 #define SPAN_MAX_DAYS    366
 #define CURSOR_KIND      0x68 /* an employee's requests: start_date, id */
 #define CURSOR_LEN       20
 #define REQUEST_NOT_HERE "no such leave request"
-
-static bool
-date_valid(const char *s)
-{
-	int32_t days;
-
-	return keel_date_parse(s, &days);
-}
 
 static const char *const pm_choice[] = {"pm", NULL};
 static const char *const am_choice[] = {"am", NULL};
@@ -54,16 +45,16 @@ static const keel_field_spec request_spec[] = {
     {.name = "start_date",
      .type = KEEL_F_STRING,
      .required = true,
-     .check = date_valid,
-     .check_msg = DATE_RULE,
+     .check = hr_date_valid,
+     .check_msg = HR_DATE_RULE,
      .pattern = DATE_PATTERN,
      .format = "date",
      .description = "The first day of leave"},
     {.name = "end_date",
      .type = KEEL_F_STRING,
      .required = true,
-     .check = date_valid,
-     .check_msg = DATE_RULE,
+     .check = hr_date_valid,
+     .check_msg = HR_DATE_RULE,
      .pattern = DATE_PATTERN,
      .format = "date",
      .description = "The last day of leave: not before start_date, at most 366 days on"},
@@ -151,7 +142,7 @@ request_create(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (emp_id == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such employee");
+		return hr_employee_missing(req);
 	if ((err = request_parse(req, &in)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK ||
 	    (err = hr_employee_require(req, tx, emp_id, HR_SEE_MANAGER, &emp)) != KEEL_OK)
@@ -343,8 +334,8 @@ list_filter(keel_req *req, hr_request_filter *f)
 	    (err = cursor_read(req, f)) != KEEL_OK ||
 	    (err = query_of(req, "status", status_valid, "must be a request status", &f->status)) !=
 	        KEEL_OK ||
-	    (err = query_of(req, "from", date_valid, DATE_RULE, &f->from)) != KEEL_OK ||
-	    (err = query_of(req, "to", date_valid, DATE_RULE, &f->to)) != KEEL_OK)
+	    (err = query_of(req, "from", hr_date_valid, HR_DATE_RULE, &f->from)) != KEEL_OK ||
+	    (err = query_of(req, "to", hr_date_valid, HR_DATE_RULE, &f->to)) != KEEL_OK)
 		return err;
 	return KEEL_OK;
 }
@@ -379,7 +370,7 @@ request_list(keel_req *req, void *ctx)
 	keel_err err;
 
 	if (emp_id == NULL)
-		return keel_req_fail(req, KEEL_ENOTFOUND, NULL, "no such employee");
+		return hr_employee_missing(req);
 	if ((err = list_filter(req, &f)) != KEEL_OK ||
 	    (err = keel_svc_tx(req, hr->pool, &tx)) != KEEL_OK ||
 	    (err = hr_employee_require(req, tx, emp_id, HR_SEE_MANAGER, &emp)) != KEEL_OK)
